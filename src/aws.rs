@@ -1,0 +1,189 @@
+//! The one place that builds SDK configurations and clients.
+//!
+//! The endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), retries, timeouts, the HTTP
+//! client and the interceptors (call accounting, test mocks) are decided here and nowhere else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::identity::IdentityCache;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime::client::retries::RetryPartition;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region as SdkRegion;
+
+use crate::scan::stats::CallStats;
+use crate::target::{AccountId, Region};
+
+/// How the SDK retries and times out; set from the CLI.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Attempts per call, first one included (SDK standard retry mode: exponential backoff with jitter).
+    pub max_attempts: u32,
+    /// Upper bound of one attempt, so a hung endpoint cannot hang the scan.
+    pub attempt_timeout: Duration,
+    /// Upper bound of one call including its retries.
+    pub operation_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            attempt_timeout: Duration::from_secs(20),
+            operation_timeout: Duration::from_secs(90),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds every SDK client orgscan uses. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientFactory {
+    base: SdkConfig,
+    interceptors: Vec<SharedInterceptor>,
+    stats: Arc<CallStats>,
+}
+
+impl std::fmt::Debug for ClientFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the SdkConfig: it holds the credentials provider.
+        f.debug_struct("ClientFactory").field("interceptors", &self.interceptors.len()).finish_non_exhaustive()
+    }
+}
+
+impl ClientFactory {
+    /// Loads the ambient configuration (standard credential chain, region, endpoint overrides from the
+    /// environment) with orgscan's HTTP client, retry and timeout settings.
+    pub async fn from_env(opts: &AwsOptions) -> Self {
+        let http = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(opts.connect_timeout)
+                    .operation_attempt_timeout(opts.attempt_timeout)
+                    .operation_timeout(opts.operation_timeout)
+                    .build(),
+            );
+        let base = loader.load().await;
+        Self::from_sdk_config(base)
+    }
+
+    /// Wraps an existing configuration (tests and benchmarks build theirs).
+    pub fn from_sdk_config(base: SdkConfig) -> Self {
+        let stats = Arc::new(CallStats::default());
+        Self { base, interceptors: vec![SharedInterceptor::new(stats.interceptor())], stats }
+    }
+
+    /// Adds an interceptor to every client built from now on (aws-smithy-mocks rules in tests).
+    pub fn with_interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
+        self.interceptors.push(SharedInterceptor::new(interceptor));
+        self
+    }
+
+    pub fn stats(&self) -> &Arc<CallStats> {
+        &self.stats
+    }
+
+    /// Where requests go, for error messages: the endpoint override, or AWS's own endpoints.
+    pub fn endpoint_description(&self) -> String {
+        match self.base.endpoint_url() {
+            Some(u) => u.to_owned(),
+            None => "the AWS service endpoints of each region".to_owned(),
+        }
+    }
+
+    /// The caller's own credentials, from the standard chain.
+    pub fn ambient_credentials(&self) -> Option<SharedCredentialsProvider> {
+        self.base.credentials_provider()
+    }
+
+    /// The region central calls (STS, Organizations) use: the configured one, else `us-east-1`.
+    pub fn home_region(&self) -> Region {
+        self.base.region().and_then(|r| r.as_ref().parse().ok()).unwrap_or_else(|| Region::from_static_unchecked("us-east-1"))
+    }
+
+    /// Clients for one account in one region. `account_config` comes from [`Self::account_config`], so all
+    /// clients of an account share its credentials provider and identity cache.
+    pub fn clients(&self, account_config: &AccountConfig, region: &Region) -> Clients {
+        let sdk = account_config.sdk.as_ref().to_builder().region(SdkRegion::new(region.as_str().to_owned())).build();
+        Clients { sdk, partition_key: format!("{}/{}", account_config.account, region), interceptors: self.interceptors.clone() }
+    }
+
+    /// The configuration of one account: its credentials provider behind an identity cache of its own.
+    ///
+    /// The SDK's default identity cache is shared and holds 64 partitions; with hundreds of accounts that
+    /// would evict and re-assume roles constantly, so each account gets a cache sized for its one provider.
+    /// Credentials are refreshed `refresh_before` ahead of their expiry, so long scans never see `ExpiredToken`.
+    pub fn account_config(&self, account: &AccountId, credentials: SharedCredentialsProvider) -> AccountConfig {
+        let cache = IdentityCache::lazy().buffer_time(Duration::from_secs(300)).build();
+        let sdk = self.base.to_builder().credentials_provider(credentials).identity_cache(cache).build();
+        AccountConfig { account: account.clone(), sdk: Arc::new(sdk) }
+    }
+
+    /// Clients for the scanning account itself, in its home region.
+    pub fn central_clients(&self, caller: &AccountId) -> Option<Clients> {
+        let creds = self.ambient_credentials()?;
+        Some(self.clients(&self.account_config(caller, creds), &self.home_region()))
+    }
+
+    /// Clients with the ambient credentials before the caller's account id is known.
+    pub fn ambient_clients(&self) -> Clients {
+        let region = self.home_region();
+        Clients {
+            sdk: self.base.to_builder().region(SdkRegion::new(region.as_str().to_owned())).build(),
+            partition_key: format!("caller/{region}"),
+            interceptors: self.interceptors.clone(),
+        }
+    }
+}
+
+/// One account's SDK configuration (credentials and identity cache).
+#[derive(Clone)]
+pub struct AccountConfig {
+    pub account: AccountId,
+    sdk: Arc<SdkConfig>,
+}
+
+/// Clients for one (account, region). Each client gets a retry partition of its own (account, region,
+/// service), so a throttled account does not drain the retry budget of the others: the SDK otherwise shares
+/// one token bucket per service and region across the whole process.
+#[derive(Clone)]
+pub struct Clients {
+    sdk: SdkConfig,
+    partition_key: String,
+    interceptors: Vec<SharedInterceptor>,
+}
+
+macro_rules! client {
+    ($name:ident, $krate:ident, $service:literal) => {
+        pub fn $name(&self) -> $krate::Client {
+            let mut b = $krate::config::Builder::from(&self.sdk)
+                .retry_partition(RetryPartition::new(format!("{}/{}", self.partition_key, $service)));
+            for i in &self.interceptors {
+                b.push_interceptor(i.clone());
+            }
+            $krate::Client::from_conf(b.build())
+        }
+    };
+}
+
+impl Clients {
+    client!(sts, aws_sdk_sts, "sts");
+    client!(account, aws_sdk_account, "account");
+    client!(organizations, aws_sdk_organizations, "organizations");
+    client!(opensearch, aws_sdk_opensearch, "opensearch");
+    client!(sagemaker, aws_sdk_sagemaker, "sagemaker");
+    client!(lambda, aws_sdk_lambda, "lambda");
+    client!(kms, aws_sdk_kms, "kms");
+    client!(guardduty, aws_sdk_guardduty, "guardduty");
+    client!(securityhub, aws_sdk_securityhub, "securityhub");
+}

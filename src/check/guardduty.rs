@@ -1,0 +1,119 @@
+//! GuardDuty is enabled in every region (Security Hub GuardDuty.1).
+//!
+//! GuardDuty must run even in unused regions, where an attacker's activity would otherwise go unseen.
+//! <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_settingup.html>
+
+use futures::future::BoxFuture;
+
+use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
+use crate::error::ScopeError;
+use crate::finding::{Finding, Severity};
+use crate::scan::limits::Service;
+use crate::target::Target;
+
+pub static INFO: &CheckInfo = &CheckInfo {
+    id: "guardduty-enabled",
+    title: "GuardDuty is enabled in every region",
+    severity: Severity::High,
+    service: Service::GuardDuty,
+    security_hub_controls: &["GuardDuty.1"],
+    resource_types: &["AwsAccount", "AwsGuardDutyDetector"],
+    description: "GuardDuty continuously analyses CloudTrail events, VPC flow logs and DNS logs for \
+        unauthorized or unusual activity. A region without an enabled detector is a blind spot, and unused \
+        regions are where attackers like to run.",
+    remediation: "Create and enable a detector in every region (or enable it organization-wide from the \
+        GuardDuty delegated administrator account).",
+    remediation_cli: "aws guardduty create-detector --region REGION --enable\n\
+        aws guardduty update-detector --region REGION --detector-id DETECTOR_ID --enable",
+    docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/guardduty-controls.html#guardduty-1",
+};
+
+/// What `ListDetectors` and `GetDetector` say about a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionDetector {
+    None,
+    /// The detector and its `Status` (`ENABLED` or `DISABLED`).
+    Detector {
+        id: String,
+        status: Option<String>,
+    },
+}
+
+/// Pure evaluation: exactly one finding per account and region.
+pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation, ScopeError> {
+    let b = Finding::builder(INFO, target);
+    let b = match detector {
+        RegionDetector::None => b
+            .resource("AwsAccount", target.account.as_str(), format!("arn:{}:iam::{}:root", target.partition, target.account))
+            .evidence("detector_id", serde_json::Value::Null)
+            .fail(format!("GuardDuty has no detector in {} of account {}", target.region, target.account)),
+        RegionDetector::Detector { id, status } => {
+            let arn = format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account);
+            let status = status.as_deref().unwrap_or("UNKNOWN");
+            let b = b.resource("AwsGuardDutyDetector", id, arn).evidence("detector_id", id.as_str()).evidence("status", status);
+            if status == "ENABLED" {
+                b.pass(format!("GuardDuty detector {id} is enabled in {}", target.region))
+            } else {
+                b.fail(format!("GuardDuty detector {id} in {} is {status}, not ENABLED", target.region))
+            }
+        }
+    };
+    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0 })
+}
+
+async fn collect(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
+    let gd = cx.clients.guardduty();
+    // One detector per region is all AWS allows; one ListDetectors page holds it.
+    let ids = {
+        let _permit = cx.permit(Service::GuardDuty).await;
+        gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
+    };
+    let Some(id) = ids.into_iter().min() else {
+        return Ok(RegionDetector::None);
+    };
+    let _permit = cx.permit(Service::GuardDuty).await;
+    let out = gd.get_detector().detector_id(&id).send().await.map_err(|e| ScopeError::from_sdk("GetDetector", &e))?;
+    Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })
+}
+
+pub struct GuardDutyEnabled;
+
+impl Check for GuardDutyEnabled {
+    fn info(&self) -> &'static CheckInfo {
+        INFO
+    }
+
+    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
+        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Status;
+
+    fn t() -> Target {
+        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
+    }
+
+    #[test]
+    fn no_detector_fails_on_the_account() {
+        let e = evaluate(&t(), &RegionDetector::None).unwrap();
+        let f = &e.findings[0];
+        assert_eq!((f.status, f.resource.resource_type, f.resource.id.as_str()), (Status::Fail, "AwsAccount", "123456789012"));
+        assert_eq!(f.resource.arn, "arn:aws:iam::123456789012:root");
+    }
+
+    #[test]
+    fn detector_status_decides() {
+        let on = evaluate(&t(), &RegionDetector::Detector { id: "d1".into(), status: Some("ENABLED".into()) }).unwrap();
+        assert_eq!(on.findings[0].status, Status::Pass);
+        assert_eq!(on.findings[0].resource.arn, "arn:aws:guardduty:eu-west-1:123456789012:detector/d1");
+        let off = evaluate(&t(), &RegionDetector::Detector { id: "d1".into(), status: Some("DISABLED".into()) }).unwrap();
+        assert_eq!(off.findings[0].status, Status::Fail);
+        assert!(off.findings[0].message.contains("DISABLED"));
+        let unknown = evaluate(&t(), &RegionDetector::Detector { id: "d1".into(), status: None }).unwrap();
+        assert_eq!(unknown.findings[0].status, Status::Fail);
+    }
+}

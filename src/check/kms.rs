@@ -1,0 +1,182 @@
+//! No customer-managed KMS key is pending deletion (Security Hub KMS.3).
+//!
+//! A deleted key cannot be recovered, and neither can the data encrypted under it; the waiting period
+//! (7 to 30 days) is the only chance to cancel. <https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
+use crate::error::ScopeError;
+use crate::finding::{Finding, Severity};
+use crate::scan::limits::Service;
+use crate::target::Target;
+
+pub static INFO: &CheckInfo = &CheckInfo {
+    id: "kms-key-not-pending-deletion",
+    title: "KMS keys are not pending deletion",
+    severity: Severity::Critical,
+    service: Service::Kms,
+    security_hub_controls: &["KMS.3"],
+    resource_types: &["AwsKmsKey"],
+    description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \
+        permanently unrecoverable. A key scheduled for deletion by mistake can be saved only during its \
+        waiting period (7 to 30 days).",
+    remediation: "If the deletion was not intended, cancel it and re-enable the key. If it was, make sure no \
+        data still depends on the key (decrypt or re-encrypt it under another key) before the deletion date.",
+    remediation_cli: "aws kms cancel-key-deletion --region REGION --key-id KEY_ID\naws kms enable-key --region REGION --key-id KEY_ID",
+    docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/kms-controls.html#kms-3",
+};
+
+/// The fields of `DescribeKey` this check reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyInfo {
+    pub key_id: String,
+    pub arn: String,
+    /// `CUSTOMER` or `AWS`.
+    pub manager: Option<String>,
+    pub state: String,
+    pub deletion_date: Option<DateTime<Utc>>,
+    pub pending_window_days: Option<i32>,
+}
+
+const PENDING_STATES: &[&str] = &["PendingDeletion", "PendingReplicaDeletion"];
+
+/// Pure evaluation: customer-managed keys only; pending (replica) deletion fails, every other state passes.
+pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result<Evaluation, ScopeError> {
+    let findings = keys.iter().filter(|k| k.manager.as_deref() == Some("CUSTOMER")).map(|k| {
+        let b = Finding::builder(INFO, target)
+            .resource("AwsKmsKey", &k.key_id, &k.arn)
+            .evidence("key_state", k.state.as_str())
+            .evidence("key_manager", "CUSTOMER");
+        if PENDING_STATES.contains(&k.state.as_str()) {
+            let when = match k.deletion_date {
+                Some(d) => {
+                    // Whole days, rounded up: a key due in 6 days and 23 hours has "7 days left".
+                    let days = ((d - now).num_seconds().max(0) + 86_399) / 86_400;
+                    format!(" on {} ({days} days left)", d.format("%Y-%m-%d"))
+                }
+                None => String::new(),
+            };
+            let b = match k.deletion_date {
+                Some(d) => b.evidence("deletion_date", d.to_rfc3339()),
+                None => b,
+            };
+            b.fail(format!(
+                "KMS key {} is {} and will be deleted{when}; cancel with `aws kms cancel-key-deletion --key-id {}` if this was not intended",
+                k.key_id, k.state, k.key_id
+            ))
+        } else {
+            b.pass(format!("KMS key {} is {}, not pending deletion", k.key_id, k.state))
+        }
+        .build()
+    });
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0 })
+}
+
+/// Describes keys a few at a time: one target's keys are independent calls.
+const DESCRIBE_PARALLELISM: usize = 8;
+
+async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
+    let kms = cx.clients.kms();
+    let mut ids = Vec::new();
+    let mut pages = kms.list_keys().into_paginator().send();
+    loop {
+        let permit = cx.permit(Service::Kms).await;
+        let Some(page) = pages.next().await else { break };
+        drop(permit);
+        let page = page.map_err(|e| ScopeError::from_sdk("ListKeys", &e))?;
+        ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_owned)));
+    }
+    stream::iter(ids)
+        .map(|id| {
+            let kms = kms.clone();
+            async move {
+                let _permit = cx.permit(Service::Kms).await;
+                let out = kms.describe_key().key_id(&id).send().await.map_err(|e| ScopeError::from_sdk("DescribeKey", &e))?;
+                let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
+                Ok(KeyInfo {
+                    key_id: m.key_id().to_owned(),
+                    arn: m.arn().map(str::to_owned).unwrap_or_else(|| {
+                        format!("arn:{}:kms:{}:{}:key/{}", cx.target.partition, cx.target.region, cx.target.account, m.key_id())
+                    }),
+                    manager: m.key_manager().map(|x| x.as_str().to_owned()),
+                    state: m.key_state().map(|x| x.as_str().to_owned()).unwrap_or_else(|| "Unknown".to_owned()),
+                    deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+                    pending_window_days: m.pending_deletion_window_in_days(),
+                })
+            }
+        })
+        .buffer_unordered(DESCRIBE_PARALLELISM)
+        .try_collect()
+        .await
+}
+
+pub struct KmsKeyNotPendingDeletion;
+
+impl Check for KmsKeyNotPendingDeletion {
+    fn info(&self) -> &'static CheckInfo {
+        INFO
+    }
+
+    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
+        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?, cx.scan_time) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Status;
+
+    fn key(id: &str, manager: &str, state: &str, deletion: Option<&str>) -> KeyInfo {
+        KeyInfo {
+            key_id: id.into(),
+            arn: format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"),
+            manager: Some(manager.into()),
+            state: state.into(),
+            deletion_date: deletion.map(|d| DateTime::parse_from_rfc3339(d).unwrap().to_utc()),
+            pending_window_days: None,
+        }
+    }
+
+    fn target() -> Target {
+        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
+    }
+
+    #[test]
+    fn pending_deletion_of_a_customer_key_fails_with_date_and_days_left() {
+        let now = DateTime::parse_from_rfc3339("2026-11-28T00:00:00Z").unwrap().to_utc();
+        let keys = [
+            key("k-pending", "CUSTOMER", "PendingDeletion", Some("2026-12-04T23:00:00Z")),
+            key("k-replica", "CUSTOMER", "PendingReplicaDeletion", None),
+            key("k-enabled", "CUSTOMER", "Enabled", None),
+            key("k-disabled", "CUSTOMER", "Disabled", None),
+            key("k-aws", "AWS", "PendingDeletion", Some("2026-12-05T12:00:00Z")),
+        ];
+        let e = evaluate(&target(), &keys, now).unwrap();
+        let got: Vec<_> = e.findings.iter().map(|f| (f.resource.id.as_str(), f.status)).collect();
+        assert_eq!(
+            got,
+            [("k-pending", Status::Fail), ("k-replica", Status::Fail), ("k-enabled", Status::Pass), ("k-disabled", Status::Pass)]
+        );
+        let m = &e.findings[0].message;
+        assert!(m.contains("2026-12-05") && m.contains("7 days left") && m.contains("cancel-key-deletion --key-id k-pending"), "{m}");
+        assert_eq!(e.findings[0].resource.arn, "arn:aws:kms:eu-west-1:123456789012:key/k-pending");
+    }
+
+    #[test]
+    fn a_key_past_its_date_shows_zero_days_not_negative() {
+        let now = DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z").unwrap().to_utc();
+        let e = evaluate(&target(), &[key("k", "CUSTOMER", "PendingDeletion", Some("2026-12-05T00:00:00Z"))], now).unwrap();
+        assert!(e.findings[0].message.contains("(0 days left)"));
+    }
+
+    #[test]
+    fn a_key_without_a_manager_is_not_reported() {
+        let mut k = key("k", "CUSTOMER", "PendingDeletion", None);
+        k.manager = None;
+        assert!(evaluate(&target(), &[k], Utc::now()).unwrap().findings.is_empty());
+    }
+}

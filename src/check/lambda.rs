@@ -1,0 +1,258 @@
+//! Lambda functions use a supported runtime (Security Hub Lambda.2).
+//!
+//! A deprecated runtime no longer receives security patches; functions keep running on it, so nothing
+//! forces an upgrade. <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
+use crate::error::ScopeError;
+use crate::finding::{Finding, Severity};
+use crate::scan::limits::Service;
+use crate::target::Target;
+
+pub static INFO: &CheckInfo = &CheckInfo {
+    id: "lambda-supported-runtime",
+    title: "Lambda functions use a supported runtime",
+    severity: Severity::Medium,
+    service: Service::Lambda,
+    security_hub_controls: &["Lambda.2"],
+    resource_types: &["AwsLambdaFunction"],
+    description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
+        is deprecated it no longer receives security updates, yet functions on it keep serving invocations. \
+        Functions packaged as container images are out of scope (their runtime is inside the image).",
+    remediation: "Move the function to a supported runtime of the same language (test the code on it first), \
+        then update the function configuration.",
+    remediation_cli: "aws lambda update-function-configuration --region REGION --function-name FUNCTION_NAME --runtime RUNTIME",
+    docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/lambda-controls.html#lambda-2",
+};
+
+/// The bundled runtime table (a data file, replaceable with `--lambda-runtimes PATH`).
+pub const BUNDLED_TABLE: &str = include_str!("../../data/lambda-runtimes.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeEntry {
+    pub id: String,
+    pub deprecation: NaiveDate,
+    pub block_create: Option<NaiveDate>,
+    pub block_update: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeFile {
+    updated: NaiveDate,
+    source: String,
+    runtime: Vec<RuntimeEntry>,
+}
+
+/// Runtime identifiers with their deprecation dates, as of `updated`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeTable {
+    pub updated: NaiveDate,
+    pub source: String,
+    runtimes: BTreeMap<String, RuntimeEntry>,
+}
+
+impl RuntimeTable {
+    pub fn bundled() -> Result<Self, String> {
+        Self::parse(BUNDLED_TABLE, "the bundled runtime table")
+    }
+
+    pub fn from_path(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read Lambda runtime table '{}': {e}", path.display()))?;
+        Self::parse(&text, &format!("Lambda runtime table '{}'", path.display()))
+    }
+
+    /// Parses a table; errors name the file, and TOML errors carry line and column.
+    pub fn parse(text: &str, what: &str) -> Result<Self, String> {
+        let file: RuntimeFile = toml::from_str(text).map_err(|e| format!("{what} does not parse: {e}"))?;
+        let mut runtimes = BTreeMap::new();
+        for r in file.runtime {
+            if r.id.trim().is_empty() {
+                return Err(format!("{what}: a runtime has an empty id"));
+            }
+            if let Some(dup) = runtimes.insert(r.id.clone(), r) {
+                return Err(format!("{what}: runtime '{}' is listed twice", dup.id));
+            }
+        }
+        if runtimes.is_empty() {
+            return Err(format!("{what}: no [[runtime]] entries"));
+        }
+        Ok(Self { updated: file.updated, source: file.source, runtimes })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&RuntimeEntry> {
+        self.runtimes.get(id)
+    }
+}
+
+/// The fields of `ListFunctions` this check reads. Environment variables are never copied here: secrets
+/// stop at the collection boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub arn: String,
+    pub runtime: Option<String>,
+    /// `Zip` or `Image`.
+    pub package_type: Option<String>,
+}
+
+/// Pure evaluation against the table on the scan date: deprecated on or before that date fails; not in the
+/// table fails as unknown; image-packaged or runtime-less functions are not applicable.
+pub fn evaluate(target: &Target, functions: &[FunctionInfo], table: &RuntimeTable, today: NaiveDate) -> Result<Evaluation, ScopeError> {
+    let mut not_applicable = 0;
+    let mut results = Vec::new();
+    for f in functions {
+        let runtime = match (&f.runtime, f.package_type.as_deref()) {
+            (_, Some("Image")) | (None, _) => {
+                not_applicable += 1;
+                continue;
+            }
+            (Some(r), _) if r.is_empty() => {
+                not_applicable += 1;
+                continue;
+            }
+            (Some(r), _) => r,
+        };
+        let b = Finding::builder(INFO, target).resource("AwsLambdaFunction", &f.name, &f.arn).evidence("runtime", runtime.as_str());
+        let b = match table.get(runtime) {
+            None => b.fail(format!(
+                "Lambda function {} uses runtime {runtime}, which is unknown to orgscan's runtime table (updated {}); check it against the AWS Lambda runtimes page",
+                f.name, table.updated
+            )),
+            Some(e) => {
+                let b = b.evidence("deprecation_date", e.deprecation.to_string());
+                if e.deprecation <= today {
+                    b.fail(format!(
+                        "Lambda function {} uses runtime {runtime}, deprecated since {}: it no longer receives security updates",
+                        f.name, e.deprecation
+                    ))
+                } else {
+                    b.pass(format!("Lambda function {} uses runtime {runtime}, supported until {}", f.name, e.deprecation))
+                }
+            }
+        };
+        results.push(b.build());
+    }
+    Ok(Evaluation { findings: collect_findings(results)?, not_applicable })
+}
+
+async fn collect(cx: &CheckContext) -> Result<Vec<FunctionInfo>, ScopeError> {
+    let lambda = cx.clients.lambda();
+    let mut out = Vec::new();
+    // ListFunctions already carries Runtime and PackageType: no per-function call is needed.
+    let mut pages = lambda.list_functions().into_paginator().send();
+    loop {
+        let permit = cx.permit(Service::Lambda).await;
+        let Some(page) = pages.next().await else { break };
+        drop(permit);
+        let page = page.map_err(|e| ScopeError::from_sdk("ListFunctions", &e))?;
+        for f in page.functions() {
+            let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else { continue };
+            out.push(FunctionInfo {
+                name: name.to_owned(),
+                arn: arn.to_owned(),
+                runtime: f.runtime().map(|r| r.as_str().to_owned()),
+                package_type: f.package_type().map(|p| p.as_str().to_owned()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub struct LambdaSupportedRuntime;
+
+impl Check for LambdaSupportedRuntime {
+    fn info(&self) -> &'static CheckInfo {
+        INFO
+    }
+
+    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
+        Box::pin(async move {
+            let functions = collect(cx).await?;
+            evaluate(&cx.target, &functions, &cx.settings.lambda_runtimes, scan_date(cx.scan_time))
+        })
+    }
+}
+
+fn scan_date(t: DateTime<Utc>) -> NaiveDate {
+    t.date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Status;
+
+    fn f(name: &str, runtime: Option<&str>, package: &str) -> FunctionInfo {
+        FunctionInfo {
+            name: name.into(),
+            arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{name}"),
+            runtime: runtime.map(str::to_owned),
+            package_type: Some(package.into()),
+        }
+    }
+
+    fn target() -> Target {
+        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_bundled_table_parses_and_holds_the_seeded_dates() {
+        let t = RuntimeTable::bundled().unwrap();
+        assert_eq!(t.get("python3.10").unwrap().deprecation, date("2026-10-31"));
+        assert_eq!(t.get("nodejs24.x").unwrap().deprecation, date("2028-04-30"));
+        assert_eq!(t.get("nodejs24.x").unwrap().block_update, Some(date("2028-07-01")));
+        assert_eq!(t.get("go1.x").unwrap().deprecation, date("2024-01-08"));
+        for old in ["python2.7", "python3.6", "python3.7", "nodejs14.x", "dotnetcore3.1", "dotnet5.0", "dotnet7", "ruby2.5", "java8"] {
+            assert!(t.get(old).is_some_and(|e| e.deprecation < date("2025-01-01")), "{old}");
+        }
+    }
+
+    #[test]
+    fn deprecation_takes_effect_on_its_date() {
+        let t = RuntimeTable::bundled().unwrap();
+        let fns = [f("fn", Some("python3.10"), "Zip")];
+        let before = evaluate(&target(), &fns, &t, date("2026-10-30")).unwrap();
+        assert_eq!(before.findings[0].status, Status::Pass);
+        assert!(before.findings[0].message.contains("supported until 2026-10-31"));
+        let on = evaluate(&target(), &fns, &t, date("2026-10-31")).unwrap();
+        assert_eq!(on.findings[0].status, Status::Fail);
+        assert!(on.findings[0].message.contains("deprecated since 2026-10-31"));
+    }
+
+    #[test]
+    fn unknown_runtimes_fail_and_images_are_not_applicable() {
+        let t = RuntimeTable::bundled().unwrap();
+        let fns =
+            [f("odd", Some("cobol85"), "Zip"), f("img", None, "Image"), f("img2", Some("python3.12"), "Image"), f("none", None, "Zip")];
+        let e = evaluate(&target(), &fns, &t, date("2026-11-28")).unwrap();
+        assert_eq!(e.not_applicable, 3);
+        assert_eq!(e.findings.len(), 1);
+        assert_eq!(e.findings[0].status, Status::Fail);
+        assert!(e.findings[0].message.contains("unknown to orgscan's runtime table"));
+    }
+
+    #[test]
+    fn bad_tables_are_refused_with_the_reason() {
+        let dup = "updated = \"2026-01-01\"\nsource = \"x\"\n[[runtime]]\nid = \"a\"\ndeprecation = \"2026-01-01\"\n[[runtime]]\nid = \"a\"\ndeprecation = \"2026-01-01\"\n";
+        assert!(RuntimeTable::parse(dup, "t").unwrap_err().contains("'a' is listed twice"));
+        let unknown_key = "updated = \"2026-01-01\"\nsource = \"x\"\n[[runtime]]\nid = \"a\"\ndeprecated = \"2026-01-01\"\n";
+        let err = RuntimeTable::parse(unknown_key, "t").unwrap_err();
+        assert!(err.contains("does not parse") && err.contains("line"), "{err}");
+        assert!(
+            RuntimeTable::parse("updated = \"2026-01-01\"\nsource = \"x\"\nruntime = []\n", "t").unwrap_err().contains("no [[runtime]]")
+        );
+    }
+}

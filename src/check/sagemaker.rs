@@ -1,0 +1,174 @@
+//! SageMaker notebook instances have no direct internet access (Security Hub SageMaker.1 / SageMaker.2).
+//!
+//! Without a VPC, a notebook instance always has direct internet access; inside a VPC it still has it unless
+//! `DirectInternetAccess` is `Disabled`.
+//! <https://docs.aws.amazon.com/sagemaker/latest/dg/appendix-notebook-and-internet-access.html>
+
+use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
+use crate::error::ScopeError;
+use crate::finding::{Finding, Severity};
+use crate::scan::limits::Service;
+use crate::target::Target;
+
+pub static INFO: &CheckInfo = &CheckInfo {
+    id: "sagemaker-notebook-no-direct-internet",
+    title: "SageMaker notebook instances have no direct internet access",
+    severity: Severity::High,
+    service: Service::SageMaker,
+    security_hub_controls: &["SageMaker.1", "SageMaker.2"],
+    resource_types: &["AwsSageMakerNotebookInstance"],
+    description: "A notebook instance that is not in a VPC, or whose direct internet access is enabled, can \
+        reach and be reached from the internet outside any network control, exposing training data and \
+        credentials on the instance.",
+    remediation: "Recreate the notebook instance in a VPC subnet with direct internet access disabled; give it \
+        outbound access through a NAT gateway if it needs the internet for training or hosting.",
+    remediation_cli: "aws sagemaker create-notebook-instance --region REGION --notebook-instance-name NOTEBOOK_INSTANCE_NAME \
+        --instance-type INSTANCE_TYPE --role-arn ROLE_ARN --kms-key-id KMS_KEY_ID --subnet-id SUBNET_ID \
+        --security-group-ids SECURITY_GROUP_ID --direct-internet-access Disabled",
+    docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/sagemaker-controls.html#sagemaker-1",
+};
+
+/// The fields of `DescribeNotebookInstance` this check reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotebookInfo {
+    pub name: String,
+    pub arn: String,
+    /// `Enabled` or `Disabled`.
+    pub direct_internet_access: Option<String>,
+    pub subnet_id: Option<String>,
+}
+
+/// Pure evaluation of the `DirectInternetAccess` field itself and the VPC placement (never `RootAccess`).
+pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluation, ScopeError> {
+    let findings = notebooks.iter().map(|n| {
+        let access = n.direct_internet_access.as_deref().unwrap_or("Enabled");
+        let in_vpc = n.subnet_id.as_deref().is_some_and(|s| !s.is_empty());
+        let b = Finding::builder(INFO, target)
+            .resource("AwsSageMakerNotebookInstance", &n.name, &n.arn)
+            .evidence("direct_internet_access", access)
+            .evidence("subnet_id", n.subnet_id.clone());
+        let mut problems = Vec::new();
+        if access != "Disabled" {
+            problems.push("direct internet access is enabled");
+        }
+        if !in_vpc {
+            problems.push("it does not run in a VPC (no subnet)");
+        }
+        if problems.is_empty() {
+            b.pass(format!("Notebook instance {} runs in a VPC with direct internet access disabled", n.name))
+        } else {
+            b.fail(format!("Notebook instance {}: {}", n.name, problems.join(" and ")))
+        }
+        .build()
+    });
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0 })
+}
+
+const DESCRIBE_PARALLELISM: usize = 4;
+
+async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
+    let sm = cx.clients.sagemaker();
+    let mut names = Vec::new();
+    let mut pages = sm.list_notebook_instances().into_paginator().send();
+    loop {
+        let permit = cx.permit(Service::SageMaker).await;
+        let Some(page) = pages.next().await else { break };
+        drop(permit);
+        let page = page.map_err(|e| ScopeError::from_sdk("ListNotebookInstances", &e))?;
+        names.extend(page.notebook_instances().iter().filter_map(|n| n.notebook_instance_name().map(str::to_owned)));
+    }
+    // The list carries neither DirectInternetAccess nor SubnetId: one describe per notebook is needed.
+    stream::iter(names)
+        .map(|name| {
+            let sm = sm.clone();
+            async move {
+                let _permit = cx.permit(Service::SageMaker).await;
+                let out = sm
+                    .describe_notebook_instance()
+                    .notebook_instance_name(&name)
+                    .send()
+                    .await
+                    .map_err(|e| ScopeError::from_sdk("DescribeNotebookInstance", &e))?;
+                Ok(NotebookInfo {
+                    arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or_else(|| {
+                        format!(
+                            "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
+                            cx.target.partition,
+                            cx.target.region,
+                            cx.target.account,
+                            name.to_lowercase()
+                        )
+                    }),
+                    name,
+                    direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
+                    subnet_id: out.subnet_id().map(str::to_owned),
+                })
+            }
+        })
+        .buffer_unordered(DESCRIBE_PARALLELISM)
+        .try_collect()
+        .await
+}
+
+pub struct SageMakerNotebookNoDirectInternet;
+
+impl Check for SageMakerNotebookNoDirectInternet {
+    fn info(&self) -> &'static CheckInfo {
+        INFO
+    }
+
+    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
+        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Status;
+
+    fn n(name: &str, access: Option<&str>, subnet: Option<&str>) -> NotebookInfo {
+        NotebookInfo {
+            name: name.into(),
+            arn: format!("arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/{name}"),
+            direct_internet_access: access.map(str::to_owned),
+            subnet_id: subnet.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn every_branch_and_the_message_says_which() {
+        let t = Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let e = evaluate(
+            &t,
+            &[
+                n("good", Some("Disabled"), Some("subnet-1")),
+                n("open-in-vpc", Some("Enabled"), Some("subnet-1")),
+                n("disabled-no-vpc", Some("Disabled"), None),
+                n("open-no-vpc", Some("Enabled"), None),
+                n("missing-field", None, Some("subnet-1")),
+                n("empty-subnet", Some("Disabled"), Some("")),
+            ],
+        )
+        .unwrap();
+        let got: Vec<_> = e.findings.iter().map(|f| (f.resource.id.as_str(), f.status)).collect();
+        assert_eq!(
+            got,
+            [
+                ("good", Status::Pass),
+                ("open-in-vpc", Status::Fail),
+                ("disabled-no-vpc", Status::Fail),
+                ("open-no-vpc", Status::Fail),
+                ("missing-field", Status::Fail),
+                ("empty-subnet", Status::Fail),
+            ]
+        );
+        let m = |i: usize| e.findings[i].message.clone();
+        assert!(m(1).contains("direct internet access is enabled") && !m(1).contains("VPC"));
+        assert!(m(2).contains("does not run in a VPC") && !m(2).contains("enabled"));
+        assert!(m(3).contains("direct internet access is enabled and it does not run in a VPC"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The command line (clap derive). Names here are public: keep them stable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  every scope was evaluated and nothing failed
+  1  at least one resource FAILED a check
+  2  bad invocation or configuration (nothing was scanned)
+  3  nothing failed, but some scope could not be evaluated (errors, or the scan was interrupted)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "orgscan",
+    version,
+    about = "Audit a whole AWS Organization for five security best practices",
+    long_about = "Audit a whole AWS Organization (or one account) for five security best practices: \
+OpenSearch encryption at rest, SageMaker notebooks without direct internet access, supported Lambda \
+runtimes, KMS keys not pending deletion, and GuardDuty enabled in every region.\n\n\
+Point it at a local emulator with AWS_ENDPOINT_URL; credentials come from the standard AWS chain.",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// No progress bar and no log output below errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the checks (id, severity, Security Hub control, title).
+    Checks {
+        #[arg(long, value_enum, default_value_t = ChecksFormat::Table)]
+        format: ChecksFormat,
+    },
+    /// Scan the organization (or one account) and report.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Scan(Box<ScanArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChecksFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub access: AccessArgs,
+
+    #[command(flatten)]
+    pub checks: CheckArgs,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "What to scan")]
+pub struct ScopeArgs {
+    /// Scan only the account of the ambient credentials (no Organizations or STS AssumeRole calls).
+    #[arg(long, conflicts_with_all = ["accounts", "ou", "exclude_ou", "exclude_accounts"])]
+    pub this_account: bool,
+
+    /// Scan exactly these accounts (comma-separated 12-digit ids); needs no Organizations permission.
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub accounts: Vec<String>,
+
+    /// Leave these accounts out (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub exclude_accounts: Vec<String>,
+
+    /// Scan only accounts under this OU, its whole subtree (repeatable; ids like ou-ab12-cdef3456).
+    #[arg(long, value_name = "OU_ID")]
+    pub ou: Vec<String>,
+
+    /// Leave out accounts under this OU, its whole subtree (repeatable).
+    #[arg(long, value_name = "OU_ID")]
+    pub exclude_ou: Vec<String>,
+
+    /// Regions to scan (comma-separated). Default: every region each account has enabled.
+    #[arg(long, value_delimiter = ',', value_name = "REGION,REGION")]
+    pub regions: Vec<String>,
+
+    /// Regions to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "REGION,REGION")]
+    pub exclude_regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Access to member accounts")]
+pub struct AccessArgs {
+    /// Name of the audit role assumed in each member account.
+    #[arg(long, value_name = "NAME")]
+    pub role_name: Option<String>,
+
+    /// Role ARN template with {account} (and optionally {partition}), e.g.
+    /// 'arn:{partition}:iam::{account}:role/Audit'. Overrides --role-name.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub role_arn_template: Option<String>,
+
+    /// External ID the audit role's trust policy requires (or ORGSCAN_EXTERNAL_ID).
+    #[arg(long, env = "ORGSCAN_EXTERNAL_ID", hide_env_values = true, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// Lifetime of each assumed-role session, in seconds (900 to 43200); sessions are refreshed before expiry.
+    #[arg(long, value_name = "SECONDS")]
+    pub session_duration: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Checks")]
+pub struct CheckArgs {
+    /// Run only these checks (comma-separated ids; see `orgscan checks`).
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub checks: Vec<String>,
+
+    /// Replace the bundled Lambda runtime table (TOML, same layout as data/lambda-runtimes.toml).
+    #[arg(long, value_name = "PATH")]
+    pub lambda_runtimes: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Outputs")]
+pub struct OutputArgs {
+    /// Write the JSON report (schemas/report.schema.json) to this file, atomically.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Speed and resilience")]
+pub struct TuningArgs {
+    /// Maximum API calls in flight across the whole scan.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Maximum API calls in flight in one account.
+    #[arg(long, value_name = "N")]
+    pub per_account_concurrency: Option<usize>,
+
+    /// Attempts per API call, the first included (retries use exponential backoff with jitter).
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Timeout of one API call attempt, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub call_timeout: Option<u64>,
+}

@@ -1,0 +1,269 @@
+//! Turns the command line into a validated `ScanPlan`. Every bad value is refused here, before any AWS
+//! call, with a message that names the value and what is allowed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aws::AwsOptions;
+use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
+use crate::cli::ScanArgs;
+use crate::report::check_writable;
+use crate::scan::limits;
+use crate::scan::regions::RegionPlan;
+use crate::target::{AccountId, Region};
+
+/// A configuration error: exit code 2, nothing scanned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl From<String> for ConfigError {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopePlan {
+    /// The account of the ambient credentials.
+    ThisAccount,
+    Organization(OrgSelection),
+}
+
+/// Which accounts of the organization to scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgSelection {
+    /// Exactly these accounts (no Organizations call is needed).
+    pub accounts: Vec<AccountId>,
+    pub exclude_accounts: Vec<AccountId>,
+    pub ous: Vec<String>,
+    pub exclude_ous: Vec<String>,
+}
+
+pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
+
+/// How to reach member accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPlan {
+    /// Role ARN template with `{account}` and optionally `{partition}`.
+    pub role_arn_template: String,
+    pub external_id: Option<String>,
+    pub session_duration: Duration,
+}
+
+impl AccessPlan {
+    pub fn role_arn(&self, partition: &str, account: &AccountId) -> String {
+        self.role_arn_template.replace("{partition}", partition).replace("{account}", account.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub json: Option<PathBuf>,
+}
+
+pub struct ScanPlan {
+    pub scope: ScopePlan,
+    pub regions: RegionPlan,
+    pub checks: Vec<&'static dyn Check>,
+    pub settings: CheckSettings,
+    pub access: AccessPlan,
+    pub outputs: Outputs,
+    pub concurrency: usize,
+    pub per_account_concurrency: usize,
+    pub aws: AwsOptions,
+}
+
+impl std::fmt::Debug for ScanPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanPlan")
+            .field("scope", &self.scope)
+            .field("regions", &self.regions)
+            .field("checks", &self.checks.iter().map(|c| c.info().id).collect::<Vec<_>>())
+            .field("outputs", &self.outputs)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_all<T: std::str::FromStr<Err = String>>(values: &[String]) -> Result<Vec<T>, ConfigError> {
+    values.iter().map(|v| v.trim().parse::<T>().map_err(ConfigError)).collect()
+}
+
+/// OU ids look like `ou-<root 4-32 chars>-<8-32 chars>` (Organizations API reference, OrganizationalUnit Id).
+pub fn validate_ou(s: &str) -> Result<String, ConfigError> {
+    let ok = s.strip_prefix("ou-").and_then(|rest| rest.split_once('-')).is_some_and(|(root, ou)| {
+        (4..=32).contains(&root.len())
+            && (8..=32).contains(&ou.len())
+            && root.bytes().chain(ou.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ConfigError(format!(
+            "invalid OU id '{s}': expected ou-<4-32 lower-case letters or digits>-<8-32 lower-case letters or digits>, e.g. ou-ab12-cdef3456"
+        )))
+    }
+}
+
+fn validate_template(t: &str) -> Result<String, ConfigError> {
+    if !t.contains("{account}") {
+        return Err(ConfigError(format!(
+            "invalid --role-arn-template '{t}': it must contain {{account}}, e.g. 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
+        )));
+    }
+    if !t.starts_with("arn:") || !t.contains(":role/") {
+        return Err(ConfigError(format!(
+            "invalid --role-arn-template '{t}': expected an IAM role ARN such as 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+fn validate_role_name(n: &str) -> Result<String, ConfigError> {
+    // IAM role names: 1-64 of [A-Za-z0-9+=,.@_-], optionally under a path.
+    let ok = !n.is_empty()
+        && n.len() <= 512
+        && n.split('/').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)));
+    if ok {
+        Ok(n.to_owned())
+    } else {
+        Err(ConfigError(format!(
+            "invalid --role-name '{n}': expected an IAM role name of letters, digits and +=,.@_- (optionally with a path)"
+        )))
+    }
+}
+
+impl ScanPlan {
+    pub fn from_args(args: &ScanArgs) -> Result<Self, ConfigError> {
+        let s = &args.scope;
+        let regions: Vec<Region> = parse_all(&s.regions)?;
+        let exclude_regions: Vec<Region> = parse_all(&s.exclude_regions)?;
+        let regions = if regions.is_empty() {
+            RegionPlan::Enabled { exclude: exclude_regions }
+        } else {
+            let mut r: Vec<Region> = regions.into_iter().filter(|r| !exclude_regions.contains(r)).collect();
+            r.sort();
+            r.dedup();
+            if r.is_empty() {
+                return Err(ConfigError("--exclude-regions removes every region given in --regions: nothing to scan".into()));
+            }
+            RegionPlan::Explicit(r)
+        };
+
+        let scope = if s.this_account {
+            ScopePlan::ThisAccount
+        } else {
+            ScopePlan::Organization(OrgSelection {
+                accounts: parse_all(&s.accounts)?,
+                exclude_accounts: parse_all(&s.exclude_accounts)?,
+                ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+                exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+            })
+        };
+        if let ScopePlan::Organization(sel) = &scope
+            && !sel.accounts.is_empty()
+            && (!sel.ous.is_empty() || !sel.exclude_ous.is_empty())
+        {
+            return Err(ConfigError(
+                "--accounts cannot be combined with --ou or --exclude-ou: --accounts names the accounts exactly".into(),
+            ));
+        }
+
+        let checks = check::select(&args.checks.checks)?;
+        let table = match &args.checks.lambda_runtimes {
+            Some(p) => RuntimeTable::from_path(p)?,
+            None => RuntimeTable::bundled()?,
+        };
+
+        let a = &args.access;
+        let role_arn_template = match (&a.role_arn_template, &a.role_name) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError("--role-arn-template and --role-name conflict: give one of them".into()));
+            }
+            (Some(t), None) => validate_template(t)?,
+            (None, name) => {
+                let name = validate_role_name(name.as_deref().unwrap_or(DEFAULT_ROLE_NAME))?;
+                format!("arn:{{partition}}:iam::{{account}}:role/{name}")
+            }
+        };
+        if let Some(id) = &a.external_id
+            && !(2..=1224).contains(&id.len())
+        {
+            return Err(ConfigError(format!("invalid --external-id: it must be 2 to 1224 characters long (got {})", id.len())));
+        }
+        let session_duration = a.session_duration.unwrap_or(3600);
+        if !(900..=43200).contains(&session_duration) {
+            return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
+        }
+
+        let outputs = Outputs { json: args.outputs.json.clone() };
+        for p in outputs.json.iter() {
+            check_writable(p)?;
+        }
+
+        let t = &args.tuning;
+        let concurrency = t.concurrency.unwrap_or(limits::DEFAULT_CONCURRENCY);
+        if !(1..=1024).contains(&concurrency) {
+            return Err(ConfigError(format!("invalid --concurrency {concurrency}: allowed 1 to 1024")));
+        }
+        let per_account_concurrency = t.per_account_concurrency.unwrap_or(limits::DEFAULT_PER_ACCOUNT);
+        if !(1..=256).contains(&per_account_concurrency) {
+            return Err(ConfigError(format!("invalid --per-account-concurrency {per_account_concurrency}: allowed 1 to 256")));
+        }
+        let mut aws = AwsOptions::default();
+        if let Some(n) = t.max_attempts {
+            if !(1..=20).contains(&n) {
+                return Err(ConfigError(format!("invalid --max-attempts {n}: allowed 1 to 20")));
+            }
+            aws.max_attempts = n;
+        }
+        if let Some(secs) = t.call_timeout {
+            if !(1..=600).contains(&secs) {
+                return Err(ConfigError(format!("invalid --call-timeout {secs}: allowed 1 to 600 seconds")));
+            }
+            aws.attempt_timeout = Duration::from_secs(secs);
+            aws.operation_timeout = Duration::from_secs(secs.saturating_mul(u64::from(aws.max_attempts)).saturating_add(60));
+        }
+
+        Ok(Self {
+            scope,
+            regions,
+            checks,
+            settings: CheckSettings { lambda_runtimes: Arc::new(table) },
+            access: AccessPlan {
+                role_arn_template,
+                external_id: a.external_id.clone(),
+                session_duration: Duration::from_secs(session_duration),
+            },
+            outputs,
+            concurrency,
+            per_account_concurrency,
+            aws,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ou_ids() {
+        assert!(validate_ou("ou-ab12-cdef3456").is_ok());
+        for bad in ["ou-ab12", "r-ab12", "ou-AB12-cdef3456", "ou-ab1-cdef3456", "ou-ab12-cdef"] {
+            let e = validate_ou(bad).unwrap_err().0;
+            assert!(e.contains(&format!("'{bad}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn role_templates_need_the_account() {
+        assert!(validate_template("arn:{partition}:iam::{account}:role/Audit").is_ok());
+        assert!(validate_template("arn:aws:iam::123456789012:role/Audit").unwrap_err().0.contains("{account}"));
+        assert!(validate_template("{account}").unwrap_err().0.contains("IAM role ARN"));
+        assert!(validate_role_name("bad name").is_err());
+        assert!(validate_role_name("path/Audit-Role_1").is_ok());
+    }
+}

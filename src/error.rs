@@ -1,0 +1,120 @@
+//! Errors as data: what went wrong in one scope, with the AWS error code.
+
+use std::error::Error as StdError;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// A failure that covers one scope (a check in a target, a region, or an account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeError {
+    /// The AWS error code (`AccessDeniedException`, `ThrottlingException`, ...) or one of orgscan's own:
+    /// `DispatchFailure`, `TimeoutError`, `ResponseError`, `Unhandled`, `Internal`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Codes with which a region the account has not enabled rejects the credentials.
+/// (AWS General Reference, "Enable or disable AWS Regions in your account".)
+const NOT_ENABLED_CODES: &[&str] =
+    &["UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired", "InvalidSignatureException"];
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+impl ScopeError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into() }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("Internal", message)
+    }
+
+    /// Reads the code and message of any SDK error without losing the cause chain.
+    pub fn from_sdk<E, R>(operation: &str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let (code, message) = match err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                let code = e.code().unwrap_or("Unhandled").to_owned();
+                let message = match e.message() {
+                    Some(m) => m.to_owned(),
+                    None => first_line(&chain(e)),
+                };
+                (code, message)
+            }
+            SdkError::TimeoutError(_) => ("TimeoutError".to_owned(), chain(err)),
+            SdkError::DispatchFailure(_) => {
+                let message = chain(err);
+                // The SDK resolves credentials lazily: a chain that finds none surfaces as a dispatch failure.
+                let code = if message.contains("while loading credentials") || message.contains("no credentials found") {
+                    "CredentialsNotLoaded"
+                } else {
+                    "DispatchFailure"
+                };
+                (code.to_owned(), message)
+            }
+            SdkError::ResponseError(_) => ("ResponseError".to_owned(), chain(err)),
+            SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_owned(), chain(err)),
+            _ => ("Unhandled".to_owned(), chain(err)),
+        };
+        Self { code, message: format!("{operation}: {message}") }
+    }
+
+    /// Whether the error means "this region is not enabled for the account" (only meaningful for opt-in regions).
+    pub fn is_region_not_enabled(&self) -> bool {
+        NOT_ENABLED_CODES.contains(&self.code.as_str())
+    }
+
+    pub fn is_throttling(&self) -> bool {
+        THROTTLING_CODES.contains(&self.code.as_str())
+    }
+
+    /// An explicit deny from a service control policy (AWS: "...with an explicit deny in a service control policy").
+    pub fn is_scp_deny(&self) -> bool {
+        self.code.contains("AccessDenied") && self.message.contains("service control policy")
+    }
+}
+
+/// The error and its causes, by their `Display` only (the SDK's `Debug` output is long and carries raw
+/// responses), de-duplicated where a layer repeats its cause.
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !s.is_empty() && !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().chars().take(500).collect()
+}
+
+impl std::fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}

@@ -1,0 +1,71 @@
+//! orgscan: audit a whole AWS Organization for five security best practices.
+//!
+//! The flow (see DESIGN.md): CLI → [`config::ScanPlan`] → [`org`] walker → [`scan::Scanner`] →
+//! [`report::ScanReport`] → outputs. Checks never render or import; renderers never call AWS.
+
+pub mod aws;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod finding;
+pub mod org;
+pub mod progress;
+pub mod report;
+pub mod scan;
+pub mod target;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::aws::ClientFactory;
+use crate::config::{ScanPlan, ScopePlan};
+use crate::org::{WalkError, Walker};
+use crate::report::{ScanReport, ScanScope};
+use crate::scan::limits::Limits;
+use crate::scan::{Progress, Scanner};
+
+/// Runs a whole scan: who am I, which accounts, then every (account, region, check).
+///
+/// Fails only when the scan cannot start (no credentials, organization not listable); every later
+/// failure is recorded in the report.
+pub async fn run_scan(
+    plan: &ScanPlan,
+    factory: ClientFactory,
+    cancel: impl Future<Output = ()>,
+    progress: &mut dyn Progress,
+) -> Result<ScanReport, WalkError> {
+    let limits = Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency));
+    let caller = org::whoami(&factory).await?;
+    tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
+    let walker = Walker {
+        factory: &factory,
+        limits: limits.clone(),
+        caller: caller.clone(),
+        access: &plan.access,
+        session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+    };
+    let (scope, accounts) = match &plan.scope {
+        ScopePlan::ThisAccount => (ScanScope::Account(caller.account.clone()), vec![walker.own_account()?]),
+        ScopePlan::Organization(sel) => walker.plan(sel).await?,
+    };
+    let scanner = Scanner {
+        factory: factory.clone(),
+        limits,
+        checks: plan.checks.clone(),
+        settings: plan.settings.clone(),
+        concurrency: plan.concurrency,
+    };
+    Ok(scanner.run(scope, accounts, &plan.regions, cancel, progress).await)
+}
+
+/// Writes every requested output file, atomically. Returns the errors (one per file that failed).
+pub fn write_outputs(report: &ScanReport, outputs: &config::Outputs) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Some(p) = &outputs.json
+        && let Err(e) = report::write_atomic(p, |w| report::json::to_writer(report, w))
+    {
+        errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
+    }
+    errors
+}

@@ -1,0 +1,117 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use orgscan::aws::ClientFactory;
+use orgscan::check;
+use orgscan::cli::{ChecksFormat, Cli, Command};
+use orgscan::config::ScanPlan;
+use orgscan::report::{self, exit};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.verbose, cli.quiet);
+    match cli.command {
+        Command::Checks { format } => {
+            print!("{}", render_checks(format));
+            ExitCode::SUCCESS
+        }
+        Command::Scan(args) => {
+            // Every bad value is refused here, before any AWS call.
+            let plan = match ScanPlan::from_args(&args) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("orgscan: error: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("orgscan: error: cannot start the async runtime: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            ExitCode::from(runtime.block_on(scan(plan, cli.quiet)))
+        }
+    }
+}
+
+async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
+    let factory = ClientFactory::from_env(&plan.aws).await;
+    let cancel = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling available: never cancel.
+            std::future::pending::<()>().await;
+        }
+        eprintln!("orgscan: interrupted; writing what was gathered so far");
+    };
+    let mut bar = if quiet { None } else { orgscan::progress::Bar::stderr() };
+    let mut silent = orgscan::scan::Silent;
+    let progress: &mut dyn orgscan::scan::Progress = match bar.as_mut() {
+        Some(b) => b,
+        None => &mut silent,
+    };
+    let report = match orgscan::run_scan(&plan, factory, cancel, progress).await {
+        Ok(r) => r,
+        Err(e) => {
+            // The scan never started: earlier reports are left as they are.
+            drop(bar);
+            eprintln!("orgscan: error: {e}");
+            return exit::USAGE;
+        }
+    };
+    drop(bar);
+    print!("{}", report::text::render(&report));
+    let errors = orgscan::write_outputs(&report, &plan.outputs);
+    for e in &errors {
+        eprintln!("orgscan: error: {e}");
+    }
+    let code = report.exit_code();
+    if !errors.is_empty() && code == exit::OK { exit::INCOMPLETE } else { code }
+}
+
+fn init_logs(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        // The SDK warns about every IMDS probe of its default chains; orgscan reports what matters itself.
+        (false, 0) => "warn,aws_config=error",
+        (false, 1) => "orgscan=info,warn",
+        (false, 2) => "orgscan=debug,info",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn render_checks(format: ChecksFormat) -> String {
+    match format {
+        ChecksFormat::Json => {
+            let list: Vec<_> = check::ALL
+                .iter()
+                .map(|c| {
+                    let i = c.info();
+                    serde_json::json!({
+                        "id": i.id,
+                        "severity": i.severity.as_str(),
+                        "title": i.title,
+                        "security_hub_control": i.security_hub_controls.join(" / "),
+                        "resource_types": i.resource_types,
+                        "remediation": format!("{}\n{}", i.remediation, i.remediation_cli),
+                    })
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&list).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ChecksFormat::Table => {
+            let mut s = format!("{:<40} {:<9} {:<26} {}\n", "ID", "SEVERITY", "SECURITY HUB CONTROL", "TITLE");
+            for c in check::ALL {
+                let i = c.info();
+                s.push_str(&format!("{:<40} {:<9} {:<26} {}\n", i.id, i.severity.as_str(), i.security_hub_controls.join(" / "), i.title));
+            }
+            s
+        }
+    }
+}

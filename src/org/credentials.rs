@@ -1,0 +1,109 @@
+//! One credentials provider per member account: STS `AssumeRole` into the audit role, refreshed before
+//! the session expires.
+//!
+//! The SDK's `AssumeRoleProvider` builds its own STS client, out of reach of orgscan's rate limits,
+//! call accounting and test interceptors, and does not cache; this provider uses orgscan's STS client and
+//! sits behind the per-account identity cache built in `aws.rs`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
+
+use crate::error::ScopeError;
+use crate::scan::limits::{Limits, Service};
+use crate::target::Target;
+
+/// Credentials closer than this to expiry are not handed out again.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+pub struct AssumeRoleCredentials {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    duration: Duration,
+    limits: Arc<Limits>,
+    /// The scanning account in its home region: the key of the STS rate limit.
+    central: Target,
+    current: Mutex<Option<Credentials>>,
+}
+
+impl std::fmt::Debug for AssumeRoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the external id nor the credentials are printed.
+        f.debug_struct("AssumeRoleCredentials").field("role_arn", &self.role_arn).finish_non_exhaustive()
+    }
+}
+
+impl AssumeRoleCredentials {
+    pub fn new(
+        sts: aws_sdk_sts::Client,
+        role_arn: String,
+        external_id: Option<String>,
+        session_name: String,
+        duration: Duration,
+        limits: Arc<Limits>,
+        central: Target,
+    ) -> Self {
+        Self { sts, role_arn, external_id, session_name, duration, limits, central, current: Mutex::new(None) }
+    }
+
+    pub fn role_arn(&self) -> &str {
+        &self.role_arn
+    }
+
+    /// Assumes the role now, so an account whose role cannot be assumed fails once, up front, with the
+    /// STS error; the credentials are kept for the first use.
+    pub async fn prime(&self) -> Result<(), ScopeError> {
+        let creds = self.assume().await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(creds);
+        Ok(())
+    }
+
+    async fn assume(&self) -> Result<Credentials, ScopeError> {
+        let _permit = self.limits.permit(Service::Sts, &self.central).await;
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .duration_seconds(i32::try_from(self.duration.as_secs()).unwrap_or(3600))
+            .send()
+            .await
+            .map_err(|e| {
+                let e = ScopeError::from_sdk("AssumeRole", &e);
+                ScopeError::new(e.code, format!("cannot assume {}: {}", self.role_arn, e.message))
+            })?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| ScopeError::new("ResponseError", format!("AssumeRole {}: no credentials in the answer", self.role_arn)))?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), expiry, "orgscan-assume-role"))
+    }
+
+    async fn provide(&self) -> provider::Result {
+        {
+            let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(c) = current.as_ref()
+                && c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN)
+            {
+                return Ok(c.clone());
+            }
+        }
+        let fresh = self.assume().await.map_err(|e| CredentialsError::provider_error(e.to_string()))?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+impl ProvideCredentials for AssumeRoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(self.provide())
+    }
+}

@@ -1,0 +1,251 @@
+//! The walker: who is calling, which accounts the organization holds, and credentials for each.
+
+pub mod credentials;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_organizations::types::ChildType;
+use futures::{StreamExt, stream};
+
+use crate::aws::{ClientFactory, Clients};
+use crate::config::{AccessPlan, OrgSelection};
+use crate::error::ScopeError;
+use crate::report::ScanScope;
+use crate::scan::limits::{Limits, Service};
+use crate::scan::{AccountPlan, AccountSource};
+use crate::target::{AccountId, Partition, Target};
+
+use self::credentials::AssumeRoleCredentials;
+
+/// Why the scan could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("no usable AWS credentials: {0}. Configure the standard AWS credential chain (environment, profile, SSO or instance role)")]
+    Credentials(ScopeError),
+    #[error("cannot reach AWS at {endpoint}: {error}. Check the network, proxy settings and AWS_ENDPOINT_URL")]
+    Unreachable { endpoint: String, error: ScopeError },
+    #[error(
+        "cannot list the organization's accounts: {0}. Run orgscan from the management account or a delegated administrator \
+         account with organizations:ListAccounts, or name the accounts with --accounts ID,ID, or scan only the caller's account with --this-account"
+    )]
+    Organization(ScopeError),
+    #[error("cannot resolve OU {ou}: {error}")]
+    Ou { ou: String, error: ScopeError },
+}
+
+/// The identity orgscan runs as.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: AccountId,
+    pub partition: Partition,
+    pub arn: String,
+}
+
+impl Caller {
+    pub fn central_target(&self, factory: &ClientFactory) -> Target {
+        Target::new(self.account.clone(), factory.home_region())
+    }
+}
+
+/// STS `GetCallerIdentity` with the ambient credentials.
+pub async fn whoami(factory: &ClientFactory) -> Result<Caller, WalkError> {
+    // One call, before the caller's account (the key of the central rate limits) is known: not rate limited.
+    let out = factory.ambient_clients().sts().get_caller_identity().send().await.map_err(|e| {
+        let e = ScopeError::from_sdk("GetCallerIdentity", &e);
+        if matches!(e.code.as_str(), "DispatchFailure" | "TimeoutError") {
+            WalkError::Unreachable { endpoint: factory.endpoint_description(), error: e }
+        } else {
+            WalkError::Credentials(e)
+        }
+    })?;
+    let bad = |what: &str| WalkError::Credentials(ScopeError::new("ResponseError", format!("GetCallerIdentity returned {what}")));
+    let account: AccountId = out.account().ok_or_else(|| bad("no account"))?.parse().map_err(|_| bad("a malformed account id"))?;
+    let arn = out.arn().ok_or_else(|| bad("no ARN"))?.to_owned();
+    let partition = Partition::from_arn(&arn).ok_or_else(|| bad("an ARN of an unknown partition"))?;
+    Ok(Caller { account, partition, arn })
+}
+
+/// An account as Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: AccountId,
+    pub name: String,
+    /// `State` (or the older `Status`): `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, `CLOSED`, ...
+    pub state: String,
+}
+
+/// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`).
+pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Vec<OrgAccount>, ScopeError> {
+    let org = clients.organizations();
+    let mut pages = org.list_accounts().into_paginator().send();
+    let mut out = Vec::new();
+    loop {
+        let permit = limits.permit(Service::Organizations, central).await;
+        let Some(page) = pages.next().await else { break };
+        drop(permit);
+        let page = page.map_err(|e| ScopeError::from_sdk("ListAccounts", &e))?;
+        for a in page.accounts() {
+            let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else { continue };
+            let state = a
+                .state()
+                .map(|s| s.as_str().to_owned())
+                .or_else(|| a.status().map(|s| s.as_str().to_owned()))
+                .unwrap_or_else(|| "UNKNOWN".to_owned());
+            out.push(OrgAccount { id, name: a.name().unwrap_or_default().to_owned(), state });
+        }
+    }
+    Ok(out)
+}
+
+/// Every account in the subtree of `ou` (`ListAccountsForParent` and `ListChildren`, breadth first).
+pub async fn accounts_under(clients: &Clients, limits: &Limits, central: &Target, ou: &str) -> Result<BTreeSet<AccountId>, ScopeError> {
+    let org = clients.organizations();
+    let mut accounts = BTreeSet::new();
+    let mut queue = vec![ou.to_owned()];
+    while let Some(parent) = queue.pop() {
+        let mut pages = org.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
+        loop {
+            let permit = limits.permit(Service::Organizations, central).await;
+            let Some(page) = pages.next().await else { break };
+            drop(permit);
+            let page = page.map_err(|e| ScopeError::from_sdk("ListAccountsForParent", &e))?;
+            accounts.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
+        }
+        let mut pages = org.list_children().parent_id(&parent).child_type(ChildType::OrganizationalUnit).into_paginator().send();
+        loop {
+            let permit = limits.permit(Service::Organizations, central).await;
+            let Some(page) = pages.next().await else { break };
+            drop(permit);
+            let page = page.map_err(|e| ScopeError::from_sdk("ListChildren", &e))?;
+            queue.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)));
+        }
+    }
+    Ok(accounts)
+}
+
+/// Everything needed to reach member accounts.
+pub struct Walker<'a> {
+    pub factory: &'a ClientFactory,
+    pub limits: Arc<Limits>,
+    pub caller: Caller,
+    pub access: &'a AccessPlan,
+    /// Session name that identifies orgscan in the member accounts' CloudTrail.
+    pub session_name: String,
+}
+
+/// How many roles are assumed at once while preparing accounts.
+const ASSUME_PARALLELISM: usize = 16;
+
+impl Walker<'_> {
+    fn central(&self) -> Result<Clients, WalkError> {
+        self.factory
+            .central_clients(&self.caller.account)
+            .ok_or_else(|| WalkError::Credentials(ScopeError::new("NoCredentials", "no credentials provider is configured")))
+    }
+
+    /// The caller's own account with the caller's credentials.
+    pub fn own_account(&self) -> Result<AccountPlan, WalkError> {
+        let creds = self
+            .factory
+            .ambient_credentials()
+            .ok_or_else(|| WalkError::Credentials(ScopeError::new("NoCredentials", "no credentials provider is configured")))?;
+        Ok(AccountPlan {
+            account: self.caller.account.clone(),
+            partition: self.caller.partition,
+            source: AccountSource::Ready(self.factory.account_config(&self.caller.account, creds)),
+        })
+    }
+
+    /// The accounts selected in the organization, each with its credentials (or its failure).
+    pub async fn plan(&self, sel: &OrgSelection) -> Result<(ScanScope, Vec<AccountPlan>), WalkError> {
+        let central = self.central()?;
+        let central_target = self.caller.central_target(self.factory);
+        let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
+        let scope;
+        if sel.accounts.is_empty() {
+            let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
+            let org_id = {
+                let _permit = self.limits.permit(Service::Organizations, &central_target).await;
+                central
+                    .organizations()
+                    .describe_organization()
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| o.organization().and_then(|o| o.id()).map(str::to_owned))
+            };
+            scope = match org_id {
+                Some(id) => ScanScope::Organization { id, caller: self.caller.account.clone() },
+                None => ScanScope::Accounts { caller: self.caller.account.clone() },
+            };
+            let mut include: Option<BTreeSet<AccountId>> = None;
+            for ou in &sel.ous {
+                let under = accounts_under(&central, &self.limits, &central_target, ou)
+                    .await
+                    .map_err(|error| WalkError::Ou { ou: ou.clone(), error })?;
+                include.get_or_insert_with(BTreeSet::new).extend(under);
+            }
+            let mut exclude: BTreeSet<AccountId> = sel.exclude_accounts.iter().cloned().collect();
+            for ou in &sel.exclude_ous {
+                exclude.extend(
+                    accounts_under(&central, &self.limits, &central_target, ou)
+                        .await
+                        .map_err(|error| WalkError::Ou { ou: ou.clone(), error })?,
+                );
+            }
+            for a in accounts {
+                if include.as_ref().is_none_or(|inc| inc.contains(&a.id)) && !exclude.contains(&a.id) {
+                    states.insert(a.id, a.state);
+                }
+            }
+        } else {
+            scope = ScanScope::Accounts { caller: self.caller.account.clone() };
+            for a in &sel.accounts {
+                if !sel.exclude_accounts.contains(a) {
+                    states.insert(a.clone(), "ACTIVE".to_owned());
+                }
+            }
+        }
+
+        let plans = stream::iter(states)
+            .map(|(account, state)| async move { self.account_plan(account, &state).await })
+            .buffer_unordered(ASSUME_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        Ok((scope, plans))
+    }
+
+    async fn account_plan(&self, account: AccountId, state: &str) -> AccountPlan {
+        let partition = self.caller.partition;
+        if state != "ACTIVE" {
+            return AccountPlan { account, partition, source: AccountSource::Skipped(format!("account is {state}, not ACTIVE")) };
+        }
+        if account == self.caller.account
+            && let Ok(p) = self.own_account()
+        {
+            return p;
+        }
+        let Ok(central) = self.central() else {
+            return AccountPlan { account, partition, source: AccountSource::Failed(ScopeError::new("NoCredentials", "no credentials")) };
+        };
+        let provider = AssumeRoleCredentials::new(
+            central.sts(),
+            self.access.role_arn(partition.as_str(), &account),
+            self.access.external_id.clone(),
+            self.session_name.clone(),
+            self.access.session_duration,
+            self.limits.clone(),
+            self.caller.central_target(self.factory),
+        );
+        let source = match provider.prime().await {
+            Ok(()) => AccountSource::Ready(self.factory.account_config(&account, SharedCredentialsProvider::new(provider))),
+            Err(e) => {
+                tracing::warn!(%account, code = %e.code, "cannot assume the audit role");
+                AccountSource::Failed(ScopeError::new(e.code, format!("account {account}: {}", e.message)))
+            }
+        };
+        AccountPlan { account, partition, source }
+    }
+}

@@ -1,0 +1,169 @@
+//! The machine-readable JSON report: a versioned type of its own (schema `schemas/report.schema.json`),
+//! separate from the internal structs so that refactoring never changes the contract by accident.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{CoverageStatus, ScanReport, ScanScope};
+use crate::scan::stats::OpCounts;
+
+pub const SCHEMA_VERSION: &str = "1";
+
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    pub schema_version: &'static str,
+    pub tool: Tool,
+    pub scope: Scope<'a>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub incomplete: bool,
+    pub findings: Vec<JsonFinding<'a>>,
+    pub coverage: Vec<JsonCoverage<'a>>,
+    pub errors: Vec<JsonError<'a>>,
+    pub stats: JsonStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Scope<'a> {
+    pub kind: &'static str,
+    pub account_id: Option<&'a str>,
+    pub organization_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonFinding<'a> {
+    pub check_id: &'static str,
+    pub status: &'static str,
+    pub severity: &'static str,
+    pub account_id: &'a str,
+    pub region: &'a str,
+    pub resource_type: &'static str,
+    pub resource_id: &'a str,
+    pub resource_arn: &'a str,
+    pub title: &'static str,
+    pub message: &'a str,
+    pub fingerprint: String,
+    pub evidence: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonCoverage<'a> {
+    pub check_id: &'static str,
+    pub account_id: &'a str,
+    pub region: Option<&'a str>,
+    pub status: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonError<'a> {
+    pub account_id: &'a str,
+    pub region: Option<&'a str>,
+    pub check_id: Option<&'static str>,
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonStats {
+    pub accounts: usize,
+    pub accounts_scanned: usize,
+    pub accounts_failed: usize,
+    pub regions: usize,
+    pub api_calls: u64,
+    pub api_calls_by_service: BTreeMap<String, u64>,
+    pub api_calls_by_operation: BTreeMap<String, OpCounts>,
+    pub retries: u64,
+    pub throttled: u64,
+    pub duration_ms: u64,
+}
+
+impl<'a> JsonReport<'a> {
+    pub fn new(r: &'a ScanReport) -> Self {
+        let scope = match &r.scope {
+            ScanScope::Account(a) => Scope { kind: "account", account_id: Some(a.as_str()), organization_id: None },
+            ScanScope::Organization { id, caller } => {
+                Scope { kind: "organization", account_id: Some(caller.as_str()), organization_id: Some(id) }
+            }
+            ScanScope::Accounts { caller } => Scope { kind: "accounts", account_id: Some(caller.as_str()), organization_id: None },
+        };
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: "orgscan", version: r.tool_version },
+            scope,
+            started_at: r.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            finished_at: r.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            incomplete: r.incomplete,
+            findings: r
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    check_id: f.check.id,
+                    status: f.status.as_str(),
+                    severity: f.severity().as_str(),
+                    account_id: f.target.account.as_str(),
+                    region: f.target.region.as_str(),
+                    resource_type: f.resource.resource_type,
+                    resource_id: &f.resource.id,
+                    resource_arn: &f.resource.arn,
+                    title: f.check.title,
+                    message: &f.message,
+                    fingerprint: f.fingerprint(),
+                    evidence: &f.evidence,
+                })
+                .collect(),
+            coverage: r
+                .coverage
+                .iter()
+                .map(|c| JsonCoverage {
+                    check_id: c.check_id,
+                    account_id: c.account.as_str(),
+                    region: c.region.as_ref().map(|r| r.as_str()),
+                    status: c.status.as_str(),
+                    detail: match &c.status {
+                        CoverageStatus::Evaluated { resources, not_applicable } => {
+                            format!("{resources} resources evaluated, {not_applicable} not applicable")
+                        }
+                        CoverageStatus::Skipped { reason } => reason.clone(),
+                        CoverageStatus::Error(e) => e.to_string(),
+                    },
+                })
+                .collect(),
+            errors: r
+                .errors
+                .iter()
+                .map(|e| JsonError {
+                    account_id: e.account.as_str(),
+                    region: e.region.as_ref().map(|r| r.as_str()),
+                    check_id: e.check_id,
+                    code: &e.error.code,
+                    message: &e.error.message,
+                })
+                .collect(),
+            stats: JsonStats {
+                accounts: r.stats.accounts,
+                accounts_scanned: r.stats.accounts_scanned,
+                accounts_failed: r.stats.accounts_failed,
+                regions: r.stats.regions,
+                api_calls: r.stats.api_calls(),
+                api_calls_by_service: r.stats.calls_by_service(),
+                api_calls_by_operation: r.stats.api.iter().map(|((s, o), c)| (format!("{s}:{o}"), *c)).collect(),
+                retries: r.stats.retries(),
+                throttled: r.stats.throttled(),
+                duration_ms: r.stats.duration_ms,
+            },
+        }
+    }
+}
+
+pub fn to_writer(r: &ScanReport, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &JsonReport::new(r))?;
+    w.write_all(b"\n")
+}

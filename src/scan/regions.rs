@@ -1,0 +1,72 @@
+//! Which regions to visit in an account.
+
+use aws_sdk_account::types::RegionOptStatus;
+
+use super::limits::{Limits, Service};
+use crate::aws::Clients;
+use crate::error::ScopeError;
+use crate::target::{Partition, Region, Target};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionPlan {
+    /// Exactly these regions (`--regions`), minus none.
+    Explicit(Vec<Region>),
+    /// Each account's own enabled regions, minus `exclude`.
+    Enabled { exclude: Vec<Region> },
+}
+
+impl RegionPlan {
+    pub fn explicit(&self) -> Option<Vec<Region>> {
+        match self {
+            RegionPlan::Explicit(r) => Some(r.clone()),
+            RegionPlan::Enabled { .. } => None,
+        }
+    }
+
+    /// The regions of one account, and a note when the bundled list stood in for the Account API.
+    pub async fn resolve(&self, clients: &Clients, limits: &Limits, home: &Target, partition: Partition) -> (Vec<Region>, Option<String>) {
+        let exclude = match self {
+            RegionPlan::Explicit(r) => return (r.clone(), None),
+            RegionPlan::Enabled { exclude } => exclude,
+        };
+        let (mut regions, note) = match list_enabled(clients, limits, home).await {
+            Ok(r) if !r.is_empty() => (r, None),
+            Ok(_) => (bundled(partition), Some("Account ListRegions returned no region; using the bundled region list".to_owned())),
+            Err(e) => (
+                bundled(partition),
+                Some(format!(
+                    "Account ListRegions failed ({}); using the bundled region list, where regions that are not enabled are skipped",
+                    e.code
+                )),
+            ),
+        };
+        regions.retain(|r| r.partition() == partition && !exclude.contains(r));
+        regions.sort();
+        regions.dedup();
+        (regions, note)
+    }
+}
+
+fn bundled(partition: Partition) -> Vec<Region> {
+    partition.known_regions().filter_map(|r| r.name.parse().ok()).collect()
+}
+
+/// Account API `ListRegions` with the account's own credentials: the regions it has enabled.
+async fn list_enabled(clients: &Clients, limits: &Limits, home: &Target) -> Result<Vec<Region>, ScopeError> {
+    let account = clients.account();
+    let mut pages = account
+        .list_regions()
+        .region_opt_status_contains(RegionOptStatus::Enabled)
+        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    loop {
+        let permit = limits.permit(Service::Account, home).await;
+        let Some(page) = pages.next().await else { break };
+        drop(permit);
+        let page = page.map_err(|e| ScopeError::from_sdk("ListRegions", &e))?;
+        out.extend(page.regions().iter().filter_map(|r| r.region_name()?.parse::<Region>().ok()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real SDK over HTTP against the moto server started by scripts/test.sh, and
+//! aws-smithy-mocks where moto cannot express a fault.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod this_account;

@@ -1,0 +1,194 @@
+//! `orgscan scan --this-account` end to end against moto, and the CLI contract around it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::{assert_valid, expected_rows, orgscan, orgscan_env, read_json, report_rows, stderr, stdout, tempdir};
+
+const REGIONS: [&str; 3] = ["eu-west-1", "eu-west-2", "us-east-2"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn this_account_scan_reports_exactly_the_seeded_findings() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    // GuardDuty: enabled in eu-west-1, disabled in eu-west-2, absent in us-east-2.
+    let expected = seed_account(&moto, &creds, &account, &REGIONS, |i| Mix::full(i as u8)).await.unwrap();
+
+    let dir = tempdir();
+    let out = dir.path().join("out.json");
+    let o =
+        orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &REGIONS.join(","), "--json", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+
+    let report = read_json(&out);
+    assert_valid("report.schema.json", &report);
+    assert_eq!(report_rows(&report), expected_rows(&expected));
+    assert_eq!(report["scope"]["kind"], "account");
+    assert_eq!(report["scope"]["account_id"], account.as_str());
+
+    // Full coverage: 5 checks x 3 regions, all evaluated, no errors.
+    let coverage = report["coverage"].as_array().unwrap();
+    assert_eq!(coverage.len(), 15);
+    assert!(coverage.iter().all(|c| c["status"] == "evaluated" && c["account_id"] == account.as_str()), "{coverage:?}");
+    assert_eq!(report["errors"], Value::Array(vec![]));
+    // The image-packaged function is counted as not applicable, not reported.
+    let lambda: Vec<_> = coverage.iter().filter(|c| c["check_id"] == "lambda-supported-runtime").collect();
+    assert!(lambda.iter().all(|c| c["detail"].as_str().unwrap().contains("3 resources evaluated, 1 not applicable")), "{lambda:?}");
+
+    // Messages say what is wrong.
+    let msg = |id: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["resource_id"] == id)
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert!(msg("nb-novpc").contains("does not run in a VPC"));
+    assert!(msg("nb-open").contains("direct internet access is enabled"));
+    assert!(msg("fn-unknown").contains("unknown to orgscan's runtime table"));
+    assert!(msg("fn-deprecated").contains("deprecated since 2024-10-14"));
+
+    // The summary lists failing resources of all five checks and the exit code.
+    let summary = stdout(&o);
+    for check in [
+        "opensearch-encryption-at-rest",
+        "sagemaker-notebook-no-direct-internet",
+        "lambda-supported-runtime",
+        "kms-key-not-pending-deletion",
+        "guardduty-enabled",
+    ] {
+        assert!(summary.contains(&format!("  {check} [")), "{check} missing from failing resources:\n{summary}");
+    }
+    assert!(summary.contains("(exit code 1)"));
+
+    // Identity is stable: a second scan of the unchanged estate gives the same fingerprints.
+    let out2 = dir.path().join("out2.json");
+    let o2 =
+        orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &REGIONS.join(","), "--json", out2.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o2.status.code(), Some(1));
+    let fp =
+        |r: &Value| r["findings"].as_array().unwrap().iter().map(|f| f["fingerprint"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let second = read_json(&out2);
+    assert_eq!(fp(&report), fp(&second));
+    assert_eq!(fp(&report).iter().collect::<BTreeSet<_>>().len(), expected.len(), "fingerprints are unique");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_selection_runs_only_the_named_checks() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    let expected = seed_account(&moto, &creds, &account, &["ap-south-1"], |_| Mix::light(2)).await.unwrap();
+    let dir = tempdir();
+    let out = dir.path().join("kms.json");
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["scan", "--this-account", "--regions", "ap-south-1", "--checks", "kms-key-not-pending-deletion", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = read_json(&out);
+    let kms: Vec<_> = expected.into_iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").collect();
+    assert_eq!(report_rows(&report), expected_rows(&kms));
+    assert_eq!(report["coverage"].as_array().unwrap().len(), 1);
+    // Only KMS calls and the one identity call (STS GetCallerIdentity) were made.
+    let by_service = report["stats"]["api_calls_by_service"].as_object().unwrap();
+    assert_eq!(by_service.keys().cloned().collect::<Vec<_>>(), ["KMS", "STS"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_regions_every_region_of_the_partition_is_visited_via_the_bundled_list() {
+    // moto does not implement the Account API's ListRegions: orgscan falls back to its bundled list.
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    let dir = tempdir();
+    let out = dir.path().join("all.json");
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["scan", "--this-account", "--checks", "guardduty-enabled", "--exclude-regions", "us-east-1", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = read_json(&out);
+    let regions: BTreeSet<String> =
+        report["coverage"].as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap().to_owned()).collect();
+    let known: BTreeSet<String> =
+        orgscan::target::Partition::Aws.known_regions().map(|r| r.name.to_owned()).filter(|r| r != "us-east-1").collect();
+    assert_eq!(regions, known);
+    // Every region has no detector: one FAIL on the account per region.
+    assert_eq!(report["findings"].as_array().unwrap().len(), known.len());
+    assert!(report["findings"].as_array().unwrap().iter().all(|f| f["resource_id"] == account.as_str() && f["status"] == "FAIL"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_value_before_any_aws_call() {
+    // The endpoint refuses connections: had orgscan called AWS, the message would be about that.
+    let creds = Moto::root_credentials();
+    let closed = "http://127.0.0.1:9";
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--regions", "not-a-region"], &["'not-a-region'", "eu-west-1"]),
+        (&["--regions", "eu-west-1,eu-wst"], &["'eu-wst'"]),
+        (&["--exclude-regions", "moon-1"], &["'moon-1'"]),
+        (&["--checks", "no-such-check"], &["'no-such-check'", "guardduty-enabled", "kms-key-not-pending-deletion"]),
+        (&["--json", "/nonexistent-dir/out.json"], &["'/nonexistent-dir/out.json'", "does not exist"]),
+        (&["--accounts", "12345"], &["'12345'", "12 digits"]),
+        (&["--ou", "ou-bad"], &["'ou-bad'", "ou-ab12-cdef3456"]),
+        (&["--role-arn-template", "arn:aws:iam::123456789012:role/Audit"], &["{account}"]),
+        (&["--concurrency", "0"], &["--concurrency 0", "1 to 1024"]),
+        (&["--session-duration", "60"], &["60", "900 to 43200"]),
+        (&["--lambda-runtimes", "/nonexistent/runtimes.toml"], &["'/nonexistent/runtimes.toml'"]),
+    ];
+    for (args, needles) in cases {
+        let mut full = vec!["scan"];
+        full.extend_from_slice(args);
+        let o = orgscan_env(closed, &creds, &full, &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+        }
+        assert!(!err.contains("GetCallerIdentity") && !err.contains("dispatch"), "{args:?} reached AWS: {err}");
+    }
+}
+
+#[test]
+fn checks_lists_the_five_checks_as_table_and_json() {
+    let creds = Moto::root_credentials();
+    let o = orgscan_env("http://127.0.0.1:9", &creds, &["checks", "--format", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    for item in items {
+        let keys: BTreeSet<_> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["id", "severity", "title", "security_hub_control", "resource_types", "remediation"]));
+    }
+    assert_eq!(items[3]["id"], "kms-key-not-pending-deletion");
+    assert_eq!(items[3]["severity"], "critical");
+    assert_eq!(items[3]["security_hub_control"], "KMS.3");
+    assert!(items[3]["remediation"].as_str().unwrap().contains("aws kms cancel-key-deletion"));
+    let table = orgscan_env("http://127.0.0.1:9", &creds, &["checks"], &[]);
+    let text = stdout(&table);
+    assert!(text.starts_with("ID ") && text.contains("guardduty-enabled") && text.contains("GuardDuty.1"), "{text}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_clear_error_and_keeps_an_earlier_report() {
+    let dir = tempdir();
+    let out = dir.path().join("keep.json");
+    std::fs::write(&out, "{\"earlier\": true}").unwrap();
+    let creds = Moto::root_credentials();
+    let o = orgscan_env(
+        "http://127.0.0.1:9",
+        &creds,
+        &["scan", "--this-account", "--regions", "eu-west-1", "--json", out.to_str().unwrap(), "--max-attempts", "1"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cannot reach AWS at http://127.0.0.1:9") && err.contains("Connection refused"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"earlier\": true}");
+}

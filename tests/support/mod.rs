@@ -1,0 +1,113 @@
+//! Support code of the integration tests: the moto estate, running the CLI, schema validation.
+
+#![allow(dead_code)]
+
+pub mod estate;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aws_credential_types::Credentials;
+use serde_json::Value;
+
+use self::estate::{Expected, Moto};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the orgscan binary against moto with these credentials, in a clean AWS environment.
+pub fn orgscan(moto: &Moto, creds: &Credentials, args: &[&str]) -> Output {
+    orgscan_env(&moto.endpoint, creds, args, &[])
+}
+
+pub fn orgscan_env(endpoint: &str, creds: &Credentials, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgscan"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k == "RUST_LOG" || k.starts_with("ORGSCAN_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/orgscan-test-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/orgscan-test-credentials")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args(args);
+    if let Some(t) = creds.session_token() {
+        cmd.env("AWS_SESSION_TOKEN", t);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run orgscan: {e}"),
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Validates `instance` against a schema under `schemas/`, listing every violation on failure.
+pub fn assert_valid(schema_file: &str, instance: &Value) {
+    let schema = read_json(&root().join("schemas").join(schema_file));
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("schema {schema_file} does not compile: {e}"));
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).take(20).collect();
+    assert!(errors.is_empty(), "output does not validate against {schema_file}:\n{}", errors.join("\n"));
+}
+
+/// (check, account, region, resource id, resource type, ARN, status) of every finding in a JSON report.
+pub type Row = (String, String, String, String, String, String, String);
+
+pub fn report_rows(report: &Value) -> Vec<Row> {
+    let mut rows: Vec<Row> = report["findings"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("check_id"), s("account_id"), s("region"), s("resource_id"), s("resource_type"), s("resource_arn"), s("status"))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+pub fn expected_rows(expected: &[Expected]) -> Vec<Row> {
+    let mut rows: Vec<Row> = expected
+        .iter()
+        .map(|e| {
+            (
+                e.check_id.to_owned(),
+                e.account.clone(),
+                e.region.clone(),
+                e.resource_id.clone(),
+                e.resource_type.to_owned(),
+                e.resource_arn.clone(),
+                e.status.to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// A fresh temporary directory for one test's outputs.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
+}
