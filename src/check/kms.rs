@@ -162,7 +162,7 @@ mod tests {
             [("k-pending", Status::Fail), ("k-replica", Status::Fail), ("k-enabled", Status::Pass), ("k-disabled", Status::Pass)]
         );
         let m = &e.findings[0].message;
-        assert!(m.contains("2026-12-05") && m.contains("7 days left") && m.contains("cancel-key-deletion --key-id k-pending"), "{m}");
+        assert!(m.contains("on 2026-12-04 (7 days left)") && m.contains("cancel-key-deletion --key-id k-pending"), "{m}");
         assert_eq!(e.findings[0].resource.arn, "arn:aws:kms:eu-west-1:123456789012:key/k-pending");
     }
 
