@@ -1,6 +1,7 @@
 //! The scan report, the single input of every output, and the outputs themselves.
 
 pub mod json;
+pub mod sarif;
 pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
