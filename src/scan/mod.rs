@@ -267,6 +267,10 @@ impl Book {
     fn finish(mut self, scope: ScanScope, checks: Vec<&'static crate::check::CheckInfo>, accounts: usize) -> ScanReport {
         self.skip_regions_blocked_by_scp();
         for c in &self.coverage {
+            // An account that failed as a whole already has its one error entry.
+            if self.accounts_failed.contains(&c.account) {
+                continue;
+            }
             if let (CoverageStatus::Error(e), Some(region)) = (&c.status, &c.region) {
                 self.errors.push(ErrorEntry {
                     account: c.account.clone(),

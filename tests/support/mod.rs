@@ -111,3 +111,23 @@ pub fn expected_rows(expected: &[Expected]) -> Vec<Row> {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
 }
+
+/// A validated plan from command-line arguments (after `orgscan scan`).
+pub fn plan(args: &[&str]) -> orgscan::config::ScanPlan {
+    use clap::Parser;
+    let argv = ["orgscan", "scan"].iter().chain(args.iter());
+    let cli = orgscan::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("bad test arguments {args:?}: {e}"));
+    match cli.command {
+        orgscan::cli::Command::Scan(a) => orgscan::config::ScanPlan::from_args(&a).unwrap_or_else(|e| panic!("bad plan {args:?}: {e}")),
+        orgscan::cli::Command::Checks { .. } => panic!("not a scan"),
+    }
+}
+
+/// Runs a scan in-process through the library API.
+pub async fn scan_with(factory: orgscan::aws::ClientFactory, args: &[&str]) -> orgscan::report::ScanReport {
+    let plan = plan(args);
+    match orgscan::run_scan(&plan, factory, std::future::pending(), &mut orgscan::scan::Silent).await {
+        Ok(r) => r,
+        Err(e) => panic!("scan did not start: {e}"),
+    }
+}

@@ -1,0 +1,301 @@
+//! Faults moto cannot express, injected with aws-smithy-mocks. Most tests are hybrids: the mock rules
+//! answer only the calls they match and every other call passes through to moto over HTTP.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+use aws_sdk_kms::operation::list_keys::{ListKeysError, ListKeysOutput};
+use aws_sdk_kms::types::KeyListEntry;
+use aws_sdk_lambda::operation::list_functions::ListFunctionsError;
+use aws_sdk_organizations::operation::list_accounts::ListAccountsOutput;
+use aws_sdk_organizations::types::{Account, AccountState};
+use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use orgscan::aws::ClientFactory;
+use orgscan::report::{CoverageStatus, exit};
+
+use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_region};
+use crate::support::scan_with;
+
+fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+    let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough();
+    for r in rules {
+        i = i.with_rule(r);
+    }
+    i
+}
+
+fn err_meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// A factory for moto with quick retries (the SDK's default backoff would make these tests slow).
+fn factory(moto: &Moto, creds: &Credentials, max_attempts: u32) -> ClientFactory {
+    let cfg = moto
+        .sdk_config(creds, "us-east-1")
+        .into_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(Duration::from_millis(2)))
+        .build();
+    ClientFactory::from_sdk_config(cfg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_account_completes() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 3).await.unwrap();
+    for account in org.all_accounts() {
+        let creds = if account == org.management { org.management_creds.clone() } else { moto.assume(&account).await.unwrap() };
+        seed_region(&moto, &creds, &account, "eu-west-3", Mix::guardduty_only(0), "").await.unwrap();
+    }
+    let denied = org.members[1].0.clone();
+    let d = denied.clone();
+    let rule = mock!(aws_sdk_sts::Client::assume_role)
+        .match_requests(move |r| r.role_arn().is_some_and(|a| a.contains(&d)))
+        .then_error(|| AssumeRoleError::generic(err_meta("AccessDenied", "User is not authorized to perform: sts:AssumeRole")));
+    let f = factory(&moto, &org.management_creds, 2).with_interceptor(interceptor(&[&rule]));
+
+    // Every reachable account passes: the only problem is the denied account, so the exit code is 3.
+    let report = scan_with(f.clone(), &["--regions", "eu-west-3", "--checks", "guardduty-enabled"]).await;
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    let e = &report.errors[0];
+    assert_eq!((e.account.as_str(), e.region.as_ref(), e.check_id), (denied.as_str(), None, None));
+    assert_eq!(e.error.code, "AccessDenied");
+    assert!(e.error.message.contains(&denied) && e.error.message.contains("role/OrganizationAccountAccessRole"), "{}", e.error.message);
+    let passed: BTreeSet<String> = report.findings.iter().map(|f| f.target.account.to_string()).collect();
+    let others: BTreeSet<String> = org.all_accounts().into_iter().filter(|a| *a != denied).collect();
+    assert_eq!(passed, others);
+    assert!(report.findings.iter().all(|f| f.status == orgscan::finding::Status::Pass));
+    let denied_cov: Vec<_> = report.coverage.iter().filter(|c| c.account.as_str() == denied).collect();
+    assert_eq!(denied_cov.len(), 1);
+    assert!(matches!(&denied_cov[0].status, CoverageStatus::Error(e) if e.code == "AccessDenied"));
+    assert_eq!((report.stats.accounts_scanned, report.stats.accounts_failed), (3, 1));
+
+    // Where something fails as well, the exit code is 1 and the denied account is still reported.
+    let report = scan_with(f, &["--regions", "eu-north-1", "--checks", "guardduty-enabled"]).await;
+    assert_eq!(report.exit_code(), exit::FAILED);
+    assert_eq!(report.failures().count(), 3);
+    assert_eq!(report.errors.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scope_error() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    let expected = seed_account(&moto, &creds, &account, &["ca-central-1"], |_| Mix::light(0)).await.unwrap();
+    let keys: Vec<String> = expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+
+    // ListKeys is throttled twice, then answers with the real keys (DescribeKey goes to moto).
+    let k = keys.clone();
+    let list = mock!(aws_sdk_kms::Client::list_keys)
+        .sequence()
+        .error(|| ListKeysError::generic(err_meta("ThrottlingException", "Rate exceeded")))
+        .times(2)
+        .output(move || ListKeysOutput::builder().set_keys(Some(k.iter().map(|id| KeyListEntry::builder().key_id(id).build()).collect())).build())
+        .build();
+    let f = factory(&moto, &creds, 3).with_interceptor(interceptor(&[&list]));
+    let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion"]).await;
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.findings.len(), 3);
+    assert_eq!(report.exit_code(), exit::FAILED, "one seeded key is pending deletion");
+    let list_keys = report.stats.api[&("KMS".to_owned(), "ListKeys".to_owned())];
+    assert_eq!((list_keys.calls, list_keys.attempts), (1, 3));
+    assert_eq!(report.stats.retries(), 2);
+
+    // DescribeKey stays throttled: after --max-attempts the scope is an error with the code, nothing else.
+    let describe = mock!(aws_sdk_kms::Client::describe_key)
+        .then_error(|| DescribeKeyError::generic(err_meta("ThrottlingException", "Rate exceeded")));
+    let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&describe]));
+    let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"]).await;
+    let kms: Vec<_> = report.coverage.iter().filter(|c| c.check_id == "kms-key-not-pending-deletion").collect();
+    assert!(matches!(&kms[0].status, CoverageStatus::Error(e) if e.code == "ThrottlingException"), "{kms:?}");
+    assert!(report.findings.iter().all(|f| f.check.id == "lambda-supported-runtime"), "no KMS finding from an errored scope");
+    assert_eq!(report.findings.len(), 2, "Lambda still completes");
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].check_id, Some("kms-key-not-pending-deletion"));
+    assert_eq!(report.exit_code(), exit::FAILED, "the deprecated Lambda runtime still fails");
+}
+
+/// Passes calls to a mock interceptor only in one region: the inputs do not carry the region, the config does.
+#[derive(Debug)]
+struct InRegion {
+    region: &'static str,
+    inner: MockResponseInterceptor,
+}
+
+impl InRegion {
+    fn applies(&self, cfg: &ConfigBag) -> bool {
+        cfg.load::<aws_types::region::Region>().is_some_and(|r| r.as_ref() == self.region)
+    }
+}
+
+impl Intercept for InRegion {
+    fn name(&self) -> &'static str {
+        "InRegion"
+    }
+
+    fn read_before_serialization(&self, c: &BeforeSerializationInterceptorContextRef<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        if self.applies(cfg) { self.inner.read_before_serialization(c, rc, cfg) } else { Ok(()) }
+    }
+
+    fn modify_before_transmit(&self, c: &mut BeforeTransmitInterceptorContextMut<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        if self.applies(cfg) { self.inner.modify_before_transmit(c, rc, cfg) } else { Ok(()) }
+    }
+
+    fn modify_before_attempt_completion(&self, c: &mut FinalizerInterceptorContextMut<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        if self.applies(cfg) { self.inner.modify_before_attempt_completion(c, rc, cfg) } else { Ok(()) }
+    }
+}
+
+fn reject_both(code: &'static str, message: &'static str) -> MockResponseInterceptor {
+    let kms = mock!(aws_sdk_kms::Client::list_keys).then_error(move || ListKeysError::generic(err_meta(code, message)));
+    let lambda = mock!(aws_sdk_lambda::Client::list_functions).then_error(move || ListFunctionsError::generic(err_meta(code, message)));
+    interceptor(&[&kms, &lambda])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_but_a_denied_service_is_an_error() {
+    let moto = Moto::from_env();
+    let (_account, creds) = moto.fresh_account().await.unwrap();
+    const TOKEN: &str = "The security token included in the request is invalid.";
+    const SCP: &str = "User is not authorized to perform: kms:ListKeys with an explicit deny in a service control policy";
+    let only_kms_denied = {
+        let kms = mock!(aws_sdk_kms::Client::list_keys).then_error(|| ListKeysError::generic(err_meta("AccessDeniedException", SCP)));
+        interceptor(&[&kms])
+    };
+    let f = factory(&moto, &creds, 2)
+        .with_interceptor(InRegion { region: "af-south-1", inner: reject_both("UnrecognizedClientException", TOKEN) })
+        .with_interceptor(InRegion { region: "eu-south-2", inner: reject_both("AccessDeniedException", SCP) });
+
+    let checks = "kms-key-not-pending-deletion,lambda-supported-runtime";
+    let report = scan_with(f.clone(), &["--this-account", "--regions", "af-south-1,eu-south-2,eu-west-1", "--checks", checks]).await;
+    let status = |region: &str| -> Vec<String> {
+        report
+            .coverage
+            .iter()
+            .filter(|c| c.region.as_ref().is_some_and(|r| r.as_str() == region))
+            .map(|c| match &c.status {
+                CoverageStatus::Skipped { reason } => format!("skipped: {reason}"),
+                other => other.as_str().to_owned(),
+            })
+            .collect()
+    };
+    assert_eq!(status("af-south-1"), vec!["skipped: region not enabled for this account (UnrecognizedClientException)"; 2]);
+    assert_eq!(status("eu-south-2"), vec!["skipped: region blocked by a service control policy (AccessDeniedException)"; 2]);
+    assert_eq!(status("eu-west-1"), ["evaluated", "evaluated"]);
+    assert_eq!(report.exit_code(), exit::OK, "skipped scopes are neither errors nor failures: {:?}", report.errors);
+
+    // The same rejected token in a region that needs no opt-in means bad credentials: an error, not a skip.
+    let f = factory(&moto, &creds, 2).with_interceptor(InRegion { region: "us-west-2", inner: reject_both("UnrecognizedClientException", TOKEN) });
+    let report = scan_with(f, &["--this-account", "--regions", "us-west-2", "--checks", checks]).await;
+    assert!(report.coverage.iter().all(|c| matches!(&c.status, CoverageStatus::Error(e) if e.code == "UnrecognizedClientException")));
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+
+    // An SCP that denies one service in a region: that scope is an error with the code; the other is evaluated.
+    let f = factory(&moto, &creds, 2).with_interceptor(InRegion { region: "eu-west-1", inner: only_kms_denied });
+    let report = scan_with(f, &["--this-account", "--regions", "eu-west-1", "--checks", checks]).await;
+    let kms = report.coverage.iter().find(|c| c.check_id == "kms-key-not-pending-deletion").unwrap();
+    assert!(matches!(&kms.status, CoverageStatus::Error(e) if e.code == "AccessDeniedException"), "{kms:?}");
+    let lambda = report.coverage.iter().find(|c| c.check_id == "lambda-supported-runtime").unwrap();
+    assert_eq!(lambda.status.as_str(), "evaluated");
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+}
+
+#[tokio::test]
+async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
+    let page = |ids: &[(&str, AccountState)], next: Option<&str>| {
+        let accounts: Vec<Account> = ids.iter().map(|(id, st)| Account::builder().id(*id).name(format!("n{id}")).state(st.clone()).build()).collect();
+        ListAccountsOutput::builder().set_accounts(Some(accounts)).set_next_token(next.map(str::to_owned)).build()
+    };
+    let p1 = page(&[("111111111111", AccountState::Active), ("222222222222", AccountState::Suspended)], Some("t1"));
+    let p2 = page(&[], Some("t2"));
+    let p3 = page(&[("333333333333", AccountState::Active)], None);
+    let r1 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token().is_none()).then_output(move || p1.clone());
+    let r2 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token() == Some("t1")).then_output(move || p2.clone());
+    let r3 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token() == Some("t2")).then_output(move || p3.clone());
+    let cfg = aws_types::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Moto::root_credentials()))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .build();
+    let f = ClientFactory::from_sdk_config(cfg).with_interceptor(interceptor(&[&r1, &r2, &r3]));
+    let me: orgscan::target::AccountId = "999999999999".parse().unwrap();
+    let clients = f.central_clients(&me).unwrap();
+    let limits = orgscan::scan::limits::Limits::default();
+    let target = orgscan::target::Target::new(me, f.home_region());
+    let accounts = orgscan::org::list_accounts(&clients, &limits, &target).await.unwrap();
+    let got: Vec<(&str, &str)> = accounts.iter().map(|a| (a.id.as_str(), a.state.as_str())).collect();
+    assert_eq!(got, [("111111111111", "ACTIVE"), ("222222222222", "SUSPENDED"), ("333333333333", "ACTIVE")]);
+    assert_eq!(f.stats().snapshot()[&("Organizations".to_owned(), "ListAccounts".to_owned())].calls, 3);
+}
+
+/// Records the access key id of every request signed with SigV4.
+#[derive(Debug, Default, Clone)]
+struct KeysSeen(Arc<Mutex<BTreeSet<String>>>);
+
+impl Intercept for KeysSeen {
+    fn name(&self) -> &'static str {
+        "KeysSeen"
+    }
+
+    fn read_before_transmit(&self, c: &BeforeTransmitInterceptorContextRef<'_>, _rc: &RuntimeComponents, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        if let Some(auth) = c.request().headers().get("authorization")
+            && let Some(rest) = auth.split("Credential=").nth(1)
+            && let Some(key) = rest.split('/').next()
+        {
+            self.0.lock().unwrap().insert(key.to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_that_expire_during_the_scan_are_refreshed_before_use() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 1).await.unwrap();
+    let member = org.members[0].0.clone();
+    seed_region(&moto, &moto.assume(&member).await.unwrap(), &member, "eu-west-1", Mix::guardduty_only(0), "").await.unwrap();
+    // Two real sessions of the member account; the first one expires one second after it is issued.
+    let first = moto.assume(&member).await.unwrap();
+    let second = moto.assume(&member).await.unwrap();
+    let to_sts = |c: &Credentials, ttl: Duration| {
+        aws_sdk_sts::types::Credentials::builder()
+            .access_key_id(c.access_key_id())
+            .secret_access_key(c.secret_access_key())
+            .session_token(c.session_token().unwrap_or_default())
+            .expiration(aws_smithy_types::DateTime::from(SystemTime::now() + ttl))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (to_sts(&first, Duration::from_secs(1)), to_sts(&second, Duration::from_secs(3600)));
+    let assume = mock!(aws_sdk_sts::Client::assume_role)
+        .sequence()
+        .output(move || AssumeRoleOutput::builder().credentials(a.clone()).build())
+        .output(move || AssumeRoleOutput::builder().credentials(b.clone()).build())
+        .build();
+    let seen = KeysSeen::default();
+    let f = factory(&moto, &org.management_creds, 2).with_interceptor(interceptor(&[&assume])).with_interceptor(seen.clone());
+    let report = scan_with(f, &["--accounts", &member, "--regions", "eu-west-1", "--checks", "guardduty-enabled"]).await;
+
+    assert_eq!(report.errors, vec![], "no ExpiredToken, no error");
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].status, orgscan::finding::Status::Pass);
+    assert_eq!(assume.num_calls(), 2, "the expiring session was replaced");
+    let keys = seen.0.lock().unwrap().clone();
+    assert!(keys.contains(second.access_key_id()), "the member's calls use the fresh session: {keys:?}");
+    assert!(!keys.contains(first.access_key_id()), "the expiring session is never used: {keys:?}");
+}
