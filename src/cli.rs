@@ -142,6 +142,23 @@ pub struct OutputArgs {
     /// Write the JSON report (schemas/report.schema.json) to this file, atomically.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+
+    /// Write SARIF 2.1.0 for GitHub code scanning to this file, atomically: one result per FAIL. Past
+    /// 25,000 results it holds one run per account (at most 20); a file GitHub would reject is never
+    /// written, and the error names --sarif-dir.
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+
+    /// Write one SARIF file per account (<account-id>.sarif, each with its own category
+    /// <category><account-id>/) into this directory, created if missing; upload each file separately.
+    /// For organizations too large for one upload. Conflicts with --sarif.
+    #[arg(long, value_name = "DIR")]
+    pub sarif_dir: Option<PathBuf>,
+
+    /// Code-scanning category of the SARIF runs (automationDetails.id); uploads with different categories
+    /// keep separate alerts. Default: orgscan/<organization id or account id>/.
+    #[arg(long, value_name = "CATEGORY")]
+    pub sarif_category: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,12 @@ impl AccessPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outputs {
     pub json: Option<PathBuf>,
+    /// `--sarif PATH`: one SARIF file.
+    pub sarif: Option<PathBuf>,
+    /// `--sarif-dir DIR`: one SARIF file per account.
+    pub sarif_dir: Option<PathBuf>,
+    /// `--sarif-category`: overrides the default category (see `report::sarif::category`).
+    pub sarif_category: Option<String>,
 }
 
 pub struct ScanPlan {
@@ -198,9 +204,42 @@ impl ScanPlan {
             return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
         }
 
-        let outputs = Outputs { json: args.outputs.json.clone() };
-        for p in outputs.json.iter() {
+        let o = &args.outputs;
+        let outputs = Outputs {
+            json: o.json.clone(),
+            sarif: o.sarif.clone(),
+            sarif_dir: o.sarif_dir.clone(),
+            sarif_category: o.sarif_category.clone(),
+        };
+        if outputs.sarif.is_some() && outputs.sarif_dir.is_some() {
+            return Err(ConfigError("--sarif and --sarif-dir conflict: give one of them (--sarif-dir writes one file per account)".into()));
+        }
+        if let Some(c) = &outputs.sarif_category {
+            if outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
+                return Err(ConfigError("--sarif-category needs --sarif PATH or --sarif-dir DIR".into()));
+            }
+            if c.trim().is_empty() || c.chars().any(char::is_control) {
+                return Err(ConfigError(format!(
+                    "invalid --sarif-category {c:?}: give a non-empty category without control characters, e.g. orgscan/prod/"
+                )));
+            }
+        }
+        if let (Some(j), Some(s)) = (&outputs.json, &outputs.sarif)
+            && j == s
+        {
+            return Err(ConfigError(format!("--json and --sarif both name '{}': give each output its own file", s.display())));
+        }
+        for p in outputs.json.iter().chain(outputs.sarif.iter()) {
             check_writable(p)?;
+        }
+        if let Some(dir) = &outputs.sarif_dir {
+            if dir.exists() && !dir.is_dir() {
+                return Err(ConfigError(format!("invalid --sarif-dir '{}': it exists and is not a directory", dir.display())));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': cannot create the directory: {e}", dir.display())))?;
+            // The per-account file names are known only after the scan; probing any name checks the directory.
+            check_writable(&dir.join("orgscan.sarif")).map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': {e}", dir.display())))?;
         }
 
         let t = &args.tuning;

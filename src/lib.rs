@@ -67,5 +67,32 @@ pub fn write_outputs(report: &ScanReport, outputs: &config::Outputs) -> Vec<Stri
     {
         errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
     }
+    // SARIF: everything is rendered and checked against GitHub's limits before the first byte is written,
+    // so an output GitHub would reject is never written (the error names the option that makes it fit).
+    let limits = report::sarif::Limits::GITHUB;
+    let category = outputs.sarif_category.as_deref();
+    if let Some(p) = &outputs.sarif {
+        match report::sarif::render_file(report, category, &limits) {
+            Ok(file) => {
+                if let Err(e) = report::write_atomic(p, |w| std::io::Write::write_all(w, &file.bytes)) {
+                    errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
+                }
+            }
+            Err(e) => errors.push(format!("SARIF '{}' not written: {e}", p.display())),
+        }
+    }
+    if let Some(dir) = &outputs.sarif_dir {
+        match report::sarif::render_dir(report, category, &limits) {
+            Ok(files) => {
+                for file in files {
+                    let p = dir.join(&file.file_name);
+                    if let Err(e) = report::write_atomic(&p, |w| std::io::Write::write_all(w, &file.bytes)) {
+                        errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("SARIF files in '{}' not written: {e}", dir.display())),
+        }
+    }
     errors
 }

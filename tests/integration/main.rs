@@ -6,4 +6,5 @@ mod support;
 
 mod mocks;
 mod org;
+mod sarif;
 mod this_account;
