@@ -16,7 +16,10 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region as SdkRegion;
+use aws_types::service_config::ServiceConfigKey;
 
+use crate::org::credentials::{AssumeRoleCredentials, SharedAssumeRole};
+use crate::scan::limits::Service;
 use crate::scan::stats::CallStats;
 use crate::target::{AccountId, Region};
 
@@ -126,7 +129,20 @@ impl ClientFactory {
     pub fn account_config(&self, account: &AccountId, credentials: SharedCredentialsProvider) -> AccountConfig {
         let cache = IdentityCache::lazy().buffer_time(Duration::from_secs(300)).build();
         let sdk = self.base.to_builder().credentials_provider(credentials).identity_cache(cache).build();
-        AccountConfig { account: account.clone(), sdk: Arc::new(sdk) }
+        AccountConfig { account: account.clone(), sdk: Arc::new(sdk), assumed: None }
+    }
+
+    /// The configuration of a member account reached through an assumed role. The provider caches and
+    /// renews its session itself (and can be told to forget it after an `ExpiredToken`), so no SDK identity
+    /// cache sits in front of it.
+    pub fn assumed_account_config(&self, account: &AccountId, provider: Arc<AssumeRoleCredentials>) -> AccountConfig {
+        let sdk = self
+            .base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(SharedAssumeRole(provider.clone())))
+            .identity_cache(IdentityCache::no_cache())
+            .build();
+        AccountConfig { account: account.clone(), sdk: Arc::new(sdk), assumed: Some(provider) }
     }
 
     /// Clients for the scanning account itself, in its home region.
@@ -151,6 +167,21 @@ impl ClientFactory {
 pub struct AccountConfig {
     pub account: AccountId,
     sdk: Arc<SdkConfig>,
+    assumed: Option<Arc<AssumeRoleCredentials>>,
+}
+
+impl AccountConfig {
+    /// After an `ExpiredToken`: makes the next call assume the role again. Returns false for the caller's
+    /// own credentials, which the SDK's chain renews by itself.
+    pub fn invalidate_credentials(&self) -> bool {
+        match &self.assumed {
+            Some(p) => {
+                p.invalidate();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Clients for one (account, region). Each client gets a retry partition of its own (account, region,
@@ -177,6 +208,21 @@ macro_rules! client {
 }
 
 impl Clients {
+    /// Where this service's calls go, for error messages: the endpoint override (`AWS_ENDPOINT_URL_<SERVICE>`,
+    /// then `AWS_ENDPOINT_URL`, as the SDK resolves them), else the service's regional AWS endpoint.
+    pub fn endpoint(&self, service: Service) -> String {
+        let key = ServiceConfigKey::builder().service_id(service.sdk_id()).env("AWS_ENDPOINT_URL").profile("endpoint_url").build().ok();
+        let specific = key.and_then(|k| self.sdk.service_config().and_then(|c| c.load_config(k)));
+        match specific.or_else(|| self.sdk.endpoint_url().map(str::to_owned)) {
+            Some(url) => url,
+            None => {
+                let region = self.sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+                let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+                format!("https://{}.{region}.{suffix}", service.endpoint_prefix())
+            }
+        }
+    }
+
     client!(sts, aws_sdk_sts, "sts");
     client!(account, aws_sdk_account, "account");
     client!(organizations, aws_sdk_organizations, "organizations");

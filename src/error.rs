@@ -84,6 +84,11 @@ impl ScopeError {
         NOT_ENABLED_CODES.contains(&self.code.as_str())
     }
 
+    /// The session's credentials have expired (STS `ExpiredToken`, `ExpiredTokenException`, `RequestExpired`).
+    pub fn is_expired_token(&self) -> bool {
+        matches!(self.code.as_str(), "ExpiredToken" | "ExpiredTokenException" | "RequestExpired")
+    }
+
     pub fn is_throttling(&self) -> bool {
         THROTTLING_CODES.contains(&self.code.as_str())
     }

@@ -6,7 +6,11 @@ use orgscan::check;
 use orgscan::cli::{ChecksFormat, Cli, Command};
 use orgscan::config::ScanPlan;
 use orgscan::report::{self, exit};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -81,7 +85,16 @@ fn init_logs(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // The SDK's and HTTP stack's debug and trace events print resolved identities (access key ids) and raw
+    // HTTP exchanges (AssumeRole answers carry secrets): whatever RUST_LOG asks, they stop at INFO.
+    let no_secrets = filter_fn(|meta| {
+        let t = meta.target();
+        let external = ["aws_", "hyper", "h2", "rustls", "tower"].iter().any(|p| t.starts_with(p));
+        !external || *meta.level() <= Level::INFO
+    });
+    tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter.and(no_secrets)))
+        .init();
 }
 
 fn render_checks(format: ChecksFormat) -> String {

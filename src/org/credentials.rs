@@ -28,6 +28,8 @@ pub struct AssumeRoleCredentials {
     /// The scanning account in its home region: the key of the STS rate limit.
     central: Target,
     current: Mutex<Option<Credentials>>,
+    /// Single flight: when the session nears expiry, one caller renews it and the others wait for that.
+    renewing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for AssumeRoleCredentials {
@@ -47,7 +49,17 @@ impl AssumeRoleCredentials {
         limits: Arc<Limits>,
         central: Target,
     ) -> Self {
-        Self { sts, role_arn, external_id, session_name, duration, limits, central, current: Mutex::new(None) }
+        Self {
+            sts,
+            role_arn,
+            external_id,
+            session_name,
+            duration,
+            limits,
+            central,
+            current: Mutex::new(None),
+            renewing: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn role_arn(&self) -> &str {
@@ -84,14 +96,24 @@ impl AssumeRoleCredentials {
         Ok(Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), expiry, "orgscan-assume-role"))
     }
 
+    /// Forgets the current session, so the next call assumes the role again (after an `ExpiredToken`).
+    pub fn invalidate(&self) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn usable(&self) -> Option<Credentials> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN)).cloned()
+    }
+
     async fn provide(&self) -> provider::Result {
-        {
-            let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(c) = current.as_ref()
-                && c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN)
-            {
-                return Ok(c.clone());
-            }
+        if let Some(c) = self.usable() {
+            return Ok(c);
+        }
+        let _renewing = self.renewing.lock().await;
+        // Another caller may have renewed the session while this one waited.
+        if let Some(c) = self.usable() {
+            return Ok(c);
         }
         let fresh = self.assume().await.map_err(|e| CredentialsError::provider_error(e.to_string()))?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh.clone());
@@ -99,11 +121,15 @@ impl AssumeRoleCredentials {
     }
 }
 
-impl ProvideCredentials for AssumeRoleCredentials {
+/// The provider as the SDK holds it, sharing its session with the handle kept for invalidation.
+#[derive(Debug, Clone)]
+pub struct SharedAssumeRole(pub Arc<AssumeRoleCredentials>);
+
+impl ProvideCredentials for SharedAssumeRole {
     fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
-        provider::future::ProvideCredentials::new(self.provide())
+        provider::future::ProvideCredentials::new(self.0.provide())
     }
 }

@@ -5,7 +5,6 @@ pub mod credentials;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_organizations::types::ChildType;
 use futures::{StreamExt, stream};
 
@@ -240,7 +239,7 @@ impl Walker<'_> {
             self.caller.central_target(self.factory),
         );
         let source = match provider.prime().await {
-            Ok(()) => AccountSource::Ready(self.factory.account_config(&account, SharedCredentialsProvider::new(provider))),
+            Ok(()) => AccountSource::Ready(self.factory.assumed_account_config(&account, Arc::new(provider))),
             Err(e) => {
                 tracing::warn!(%account, code = %e.code, "cannot assume the audit role");
                 AccountSource::Failed(ScopeError::new(e.code, format!("account {account}: {}", e.message)))

@@ -58,6 +58,30 @@ impl Service {
         }
     }
 
+    /// The SDK's service id, as `AWS_ENDPOINT_URL_<ID>` spells it (upper-cased, spaces as underscores).
+    pub fn sdk_id(self) -> &'static str {
+        match self {
+            Service::Sts => "STS",
+            Service::Organizations => "Organizations",
+            Service::Account => "Account",
+            Service::OpenSearch => "OpenSearch",
+            Service::SageMaker => "SageMaker",
+            Service::Lambda => "Lambda",
+            Service::Kms => "KMS",
+            Service::GuardDuty => "GuardDuty",
+            Service::SecurityHub | Service::SecurityHubRead => "SecurityHub",
+        }
+    }
+
+    /// The first label of the service's regional endpoint host (`https://<prefix>.<region>.amazonaws.com`).
+    pub fn endpoint_prefix(self) -> &'static str {
+        match self {
+            Service::OpenSearch => "es",
+            Service::SageMaker => "api.sagemaker",
+            other => other.as_str(),
+        }
+    }
+
     /// Default (requests per second, burst) per account and region: below the published quotas, which the
     /// account's own workloads share with us.
     pub fn default_rate(self) -> (u32, u32) {

@@ -186,9 +186,23 @@ impl Scanner {
             scan_time,
             settings: self.settings.clone(),
         };
-        let result = check.run(&cx).await;
-        if let Err(e) = &result {
+        let mut result = check.run(&cx).await;
+        // A session that expired early (revoked, clock skew): renew it and run the scope once more.
+        if let Err(e) = &result
+            && e.is_expired_token()
+            && config.invalidate_credentials()
+        {
+            tracing::info!(target = %cx.target, check = check.info().id, "session expired; assuming the role again");
+            result = check.run(&cx).await;
+        }
+        if let Err(e) = &mut result {
+            // Connection failures and timeouts do not say where the call went: name the endpoint.
+            if matches!(e.code.as_str(), "DispatchFailure" | "TimeoutError") {
+                e.message = format!("{} (endpoint: {})", e.message, cx.clients.endpoint(check.info().service));
+            }
             tracing::debug!(target = %cx.target, check = check.info().id, code = %e.code, "scope error");
+        } else if let Ok(e) = &result {
+            tracing::debug!(target = %cx.target, check = check.info().id, findings = e.findings.len(), "scope evaluated");
         }
         ScopeResult { check, target: cx.target, result }
     }

@@ -96,7 +96,8 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     let expected = seed_account(&moto, &creds, &account, &["ca-central-1"], |_| Mix::light(0)).await.unwrap();
-    let keys: Vec<String> = expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+    let keys: Vec<String> =
+        expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
 
     // ListKeys is throttled twice, then answers with the real keys (DescribeKey goes to moto).
     let k = keys.clone();
@@ -104,7 +105,9 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
         .sequence()
         .error(|| ListKeysError::generic(err_meta("ThrottlingException", "Rate exceeded")))
         .times(2)
-        .output(move || ListKeysOutput::builder().set_keys(Some(k.iter().map(|id| KeyListEntry::builder().key_id(id).build()).collect())).build())
+        .output(move || {
+            ListKeysOutput::builder().set_keys(Some(k.iter().map(|id| KeyListEntry::builder().key_id(id).build()).collect())).build()
+        })
         .build();
     let f = factory(&moto, &creds, 3).with_interceptor(interceptor(&[&list]));
     let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion"]).await;
@@ -116,10 +119,12 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
     assert_eq!(report.stats.retries(), 2);
 
     // DescribeKey stays throttled: after --max-attempts the scope is an error with the code, nothing else.
-    let describe = mock!(aws_sdk_kms::Client::describe_key)
-        .then_error(|| DescribeKeyError::generic(err_meta("ThrottlingException", "Rate exceeded")));
+    let describe =
+        mock!(aws_sdk_kms::Client::describe_key).then_error(|| DescribeKeyError::generic(err_meta("ThrottlingException", "Rate exceeded")));
     let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&describe]));
-    let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"]).await;
+    let report =
+        scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"])
+            .await;
     let kms: Vec<_> = report.coverage.iter().filter(|c| c.check_id == "kms-key-not-pending-deletion").collect();
     assert!(matches!(&kms[0].status, CoverageStatus::Error(e) if e.code == "ThrottlingException"), "{kms:?}");
     assert!(report.findings.iter().all(|f| f.check.id == "lambda-supported-runtime"), "no KMS finding from an errored scope");
@@ -147,15 +152,30 @@ impl Intercept for InRegion {
         "InRegion"
     }
 
-    fn read_before_serialization(&self, c: &BeforeSerializationInterceptorContextRef<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_serialization(
+        &self,
+        c: &BeforeSerializationInterceptorContextRef<'_>,
+        rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if self.applies(cfg) { self.inner.read_before_serialization(c, rc, cfg) } else { Ok(()) }
     }
 
-    fn modify_before_transmit(&self, c: &mut BeforeTransmitInterceptorContextMut<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn modify_before_transmit(
+        &self,
+        c: &mut BeforeTransmitInterceptorContextMut<'_>,
+        rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if self.applies(cfg) { self.inner.modify_before_transmit(c, rc, cfg) } else { Ok(()) }
     }
 
-    fn modify_before_attempt_completion(&self, c: &mut FinalizerInterceptorContextMut<'_>, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn modify_before_attempt_completion(
+        &self,
+        c: &mut FinalizerInterceptorContextMut<'_>,
+        rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if self.applies(cfg) { self.inner.modify_before_attempt_completion(c, rc, cfg) } else { Ok(()) }
     }
 }
@@ -199,7 +219,8 @@ async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_bu
     assert_eq!(report.exit_code(), exit::OK, "skipped scopes are neither errors nor failures: {:?}", report.errors);
 
     // The same rejected token in a region that needs no opt-in means bad credentials: an error, not a skip.
-    let f = factory(&moto, &creds, 2).with_interceptor(InRegion { region: "us-west-2", inner: reject_both("UnrecognizedClientException", TOKEN) });
+    let f = factory(&moto, &creds, 2)
+        .with_interceptor(InRegion { region: "us-west-2", inner: reject_both("UnrecognizedClientException", TOKEN) });
     let report = scan_with(f, &["--this-account", "--regions", "us-west-2", "--checks", checks]).await;
     assert!(report.coverage.iter().all(|c| matches!(&c.status, CoverageStatus::Error(e) if e.code == "UnrecognizedClientException")));
     assert_eq!(report.exit_code(), exit::INCOMPLETE);
@@ -217,15 +238,21 @@ async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_bu
 #[tokio::test]
 async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
     let page = |ids: &[(&str, AccountState)], next: Option<&str>| {
-        let accounts: Vec<Account> = ids.iter().map(|(id, st)| Account::builder().id(*id).name(format!("n{id}")).state(st.clone()).build()).collect();
+        let accounts: Vec<Account> =
+            ids.iter().map(|(id, st)| Account::builder().id(*id).name(format!("n{id}")).state(st.clone()).build()).collect();
         ListAccountsOutput::builder().set_accounts(Some(accounts)).set_next_token(next.map(str::to_owned)).build()
     };
     let p1 = page(&[("111111111111", AccountState::Active), ("222222222222", AccountState::Suspended)], Some("t1"));
     let p2 = page(&[], Some("t2"));
     let p3 = page(&[("333333333333", AccountState::Active)], None);
-    let r1 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token().is_none()).then_output(move || p1.clone());
-    let r2 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token() == Some("t1")).then_output(move || p2.clone());
-    let r3 = mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token() == Some("t2")).then_output(move || p3.clone());
+    let r1 =
+        mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token().is_none()).then_output(move || p1.clone());
+    let r2 = mock!(aws_sdk_organizations::Client::list_accounts)
+        .match_requests(|r| r.next_token() == Some("t1"))
+        .then_output(move || p2.clone());
+    let r3 = mock!(aws_sdk_organizations::Client::list_accounts)
+        .match_requests(|r| r.next_token() == Some("t2"))
+        .then_output(move || p3.clone());
     let cfg = aws_types::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_types::region::Region::new("us-east-1"))
@@ -252,7 +279,12 @@ impl Intercept for KeysSeen {
         "KeysSeen"
     }
 
-    fn read_before_transmit(&self, c: &BeforeTransmitInterceptorContextRef<'_>, _rc: &RuntimeComponents, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_transmit(
+        &self,
+        c: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if let Some(auth) = c.request().headers().get("authorization")
             && let Some(rest) = auth.split("Credential=").nth(1)
             && let Some(key) = rest.split('/').next()
@@ -298,4 +330,26 @@ async fn credentials_that_expire_during_the_scan_are_refreshed_before_use() {
     let keys = seen.0.lock().unwrap().clone();
     assert!(keys.contains(second.access_key_id()), "the member's calls use the fresh session: {keys:?}");
     assert!(!keys.contains(first.access_key_id()), "the expiring session is never used: {keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_mid_scan_renews_the_session_and_runs_the_scope_once_more() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 1).await.unwrap();
+    let member = org.members[0].0.clone();
+    let creds = moto.assume(&member).await.unwrap();
+    seed_account(&moto, &creds, &member, &["eu-west-1"], |_| Mix::light(0)).await.unwrap();
+    let expired = mock!(aws_sdk_kms::Client::list_keys)
+        .sequence()
+        .error(|| ListKeysError::generic(err_meta("ExpiredTokenException", "The security token included in the request is expired")))
+        .times(1)
+        .build();
+    let f = factory(&moto, &org.management_creds, 3).with_interceptor(interceptor(&[&expired]));
+    let report = scan_with(f, &["--accounts", &member, "--regions", "eu-west-1", "--checks", "kms-key-not-pending-deletion"]).await;
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.findings.len(), 3, "the scope was evaluated after the renewal");
+    assert_eq!(expired.num_calls(), 1);
+    let calls = |service: &str, op: &str| report.stats.api.get(&(service.to_owned(), op.to_owned())).map(|c| c.calls);
+    assert_eq!(calls("STS", "AssumeRole"), Some(2), "the session was assumed again");
+    assert_eq!(calls("KMS", "ListKeys"), Some(2), "the call was made once more, and only once");
 }

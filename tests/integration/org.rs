@@ -34,7 +34,8 @@ async fn an_organization_of_21_accounts_in_4_regions_reports_exactly_the_seeded_
     let regions = ["eu-west-1", "eu-central-1", "us-east-1", "ap-southeast-2"];
     // GuardDuty varies with account and region, so every branch appears in every region; the management
     // account gets every branch of every check.
-    let expected = seed_org(&moto, &org, &regions, |a, r| if a == 0 { Mix::full(((a + r) % 3) as u8) } else { Mix::light(((a + r) % 3) as u8) }).await;
+    let expected =
+        seed_org(&moto, &org, &regions, |a, r| if a == 0 { Mix::full(((a + r) % 3) as u8) } else { Mix::light(((a + r) % 3) as u8) }).await;
 
     let dir = tempdir();
     let out = dir.path().join("org.json");
@@ -53,7 +54,10 @@ async fn an_organization_of_21_accounts_in_4_regions_reports_exactly_the_seeded_
     assert_eq!(report["scope"]["kind"], "organization");
     assert_eq!(report["scope"]["organization_id"], org.id.as_str());
     let stats = &report["stats"];
-    assert_eq!((stats["accounts"].as_u64(), stats["accounts_scanned"].as_u64(), stats["accounts_failed"].as_u64()), (Some(21), Some(21), Some(0)));
+    assert_eq!(
+        (stats["accounts"].as_u64(), stats["accounts_scanned"].as_u64(), stats["accounts_failed"].as_u64()),
+        (Some(21), Some(21), Some(0))
+    );
     assert_eq!(stats["regions"], 4);
     // One AssumeRole per member account, reused by every client of that account.
     assert_eq!(stats["api_calls_by_operation"]["STS:AssumeRole"]["calls"], 20);
@@ -90,7 +94,10 @@ async fn ou_and_account_filters_select_exactly_the_right_accounts_and_suspended_
     let two = format!("{},{}", m[4], m[7]);
     assert_eq!(accounts_in(&run(&["--accounts", &two])), set(&[&m[4], &m[7]]));
     let without = format!("{},{}", m[0], org.management);
-    assert_eq!(accounts_in(&run(&["--exclude-accounts", &without])), all.iter().filter(|a| **a != m[0] && **a != org.management).cloned().collect());
+    assert_eq!(
+        accounts_in(&run(&["--exclude-accounts", &without])),
+        all.iter().filter(|a| **a != m[0] && **a != org.management).cloned().collect()
+    );
     assert_eq!(accounts_in(&run(&["--ou", org.ou("dev"), "--exclude-accounts", &m[4]])), set(&[&m[5]]));
 
     // A closed (suspended) account is skipped with its state, never scanned, never an error.

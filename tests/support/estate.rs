@@ -372,3 +372,28 @@ pub async fn create_org(moto: &Moto, n_members: usize) -> Result<Org, BoxError> 
     }
     Ok(Org { id, management, management_creds: creds, root_id, ous, members })
 }
+
+/// An organization whose members sit in flat OUs `g0`, `g1`, ... of the given sizes (benchmarks select
+/// N accounts as a prefix of groups with `--ou`).
+pub async fn create_grouped_org(moto: &Moto, groups: &[usize]) -> Result<Org, BoxError> {
+    let (management, creds) = moto.fresh_account().await?;
+    let org = aws_sdk_organizations::Client::new(&moto.sdk_config(&creds, "us-east-1"));
+    let o = org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await?;
+    let id = o.organization().and_then(|o| o.id()).ok_or("no organization id")?.to_owned();
+    let root_id = org.list_roots().send().await?.roots().first().and_then(|r| r.id()).ok_or("no root")?.to_owned();
+    let mut ous = Vec::new();
+    let mut members = Vec::new();
+    for (g, size) in groups.iter().enumerate() {
+        let ou = org.create_organizational_unit().parent_id(&root_id).name(format!("g{g}")).send().await?;
+        let ou_id = ou.organizational_unit().and_then(|o| o.id()).ok_or("no OU id")?.to_owned();
+        for i in 0..*size {
+            let st =
+                org.create_account().account_name(format!("g{g}-{i}")).email(format!("g{g}-{i}-{management}@example.com")).send().await?;
+            let account = st.create_account_status().and_then(|s| s.account_id()).ok_or("no account id")?.to_owned();
+            org.move_account().account_id(&account).source_parent_id(&root_id).destination_parent_id(&ou_id).send().await?;
+            members.push((account, ou_id.clone()));
+        }
+        ous.push((ou_id, format!("g{g}"), root_id.clone()));
+    }
+    Ok(Org { id, management, management_creds: creds, root_id, ous, members })
+}

@@ -1,0 +1,346 @@
+//! Organization-scale benchmark: orgscan scanning a moto organization in-process.
+//!
+//! `cargo bench --bench org_scan` (after `scripts/test.sh` or `scripts/moto-env.sh` installed moto).
+//! Environment: ORGSCAN_BENCH_ACCOUNTS (member counts, default "10,25,50"), ORGSCAN_BENCH_REGIONS (default 4),
+//! ORGSCAN_BENCH_DELAY_MS (default 50), ORGSCAN_BENCH_MODES (default "direct,latency,serial"),
+//! ORGSCAN_BENCH_SERIAL (member counts to run serially, default: the largest only).
+//!
+//! Runs, per size N (members; the management account is scanned too):
+//! - `direct`: against moto as it is; its floor is moto's own CPU time during the scan (moto is one Python
+//!   process: the emulator, not orgscan, should be the bottleneck);
+//! - `latency`: through a proxy that adds a fixed delay to every request; its floor is the larger of the
+//!   critical path (the longest chain of dependent calls x the delay) and moto's busy time;
+//! - `serial`: `latency` with `--concurrency 1`, the naive baseline.
+
+#[path = "../tests/support/estate.rs"]
+mod estate;
+#[path = "support/proxy.rs"]
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use estate::{BoxError, Mix, Moto, create_grouped_org, seed_account};
+use futures::{StreamExt, TryStreamExt, stream};
+use orgscan::aws::ClientFactory;
+use orgscan::cli::{Cli, Command as CliCommand};
+use orgscan::config::ScanPlan;
+
+/// Dependent calls in the longest chain of a scan with explicit regions: GetCallerIdentity → ListAccounts →
+/// AssumeRole → a check's list call → its describe call.
+const CRITICAL_CHAIN: u32 = 5;
+
+struct MotoServer {
+    child: Child,
+    endpoint: String,
+    addr: SocketAddr,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl MotoServer {
+    fn cpu_seconds(&self) -> f64 {
+        // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (USER_HZ = 100 on Linux).
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else { return 0.0 };
+        let after_comm = stat.rsplit_once(')').map(|x| x.1).unwrap_or_default();
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (tick(11) + tick(12)) / 100.0
+    }
+}
+
+fn start_moto() -> Result<MotoServer, BoxError> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("bash").arg(root.join("scripts/moto-env.sh")).status()?;
+    if !status.success() {
+        return Err("scripts/moto-env.sh failed".into());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let log = std::fs::File::create(root.join("target").join(format!("moto-bench-{port}.log")))?;
+    let child = Command::new(root.join(".venv/bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env_remove("MOTO_ACCOUNT_ID")
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let server = MotoServer { child, endpoint: format!("http://{addr}"), addr };
+    // Readiness: the port accepts connections (polled, bounded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return Err("moto_server did not start within 30 s".into());
+        }
+        std::thread::yield_now();
+    }
+    Ok(server)
+}
+
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned()).split(',').filter_map(|s| s.trim().parse().ok()).collect()
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+fn plan(args: &[String]) -> Result<ScanPlan, BoxError> {
+    let argv = ["orgscan".to_owned(), "scan".to_owned()].into_iter().chain(args.iter().cloned());
+    match Cli::try_parse_from(argv)?.command {
+        CliCommand::Scan(a) => Ok(ScanPlan::from_args(&a)?),
+        CliCommand::Checks { .. } => Err("not a scan".into()),
+    }
+}
+
+/// Peak RSS of this process since the last reset (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Resets VmHWM to the current RSS (Linux: writing 5 to /proc/self/clear_refs).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+struct RunResult {
+    mode: &'static str,
+    n: usize,
+    accounts: usize,
+    wall: f64,
+    moto_cpu: f64,
+    floor: f64,
+    calls: u64,
+    targets: usize,
+    retries: u64,
+    throttled: u64,
+    findings: usize,
+    peak_rss: f64,
+    service_mean_ms: f64,
+    by_op: BTreeMap<(String, String), u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    mode: &'static str,
+    moto: &MotoServer,
+    creds: &aws_credential_types::Credentials,
+    endpoint: &str,
+    proxy: Option<&proxy::DelayProxy>,
+    n: usize,
+    args: Vec<String>,
+    delay: Duration,
+) -> Result<RunResult, BoxError> {
+    let factory = ClientFactory::from_sdk_config(Moto { endpoint: endpoint.to_owned() }.sdk_config(creds, "us-east-1"));
+    let plan = plan(&args)?;
+    if let Some(p) = proxy {
+        p.take();
+    }
+    reset_peak_rss();
+    let cpu0 = moto.cpu_seconds();
+    let t0 = Instant::now();
+    let report = orgscan::run_scan(&plan, factory, std::future::pending(), &mut orgscan::scan::Silent).await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let moto_cpu = moto.cpu_seconds() - cpu0;
+    let peak_rss = peak_rss_mb();
+    if report.has_errors() {
+        return Err(format!("{mode} N={n}: the scan had errors: {:?}", report.errors.first()).into());
+    }
+    let service: Vec<Duration> = proxy.map(|p| p.take()).unwrap_or_default();
+    let service_mean_ms =
+        if service.is_empty() { 0.0 } else { service.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / service.len() as f64 };
+    let critical = f64::from(CRITICAL_CHAIN) * delay.as_secs_f64();
+    let floor = if proxy.is_some() { critical.max(moto_cpu) } else { moto_cpu };
+    Ok(RunResult {
+        mode,
+        n,
+        accounts: report.stats.accounts,
+        wall,
+        moto_cpu,
+        floor,
+        calls: report.stats.api_calls(),
+        targets: report.coverage.len(),
+        retries: report.stats.retries(),
+        throttled: report.stats.throttled(),
+        findings: report.findings.len(),
+        peak_rss,
+        service_mean_ms,
+        by_op: report.stats.api.iter().map(|(k, v)| (k.clone(), v.calls)).collect(),
+    })
+}
+
+fn main() -> Result<(), BoxError> {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` and nextest (`--list`) must not run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    // This harness takes its settings from the environment.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(bench())
+}
+
+async fn bench() -> Result<(), BoxError> {
+    let mut sizes = env_list("ORGSCAN_BENCH_ACCOUNTS", "10,25,50");
+    sizes.sort_unstable();
+    sizes.dedup();
+    let n_regions = env_num("ORGSCAN_BENCH_REGIONS", 4) as usize;
+    let delay = Duration::from_millis(env_num("ORGSCAN_BENCH_DELAY_MS", 50));
+    let modes: Vec<String> =
+        std::env::var("ORGSCAN_BENCH_MODES").unwrap_or_else(|_| "direct,latency,serial".into()).split(',').map(str::to_owned).collect();
+    let largest = sizes.last().copied().unwrap_or(10);
+    let serial_sizes = env_list("ORGSCAN_BENCH_SERIAL", &largest.to_string());
+    let all_regions =
+        ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1", "us-west-2", "ca-central-1", "sa-east-1", "ap-northeast-1"];
+    let regions: Vec<&str> = all_regions.iter().copied().take(n_regions.clamp(1, all_regions.len())).collect();
+
+    let moto = start_moto()?;
+    let seeder = Moto { endpoint: moto.endpoint.clone() };
+    // Groups so that each size is a prefix of groups: sizes 10,25,50 → groups of 10, 15, 25.
+    let mut groups = Vec::new();
+    let mut prev = 0;
+    for &s in &sizes {
+        groups.push(s - prev);
+        prev = s;
+    }
+    let t_seed = Instant::now();
+    let org = create_grouped_org(&seeder, &groups).await?;
+    let accounts: Vec<(usize, String)> = org.all_accounts().into_iter().enumerate().collect();
+    let seeded: Vec<usize> = stream::iter(accounts)
+        .map(|(i, account)| {
+            let (seeder, org, regions) = (&seeder, &org, &regions);
+            async move {
+                let creds = if account == org.management { org.management_creds.clone() } else { seeder.assume(&account).await? };
+                let e = seed_account(seeder, &creds, &account, regions, |r| {
+                    if i % 5 == 0 { Mix::full(((i + r) % 3) as u8) } else { Mix::light(((i + r) % 3) as u8) }
+                })
+                .await?;
+                Ok::<usize, BoxError>(e.len())
+            }
+        })
+        .buffer_unordered(4)
+        .try_collect()
+        .await?;
+    eprintln!(
+        "seeded {} accounts x {} regions ({} resources) in {:.1}s",
+        seeded.len(),
+        regions.len(),
+        seeded.iter().sum::<usize>(),
+        t_seed.elapsed().as_secs_f64()
+    );
+
+    let proxy = proxy::DelayProxy::start(moto.addr, delay).await?;
+    let mut results = Vec::new();
+    for (k, &n) in sizes.iter().enumerate() {
+        let mut args: Vec<String> = vec!["--regions".into(), regions.join(",")];
+        if n != largest {
+            for ou in &org.ous[..=k] {
+                args.push("--ou".into());
+                args.push(ou.0.clone());
+            }
+        }
+        for mode in &modes {
+            let (name, endpoint, p, extra): (&'static str, &str, Option<&proxy::DelayProxy>, &[&str]) = match mode.as_str() {
+                "direct" => ("direct", &moto.endpoint, None, &[]),
+                "latency" => ("latency", &proxy.endpoint, Some(&proxy), &[]),
+                "serial" if serial_sizes.contains(&n) => {
+                    ("serial", &proxy.endpoint, Some(&proxy), &["--concurrency", "1", "--per-account-concurrency", "1"])
+                }
+                _ => continue,
+            };
+            let mut a = args.clone();
+            a.extend(extra.iter().map(|s| (*s).to_owned()));
+            let r = run(name, &moto, &org.management_creds, endpoint, p, n, a, delay).await?;
+            eprintln!("{name:<8} N={n:<3} {:>7.2}s", r.wall);
+            results.push(r);
+        }
+    }
+
+    println!();
+    println!(
+        "{:<8} {:>4} {:>5} {:>3} {:>8} {:>8} {:>9} {:>8} {:>6} {:>11} {:>7} {:>9} {:>8} {:>9} {:>10}",
+        "mode",
+        "N",
+        "accts",
+        "R",
+        "wall_s",
+        "floor_s",
+        "wall/flr",
+        "moto_cpu",
+        "calls",
+        "calls/scope",
+        "retries",
+        "throttled",
+        "findings",
+        "rss_MB",
+        "svc_ms_avg"
+    );
+    for r in &results {
+        println!(
+            "{:<8} {:>4} {:>5} {:>3} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>6} {:>11.2} {:>7} {:>9} {:>8} {:>9.1} {:>10.2}",
+            r.mode,
+            r.n,
+            r.accounts,
+            regions.len(),
+            r.wall,
+            r.floor,
+            r.wall / r.floor.max(1e-9),
+            r.moto_cpu,
+            r.calls,
+            r.calls as f64 / r.targets.max(1) as f64,
+            r.retries,
+            r.throttled,
+            r.findings,
+            r.peak_rss,
+            r.service_mean_ms
+        );
+    }
+    if let Some(r) = results.iter().rev().find(|r| r.mode == "latency").or(results.last()) {
+        println!("\nAPI calls by operation ({} N={}):", r.mode, r.n);
+        for ((service, op), calls) in &r.by_op {
+            println!("  {service:<14} {op:<28} {calls:>6}");
+        }
+    }
+    let find = |mode: &str, n: usize| results.iter().find(|r| r.mode == mode && r.n == n);
+    let smallest = sizes.first().copied().unwrap_or(largest);
+    let mut ratios = Vec::new();
+    if let Some(l) = find("latency", largest) {
+        ratios.push(format!("latency/floor@{largest}={:.2} (target <= 1.5)", l.wall / l.floor));
+    }
+    if let Some(d) = find("direct", largest) {
+        ratios.push(format!("direct/moto_busy@{largest}={:.2} (target <= 1.5)", d.wall / d.moto_cpu.max(1e-9)));
+    }
+    if let (Some(l), Some(s)) = (find("latency", largest), find("serial", largest)) {
+        ratios.push(format!("serial/latency@{largest}={:.1}x (target >= 20)", s.wall / l.wall));
+    }
+    for mode in ["latency", "direct"] {
+        if let (Some(a), Some(b)) = (find(mode, smallest), find(mode, largest))
+            && largest != smallest
+        {
+            ratios.push(format!(
+                "{mode} wall {largest}/{smallest}={:.2} for N ratio {:.2} (target <= linear)",
+                b.wall / a.wall,
+                largest as f64 / smallest as f64
+            ));
+        }
+    }
+    if let Some(r) = results.iter().filter(|r| r.n == largest).map(|r| r.peak_rss).reduce(f64::max) {
+        ratios.push(format!("peak_rss@{largest}={r:.1}MB (target <= 100)"));
+    }
+    println!("\nratios: {}", ratios.join("; "));
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Rendering benchmark: the JSON report, SARIF and ASFF for 10,000 and 100,000 synthetic findings, each
+//! compared with plain `serde_json` serialization of the same findings (the practical floor for producing
+//! that many bytes). `cargo bench --bench render`; ORGSCAN_BENCH_FINDINGS="10000,100000" to change sizes.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use orgscan::check;
+use orgscan::finding::Finding;
+use orgscan::report::{Coverage, CoverageStatus, ScanReport, ScanScope, Stats};
+use orgscan::target::{AccountId, Region, Target};
+use serde::Serialize;
+
+/// The same facts as a finding, as a plain struct: what serde_json alone costs.
+#[derive(Serialize)]
+struct Plain<'a> {
+    check_id: &'a str,
+    status: &'a str,
+    severity: &'a str,
+    account_id: &'a str,
+    region: &'a str,
+    resource_type: &'a str,
+    resource_id: &'a str,
+    resource_arn: &'a str,
+    title: &'a str,
+    message: &'a str,
+    fingerprint: String,
+    evidence: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
+    let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
+    let mut findings = Vec::with_capacity(n);
+    let mut coverage = Vec::new();
+    for i in 0..n {
+        let account: AccountId = format!("{:012}", 100_000_000_000u64 + (i / 400) as u64).parse()?;
+        let region: Region = regions[i % regions.len()].parse()?;
+        let target = Target::new(account, region);
+        let check = check::ALL[i % check::ALL.len()].info();
+        let id = format!("resource-{i:07}");
+        let arn = format!("arn:aws:kms:{}:{}:key/{id}", target.region, target.account);
+        let b = Finding::builder(check, &target).resource(check.resource_types[0], &id, arn).evidence("key_state", "PendingDeletion");
+        let f =
+            if i % 3 == 0 { b.fail(format!("{id} fails {}", check.id)) } else { b.pass(format!("{id} passes {}", check.id)) }.build()?;
+        if i % 400 < 20 {
+            coverage.push(Coverage {
+                check_id: check.id,
+                account: target.account.clone(),
+                region: Some(target.region.clone()),
+                status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0 },
+            });
+        }
+        findings.push(f);
+    }
+    let mut report = ScanReport {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        scope: ScanScope::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? },
+        checks: check::ALL.iter().map(|c| c.info()).collect(),
+        findings,
+        coverage,
+        errors: vec![],
+        stats: Stats::default(),
+        incomplete: false,
+    };
+    report.sort();
+    Ok(report)
+}
+
+/// Median of `runs` timings of `f`, which returns the bytes it produced.
+fn time(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut times = Vec::with_capacity(runs);
+    let mut bytes = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        bytes = std::hint::black_box(f());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (times[times.len() / 2], bytes)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` and nextest (`--list`) must not run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let sizes: Vec<usize> = std::env::var("ORGSCAN_BENCH_FINDINGS")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!("{:<8} {:>8} {:>10} {:>10} {:>12} {:>14}", "output", "findings", "median_ms", "MB", "findings/s", "vs serde_json");
+    for n in sizes {
+        let report = synthetic(n)?;
+        let runs = if n > 50_000 { 5 } else { 11 };
+        let (base, base_bytes) = time(runs, || {
+            let plain: Vec<Plain> = report
+                .findings
+                .iter()
+                .map(|f| Plain {
+                    check_id: f.check.id,
+                    status: f.status.as_str(),
+                    severity: f.severity().as_str(),
+                    account_id: f.target.account.as_str(),
+                    region: f.target.region.as_str(),
+                    resource_type: f.resource.resource_type,
+                    resource_id: &f.resource.id,
+                    resource_arn: &f.resource.arn,
+                    title: f.check.title,
+                    message: &f.message,
+                    fingerprint: f.fingerprint(),
+                    evidence: &f.evidence,
+                })
+                .collect();
+            serde_json::to_vec(&plain).map(|v| v.len()).unwrap_or(0)
+        });
+        let mut rows = vec![("serde", base, base_bytes)];
+        let (t, b) = time(runs, || {
+            let mut out = Vec::new();
+            orgscan::report::json::to_writer(&report, &mut out).map(|_| out.len()).unwrap_or(0)
+        });
+        rows.push(("json", t, b));
+        for (name, t, bytes) in rows {
+            println!(
+                "{name:<8} {n:>8} {:>10.1} {:>10.1} {:>12.0} {:>13.2}x",
+                t.as_secs_f64() * 1000.0,
+                bytes as f64 / 1e6,
+                n as f64 / t.as_secs_f64(),
+                t.as_secs_f64() / base.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

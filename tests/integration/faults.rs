@@ -1,0 +1,157 @@
+//! Faults at the network and process level, end to end through the binary: hung and refusing endpoints,
+//! Ctrl-C, and secrets that must never reach an output or a log.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::{assert_valid, orgscan_env, read_json, stderr, stdout, tempdir};
+
+fn coverage_of<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {
+    report["coverage"].as_array().unwrap().iter().filter(|c| c["check_id"] == check).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_endpoint_times_out_and_a_refusing_one_is_named_while_the_rest_of_the_scan_completes() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::light(2)).await.unwrap();
+    // Accepts connections (the kernel completes the handshake) and never answers.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    let dir = tempdir();
+    let out = dir.path().join("faults.json");
+    let o = orgscan_env(
+        &moto.endpoint,
+        &creds,
+        &[
+            "scan",
+            "--this-account",
+            "--regions",
+            "eu-west-1",
+            "--call-timeout",
+            "1",
+            "--max-attempts",
+            "2",
+            "--json",
+            out.to_str().unwrap(),
+        ],
+        &[("AWS_ENDPOINT_URL_KMS", &hung_url), ("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")],
+    );
+    assert_eq!(o.status.code(), Some(1), "GuardDuty still fails: {}", stderr(&o));
+    let report = read_json(&out);
+    assert_valid("report.schema.json", &report);
+    let kms = coverage_of(&report, "kms-key-not-pending-deletion");
+    assert_eq!(kms[0]["status"], "error");
+    assert!(kms[0]["detail"].as_str().unwrap().starts_with("TimeoutError"), "{kms:?}");
+    assert!(kms[0]["detail"].as_str().unwrap().contains(&hung_url), "the endpoint is named: {kms:?}");
+    let lambda = coverage_of(&report, "lambda-supported-runtime");
+    let detail = lambda[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("DispatchFailure") && detail.contains("Connection refused") && detail.contains("http://127.0.0.1:9"),
+        "{detail}"
+    );
+    for other in ["guardduty-enabled", "opensearch-encryption-at-rest", "sagemaker-notebook-no-direct-internet"] {
+        assert_eq!(coverage_of(&report, other)[0]["status"], "evaluated", "{other}");
+    }
+    assert_eq!(report["errors"].as_array().unwrap().len(), 2);
+    assert!(
+        report["findings"].as_array().unwrap().iter().all(|f| f["check_id"] == "guardduty-enabled"),
+        "no finding from an errored scope"
+    );
+    let summary = stdout(&o);
+    assert!(summary.contains("Errors (2;") && summary.contains("TimeoutError"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_what_was_gathered_marked_incomplete() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    seed_account(&moto, &creds, &account, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    let dir = tempdir();
+    let out = dir.path().join("partial.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgscan"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .args(["scan", "--this-account", "--regions", "eu-west-1,eu-west-2", "--call-timeout", "600", "--json", out.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL_GUARDDUTY", &hung_url)
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token().unwrap())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The scan is under way once it connects to the hung GuardDuty endpoint.
+    let (_conn, _) = hung.accept().unwrap();
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut out_text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out_text).unwrap();
+
+    let report = read_json(&out);
+    assert_valid("report.schema.json", &report);
+    assert_eq!(report["incomplete"], true);
+    let fails = report["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").count();
+    assert_eq!(status.code(), Some(if fails > 0 { 1 } else { 3 }), "{out_text}");
+    assert!(coverage_of(&report, "guardduty-enabled").len() < 2, "the hung scopes were not completed");
+    assert!(report["findings"].as_array().unwrap().iter().all(|f| f["check_id"] != "guardduty-enabled"));
+    assert!(out_text.contains("INCOMPLETE"), "{out_text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_any_output_or_log_at_any_verbosity() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    // The estate's Lambda functions carry DB_PASSWORD=orgscan-leak-canary-7f3a9c in their environment.
+    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::full(1)).await.unwrap();
+    let dir = tempdir();
+    let out = dir.path().join("secrets.json");
+    let o = orgscan_env(
+        &moto.endpoint,
+        &creds,
+        &[
+            "scan",
+            "--this-account",
+            "--regions",
+            "eu-west-1",
+            "-vvv",
+            "--json",
+            out.to_str().unwrap(),
+            "--external-id",
+            "orgscan-external-id-canary",
+        ],
+        &[("RUST_LOG", "trace")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut haystacks = vec![("stdout", stdout(&o)), ("stderr", stderr(&o))];
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        haystacks.push((p.display().to_string().leak(), std::fs::read_to_string(&p).unwrap()));
+    }
+    // Logging is on at its most verbose: orgscan's own debug events are there (the SDK's stop at INFO).
+    assert!(haystacks[1].1.contains("scope evaluated") && haystacks[1].1.contains("scanning as"), "{}", haystacks[1].1);
+    let secrets = [
+        ("access key id", creds.access_key_id().to_owned()),
+        ("secret access key", creds.secret_access_key().to_owned()),
+        ("session token", creds.session_token().unwrap().to_owned()),
+        ("Lambda environment value", "orgscan-leak-canary-7f3a9c".to_owned()),
+        ("external id", "orgscan-external-id-canary".to_owned()),
+    ];
+    for (name, text) in &haystacks {
+        for (what, secret) in &secrets {
+            assert!(!text.contains(secret.as_str()), "the {what} appears in {name}");
+        }
+    }
+}
