@@ -69,6 +69,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub tuning: TuningArgs,
+
+    #[command(flatten)]
+    pub security_hub: SecurityHubArgs,
 }
 
 #[derive(Debug, Args)]
@@ -179,4 +182,31 @@ pub struct TuningArgs {
     /// Timeout of one API call attempt, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub call_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Security Hub")]
+pub struct SecurityHubArgs {
+    /// Import the findings into AWS Security Hub with BatchImportFindings, in each account and region with
+    /// that account's own role (Security Hub accepts a finding only from its account). Re-runs update the same
+    /// findings; PASSes are sent as PASSED/ARCHIVED (resolving earlier FAILs) and earlier orgscan findings no
+    /// longer reported are archived. Scopes with any error or skip are left untouched.
+    #[arg(long)]
+    pub security_hub: bool,
+
+    /// With --security-hub: send FAIL findings only (no finding is created for a passing resource); a PASS is
+    /// sent only to resolve a finding that is active in Security Hub.
+    #[arg(long)]
+    pub security_hub_only_failed: bool,
+
+    /// With --security-hub: read Security Hub and show, per account and region, how many findings would be
+    /// imported, updated and archived; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write the findings as ASFF batches ready for `aws securityhub batch-import-findings --findings
+    /// file://...`: DIR/<account>/<region>/batch-0001.json, ... (at most 100 findings and 6 MB each).
+    /// Created if missing; earlier batch files in those directories are replaced.
+    #[arg(long, value_name = "DIR")]
+    pub asff_dir: Option<PathBuf>,
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::aws::AwsOptions;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
-use crate::cli::ScanArgs;
+use crate::cli::{ScanArgs, SecurityHubArgs};
 use crate::report::check_writable;
 use crate::scan::limits;
 use crate::scan::regions::RegionPlan;
@@ -79,6 +79,53 @@ pub struct ScanPlan {
     pub concurrency: usize,
     pub per_account_concurrency: usize,
     pub aws: AwsOptions,
+    pub security_hub: SecurityHubPlan,
+}
+
+/// `--security-hub`, `--security-hub-only-failed`, `--dry-run` and `--asff-dir`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityHubPlan {
+    pub import: bool,
+    pub only_failed: bool,
+    pub dry_run: bool,
+    /// Created and probed for writing before the scan.
+    pub asff_dir: Option<PathBuf>,
+}
+
+impl SecurityHubPlan {
+    pub fn import_options(&self, concurrency: usize, max_attempts: u32) -> crate::securityhub::ImportOptions {
+        crate::securityhub::ImportOptions {
+            dry_run: self.dry_run,
+            only_failed: self.only_failed,
+            max_attempts,
+            concurrency,
+            ..crate::securityhub::ImportOptions::default()
+        }
+    }
+}
+
+/// Validates the Security Hub options; creates `--asff-dir` and checks it accepts files.
+pub fn validate_security_hub(args: &SecurityHubArgs) -> Result<SecurityHubPlan, ConfigError> {
+    if args.security_hub_only_failed && !args.security_hub {
+        return Err(ConfigError("--security-hub-only-failed needs --security-hub".into()));
+    }
+    if args.dry_run && !args.security_hub {
+        return Err(ConfigError("--dry-run needs --security-hub: it shows what the Security Hub import would send".into()));
+    }
+    if let Some(dir) = &args.asff_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(ConfigError(format!("invalid --asff-dir '{}': it exists and is not a directory", dir.display())));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ConfigError(format!("invalid --asff-dir '{}': cannot create the directory: {e}", dir.display())))?;
+        check_writable(&dir.join("batch-0001.json")).map_err(|e| ConfigError(format!("invalid --asff-dir '{}': {e}", dir.display())))?;
+    }
+    Ok(SecurityHubPlan {
+        import: args.security_hub,
+        only_failed: args.security_hub_only_failed,
+        dry_run: args.dry_run,
+        asff_dir: args.asff_dir.clone(),
+    })
 }
 
 impl std::fmt::Debug for ScanPlan {
@@ -265,6 +312,7 @@ impl ScanPlan {
             aws.attempt_timeout = Duration::from_secs(secs);
             aws.operation_timeout = Duration::from_secs(secs.saturating_mul(u64::from(aws.max_attempts)).saturating_add(60));
         }
+        let security_hub = validate_security_hub(&args.security_hub)?;
 
         Ok(Self {
             scope,
@@ -280,6 +328,7 @@ impl ScanPlan {
             concurrency,
             per_account_concurrency,
             aws,
+            security_hub,
         })
     }
 }
@@ -304,5 +353,31 @@ mod tests {
         assert!(validate_template("{account}").unwrap_err().0.contains("IAM role ARN"));
         assert!(validate_role_name("bad name").is_err());
         assert!(validate_role_name("path/Audit-Role_1").is_ok());
+    }
+
+    #[test]
+    fn security_hub_options_need_security_hub_and_a_usable_asff_dir() {
+        let args = |sh: bool, only: bool, dry: bool, dir: Option<PathBuf>| SecurityHubArgs {
+            security_hub: sh,
+            security_hub_only_failed: only,
+            dry_run: dry,
+            asff_dir: dir,
+        };
+        assert!(
+            validate_security_hub(&args(false, true, false, None))
+                .unwrap_err()
+                .0
+                .contains("--security-hub-only-failed needs --security-hub")
+        );
+        assert!(validate_security_hub(&args(false, false, true, None)).unwrap_err().0.contains("--dry-run needs --security-hub"));
+        let p = validate_security_hub(&args(true, true, true, None)).unwrap();
+        assert!(p.import && p.only_failed && p.dry_run);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("asff/nested");
+        assert_eq!(validate_security_hub(&args(false, false, false, Some(dir.clone()))).unwrap().asff_dir, Some(dir.clone()));
+        assert!(dir.is_dir(), "created before the scan");
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(validate_security_hub(&args(false, false, false, Some(file))).unwrap_err().0.contains("is not a directory"));
     }
 }

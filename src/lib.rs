@@ -13,17 +13,18 @@ pub mod org;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod securityhub;
 pub mod target;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::aws::ClientFactory;
+use crate::aws::{AccountConfig, ClientFactory};
 use crate::config::{ScanPlan, ScopePlan};
 use crate::org::{WalkError, Walker};
 use crate::report::{ScanReport, ScanScope};
 use crate::scan::limits::Limits;
-use crate::scan::{Progress, Scanner};
+use crate::scan::{AccountSource, Progress, Scanner};
 
 /// Runs a whole scan: who am I, which accounts, then every (account, region, check).
 ///
@@ -35,6 +36,23 @@ pub async fn run_scan(
     cancel: impl Future<Output = ()>,
     progress: &mut dyn Progress,
 ) -> Result<ScanReport, WalkError> {
+    Ok(run_scan_with_accounts(plan, factory, cancel, progress).await?.report)
+}
+
+/// A scan's report and the configuration (credentials) of every account that could be reached, which the
+/// Security Hub import needs: `BatchImportFindings` must be called by the account a finding belongs to.
+pub struct ScanOutcome {
+    pub report: ScanReport,
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// [`run_scan`], keeping the accounts' configurations.
+pub async fn run_scan_with_accounts(
+    plan: &ScanPlan,
+    factory: ClientFactory,
+    cancel: impl Future<Output = ()>,
+    progress: &mut dyn Progress,
+) -> Result<ScanOutcome, WalkError> {
     let limits = Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency));
     let caller = org::whoami(&factory).await?;
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
@@ -56,7 +74,30 @@ pub async fn run_scan(
         settings: plan.settings.clone(),
         concurrency: plan.concurrency,
     };
-    Ok(scanner.run(scope, accounts, &plan.regions, cancel, progress).await)
+    let configs = accounts
+        .iter()
+        .filter_map(|a| match &a.source {
+            AccountSource::Ready(c) => Some(c.clone()),
+            AccountSource::Failed(_) | AccountSource::Skipped(_) => None,
+        })
+        .collect();
+    let report = scanner.run(scope, accounts, &plan.regions, cancel, progress).await;
+    Ok(ScanOutcome { report, accounts: configs })
+}
+
+/// `--security-hub`: imports the findings of every fully evaluated (account, region) scope with that
+/// account's credentials, and records the outcome (and the calls it made) in the report.
+pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, factory: &ClientFactory, cancel: impl Future<Output = ()>) {
+    let sink = securityhub::Sink {
+        factory,
+        limits: Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency)),
+        options: plan.security_hub.import_options(plan.concurrency, plan.aws.max_attempts),
+        checks: outcome.report.checks.clone(),
+        now: chrono::Utc::now(),
+    };
+    let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
+    outcome.report.stats.security_hub = Some(imported);
+    outcome.report.stats.api = factory.stats().snapshot();
 }
 
 /// Writes every requested output file, atomically. Returns the errors (one per file that failed).

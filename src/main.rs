@@ -56,7 +56,7 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         Some(b) => b,
         None => &mut silent,
     };
-    let report = match orgscan::run_scan(&plan, factory, cancel, progress).await {
+    let mut outcome = match orgscan::run_scan_with_accounts(&plan, factory.clone(), cancel, progress).await {
         Ok(r) => r,
         Err(e) => {
             // The scan never started: earlier reports are left as they are.
@@ -66,8 +66,23 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         }
     };
     drop(bar);
+    let mut errors = Vec::new();
+    if let Some(dir) = &plan.security_hub.asff_dir {
+        errors.extend(report::asff::write_dir(&outcome.report, dir, outcome.report.finished_at));
+    }
+    if plan.security_hub.import {
+        // The scan's Ctrl-C handler is gone with its future: the import gets one of its own.
+        let cancel = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            eprintln!("orgscan: interrupted; stopping the Security Hub import; unfinished scopes are reported");
+        };
+        orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
+    }
+    let report = outcome.report;
     print!("{}", report::text::render(&report));
-    let errors = orgscan::write_outputs(&report, &plan.outputs);
+    errors.extend(orgscan::write_outputs(&report, &plan.outputs));
     for e in &errors {
         eprintln!("orgscan: error: {e}");
     }

@@ -1,5 +1,6 @@
 //! The scan report, the single input of every output, and the outputs themselves.
 
+pub mod asff;
 pub mod json;
 pub mod sarif;
 pub mod text;
@@ -80,6 +81,8 @@ pub struct Stats {
     pub duration_ms: u64,
     /// Per (service, operation) as the SDK names them.
     pub api: BTreeMap<(String, String), OpCounts>,
+    /// What the Security Hub import (`--security-hub`) sent, per scope; `None` when it did not run.
+    pub security_hub: Option<crate::securityhub::ImportReport>,
 }
 
 impl Stats {
@@ -131,7 +134,8 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Bad invocation or configuration.
     pub const USAGE: u8 = 2;
-    /// No FAIL, but some scope could not be evaluated (or the scan was interrupted).
+    /// No FAIL, but some scope could not be evaluated (or the scan was interrupted, or the Security Hub
+    /// import did not complete).
     pub const INCOMPLETE: u8 = 3;
 }
 
@@ -147,7 +151,7 @@ impl ScanReport {
     pub fn exit_code(&self) -> u8 {
         if self.failures().next().is_some() {
             exit::FAILED
-        } else if self.has_errors() || self.incomplete {
+        } else if self.has_errors() || self.incomplete || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems()) {
             exit::INCOMPLETE
         } else {
             exit::OK

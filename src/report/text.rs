@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{CoverageStatus, ScanReport, ScanScope};
 use crate::finding::Status;
+use crate::securityhub::{ImportReport, ScopeStatus};
 
 /// How many failing resources to list per check before summarising the rest (the files hold them all).
 const MAX_LISTED_PER_CHECK: usize = 20;
@@ -84,12 +85,90 @@ pub fn render(r: &ScanReport) -> String {
         }
     }
 
+    if let Some(sh) = &r.stats.security_hub {
+        render_security_hub(sh, &mut s);
+    }
+
     let fails = r.failures().count();
     let verdict = match r.exit_code() {
         super::exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
         super::exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
+        _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
     };
     let _ = writeln!(s, "\n{verdict} (exit code {})", r.exit_code());
     s
+}
+
+/// How many import errors and failed findings to list (the JSON report holds them all).
+const MAX_LISTED_IMPORT: usize = 20;
+
+/// The Security Hub import: per account (per account and region in a dry run), then what was not imported.
+fn render_security_hub(sh: &ImportReport, s: &mut String) {
+    let mode = if sh.only_failed { "FAILs only" } else { "FAILs active, PASSes archived" };
+    if sh.dry_run {
+        let _ = writeln!(s, "\nSecurity Hub import, DRY RUN ({mode}): nothing was sent; what would be sent per account and region:");
+        let _ = writeln!(s, "  {:<14} {:<16} {:>6} {:>8} {:>9} {:>9}", "ACCOUNT", "REGION", "NEW", "UPDATED", "ARCHIVED", "RESOLVED");
+        for x in sh.scopes.iter().filter(|x| x.status == ScopeStatus::DryRun) {
+            let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
+            let c = x.counts;
+            let _ =
+                writeln!(s, "  {:<14} {region:<16} {:>6} {:>8} {:>9} {:>9}", x.account.as_str(), c.new, c.updated, c.archived, c.resolved);
+        }
+    } else {
+        let _ = writeln!(s, "\nSecurity Hub import ({mode}), per account:");
+        let _ = writeln!(
+            s,
+            "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
+            "ACCOUNT", "IMPORTED", "NEW", "UPDATED", "ARCHIVED", "RESOLVED", "FAILED"
+        );
+        let imported: BTreeMap<_, _> = sh.by_account();
+        for (account, c) in imported {
+            if sh.scopes.iter().any(|x| &x.account == account && matches!(x.status, ScopeStatus::Imported | ScopeStatus::Error(_))) {
+                let _ = writeln!(
+                    s,
+                    "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
+                    account.as_str(),
+                    c.imported(),
+                    c.new,
+                    c.updated,
+                    c.archived,
+                    c.resolved,
+                    c.failed
+                );
+            }
+        }
+    }
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
+    for x in &sh.scopes {
+        if let ScopeStatus::Skipped(reason) = &x.status {
+            *skipped.entry(reason.as_str()).or_default() += 1;
+        }
+    }
+    if !skipped.is_empty() {
+        let _ = writeln!(s, "  Not touched (a partial scope never resolves a live finding):");
+        for (reason, n) in skipped {
+            let _ = writeln!(s, "    {n} scope(s): {reason}");
+        }
+    }
+    let errors: Vec<_> = sh.scopes.iter().filter_map(|x| if let ScopeStatus::Error(e) = &x.status { Some((x, e)) } else { None }).collect();
+    if !errors.is_empty() {
+        let _ = writeln!(s, "  Import errors ({}; these scopes were not, or only partly, imported):", errors.len());
+        for (x, e) in errors.iter().take(MAX_LISTED_IMPORT) {
+            let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
+            let _ = writeln!(s, "    {}/{region}: {e}", x.account);
+        }
+        if errors.len() > MAX_LISTED_IMPORT {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", errors.len() - MAX_LISTED_IMPORT);
+        }
+    }
+    if !sh.failures.is_empty() {
+        let _ = writeln!(s, "  Findings Security Hub refused ({}):", sh.failures.len());
+        for f in sh.failures.iter().take(MAX_LISTED_IMPORT) {
+            let _ = writeln!(s, "    {}/{} {} {}: {}", f.account, f.region, f.finding_id, f.code, f.message);
+        }
+        if sh.failures.len() > MAX_LISTED_IMPORT {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", sh.failures.len() - MAX_LISTED_IMPORT);
+        }
+    }
 }

@@ -8,4 +8,5 @@ mod faults;
 mod mocks;
 mod org;
 mod sarif;
+mod securityhub;
 mod this_account;
