@@ -122,6 +122,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             orgscan::report::json::to_writer(&report, &mut out).map(|_| out.len()).unwrap_or(0)
         });
         rows.push(("json", t, b));
+        // SARIF holds the FAILs only (a third here); one file per account keeps every file within GitHub's
+        // limits at any size, and includes the gzip size check that guards them.
+        let (t, b) = time(runs, || match orgscan::report::sarif::render_dir(&report, None, &orgscan::report::sarif::Limits::GITHUB) {
+            Ok(files) => files.iter().map(|f| f.bytes.len()).sum(),
+            Err(_) => 0,
+        });
+        rows.push(("sarif", t, b));
+        // ASFF: every finding (PASSes resolve earlier FAILs), grouped by scope and cut into import batches.
+        let (t, b) = time(runs, || {
+            let mut bytes = 0;
+            for findings in orgscan::report::asff::by_scope(&report, report.finished_at).into_values() {
+                for batch in orgscan::report::asff::batches(findings) {
+                    let mut out = Vec::new();
+                    if orgscan::report::asff::write_batch(&batch, &mut out).is_ok() {
+                        bytes += out.len();
+                    }
+                }
+            }
+            bytes
+        });
+        rows.push(("asff", t, b));
         for (name, t, bytes) in rows {
             println!(
                 "{name:<8} {n:>8} {:>10.1} {:>10.1} {:>12.0} {:>13.2}x",

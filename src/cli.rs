@@ -53,8 +53,13 @@ pub enum ChecksFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
+    /// Read scan options from this TOML file (schemas/config.schema.json); options given on the command
+    /// line win. Relative paths in the file are relative to the file's directory.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
     #[command(flatten)]
     pub scope: ScopeArgs,
 
@@ -74,7 +79,7 @@ pub struct ScanArgs {
     pub security_hub: SecurityHubArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "What to scan")]
 pub struct ScopeArgs {
     /// Scan only the account of the ambient credentials (no Organizations or STS AssumeRole calls).
@@ -106,7 +111,7 @@ pub struct ScopeArgs {
     pub exclude_regions: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Access to member accounts")]
 pub struct AccessArgs {
     /// Name of the audit role assumed in each member account.
@@ -127,7 +132,7 @@ pub struct AccessArgs {
     pub session_duration: Option<u64>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Checks")]
 pub struct CheckArgs {
     /// Run only these checks (comma-separated ids; see `orgscan checks`).
@@ -139,7 +144,7 @@ pub struct CheckArgs {
     pub lambda_runtimes: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Outputs")]
 pub struct OutputArgs {
     /// Write the JSON report (schemas/report.schema.json) to this file, atomically.
@@ -164,7 +169,7 @@ pub struct OutputArgs {
     pub sarif_category: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Speed and resilience")]
 pub struct TuningArgs {
     /// Maximum API calls in flight across the whole scan.
@@ -184,7 +189,7 @@ pub struct TuningArgs {
     pub call_timeout: Option<u64>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Security Hub")]
 pub struct SecurityHubArgs {
     /// Import the findings into AWS Security Hub with BatchImportFindings, in each account and region with

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod config;
 mod faults;
 mod mocks;
 mod org;

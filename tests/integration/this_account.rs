@@ -140,6 +140,17 @@ fn bad_input_exits_2_naming_the_value_before_any_aws_call() {
         (&["--concurrency", "0"], &["--concurrency 0", "1 to 1024"]),
         (&["--session-duration", "60"], &["60", "900 to 43200"]),
         (&["--lambda-runtimes", "/nonexistent/runtimes.toml"], &["'/nonexistent/runtimes.toml'"]),
+        (&["--lambda-runtimes", "Cargo.toml"], &["Lambda runtime table 'Cargo.toml' does not parse", "unknown field"]),
+        (
+            &["--role-name", "Audit", "--role-arn-template", "arn:aws:iam::{account}:role/Audit"],
+            &["--role-arn-template", "--role-name", "conflict"],
+        ),
+        (&["--this-account", "--accounts", "111111111111"], &["--this-account", "--accounts"]),
+        (&["--accounts", "111111111111", "--ou", "ou-ab12-cdef3456"], &["--accounts", "--ou"]),
+        (&["--max-attempts", "0"], &["--max-attempts 0", "1 to 20"]),
+        (&["--external-id", "x"], &["--external-id", "2 to 1224"]),
+        (&["--role-name", "bad name"], &["'bad name'"]),
+        (&["--regions", "eu-west-1", "--exclude-regions", "eu-west-1"], &["--exclude-regions removes every region"]),
     ];
     for (args, needles) in cases {
         let mut full = vec!["scan"];
