@@ -1,0 +1,91 @@
+//! The IAM policies shipped in deploy/ grant exactly what orgscan calls: every operation recorded by the
+//! SDK interceptor during end-to-end scans maps to a granted action, and nothing granted goes unused.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::estate::{Mix, Moto, create_org, seed_region};
+use crate::support::{orgscan, read_json, root, stderr, tempdir};
+
+/// IAM service prefixes of the SDK service ids orgscan's interceptor records.
+fn iam_prefix(sdk_service: &str) -> String {
+    match sdk_service {
+        // The OpenSearch Service API is authorized under the legacy `es:` prefix.
+        "OpenSearch" => "es".to_owned(),
+        other => other.to_lowercase(),
+    }
+}
+
+/// The actions in the permission policies of deploy/audit-role.yaml (not its trust policy).
+fn audit_role_actions() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("deploy/audit-role.yaml")).unwrap();
+    let policies = text.split("Policies:").nth(1).expect("the template has a Policies section");
+    policies
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter(|a| a.contains(':') && !a.contains(' '))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn scanner_policy_actions() -> BTreeSet<String> {
+    let policy = read_json(&root().join("deploy/scanner-policy.json"));
+    let mut out = BTreeSet::new();
+    for st in policy["Statement"].as_array().unwrap() {
+        match &st["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(v) => out.extend(v.iter().map(|a| a.as_str().unwrap().to_owned())),
+            other => panic!("unexpected Action {other}"),
+        }
+    }
+    out
+}
+
+fn called_actions(report: &Value, into: &mut BTreeSet<String>) {
+    for key in report["stats"]["api_calls_by_operation"].as_object().unwrap().keys() {
+        let (service, op) = key.split_once(':').unwrap();
+        into.insert(format!("{}:{op}", iam_prefix(service)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_grants_exactly_the_actions_orgscan_calls() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 3).await.unwrap();
+    let (m0, prod) = (org.members[0].0.clone(), org.ou("prod").to_owned());
+    let creds = moto.assume(&m0).await.unwrap();
+    let role = crate::support::estate::ensure_lambda_role(&moto, &creds).await.unwrap();
+    // Resources of every check, so every describe call happens.
+    seed_region(&moto, &creds, &m0, "eu-west-1", Mix::full(1), &role).await.unwrap();
+    let dir = tempdir();
+
+    // An OU-scoped organization scan with explicit regions and the Security Hub import.
+    let a = dir.path().join("a.json");
+    let o = orgscan(
+        &moto,
+        &org.management_creds,
+        &["scan", "--ou", &prod, "--regions", "eu-west-1", "--security-hub", "--json", a.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // A scan that discovers each account's regions (Account ListRegions).
+    let b = dir.path().join("b.json");
+    let o =
+        orgscan(&moto, &org.management_creds, &["scan", "--accounts", &m0, "--checks", "guardduty-enabled", "--json", b.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    let mut called = BTreeSet::new();
+    called_actions(&read_json(&a), &mut called);
+    called_actions(&read_json(&b), &mut called);
+    // GetCallerIdentity needs no permission ("No permissions are required to perform this operation",
+    // STS API reference) and cannot be denied.
+    called.remove("sts:GetCallerIdentity");
+
+    let granted: BTreeSet<String> = audit_role_actions().union(&scanner_policy_actions()).cloned().collect();
+    let missing: Vec<_> = called.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&called).collect();
+    assert!(missing.is_empty(), "orgscan calls actions deploy/ does not grant: {missing:?}");
+    assert!(unused.is_empty(), "deploy/ grants actions orgscan never calls: {unused:?}");
+}
