@@ -11,7 +11,9 @@ use aws_config::identity::IdentityCache;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime::client::retries::RetryPartition;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
@@ -194,11 +196,34 @@ pub struct Clients {
     interceptors: Vec<SharedInterceptor>,
 }
 
+/// HTTP 429 (Too Many Requests) is throttling, whatever the body says: the SDK's own classifiers need an
+/// error code in the body or a 5xx status, so a bare 429 from a proxy or gateway would not be retried.
+#[derive(Debug)]
+struct TooManyRequests;
+
+impl ClassifyRetry for TooManyRequests {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if r.status().as_u16() == 429 => RetryAction::throttling_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "orgscan::TooManyRequests"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
 macro_rules! client {
     ($name:ident, $krate:ident, $service:literal) => {
         pub fn $name(&self) -> $krate::Client {
             let mut b = $krate::config::Builder::from(&self.sdk)
-                .retry_partition(RetryPartition::new(format!("{}/{}", self.partition_key, $service)));
+                .retry_partition(RetryPartition::new(format!("{}/{}", self.partition_key, $service)))
+                .retry_classifier(TooManyRequests);
             for i in &self.interceptors {
                 b.push_interceptor(i.clone());
             }

@@ -575,7 +575,11 @@ mod tests {
 
     fn existing(f: &Finding, active: bool) -> Existing {
         let a = AsffFinding::from_finding(f, "2026-01-01T00:00:00.000Z", now());
-        let archive = active.then(|| AsffFinding { record_state: "ARCHIVED".into(), ..a.clone() });
+        let archive = active.then(|| {
+            let mut archived = a.clone();
+            archived.record_state = "ARCHIVED".into();
+            archived
+        });
         Existing { id: a.id, active, created_at: Some("2026-01-01T00:00:00.000Z".into()), archive }
     }
 

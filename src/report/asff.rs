@@ -62,6 +62,20 @@ pub struct AsffFinding {
     pub resources: Vec<AsffResource>,
     pub record_state: String,
     pub finding_provider_fields: AsffFindingProviderFields,
+    /// Compact JSON size, measured once when the finding is built (batching needs every size).
+    #[serde(skip)]
+    encoded_len: LenCache,
+}
+
+/// A cache that takes no part in equality: two findings with the same fields are equal whether or not
+/// their size has been measured.
+#[derive(Debug, Clone, Copy, Default)]
+struct LenCache(Option<usize>);
+
+impl PartialEq for LenCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,6 +379,7 @@ impl AsffFinding {
             }],
             record_state: record_state.to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
+            encoded_len: LenCache(None),
         };
         out.fit();
         out
@@ -413,6 +428,7 @@ impl AsffFinding {
             }],
             record_state: "ARCHIVED".to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
+            encoded_len: LenCache(None),
         };
         out.fit();
         Some(out)
@@ -420,16 +436,30 @@ impl AsffFinding {
 
     /// Size of the finding in bytes of compact JSON (what a request or a batch file holds).
     pub fn json_len(&self) -> usize {
-        serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX)
+        self.encoded_len.0.unwrap_or_else(|| self.measure())
+    }
+
+    /// Counted, not collected: a buffer per finding would double the cost of writing them.
+    fn measure(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        match serde_json::to_writer(&mut counter, self) {
+            Ok(()) => counter.0,
+            Err(_) => usize::MAX,
+        }
     }
 
     /// Keeps the finding under the 240 KB limit: `Details` are dropped rather than the finding failing.
+    /// Every constructor ends here, so the size it measures is the finding's final size.
     fn fit(&mut self) {
-        if self.json_len() > MAX_FINDING_BYTES {
+        self.encoded_len = LenCache(None);
+        let mut len = self.measure();
+        if len > MAX_FINDING_BYTES {
             for r in &mut self.resources {
                 r.details = None;
             }
+            len = self.measure();
         }
+        self.encoded_len = LenCache(Some(len));
     }
 
     pub fn is_active(&self) -> bool {
@@ -578,6 +608,20 @@ pub fn missing_required(f: &sh::AwsSecurityFinding) -> Vec<&'static str> {
     need("Resources", !f.resources().is_empty() && f.resources().iter().all(|r| r.r#type().is_some() && r.id().is_some()));
     need("Types", !f.types().is_empty() || f.finding_provider_fields().is_some_and(|p| !p.types().is_empty()));
     missing
+}
+
+/// An `io::Write` that only counts bytes.
+struct ByteCounter(usize);
+
+impl Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Splits items of the given JSON sizes into consecutive batches of at most `max_count` items and

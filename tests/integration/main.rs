@@ -6,6 +6,7 @@ mod support;
 
 mod config;
 mod faults;
+mod http_faults;
 mod least_privilege;
 mod mocks;
 mod org;
