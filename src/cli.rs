@@ -114,7 +114,9 @@ pub struct ScopeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Access to member accounts")]
 pub struct AccessArgs {
-    /// Name of the audit role assumed in each member account.
+    /// Name of the audit role assumed in each member account. Default: OrganizationAccountAccessRole, which
+    /// Organizations creates in new accounts but which is usually an administrator role: for scheduled scans
+    /// deploy the read-only role of deploy/audit-role.yaml and name it here.
     #[arg(long, value_name = "NAME")]
     pub role_name: Option<String>,
 
@@ -152,8 +154,8 @@ pub struct OutputArgs {
     pub json: Option<PathBuf>,
 
     /// Write SARIF 2.1.0 for GitHub code scanning to this file, atomically: one result per FAIL. Past
-    /// 25,000 results it holds one run per account (at most 20); a file GitHub would reject is never
-    /// written, and the error names --sarif-dir.
+    /// 5,000 results (the most GitHub keeps per run) it holds one run per account (at most 20); a file
+    /// GitHub would reject or truncate is never written, and the error names --sarif-dir.
     #[arg(long, value_name = "PATH")]
     pub sarif: Option<PathBuf>,
 

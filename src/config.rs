@@ -440,8 +440,9 @@ impl ScanPlan {
                 return Err(ConfigError(format!("invalid --call-timeout {secs}: allowed 1 to 600 seconds")));
             }
             aws.attempt_timeout = Duration::from_secs(secs);
-            aws.operation_timeout = Duration::from_secs(secs.saturating_mul(u64::from(aws.max_attempts)).saturating_add(60));
         }
+        // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
+        aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
         let security_hub = validate_security_hub(&args.security_hub)?;
 
         Ok(Self {

@@ -208,6 +208,8 @@ mod tests {
     fn fingerprint_is_stable_and_distinguishes_resources() {
         let a = finding("k1");
         // Pinned value: the fingerprint is a public contract (ASFF Id, SARIF fingerprint) and must never drift.
+        // sha256("kms-key-not-pending-deletion\0aws\0123456789012\0eu-west-1\0k1\0"), computed independently.
+        assert_eq!(a.fingerprint(), "42e19f61b1f06c95c15c46e25179bf135380294d821db7baab3bc538694e49ae");
         assert_eq!(a.fingerprint(), finding("k1").fingerprint());
         assert_eq!(a.fingerprint().len(), 64);
         assert_ne!(a.fingerprint(), finding("k2").fingerprint());

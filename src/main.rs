@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -81,8 +82,15 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
     }
     let report = outcome.report;
-    print!("{}", report::text::render(&report));
+    // Files first: a closed stdout (`orgscan scan ... | head`) must not cost the reports.
     errors.extend(orgscan::write_outputs(&report, &plan.outputs));
+    let summary = report::text::render(&report);
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(summary.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        errors.push(format!("cannot print the summary: {e}"));
+    }
     for e in &errors {
         eprintln!("orgscan: error: {e}");
     }

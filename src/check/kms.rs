@@ -94,21 +94,31 @@ async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
             let kms = kms.clone();
             async move {
                 let _permit = cx.permit(Service::Kms).await;
-                let out = kms.describe_key().key_id(&id).send().await.map_err(|e| ScopeError::from_sdk("DescribeKey", &e))?;
+                let out = match kms.describe_key().key_id(&id).send().await {
+                    Ok(out) => out,
+                    // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(None),
+                    Err(e) => return Err(ScopeError::from_sdk("DescribeKey", &e)),
+                };
                 let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
-                Ok(KeyInfo {
+                // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
+                let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
+                    return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
+                };
+                Ok(Some(KeyInfo {
                     key_id: m.key_id().to_owned(),
                     arn: m.arn().map(str::to_owned).unwrap_or_else(|| {
                         format!("arn:{}:kms:{}:{}:key/{}", cx.target.partition, cx.target.region, cx.target.account, m.key_id())
                     }),
-                    manager: m.key_manager().map(|x| x.as_str().to_owned()),
-                    state: m.key_state().map(|x| x.as_str().to_owned()).unwrap_or_else(|| "Unknown".to_owned()),
+                    manager: Some(manager.as_str().to_owned()),
+                    state: state.as_str().to_owned(),
                     deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
                     pending_window_days: m.pending_deletion_window_in_days(),
-                })
+                }))
             }
         })
         .buffer_unordered(DESCRIBE_PARALLELISM)
+        .try_filter_map(|k| async move { Ok(k) })
         .try_collect()
         .await
 }

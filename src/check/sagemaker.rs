@@ -86,13 +86,19 @@ async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
             let sm = sm.clone();
             async move {
                 let _permit = cx.permit(Service::SageMaker).await;
-                let out = sm
-                    .describe_notebook_instance()
-                    .notebook_instance_name(&name)
-                    .send()
-                    .await
-                    .map_err(|e| ScopeError::from_sdk("DescribeNotebookInstance", &e))?;
-                Ok(NotebookInfo {
+                let out = match sm.describe_notebook_instance().notebook_instance_name(&name).send().await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        let err = ScopeError::from_sdk("DescribeNotebookInstance", &e);
+                        // Deleted between the list and the describe: SageMaker answers ValidationException
+                        // "RecordNotFound". Nothing to evaluate.
+                        if err.code == "ValidationException" && err.message.contains("RecordNotFound") {
+                            return Ok(None);
+                        }
+                        return Err(err);
+                    }
+                };
+                Ok(Some(NotebookInfo {
                     arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or_else(|| {
                         format!(
                             "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
@@ -105,10 +111,11 @@ async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
                     name,
                     direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
                     subnet_id: out.subnet_id().map(str::to_owned),
-                })
+                }))
             }
         })
         .buffer_unordered(DESCRIBE_PARALLELISM)
+        .try_filter_map(|n| async move { Ok(n) })
         .try_collect()
         .await
 }

@@ -165,6 +165,8 @@ impl Walker<'_> {
         let scope;
         if sel.accounts.is_empty() {
             let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
+            // The organization id names the scan (the default SARIF category): a transient failure here must
+            // not quietly rename it, which would reopen every code-scanning alert under another category.
             let org_id = {
                 let _permit = self.limits.permit(Service::Organizations, &central_target).await;
                 central
@@ -172,13 +174,13 @@ impl Walker<'_> {
                     .describe_organization()
                     .send()
                     .await
-                    .ok()
-                    .and_then(|o| o.organization().and_then(|o| o.id()).map(str::to_owned))
+                    .map_err(|e| WalkError::Organization(ScopeError::from_sdk("DescribeOrganization", &e)))?
+                    .organization()
+                    .and_then(|o| o.id())
+                    .map(str::to_owned)
+                    .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))?
             };
-            scope = match org_id {
-                Some(id) => ScanScope::Organization { id, caller: self.caller.account.clone() },
-                None => ScanScope::Accounts { caller: self.caller.account.clone() },
-            };
+            scope = ScanScope::Organization { id: org_id, caller: self.caller.account.clone() };
             let mut include: Option<BTreeSet<AccountId>> = None;
             for ou in &sel.ous {
                 let under = accounts_under(&central, &self.limits, &central_target, ou)

@@ -62,20 +62,29 @@ pub struct AsffFinding {
     pub resources: Vec<AsffResource>,
     pub record_state: String,
     pub finding_provider_fields: AsffFindingProviderFields,
-    /// Compact JSON size, measured once when the finding is built (batching needs every size).
+    /// An upper bound of the compact JSON size, set when the finding is built: batching needs a size for
+    /// every finding, and a bound is much cheaper than a measurement.
     #[serde(skip)]
-    encoded_len: LenCache,
+    size_bound: SizeBound,
 }
 
-/// A cache that takes no part in equality: two findings with the same fields are equal whether or not
-/// their size has been measured.
+/// A cached bound that takes no part in equality: findings with the same fields are equal.
 #[derive(Debug, Clone, Copy, Default)]
-struct LenCache(Option<usize>);
+struct SizeBound(Option<usize>);
 
-impl PartialEq for LenCache {
+impl PartialEq for SizeBound {
     fn eq(&self, _: &Self) -> bool {
         true
     }
+}
+
+/// Bytes of keys, braces, brackets, colons, commas and quotes of a finding, beyond its string values
+/// (the fixed field names take about 600), with room for every array and map element's punctuation.
+const STRUCTURE_BYTES: usize = 2_048;
+
+/// A string's worst-case JSON size: every byte escaped as `\u00XX` (6 bytes), plus its quotes.
+fn string_bound(s: &str) -> usize {
+    6 * s.len() + 2
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,7 +388,7 @@ impl AsffFinding {
             }],
             record_state: record_state.to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
-            encoded_len: LenCache(None),
+            size_bound: SizeBound(None),
         };
         out.fit();
         out
@@ -428,7 +437,7 @@ impl AsffFinding {
             }],
             record_state: "ARCHIVED".to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
-            encoded_len: LenCache(None),
+            size_bound: SizeBound(None),
         };
         out.fit();
         Some(out)
@@ -436,11 +445,6 @@ impl AsffFinding {
 
     /// Size of the finding in bytes of compact JSON (what a request or a batch file holds).
     pub fn json_len(&self) -> usize {
-        self.encoded_len.0.unwrap_or_else(|| self.measure())
-    }
-
-    /// Counted, not collected: a buffer per finding would double the cost of writing them.
-    fn measure(&self) -> usize {
         let mut counter = ByteCounter(0);
         match serde_json::to_writer(&mut counter, self) {
             Ok(()) => counter.0,
@@ -448,18 +452,69 @@ impl AsffFinding {
         }
     }
 
+    /// An upper bound of [`Self::json_len`], computed from the string lengths (and the small `Details`,
+    /// measured), without serializing the finding.
+    fn compute_size_bound(&self) -> usize {
+        let opt = |o: &Option<String>| o.as_deref().map_or(0, string_bound);
+        let sev = |v: &AsffSeverity| string_bound(&v.label) + opt(&v.original);
+        let list = |v: &[String]| v.iter().map(|x| string_bound(x) + 1).sum::<usize>();
+        let details = |d: &Option<AsffDetails>| match d {
+            None => 0,
+            Some(d) => {
+                let mut counter = ByteCounter(0);
+                serde_json::to_writer(&mut counter, d).map_or(usize::MAX / 4, |()| counter.0)
+            }
+        };
+        STRUCTURE_BYTES
+            + [&self.schema_version, &self.id, &self.product_arn, &self.generator_id, &self.aws_account_id]
+                .iter()
+                .map(|x| string_bound(x))
+                .sum::<usize>()
+            + list(&self.types)
+            + string_bound(&self.created_at)
+            + string_bound(&self.updated_at)
+            + sev(&self.severity)
+            + string_bound(&self.title)
+            + string_bound(&self.description)
+            + string_bound(&self.remediation.recommendation.text)
+            + string_bound(&self.remediation.recommendation.url)
+            + self.product_fields.iter().map(|(k, v)| string_bound(k) + string_bound(v) + 2).sum::<usize>()
+            + string_bound(&self.compliance.status)
+            + list(&self.compliance.related_requirements)
+            + self
+                .resources
+                .iter()
+                .map(|r| {
+                    string_bound(&r.resource_type)
+                        + string_bound(&r.id)
+                        + string_bound(&r.partition)
+                        + string_bound(&r.region)
+                        + details(&r.details)
+                        + 64
+                })
+                .sum::<usize>()
+            + string_bound(&self.record_state)
+            + sev(&self.finding_provider_fields.severity)
+            + list(&self.finding_provider_fields.types)
+    }
+
+    /// What batching counts for this finding: its size bound (conservative; computed when built).
+    pub fn batch_size(&self) -> usize {
+        self.size_bound.0.unwrap_or_else(|| self.compute_size_bound())
+    }
+
     /// Keeps the finding under the 240 KB limit: `Details` are dropped rather than the finding failing.
-    /// Every constructor ends here, so the size it measures is the finding's final size.
+    /// Every constructor ends here. The bound settles it for ordinary findings; only a finding whose bound
+    /// exceeds the limit is measured.
     fn fit(&mut self) {
-        self.encoded_len = LenCache(None);
-        let mut len = self.measure();
-        if len > MAX_FINDING_BYTES {
+        let mut bound = self.compute_size_bound();
+        if bound > MAX_FINDING_BYTES && self.json_len() > MAX_FINDING_BYTES {
             for r in &mut self.resources {
                 r.details = None;
             }
-            len = self.measure();
+            bound = self.compute_size_bound().min(self.json_len());
         }
-        self.encoded_len = LenCache(Some(len));
+        self.size_bound = SizeBound(Some(bound));
     }
 
     pub fn is_active(&self) -> bool {
@@ -649,7 +704,7 @@ pub fn batch_ranges(sizes: &[usize], max_count: usize, max_bytes: usize) -> Vec<
 
 /// Batches within the `BatchImportFindings` limits: at most 100 findings and 6 MB each.
 pub fn batches(findings: Vec<AsffFinding>) -> Vec<Vec<AsffFinding>> {
-    let sizes: Vec<usize> = findings.iter().map(AsffFinding::json_len).collect();
+    let sizes: Vec<usize> = findings.iter().map(AsffFinding::batch_size).collect();
     let ranges = batch_ranges(&sizes, MAX_BATCH_FINDINGS, MAX_BATCH_BYTES);
     let mut rest = findings.into_iter();
     ranges.into_iter().map(|r| rest.by_ref().take(r.len()).collect()).collect()
@@ -855,6 +910,28 @@ mod tests {
         let small = Finding { evidence: serde_json::Map::new(), ..f };
         let a = AsffFinding::from_finding(&small, "x", now());
         assert!(a.resources[0].details.as_ref().and_then(|d| d.aws_open_search_service_domain.as_ref()).is_some());
+    }
+
+    #[test]
+    fn the_size_bound_is_never_below_the_real_size() {
+        let awkward = "\u{1}\"\\é漢".repeat(50);
+        let mut findings = vec![AsffFinding::from_finding(&kms("k", Status::Fail), "2026-11-01T00:00:00.000Z", now())];
+        for check in check::ALL {
+            let info = check.info();
+            let f = Finding::builder(info, &target())
+                .resource(info.resource_types[0], &awkward, format!("arn:aws:x:eu-west-1:123456789012:{awkward}"))
+                .evidence("runtime", awkward.as_str())
+                .evidence("key_state", awkward.as_str())
+                .fail(awkward.as_str())
+                .build()
+                .unwrap();
+            findings.push(AsffFinding::from_finding(&f, &awkward, now()));
+        }
+        for a in &findings {
+            assert!(a.batch_size() >= a.json_len(), "{} < {}", a.batch_size(), a.json_len());
+            // Not wildly loose for ordinary findings: 100 of them stay far below a 6 MB batch.
+        }
+        assert!(findings[0].batch_size() * MAX_BATCH_FINDINGS < MAX_BATCH_BYTES / 2);
     }
 
     #[test]

@@ -151,11 +151,21 @@ impl ScanReport {
     pub fn exit_code(&self) -> u8 {
         if self.failures().next().is_some() {
             exit::FAILED
-        } else if self.has_errors() || self.incomplete || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems()) {
+        } else if self.has_errors()
+            || self.incomplete
+            || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
+            || !self.evaluated_anything()
+        {
             exit::INCOMPLETE
         } else {
             exit::OK
         }
+    }
+
+    /// Whether at least one scope was evaluated: a scan that evaluated nothing (no account matched, every
+    /// region skipped) assures nothing and never exits 0.
+    pub fn evaluated_anything(&self) -> bool {
+        self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
     }
 
     /// Puts everything in its deterministic order.

@@ -37,9 +37,11 @@ const FALLBACK_INFORMATION_URI: &str = "https://github.com/orgscan/orgscan";
 const OPT_DIR: &str = "--sarif-dir";
 const OPT_NARROW: &str = "--regions or --checks (with a distinct --sarif-category for each part)";
 
-/// GitHub's hard limits on one SARIF upload ("SARIF results exceed one or more limits", and "SARIF file is
-/// too large": 10 MB gzip-compressed). Rules per run (25,000) and tags per rule (20) are far above what
-/// five checks produce, and locations per result is always 1 here.
+/// GitHub's limits on one SARIF upload ("SARIF results exceed one or more limits", and "SARIF file is
+/// too large": 10 MB gzip-compressed). Results per run: GitHub accepts up to 25,000 but stores only the
+/// top 5,000 by severity (its "soft limit"), so a run of 5,001 to 25,000 results would be accepted and
+/// silently lose alerts, which then read as fixed; orgscan never writes a run above 5,000. Rules per run
+/// (25,000) and tags per rule (20) are far above what five checks produce, and locations per result is 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub results_per_run: usize,
@@ -49,8 +51,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// 10 MB read as 10,000,000 bytes, the stricter of the two readings.
-    pub const GITHUB: Limits = Limits { results_per_run: 25_000, runs_per_file: 20, gzip_bytes: 10_000_000 };
+    /// 10 MB read as 10,000,000 bytes, the stricter of the two readings; 5,000 results per run, the most
+    /// GitHub keeps (see above).
+    pub const GITHUB: Limits = Limits { results_per_run: 5_000, runs_per_file: 20, gzip_bytes: 10_000_000 };
 }
 
 impl Default for Limits {

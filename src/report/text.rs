@@ -93,6 +93,9 @@ pub fn render(r: &ScanReport) -> String {
     let verdict = match r.exit_code() {
         super::exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
         super::exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
+        _ if !r.evaluated_anything() => {
+            "NOTHING EVALUATED: no scope was evaluated (no account matched, or every scope was skipped or failed)".to_owned()
+        }
         _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
     };

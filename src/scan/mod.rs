@@ -20,7 +20,7 @@ use crate::report::{Coverage, CoverageStatus, ErrorEntry, ScanReport, ScanScope,
 use crate::target::{AccountId, Partition, Region, Target};
 
 use self::limits::Limits;
-use self::regions::RegionPlan;
+use self::regions::{RegionPlan, ResolvedRegions};
 
 /// An account to scan: its configuration (credentials), or why it cannot be scanned.
 pub struct AccountPlan {
@@ -61,6 +61,8 @@ pub struct Scanner {
 struct ScopeResult {
     check: &'static dyn Check,
     target: Target,
+    /// The account confirmed the region enabled (see `ResolvedRegions`).
+    region_confirmed: bool,
     result: Result<Evaluation, ScopeError>,
 }
 
@@ -74,7 +76,7 @@ enum Event {
 }
 
 enum AccountOutcome {
-    Regions { regions: Vec<Region>, note: Option<String> },
+    Regions(ResolvedRegions),
     Failed(ScopeError, Option<Vec<Region>>),
     Skipped(String, Option<Vec<Region>>),
 }
@@ -95,6 +97,7 @@ impl Scanner {
         let scan_time = started_at;
         let n_accounts = accounts.len();
         progress.accounts_total(n_accounts);
+        let mut book = Book { unresolved: accounts.iter().map(|a| a.account.clone()).collect(), ..Book::default() };
 
         // Accounts flow through region discovery into scopes, one stream, so the first scopes start while
         // later accounts are still being resolved.
@@ -103,26 +106,27 @@ impl Scanner {
             .buffer_unordered(self.concurrency.clamp(1, 16))
             .flat_map(|(plan_account, config, outcome)| {
                 let mut scopes = Vec::new();
-                if let (AccountOutcome::Regions { regions, .. }, Some(config)) = (&outcome, config) {
-                    for r in regions {
+                if let (AccountOutcome::Regions(resolved), Some(config)) = (&outcome, config) {
+                    for r in &resolved.regions {
                         for c in &self.checks {
-                            scopes.push((config.clone(), Target::new(plan_account.clone(), r.clone()), *c));
+                            scopes.push((config.clone(), Target::new(plan_account.clone(), r.clone()), *c, resolved.confirmed_enabled));
                         }
                     }
                 }
                 let head = stream::once(async move { Either::Left(Event::Account { plan_account, outcome }) });
-                let tail = stream::iter(scopes).map(|(config, target, check)| Either::Right((config, target, check)));
+                let tail = stream::iter(scopes).map(Either::Right);
                 head.chain(tail)
             })
             .map(|item| async move {
                 match item {
                     Either::Left(ev) => ev,
-                    Either::Right((config, target, check)) => Event::Scope(self.run_scope(&config, target, check, scan_time).await),
+                    Either::Right((config, target, check, confirmed)) => {
+                        Event::Scope(self.run_scope(&config, target, check, confirmed, scan_time).await)
+                    }
                 }
             })
             .buffer_unordered(self.concurrency.max(1));
 
-        let mut book = Book::default();
         let mut incomplete = false;
         tokio::pin!(events);
         tokio::pin!(cancel);
@@ -137,8 +141,8 @@ impl Scanner {
                     None => break,
                     Some(Event::Account { plan_account, outcome }) => {
                         progress.account_done();
-                        if let AccountOutcome::Regions { regions, .. } = &outcome {
-                            progress.targets_planned(regions.len() * self.checks.len());
+                        if let AccountOutcome::Regions(resolved) = &outcome {
+                            progress.targets_planned(resolved.regions.len() * self.checks.len());
                         }
                         book.account(&self.checks, plan_account, outcome);
                     }
@@ -154,6 +158,9 @@ impl Scanner {
             }
         }
 
+        if incomplete {
+            book.interrupt(&self.checks);
+        }
         // Every call of the run counts, the walker's (STS, Organizations) included: the factory is per run.
         let api = self.factory.stats().snapshot();
         let mut report = book.finish(scope, self.checks.iter().map(|c| c.info()).collect(), n_accounts);
@@ -172,13 +179,20 @@ impl Scanner {
             AccountSource::Ready(config) => {
                 let clients = self.factory.clients(&config, &self.factory.home_region());
                 let home = Target::new(plan.account.clone(), self.factory.home_region());
-                let (regions, note) = regions.resolve(&clients, &self.limits, &home, plan.partition).await;
-                (plan.account, Some(config), AccountOutcome::Regions { regions, note })
+                let resolved = regions.resolve(&clients, &self.limits, &home, plan.partition).await;
+                (plan.account, Some(config), AccountOutcome::Regions(resolved))
             }
         }
     }
 
-    async fn run_scope(&self, config: &AccountConfig, target: Target, check: &'static dyn Check, scan_time: DateTime<Utc>) -> ScopeResult {
+    async fn run_scope(
+        &self,
+        config: &AccountConfig,
+        target: Target,
+        check: &'static dyn Check,
+        region_confirmed: bool,
+        scan_time: DateTime<Utc>,
+    ) -> ScopeResult {
         let cx = CheckContext {
             clients: self.factory.clients(config, &target.region),
             target,
@@ -204,7 +218,7 @@ impl Scanner {
         } else if let Ok(e) = &result {
             tracing::debug!(target = %cx.target, check = check.info().id, findings = e.findings.len(), "scope evaluated");
         }
-        ScopeResult { check, target: cx.target, result }
+        ScopeResult { check, target: cx.target, region_confirmed, result }
     }
 }
 
@@ -224,15 +238,23 @@ struct Book {
     regions: BTreeSet<Region>,
     /// Per account: how its regions were found (e.g. the bundled list stood in for the Account API).
     notes: Vec<(AccountId, String)>,
+    /// Accounts whose regions are not known yet.
+    unresolved: BTreeSet<AccountId>,
+    /// Scopes planned and not finished yet.
+    pending: BTreeSet<(&'static str, AccountId, Region)>,
 }
 
 impl Book {
     fn account(&mut self, checks: &[&'static dyn Check], account: AccountId, outcome: AccountOutcome) {
+        self.unresolved.remove(&account);
         match outcome {
-            AccountOutcome::Regions { regions, note } => {
+            AccountOutcome::Regions(resolved) => {
                 self.accounts_scanned.insert(account.clone());
-                self.regions.extend(regions);
-                if let Some(n) = note {
+                for r in &resolved.regions {
+                    self.pending.extend(checks.iter().map(|c| (c.info().id, account.clone(), r.clone())));
+                }
+                self.regions.extend(resolved.regions);
+                if let Some(n) = resolved.note {
                     self.notes.push((account, n));
                 }
             }
@@ -264,18 +286,39 @@ impl Book {
 
     fn scope(&mut self, r: ScopeResult) {
         let check_id = r.check.info().id;
+        self.pending.remove(&(check_id, r.target.account.clone(), r.target.region.clone()));
         let status = match r.result {
             Ok(e) => {
                 let status = CoverageStatus::Evaluated { resources: e.findings.len(), not_applicable: e.not_applicable };
                 self.findings.extend(e.findings);
                 status
             }
-            Err(e) if e.is_region_not_enabled() && r.target.region.is_opt_in() => {
+            Err(e) if e.is_region_not_enabled() && r.target.region.is_opt_in() && !r.region_confirmed => {
                 CoverageStatus::Skipped { reason: format!("region not enabled for this account ({})", e.code) }
             }
             Err(e) => CoverageStatus::Error(e),
         };
         self.coverage.push(Coverage { check_id, account: r.target.account, region: Some(r.target.region), status });
+    }
+
+    /// After an interruption: every scope that was planned and did not finish is an error, so coverage
+    /// still accounts for every (check, account, region) and nothing unfinished reads as clean.
+    fn interrupt(&mut self, checks: &[&'static dyn Check]) {
+        let interrupted = ScopeError::new("Interrupted", "the scan was interrupted before this scope finished");
+        for (check_id, account, region) in std::mem::take(&mut self.pending) {
+            self.coverage.push(Coverage { check_id, account, region: Some(region), status: CoverageStatus::Error(interrupted.clone()) });
+        }
+        for account in std::mem::take(&mut self.unresolved) {
+            self.errors.push(ErrorEntry { account: account.clone(), region: None, check_id: None, error: interrupted.clone() });
+            for_each_scope(checks, None, |check_id, region| {
+                self.coverage.push(Coverage {
+                    check_id,
+                    account: account.clone(),
+                    region,
+                    status: CoverageStatus::Error(interrupted.clone()),
+                });
+            });
+        }
     }
 
     fn finish(mut self, scope: ScanScope, checks: Vec<&'static crate::check::CheckInfo>, accounts: usize) -> ScanReport {

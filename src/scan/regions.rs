@@ -23,14 +23,19 @@ impl RegionPlan {
         }
     }
 
-    /// The regions of one account, and a note when the bundled list stood in for the Account API.
-    pub async fn resolve(&self, clients: &Clients, limits: &Limits, home: &Target, partition: Partition) -> (Vec<Region>, Option<String>) {
+    /// The regions of one account, whether the account itself confirmed them enabled (Account API), and a
+    /// note when the bundled list stood in for the Account API.
+    pub async fn resolve(&self, clients: &Clients, limits: &Limits, home: &Target, partition: Partition) -> ResolvedRegions {
         let exclude = match self {
-            RegionPlan::Explicit(r) => return (r.clone(), None),
+            RegionPlan::Explicit(r) => return ResolvedRegions { regions: r.clone(), confirmed_enabled: false, note: None },
             RegionPlan::Enabled { exclude } => exclude,
         };
+        let mut confirmed_enabled = false;
         let (mut regions, note) = match list_enabled(clients, limits, home).await {
-            Ok(r) if !r.is_empty() => (r, None),
+            Ok(r) if !r.is_empty() => {
+                confirmed_enabled = true;
+                (r, None)
+            }
             Ok(_) => (bundled(partition), Some("Account ListRegions returned no region; using the bundled region list".to_owned())),
             Err(e) => (
                 bundled(partition),
@@ -43,8 +48,18 @@ impl RegionPlan {
         regions.retain(|r| r.partition() == partition && !exclude.contains(r));
         regions.sort();
         regions.dedup();
-        (regions, note)
+        ResolvedRegions { regions, confirmed_enabled, note }
     }
+}
+
+/// The regions to visit in one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedRegions {
+    pub regions: Vec<Region>,
+    /// The account's own `ListRegions` named them as enabled: a rejected token there is then an error
+    /// (bad or expired credentials, clock skew), never a "region not enabled" skip.
+    pub confirmed_enabled: bool,
+    pub note: Option<String>,
 }
 
 fn bundled(partition: Partition) -> Vec<Region> {

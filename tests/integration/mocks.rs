@@ -353,3 +353,40 @@ async fn an_expired_token_mid_scan_renews_the_session_and_runs_the_scope_once_mo
     assert_eq!(calls("STS", "AssumeRole"), Some(2), "the session was assumed again");
     assert_eq!(calls("KMS", "ListKeys"), Some(2), "the call was made once more, and only once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_in_a_region_the_account_confirmed_enabled_is_an_error_not_a_skip() {
+    use aws_sdk_account::operation::list_regions::ListRegionsOutput;
+    use aws_sdk_account::types::{Region as AccountRegion, RegionOptStatus};
+    let moto = Moto::from_env();
+    let (_account, creds) = moto.fresh_account().await.unwrap();
+    // The account's own ListRegions says af-south-1 is enabled (moto does not implement the Account API).
+    let regions = mock!(aws_sdk_account::Client::list_regions).then_output(|| {
+        ListRegionsOutput::builder()
+            .regions(AccountRegion::builder().region_name("af-south-1").region_opt_status(RegionOptStatus::Enabled).build())
+            .regions(AccountRegion::builder().region_name("eu-west-1").region_opt_status(RegionOptStatus::EnabledByDefault).build())
+            .build()
+    });
+    let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&regions])).with_interceptor(InRegion {
+        region: "af-south-1",
+        inner: reject_both("UnrecognizedClientException", "The security token included in the request is invalid."),
+    });
+    let report = scan_with(f, &["--this-account", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"]).await;
+    let regions: BTreeSet<String> = report.coverage.iter().filter_map(|c| c.region.as_ref().map(|r| r.to_string())).collect();
+    assert_eq!(regions, BTreeSet::from(["af-south-1".to_owned(), "eu-west-1".to_owned()]), "the account's own region list is used");
+    for c in report.coverage.iter().filter(|c| c.region.as_ref().is_some_and(|r| r.as_str() == "af-south-1")) {
+        assert!(matches!(&c.status, CoverageStatus::Error(e) if e.code == "UnrecognizedClientException"), "{c:?}");
+    }
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_that_evaluates_nothing_never_exits_0() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 2).await.unwrap();
+    // prod-eu is empty in a two-member organization: no account matches.
+    let report = scan_with(factory(&moto, &org.management_creds, 2), &["--ou", org.ou("prod-eu"), "--regions", "eu-west-1"]).await;
+    assert!(report.coverage.is_empty() && report.findings.is_empty());
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+    assert!(orgscan::report::text::render(&report).contains("NOTHING EVALUATED"));
+}

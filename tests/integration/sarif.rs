@@ -531,19 +531,20 @@ fn output_is_deterministic_and_time_appears_only_in_time_fields() {
 }
 
 #[test]
-fn exactly_25000_results_stay_in_one_run() {
-    let r = big_report(25_000, 3);
+fn exactly_5000_results_stay_in_one_run() {
+    // GitHub keeps at most 5,000 results of a run (it accepts 25,000): orgscan never writes more.
+    let r = big_report(5_000, 3);
     let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
-    assert_eq!((file.runs, file.results), (1, 25_000));
+    assert_eq!((file.runs, file.results), (1, 5_000));
     let log = assert_github_ingestion_rules(&file.bytes);
     assert_eq!(log["runs"][0]["automationDetails"]["id"], "orgscan/o-bigorg/");
 }
 
 #[test]
-fn past_25000_results_the_file_splits_into_one_run_per_account_each_with_its_own_category() {
-    let r = big_report(25_001, 3);
+fn past_5000_results_the_file_splits_into_one_run_per_account_each_with_its_own_category() {
+    let r = big_report(5_001, 3);
     let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
-    assert_eq!((file.runs, file.results), (3, 25_001));
+    assert_eq!((file.runs, file.results), (3, 5_001));
     let log = assert_github_ingestion_rules(&file.bytes);
     assert_schema_valid(&log);
     let runs = log["runs"].as_array().unwrap();
@@ -555,10 +556,10 @@ fn past_25000_results_the_file_splits_into_one_run_per_account_each_with_its_own
         assert!(results(run).iter().all(|x| x["properties"]["account_id"] == acct.as_str()));
         total += results(run).len();
     }
-    assert_eq!(total, 25_001);
+    assert_eq!(total, 5_001);
     let fps: BTreeSet<&str> =
         runs.iter().flat_map(results).map(|x| x["partialFingerprints"]["primaryLocationLineHash"].as_str().unwrap()).collect();
-    assert_eq!(fps.len(), 25_001, "every result keeps its own fingerprint");
+    assert_eq!(fps.len(), 5_001, "every result keeps its own fingerprint");
 
     // --sarif-dir gives the same categories, one file per account.
     let files = sarif::render_dir(&r, None, &Limits::GITHUB).unwrap();
@@ -574,8 +575,17 @@ fn past_25000_results_the_file_splits_into_one_run_per_account_each_with_its_own
 }
 
 #[test]
+fn at_25001_results_the_file_splits_by_account_with_no_run_over_5000() {
+    let r = big_report(25_001, 6);
+    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
+    assert_eq!((file.runs, file.results), (6, 25_001));
+    let log = assert_github_ingestion_rules(&file.bytes);
+    assert!(log["runs"].as_array().unwrap().iter().all(|run| results(run).len() <= 5_000));
+}
+
+#[test]
 fn past_the_run_limit_the_file_is_refused_naming_sarif_dir_and_the_dir_has_one_file_per_account() {
-    let r = big_report(25_001, 21);
+    let r = big_report(5_001, 21);
     let err = sarif::render_file(&r, None, &Limits::GITHUB).unwrap_err();
     assert!(matches!(err, SarifError::TooManyAccounts { accounts: 21, .. }), "{err:?}");
     assert!(err.to_string().contains("--sarif-dir"), "{err}");
@@ -588,14 +598,14 @@ fn past_the_run_limit_the_file_is_refused_naming_sarif_dir_and_the_dir_has_one_f
         assert_eq!(log["runs"][0]["automationDetails"]["id"], format!("big/{acct}/"));
         total += results(&log["runs"][0]).len();
     }
-    assert_eq!(total, 25_001);
+    assert_eq!(total, 5_001);
 }
 
 #[test]
 fn one_account_past_the_limit_is_refused_in_both_modes_naming_how_to_narrow_the_scan() {
-    let r = big_report(25_001, 1);
+    let r = big_report(5_001, 1);
     for err in [sarif::render_file(&r, None, &Limits::GITHUB).unwrap_err(), sarif::render_dir(&r, None, &Limits::GITHUB).unwrap_err()] {
-        assert!(matches!(err, SarifError::AccountTooLarge { results: 25_001, .. }), "{err:?}");
+        assert!(matches!(err, SarifError::AccountTooLarge { results: 5_001, .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("300000000000") && msg.contains("--regions") && msg.contains("--sarif-category"), "{msg}");
     }
