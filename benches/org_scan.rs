@@ -24,8 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use estate::{BoxError, Mix, Moto, create_grouped_org, seed_account};
-use futures::{StreamExt, TryStreamExt, stream};
+use estate::{BoxError, Mix, Moto, create_grouped_org, seed_org};
 use orgscan::aws::ClientFactory;
 use orgscan::cli::{Cli, Command as CliCommand};
 use orgscan::config::ScanPlan;
@@ -219,27 +218,14 @@ async fn bench() -> Result<(), BoxError> {
     }
     let t_seed = Instant::now();
     let org = create_grouped_org(&seeder, &groups).await?;
-    let accounts: Vec<(usize, String)> = org.all_accounts().into_iter().enumerate().collect();
-    let seeded: Vec<usize> = stream::iter(accounts)
-        .map(|(i, account)| {
-            let (seeder, org, regions) = (&seeder, &org, &regions);
-            async move {
-                let creds = if account == org.management { org.management_creds.clone() } else { seeder.assume(&account).await? };
-                let e = seed_account(seeder, &creds, &account, regions, |r| {
-                    if i % 5 == 0 { Mix::full(((i + r) % 3) as u8) } else { Mix::light(((i + r) % 3) as u8) }
-                })
-                .await?;
-                Ok::<usize, BoxError>(e.len())
-            }
-        })
-        .buffer_unordered(4)
-        .try_collect()
-        .await?;
+    let (expected, _) =
+        seed_org(&seeder, &org, &regions, |i, r| if i % 5 == 0 { Mix::full(((i + r) % 3) as u8) } else { Mix::light(((i + r) % 3) as u8) })
+            .await?;
     eprintln!(
         "seeded {} accounts x {} regions ({} resources) in {:.1}s",
-        seeded.len(),
+        org.all_accounts().len(),
         regions.len(),
-        seeded.iter().sum::<usize>(),
+        expected.len(),
         t_seed.elapsed().as_secs_f64()
     );
 

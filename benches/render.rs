@@ -9,24 +9,6 @@ use orgscan::check;
 use orgscan::finding::Finding;
 use orgscan::report::{Coverage, CoverageStatus, ScanReport, ScanScope, Stats};
 use orgscan::target::{AccountId, Region, Target};
-use serde::Serialize;
-
-/// The same facts as a finding, as a plain struct: what serde_json alone costs.
-#[derive(Serialize)]
-struct Plain<'a> {
-    check_id: &'a str,
-    status: &'a str,
-    severity: &'a str,
-    account_id: &'a str,
-    region: &'a str,
-    resource_type: &'a str,
-    resource_id: &'a str,
-    resource_arn: &'a str,
-    title: &'a str,
-    message: &'a str,
-    fingerprint: String,
-    evidence: &'a serde_json::Map<String, serde_json::Value>,
-}
 
 fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
@@ -95,27 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in sizes {
         let report = synthetic(n)?;
         let runs = if n > 50_000 { 5 } else { 11 };
-        let (base, base_bytes) = time(runs, || {
-            let plain: Vec<Plain> = report
-                .findings
-                .iter()
-                .map(|f| Plain {
-                    check_id: f.check.id,
-                    status: f.status.as_str(),
-                    severity: f.severity().as_str(),
-                    account_id: f.target.account.as_str(),
-                    region: f.target.region.as_str(),
-                    resource_type: f.resource.resource_type,
-                    resource_id: &f.resource.id,
-                    resource_arn: &f.resource.arn,
-                    title: f.check.title,
-                    message: &f.message,
-                    fingerprint: f.fingerprint(),
-                    evidence: &f.evidence,
-                })
-                .collect();
-            serde_json::to_vec(&plain).map(|v| v.len()).unwrap_or(0)
-        });
+        // The floor: the findings alone, as the JSON report's own plain records, compact, with nothing else.
+        let (base, base_bytes) =
+            time(runs, || serde_json::to_vec(&orgscan::report::json::JsonReport::new(&report).findings).map(|v| v.len()).unwrap_or(0));
         let mut rows = vec![("serde", base, base_bytes)];
         let (t, b) = time(runs, || {
             let mut out = Vec::new();

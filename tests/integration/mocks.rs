@@ -13,7 +13,7 @@ use aws_sdk_lambda::operation::list_functions::ListFunctionsError;
 use aws_sdk_organizations::operation::list_accounts::ListAccountsOutput;
 use aws_sdk_organizations::types::{Account, AccountState};
 use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+use aws_smithy_mocks::{MockResponseInterceptor, mock};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -22,35 +22,11 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
 use orgscan::aws::ClientFactory;
 use orgscan::report::{CoverageStatus, exit};
 
 use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_region};
-use crate::support::scan_with;
-
-fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
-    let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough();
-    for r in rules {
-        i = i.with_rule(r);
-    }
-    i
-}
-
-fn err_meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
-}
-
-/// A factory for moto with quick retries (the SDK's default backoff would make these tests slow).
-fn factory(moto: &Moto, creds: &Credentials, max_attempts: u32) -> ClientFactory {
-    let cfg = moto
-        .sdk_config(creds, "us-east-1")
-        .into_builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(Duration::from_millis(2)))
-        .build();
-    ClientFactory::from_sdk_config(cfg)
-}
+use crate::support::{err_meta, passthrough as interceptor, quick_factory as factory, scan_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_account_completes() {

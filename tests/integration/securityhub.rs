@@ -5,16 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_kms::operation::list_keys::ListKeysError;
 use aws_sdk_securityhub::operation::batch_import_findings::{BatchImportFindingsError, BatchImportFindingsOutput};
 use aws_sdk_securityhub::operation::get_findings::GetFindingsError;
 use aws_sdk_securityhub::types::{AwsSecurityFinding, ImportFindingsError};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
-use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::mock;
 use futures::{StreamExt, TryStreamExt, stream};
 use orgscan::aws::ClientFactory;
 use orgscan::report::asff::{self, AsffFinding};
@@ -22,33 +19,13 @@ use orgscan::report::{ScanReport, exit};
 use orgscan::securityhub::{ImportReport, ScopeStatus};
 use serde_json::Value;
 
-use crate::support::estate::{Expected, Mix, Moto, Org, create_org, seed_account};
-use crate::support::{assert_valid, orgscan, plan, read_json, stderr, stdout, tempdir};
+use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org};
+use crate::support::{
+    assert_valid, err_meta, orgscan, passthrough as interceptor, plan, quick_factory as factory, read_json, stderr, stdout, tempdir,
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
-
-/// A factory for moto with quick SDK retries.
-fn factory(moto: &Moto, creds: &Credentials, max_attempts: u32) -> ClientFactory {
-    let cfg = moto
-        .sdk_config(creds, "us-east-1")
-        .into_builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(Duration::from_millis(2)))
-        .build();
-    ClientFactory::from_sdk_config(cfg)
-}
-
-fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
-    let mut i = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough();
-    for r in rules {
-        i = i.with_rule(r);
-    }
-    i
-}
-
-fn err_meta(code: &str, message: &str) -> ErrorMetadata {
-    ErrorMetadata::builder().code(code).message(message).build()
-}
 
 /// Scans in-process, then writes `--asff-dir` and imports with `--security-hub` as `orgscan scan` does.
 async fn scan_import(factory: ClientFactory, args: &[&str]) -> ScanReport {
@@ -165,32 +142,6 @@ fn check_asff_dir(dir: &Path) -> BTreeMap<(String, String), Vec<Vec<AsffFinding>
     out
 }
 
-async fn seed_org(
-    moto: &Moto,
-    org: &Org,
-    regions: &[&str],
-    mix: impl Fn(usize, usize) -> Mix + Copy,
-) -> (Vec<Expected>, BTreeMap<String, Credentials>) {
-    let accounts: Vec<(usize, String)> = org.all_accounts().into_iter().enumerate().collect();
-    let per_account: Vec<(String, Credentials, Vec<Expected>)> = stream::iter(accounts)
-        .map(|(i, account)| async move {
-            let creds = if account == org.management { org.management_creds.clone() } else { moto.assume(&account).await? };
-            let e = seed_account(moto, &creds, &account, regions, |r| mix(i, r)).await?;
-            Ok::<_, crate::support::estate::BoxError>((account, creds, e))
-        })
-        .buffer_unordered(3)
-        .try_collect()
-        .await
-        .unwrap();
-    let mut expected = Vec::new();
-    let mut creds = BTreeMap::new();
-    for (a, c, e) in per_account {
-        creds.insert(a, c);
-        expected.extend(e);
-    }
-    (expected, creds)
-}
-
 fn totals(report: &Value) -> (u64, u64, u64, u64, u64) {
     let t = &report["security_hub"]["totals"];
     let n = |k: &str| t[k].as_u64().unwrap();
@@ -205,7 +156,7 @@ async fn an_organization_import_leaves_one_finding_per_resource_and_a_rerun_reso
     let moto = Moto::from_env();
     let org = create_org(&moto, 2).await.unwrap();
     let regions = ["eu-west-1", "ap-northeast-1"];
-    let (mut expected, creds) = seed_org(&moto, &org, &regions, |a, r| Mix::light(((a + r) % 3) as u8)).await;
+    let (mut expected, creds) = seed_org(&moto, &org, &regions, |a, r| Mix::light(((a + r) % 3) as u8)).await.unwrap();
     assert_eq!(creds.len(), 3);
 
     let dir = tempdir();

@@ -397,3 +397,31 @@ pub async fn create_grouped_org(moto: &Moto, groups: &[usize]) -> Result<Org, Bo
     }
     Ok(Org { id, management, management_creds: creds, root_id, ous, members })
 }
+
+/// Seeds every account of `org` in `regions`, a few accounts at a time; `mix(account index, region index)`
+/// (index 0 is the management account). Returns what orgscan must report and each account's credentials.
+pub async fn seed_org(
+    moto: &Moto,
+    org: &Org,
+    regions: &[&str],
+    mix: impl Fn(usize, usize) -> Mix + Copy,
+) -> Result<(Vec<Expected>, std::collections::BTreeMap<String, Credentials>), BoxError> {
+    use futures::{StreamExt, TryStreamExt, stream};
+    let accounts: Vec<(usize, String)> = org.all_accounts().into_iter().enumerate().collect();
+    let per_account: Vec<(String, Credentials, Vec<Expected>)> = stream::iter(accounts)
+        .map(|(i, account)| async move {
+            let creds = if account == org.management { org.management_creds.clone() } else { moto.assume(&account).await? };
+            let e = seed_account(moto, &creds, &account, regions, |r| mix(i, r)).await?;
+            Ok::<_, BoxError>((account, creds, e))
+        })
+        .buffer_unordered(4)
+        .try_collect()
+        .await?;
+    let mut expected = Vec::new();
+    let mut creds = std::collections::BTreeMap::new();
+    for (a, c, e) in per_account {
+        creds.insert(a, c);
+        expected.extend(e);
+    }
+    Ok((expected, creds))
+}

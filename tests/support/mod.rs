@@ -131,3 +131,31 @@ pub async fn scan_with(factory: orgscan::aws::ClientFactory, args: &[&str]) -> o
         Err(e) => panic!("scan did not start: {e}"),
     }
 }
+
+/// A factory for moto with quick SDK retries (the default backoff would make fault tests slow).
+pub fn quick_factory(moto: &Moto, creds: &Credentials, max_attempts: u32) -> orgscan::aws::ClientFactory {
+    let cfg = moto
+        .sdk_config(creds, "us-east-1")
+        .into_builder()
+        .retry_config(
+            aws_smithy_types::retry::RetryConfig::standard()
+                .with_max_attempts(max_attempts)
+                .with_initial_backoff(std::time::Duration::from_millis(2)),
+        )
+        .build();
+    orgscan::aws::ClientFactory::from_sdk_config(cfg)
+}
+
+/// aws-smithy-mocks rules that answer the calls they match; every other call passes through to moto.
+pub fn passthrough(rules: &[&aws_smithy_mocks::Rule]) -> aws_smithy_mocks::MockResponseInterceptor {
+    let mut i = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::MatchAny).allow_passthrough();
+    for r in rules {
+        i = i.with_rule(r);
+    }
+    i
+}
+
+/// The metadata of a modeled AWS error.
+pub fn err_meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder().code(code).message(message).build()
+}
