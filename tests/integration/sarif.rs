@@ -20,7 +20,7 @@ use orgscan::target::{AccountId, Target};
 use serde_json::Value;
 
 use crate::support::estate::{Expected, Mix, Moto, seed_account};
-use crate::support::{orgscan, orgscan_env, read_json, root, stderr, stdout, tempdir};
+use crate::support::{orgscan, read_json, root, stderr, stdout, tempdir};
 
 // ---------------------------------------------------------------------------------------------------------
 // Validation helpers
@@ -662,8 +662,6 @@ fn write_outputs_never_writes_a_file_github_would_reject() {
 
 #[test]
 fn sarif_flags_are_checked_before_any_aws_call() {
-    let creds = Moto::root_credentials();
-    let closed = "http://127.0.0.1:9";
     let dir = tempdir();
     let file = dir.path().join("f.sarif");
     std::fs::write(&file, "").unwrap();
@@ -677,17 +675,7 @@ fn sarif_flags_are_checked_before_any_aws_call() {
         (&["--sarif-dir", f], &["--sarif-dir", "not a directory"]),
         (&["--json", f, "--sarif", f], &["--json", "--sarif", "own file"]),
     ];
-    for (args, needles) in cases {
-        let mut full = vec!["scan", "--this-account"];
-        full.extend_from_slice(args);
-        let o = orgscan_env(closed, &creds, &full, &[]);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        for n in *needles {
-            assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
-        }
-        assert!(!err.contains("GetCallerIdentity") && !err.contains("dispatch"), "{args:?} reached AWS: {err}");
-    }
+    crate::support::assert_refused_before_any_aws_call(&["scan", "--this-account"], cases);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -126,8 +126,6 @@ async fn without_regions_every_region_of_the_partition_is_visited_via_the_bundle
 #[test]
 fn bad_input_exits_2_naming_the_value_before_any_aws_call() {
     // The endpoint refuses connections: had orgscan called AWS, the message would be about that.
-    let creds = Moto::root_credentials();
-    let closed = "http://127.0.0.1:9";
     let cases: &[(&[&str], &[&str])] = &[
         (&["--regions", "not-a-region"], &["'not-a-region'", "eu-west-1"]),
         (&["--regions", "eu-west-1,eu-wst"], &["'eu-wst'"]),
@@ -152,17 +150,7 @@ fn bad_input_exits_2_naming_the_value_before_any_aws_call() {
         (&["--role-name", "bad name"], &["'bad name'"]),
         (&["--regions", "eu-west-1", "--exclude-regions", "eu-west-1"], &["--exclude-regions removes every region"]),
     ];
-    for (args, needles) in cases {
-        let mut full = vec!["scan"];
-        full.extend_from_slice(args);
-        let o = orgscan_env(closed, &creds, &full, &[]);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        for n in *needles {
-            assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
-        }
-        assert!(!err.contains("GetCallerIdentity") && !err.contains("dispatch"), "{args:?} reached AWS: {err}");
-    }
+    crate::support::assert_refused_before_any_aws_call(&["scan"], cases);
 }
 
 #[test]

@@ -335,14 +335,21 @@ impl Org {
     }
 }
 
-/// Creates an organization in a fresh management account with `n_members` accounts spread over this tree:
-/// root → `prod` → `prod-eu`; root → `dev`; and some accounts directly under the root.
-pub async fn create_org(moto: &Moto, n_members: usize) -> Result<Org, BoxError> {
+/// A new organization in a fresh management account: (management account, its credentials, an
+/// Organizations client acting as it, organization id, root id).
+async fn new_organization(moto: &Moto) -> Result<(String, Credentials, aws_sdk_organizations::Client, String, String), BoxError> {
     let (management, creds) = moto.fresh_account().await?;
     let org = aws_sdk_organizations::Client::new(&moto.sdk_config(&creds, "us-east-1"));
     let o = org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await?;
     let id = o.organization().and_then(|o| o.id()).ok_or("no organization id")?.to_owned();
     let root_id = org.list_roots().send().await?.roots().first().and_then(|r| r.id()).ok_or("no root")?.to_owned();
+    Ok((management, creds, org, id, root_id))
+}
+
+/// Creates an organization in a fresh management account with `n_members` accounts spread over this tree:
+/// root → `prod` → `prod-eu`; root → `dev`; and some accounts directly under the root.
+pub async fn create_org(moto: &Moto, n_members: usize) -> Result<Org, BoxError> {
+    let (management, creds, org, id, root_id) = new_organization(moto).await?;
     let mut ous = Vec::new();
     for (name, parent_name) in [("prod", None), ("prod-eu", Some("prod")), ("dev", None)] {
         let parent = match parent_name {
@@ -376,11 +383,7 @@ pub async fn create_org(moto: &Moto, n_members: usize) -> Result<Org, BoxError> 
 /// An organization whose members sit in flat OUs `g0`, `g1`, ... of the given sizes (benchmarks select
 /// N accounts as a prefix of groups with `--ou`).
 pub async fn create_grouped_org(moto: &Moto, groups: &[usize]) -> Result<Org, BoxError> {
-    let (management, creds) = moto.fresh_account().await?;
-    let org = aws_sdk_organizations::Client::new(&moto.sdk_config(&creds, "us-east-1"));
-    let o = org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await?;
-    let id = o.organization().and_then(|o| o.id()).ok_or("no organization id")?.to_owned();
-    let root_id = org.list_roots().send().await?.roots().first().and_then(|r| r.id()).ok_or("no root")?.to_owned();
+    let (management, creds, org, id, root_id) = new_organization(moto).await?;
     let mut ous = Vec::new();
     let mut members = Vec::new();
     for (g, size) in groups.iter().enumerate() {

@@ -159,3 +159,20 @@ pub fn passthrough(rules: &[&aws_smithy_mocks::Rule]) -> aws_smithy_mocks::MockR
 pub fn err_meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
     aws_smithy_types::error::ErrorMetadata::builder().code(code).message(message).build()
 }
+
+/// Each case (arguments after `prefix`, expected fragments of the message) exits 2 with a message holding
+/// every fragment, before any AWS call: the endpoint refuses connections, and no AWS error appears.
+pub fn assert_refused_before_any_aws_call(prefix: &[&str], cases: &[(&[&str], &[&str])]) {
+    let creds = Moto::root_credentials();
+    for (args, needles) in cases {
+        let mut full = prefix.to_vec();
+        full.extend_from_slice(args);
+        let o = orgscan_env("http://127.0.0.1:9", &creds, &full, &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+        }
+        assert!(!err.contains("GetCallerIdentity") && !err.contains("dispatch"), "{args:?} reached AWS: {err}");
+    }
+}
