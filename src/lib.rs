@@ -56,6 +56,12 @@ pub async fn run_scan_with_accounts(
     let limits = Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency));
     let caller = org::whoami(&factory).await?;
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
+    if let Some(regions) = plan.regions.explicit() {
+        let foreign: Vec<String> = regions.iter().filter(|r| r.partition() != caller.partition).map(|r| r.to_string()).collect();
+        if !foreign.is_empty() {
+            return Err(WalkError::Partition { regions: foreign.join(","), partition: caller.partition });
+        }
+    }
     let walker = Walker {
         factory: &factory,
         limits: limits.clone(),

@@ -32,6 +32,8 @@ pub enum WalkError {
     Organization(ScopeError),
     #[error("cannot resolve OU {ou}: {error}")]
     Ou { ou: String, error: ScopeError },
+    #[error("--regions {regions}: not in partition {partition}, where the credentials belong (one scan covers one partition)")]
+    Partition { regions: String, partition: crate::target::Partition },
 }
 
 /// The identity orgscan runs as.

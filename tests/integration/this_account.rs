@@ -191,3 +191,12 @@ fn an_unreachable_endpoint_is_a_clear_error_and_keeps_an_earlier_report() {
     assert!(err.contains("cannot reach AWS at http://127.0.0.1:9") && err.contains("Connection refused"), "{err}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"earlier\": true}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_of_another_partition_are_refused_naming_them() {
+    let moto = Moto::from_env();
+    let (_account, creds) = moto.fresh_account().await.unwrap();
+    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", "eu-west-1,cn-north-1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--regions cn-north-1: not in partition aws"), "{}", stderr(&o));
+}
