@@ -5,7 +5,7 @@ pub mod json;
 pub mod sarif;
 pub mod text;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -173,10 +173,6 @@ impl ScanReport {
         self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.coverage.sort_by(|a, b| (a.check_id, &a.account, &a.region).cmp(&(b.check_id, &b.account, &b.region)));
         self.errors.sort_by(|a, b| (&a.account, &a.region, a.check_id).cmp(&(&b.account, &b.region, b.check_id)));
-    }
-
-    pub fn accounts(&self) -> BTreeSet<&AccountId> {
-        self.coverage.iter().map(|c| &c.account).collect()
     }
 }
 
