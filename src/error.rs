@@ -36,6 +36,11 @@ const THROTTLING_CODES: &[&str] = &[
     "EC2ThrottledException",
 ];
 
+/// Whether an AWS error code means throttling.
+pub fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
 impl ScopeError {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self { code: code.into(), message: message.into() }
@@ -90,7 +95,7 @@ impl ScopeError {
     }
 
     pub fn is_throttling(&self) -> bool {
-        THROTTLING_CODES.contains(&self.code.as_str())
+        is_throttling_code(&self.code)
     }
 
     /// An explicit deny from a service control policy (AWS: "...with an explicit deny in a service control policy").

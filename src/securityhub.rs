@@ -286,7 +286,7 @@ pub fn is_retryable(code: &str) -> bool {
         "RequestTimeout",
         "RequestTimeoutException",
     ];
-    TRANSIENT.contains(&code) || ScopeError::new(code, "").is_throttling()
+    TRANSIENT.contains(&code) || crate::error::is_throttling_code(code)
 }
 
 /// Adds the fix to the errors whose cause orgscan knows.

@@ -212,15 +212,20 @@ impl Walker<'_> {
             }
         }
 
+        // One STS client (and one resolution of the caller's credentials) for every member's AssumeRole.
+        let sts = central.sts();
         let plans = stream::iter(states)
-            .map(|(account, state)| async move { self.account_plan(account, &state).await })
+            .map(|(account, state)| {
+                let sts = sts.clone();
+                async move { self.account_plan(account, &state, sts).await }
+            })
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
         Ok((scope, plans))
     }
 
-    async fn account_plan(&self, account: AccountId, state: &str) -> AccountPlan {
+    async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {
         let partition = self.caller.partition;
         if state != "ACTIVE" {
             return AccountPlan { account, partition, source: AccountSource::Skipped(format!("account is {state}, not ACTIVE")) };
@@ -230,11 +235,8 @@ impl Walker<'_> {
         {
             return p;
         }
-        let Ok(central) = self.central() else {
-            return AccountPlan { account, partition, source: AccountSource::Failed(ScopeError::new("NoCredentials", "no credentials")) };
-        };
         let provider = AssumeRoleCredentials::new(
-            central.sts(),
+            sts,
             self.access.role_arn(partition.as_str(), &account),
             self.access.external_id.clone(),
             self.session_name.clone(),
