@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use orgscan::check;
-use orgscan::finding::Finding;
-use orgscan::report::{Coverage, CoverageStatus, ScanReport, ScanScope, Stats};
-use orgscan::target::{AccountId, Region, Target};
+use orgscan::model::Finding;
+use orgscan::model::{AccountId, Region, Target};
+use orgscan::model::{Coverage, CoverageStatus, ScanReport, Stats, Subject};
 
 fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
@@ -38,7 +38,7 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
         tool_version: env!("CARGO_PKG_VERSION"),
         started_at: Utc::now(),
         finished_at: Utc::now(),
-        scope: ScanScope::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? },
+        subject: Subject::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? },
         checks: check::ALL.iter().map(|c| c.info()).collect(),
         findings,
         coverage,
@@ -96,10 +96,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // ASFF: every finding (PASSes resolve earlier FAILs), grouped by scope and cut into import batches.
         let (t, b) = time(runs, || {
             let mut bytes = 0;
-            for findings in orgscan::report::asff::by_scope(&report, report.finished_at).into_values() {
-                for batch in orgscan::report::asff::batches(findings) {
+            for findings in orgscan::securityhub::batch::by_scope(&report, report.finished_at).into_values() {
+                for batch in orgscan::securityhub::batch::batches(findings) {
                     let mut out = Vec::new();
-                    if orgscan::report::asff::write_batch(&batch, &mut out).is_ok() {
+                    if orgscan::securityhub::batch::write_batch(&batch, &mut out).is_ok() {
                         bytes += out.len();
                     }
                 }

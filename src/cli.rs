@@ -61,7 +61,7 @@ pub struct ScanArgs {
     pub config: Option<PathBuf>,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub selection: SelectionArgs,
 
     #[command(flatten)]
     pub access: AccessArgs,
@@ -81,7 +81,7 @@ pub struct ScanArgs {
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "What to scan")]
-pub struct ScopeArgs {
+pub struct SelectionArgs {
     /// Scan only the account of the ambient credentials (no Organizations or STS AssumeRole calls).
     #[arg(long, conflicts_with_all = ["accounts", "ou", "exclude_ou", "exclude_accounts"])]
     pub this_account: bool,

@@ -1,30 +1,41 @@
 //! orgscan: audit a whole AWS Organization for five security best practices.
 //!
 //! The flow (see DESIGN.md): CLI → [`config::ScanPlan`] → [`org`] walker → [`scan::Scanner`] →
-//! [`report::ScanReport`] → outputs. Checks never render or import; renderers never call AWS.
+//! [`model::ScanReport`] → outputs ([`report`]) and the Security Hub sink ([`securityhub`]). Checks never
+//! render or import; renderers never call AWS.
+//!
+//! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `securityhub`,
+//! `report`, then `cli`, `config`, `progress` and this file, which wires one run. A module imports only from
+//! layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod config;
-pub mod error;
-pub mod finding;
+pub mod files;
+pub mod model;
 pub mod org;
 pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod securityhub;
-pub mod target;
+
+pub use report::write_outputs;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
-use crate::config::{ScanPlan, ScopePlan};
-use crate::org::{WalkError, Walker};
-use crate::report::{ScanReport, ScanScope};
-use crate::scan::limits::Limits;
-use crate::scan::{AccountSource, Progress, Scanner};
+use crate::config::{ScanPlan, Selection};
+use crate::model::{ScanReport, Subject};
+use crate::org::{AccountSource, WalkError, Walker};
+use crate::scan::{Progress, Scanner};
+
+/// The rate limits and in-flight caps of one run: each service's budget from the registry.
+fn limits(plan: &ScanPlan) -> Arc<Limits> {
+    Arc::new(Limits::with_rates(check::rate).with_concurrency(plan.concurrency, plan.per_account_concurrency))
+}
 
 /// Runs a whole scan: who am I, which accounts, then every (account, region, check).
 ///
@@ -53,7 +64,7 @@ pub async fn run_scan_with_accounts(
     cancel: impl Future<Output = ()>,
     progress: &mut dyn Progress,
 ) -> Result<ScanOutcome, WalkError> {
-    let limits = Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency));
+    let limits = limits(plan);
     let caller = org::whoami(&factory).await?;
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
     if let Some(regions) = plan.regions.explicit() {
@@ -69,9 +80,9 @@ pub async fn run_scan_with_accounts(
         access: &plan.access,
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
     };
-    let (scope, accounts) = match &plan.scope {
-        ScopePlan::ThisAccount => (ScanScope::Account(caller.account.clone()), vec![walker.own_account()?]),
-        ScopePlan::Organization(sel) => walker.plan(sel).await?,
+    let (subject, accounts) = match &plan.selection {
+        Selection::ThisAccount => (Subject::Account(caller.account.clone()), vec![walker.own_account()?]),
+        Selection::Organization(sel) => walker.plan(sel).await?,
     };
     let scanner = Scanner {
         factory: factory.clone(),
@@ -87,7 +98,7 @@ pub async fn run_scan_with_accounts(
             AccountSource::Failed(_) | AccountSource::Skipped(_) => None,
         })
         .collect();
-    let report = scanner.run(scope, accounts, &plan.regions, cancel, progress).await;
+    let report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
     Ok(ScanOutcome { report, accounts: configs })
 }
 
@@ -96,7 +107,7 @@ pub async fn run_scan_with_accounts(
 pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, factory: &ClientFactory, cancel: impl Future<Output = ()>) {
     let sink = securityhub::Sink {
         factory,
-        limits: Arc::new(Limits::default().with_concurrency(plan.concurrency, plan.per_account_concurrency)),
+        limits: limits(plan),
         options: plan.security_hub.import_options(plan.concurrency, plan.aws.max_attempts),
         checks: outcome.report.checks.clone(),
         now: chrono::Utc::now(),
@@ -104,42 +115,4 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
-}
-
-/// Writes every requested output file, atomically. Returns the errors (one per file that failed).
-pub fn write_outputs(report: &ScanReport, outputs: &config::Outputs) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(p) = &outputs.json
-        && let Err(e) = report::write_atomic(p, |w| report::json::to_writer(report, w))
-    {
-        errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
-    }
-    // SARIF: everything is rendered and checked against GitHub's limits before the first byte is written,
-    // so an output GitHub would reject is never written (the error names the option that makes it fit).
-    let limits = report::sarif::Limits::GITHUB;
-    let category = outputs.sarif_category.as_deref();
-    if let Some(p) = &outputs.sarif {
-        match report::sarif::render_file(report, category, &limits) {
-            Ok(file) => {
-                if let Err(e) = report::write_atomic(p, |w| std::io::Write::write_all(w, &file.bytes)) {
-                    errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
-                }
-            }
-            Err(e) => errors.push(format!("SARIF '{}' not written: {e}", p.display())),
-        }
-    }
-    if let Some(dir) = &outputs.sarif_dir {
-        match report::sarif::render_dir(report, category, &limits) {
-            Ok(files) => {
-                for file in files {
-                    let p = dir.join(&file.file_name);
-                    if let Err(e) = report::write_atomic(&p, |w| std::io::Write::write_all(w, &file.bytes)) {
-                        errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
-                    }
-                }
-            }
-            Err(e) => errors.push(format!("SARIF files in '{}' not written: {e}", dir.display())),
-        }
-    }
-    errors
 }

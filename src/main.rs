@@ -6,7 +6,8 @@ use orgscan::aws::ClientFactory;
 use orgscan::check;
 use orgscan::cli::{ChecksFormat, Cli, Command};
 use orgscan::config::ScanPlan;
-use orgscan::report::{self, exit};
+use orgscan::model::exit;
+use orgscan::report;
 use tracing::Level;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
@@ -69,7 +70,7 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
     drop(bar);
     let mut errors = Vec::new();
     if let Some(dir) = &plan.security_hub.asff_dir {
-        errors.extend(report::asff::write_dir(&outcome.report, dir, outcome.report.finished_at));
+        errors.extend(orgscan::securityhub::batch::write_dir(&outcome.report, dir, outcome.report.finished_at));
     }
     if plan.security_hub.import {
         // The scan's Ctrl-C handler is gone with its future: the import gets one of its own.

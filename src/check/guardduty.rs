@@ -3,19 +3,21 @@
 //! GuardDuty must run even in unused regions, where an attacker's activity would otherwise go unseen.
 //! <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_settingup.html>
 
+use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
+use serde::Serialize;
 
-use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::Service;
-use crate::target::Target;
+use super::{Check, CheckContext, Evaluation, collect_findings};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "guardduty-enabled",
     title: "GuardDuty is enabled in every region",
     severity: Severity::High,
     service: Service::GuardDuty,
+    // GuardDuty publishes no quota for these reads; two calls per region are all the check makes.
+    rate: Rate::new(10, 10),
+    iam_actions: &["guardduty:ListDetectors", "guardduty:GetDetector"],
     security_hub_controls: &["GuardDuty.1"],
     resource_types: &["AwsAccount", "AwsGuardDutyDetector"],
     description: "GuardDuty continuously analyses CloudTrail events, VPC flow logs and DNS logs for \
@@ -27,6 +29,23 @@ pub static INFO: &CheckInfo = &CheckInfo {
         aws guardduty update-detector --region REGION --detector-id DETECTOR_ID --enable",
     docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/guardduty-controls.html#guardduty-1",
 };
+
+/// ASFF `Resources[].Details.AwsGuardDutyDetector` (an account without a detector has no ASFF details).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsGuardDutyDetectorDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl AsffDetails for AwsGuardDutyDetectorDetails {
+    const KEY: &'static str = "AwsGuardDutyDetector";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let d = sh::AwsGuardDutyDetectorDetails::builder().set_status(self.status.clone()).build();
+        sh::ResourceDetails::builder().aws_guard_duty_detector(d).build()
+    }
+}
 
 /// What `ListDetectors` and `GetDetector` say about a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +69,11 @@ pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation
         RegionDetector::Detector { id, status } => {
             let arn = format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account);
             let status = status.as_deref().unwrap_or("UNKNOWN");
-            let b = b.resource("AwsGuardDutyDetector", id, arn).evidence("detector_id", id.as_str()).evidence("status", status);
+            let b = b
+                .resource("AwsGuardDutyDetector", id, arn)
+                .evidence("detector_id", id.as_str())
+                .evidence("status", status)
+                .details(AwsGuardDutyDetectorDetails { status: Some(status.to_owned()) });
             if status == "ENABLED" {
                 b.pass(format!("GuardDuty detector {id} is enabled in {}", target.region))
             } else {
@@ -65,13 +88,13 @@ async fn collect(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
     let gd = cx.clients.guardduty();
     // One detector per region is all AWS allows; one ListDetectors page holds it.
     let ids = {
-        let _permit = cx.permit(Service::GuardDuty).await;
+        let _permit = cx.gate(Service::GuardDuty).permit().await;
         gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
     };
     let Some(id) = ids.into_iter().min() else {
         return Ok(RegionDetector::None);
     };
-    let _permit = cx.permit(Service::GuardDuty).await;
+    let _permit = cx.gate(Service::GuardDuty).permit().await;
     let out = gd.get_detector().detector_id(&id).send().await.map_err(|e| ScopeError::from_sdk("GetDetector", &e))?;
     Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })
 }
@@ -91,7 +114,7 @@ impl Check for GuardDutyEnabled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Status;
+    use crate::model::Status;
 
     fn t() -> Target {
         Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())

@@ -3,21 +3,24 @@
 //! A deleted key cannot be recovered, and neither can the data encrypted under it; the waiting period
 //! (7 to 30 days) is the only chance to cancel. <https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>
 
+use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
 
-use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::Service;
-use crate::target::Target;
+use super::{Check, CheckContext, Evaluation, collect_findings};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "kms-key-not-pending-deletion",
     title: "KMS keys are not pending deletion",
     severity: Severity::Critical,
     service: Service::Kms,
+    // ListKeys 500/s and DescribeKey 2,000/s per account and region (KMS quotas), shared with the account's
+    // cryptographic workloads' management calls.
+    rate: Rate::new(100, 100),
+    iam_actions: &["kms:ListKeys", "kms:DescribeKey"],
     security_hub_controls: &["KMS.3"],
     resource_types: &["AwsKmsKey"],
     description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \
@@ -41,6 +44,30 @@ pub struct KeyInfo {
     pub pending_window_days: Option<i32>,
 }
 
+/// ASFF `Resources[].Details.AwsKmsKey`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsKmsKeyDetails {
+    pub key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
+}
+
+impl AsffDetails for AwsKmsKeyDetails {
+    const KEY: &'static str = "AwsKmsKey";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let key = sh::AwsKmsKeyDetails::builder()
+            .key_id(&self.key_id)
+            .set_key_state(self.key_state.clone())
+            .set_key_manager(self.key_manager.clone())
+            .build();
+        sh::ResourceDetails::builder().aws_kms_key(key).build()
+    }
+}
+
 const PENDING_STATES: &[&str] = &["PendingDeletion", "PendingReplicaDeletion"];
 
 /// Pure evaluation: customer-managed keys only; pending (replica) deletion fails, every other state passes.
@@ -49,7 +76,12 @@ pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result
         let b = Finding::builder(INFO, target)
             .resource("AwsKmsKey", &k.key_id, &k.arn)
             .evidence("key_state", k.state.as_str())
-            .evidence("key_manager", "CUSTOMER");
+            .evidence("key_manager", "CUSTOMER")
+            .details(AwsKmsKeyDetails {
+                key_id: k.key_id.clone(),
+                key_state: Some(k.state.clone()),
+                key_manager: Some("CUSTOMER".to_owned()),
+            });
         if PENDING_STATES.contains(&k.state.as_str()) {
             let when = match k.deletion_date {
                 Some(d) => {
@@ -80,20 +112,17 @@ const DESCRIBE_PARALLELISM: usize = 8;
 
 async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
     let kms = cx.clients.kms();
+    let gate = cx.gate(Service::Kms);
     let mut ids = Vec::new();
-    let mut pages = kms.list_keys().into_paginator().send();
-    loop {
-        let permit = cx.permit(Service::Kms).await;
-        let Some(page) = pages.next().await else { break };
-        drop(permit);
-        let page = page.map_err(|e| ScopeError::from_sdk("ListKeys", &e))?;
+    gate.pages("ListKeys", kms.list_keys().into_paginator().send(), |page| {
         ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_owned)));
-    }
+    })
+    .await?;
     stream::iter(ids)
         .map(|id| {
             let kms = kms.clone();
             async move {
-                let _permit = cx.permit(Service::Kms).await;
+                let _permit = gate.permit().await;
                 let out = match kms.describe_key().key_id(&id).send().await {
                     Ok(out) => out,
                     // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
@@ -138,7 +167,7 @@ impl Check for KmsKeyNotPendingDeletion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Status;
+    use crate::model::Status;
 
     fn key(id: &str, manager: &str, state: &str, deletion: Option<&str>) -> KeyInfo {
         KeyInfo {

@@ -6,21 +6,22 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::Service;
-use crate::target::Target;
+use super::{Check, CheckContext, Evaluation, collect_findings};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "lambda-supported-runtime",
     title: "Lambda functions use a supported runtime",
     severity: Severity::Medium,
     service: Service::Lambda,
+    // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
+    rate: Rate::new(8, 8),
+    iam_actions: &["lambda:ListFunctions"],
     security_hub_controls: &["Lambda.2"],
     resource_types: &["AwsLambdaFunction"],
     description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
@@ -93,6 +94,24 @@ impl RuntimeTable {
     }
 }
 
+/// ASFF `Resources[].Details.AwsLambdaFunction`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsLambdaFunctionDetails {
+    pub function_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+}
+
+impl AsffDetails for AwsLambdaFunctionDetails {
+    const KEY: &'static str = "AwsLambdaFunction";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let f = sh::AwsLambdaFunctionDetails::builder().function_name(&self.function_name).set_runtime(self.runtime.clone()).build();
+        sh::ResourceDetails::builder().aws_lambda_function(f).build()
+    }
+}
+
 /// The fields of `ListFunctions` this check reads. Environment variables are never copied here: secrets
 /// stop at the collection boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +140,10 @@ pub fn evaluate(target: &Target, functions: &[FunctionInfo], table: &RuntimeTabl
             }
             (Some(r), _) => r,
         };
-        let b = Finding::builder(INFO, target).resource("AwsLambdaFunction", &f.name, &f.arn).evidence("runtime", runtime.as_str());
+        let b = Finding::builder(INFO, target)
+            .resource("AwsLambdaFunction", &f.name, &f.arn)
+            .evidence("runtime", runtime.as_str())
+            .details(AwsLambdaFunctionDetails { function_name: f.name.clone(), runtime: Some(runtime.clone()) });
         let b = match table.get(runtime) {
             None => b.fail(format!(
                 "Lambda function {} uses runtime {runtime}, which is unknown to orgscan's runtime table (updated {}); check it against the AWS Lambda runtimes page",
@@ -148,22 +170,19 @@ async fn collect(cx: &CheckContext) -> Result<Vec<FunctionInfo>, ScopeError> {
     let lambda = cx.clients.lambda();
     let mut out = Vec::new();
     // ListFunctions already carries Runtime and PackageType: no per-function call is needed.
-    let mut pages = lambda.list_functions().into_paginator().send();
-    loop {
-        let permit = cx.permit(Service::Lambda).await;
-        let Some(page) = pages.next().await else { break };
-        drop(permit);
-        let page = page.map_err(|e| ScopeError::from_sdk("ListFunctions", &e))?;
-        for f in page.functions() {
-            let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else { continue };
-            out.push(FunctionInfo {
-                name: name.to_owned(),
-                arn: arn.to_owned(),
-                runtime: f.runtime().map(|r| r.as_str().to_owned()),
-                package_type: f.package_type().map(|p| p.as_str().to_owned()),
-            });
-        }
-    }
+    cx.gate(Service::Lambda)
+        .pages("ListFunctions", lambda.list_functions().into_paginator().send(), |page| {
+            for f in page.functions() {
+                let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else { continue };
+                out.push(FunctionInfo {
+                    name: name.to_owned(),
+                    arn: arn.to_owned(),
+                    runtime: f.runtime().map(|r| r.as_str().to_owned()),
+                    package_type: f.package_type().map(|p| p.as_str().to_owned()),
+                });
+            }
+        })
+        .await?;
     Ok(out)
 }
 
@@ -189,7 +208,7 @@ fn scan_date(t: DateTime<Utc>) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Status;
+    use crate::model::Status;
 
     fn f(name: &str, runtime: Option<&str>, package: &str) -> FunctionInfo {
         FunctionInfo {

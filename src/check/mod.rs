@@ -1,6 +1,9 @@
-//! The check model: static metadata, the `Check` trait, and the registry.
+//! The `Check` trait, what a check may use for one target, and the registry.
 //!
-//! A check collects with the SDK and then calls a pure `evaluate` over plain data. Walking accounts, rate
+//! A check is one file that declares everything about itself: its metadata (`CheckInfo`: service, request
+//! budget, IAM actions, resource types, remediation), its collection with the SDK, a pure `evaluate` over
+//! plain data, and its ASFF resource details as a typed struct. Everything else (rate limits, the IAM policy
+//! tests, `orgscan checks`, SARIF rules, docs) is derived from the registry below. Walking accounts,
 //! limiting, credentials, rendering and importing live elsewhere.
 
 pub mod guardduty;
@@ -15,32 +18,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use crate::aws::Clients;
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::{Limits, Permit, Service};
-use crate::target::Target;
-
-/// Metadata declared once per check; every output reads it and nothing re-derives it.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CheckInfo {
-    /// Stable kebab-case id: a public contract, never reused with another meaning.
-    pub id: &'static str,
-    pub title: &'static str,
-    pub severity: Severity,
-    /// The AWS service, lower-case, as used in SARIF paths and tags.
-    pub service: Service,
-    /// Security Hub control ids this check corresponds to.
-    pub security_hub_controls: &'static [&'static str],
-    /// ASFF resource type names the check reports.
-    pub resource_types: &'static [&'static str],
-    /// Why it matters (one paragraph).
-    pub description: &'static str,
-    /// What to do, in words.
-    pub remediation: &'static str,
-    /// The AWS CLI commands that fix it (from the source article), with placeholders in capitals.
-    pub remediation_cli: &'static str,
-    pub docs_url: &'static str,
-}
+use crate::aws::limits::{Gate, Limits};
+use crate::model::{CheckInfo, Finding, FindingError, Rate, ScopeError, Service, Target};
 
 /// Per-check settings that come from the user (loaded once, shared by every target).
 #[derive(Debug, Clone)]
@@ -59,10 +38,10 @@ pub struct CheckContext {
 }
 
 impl CheckContext {
-    /// Waits for the rate limit and concurrency caps of this target's account, region and `service`. Call
-    /// before every request and hold the permit until the response is in.
-    pub async fn permit(&self, service: Service) -> Permit {
-        self.limits.permit(service, &self.target).await
+    /// The rate limit and concurrency caps of this target's account, region and `service`: take a permit
+    /// before every request and hold it until the response is in (`Gate::pages` does so for every page).
+    pub fn gate(&self, service: Service) -> Gate<'_> {
+        self.limits.gate(service, &self.target)
     }
 }
 
@@ -115,10 +94,28 @@ pub fn select(ids_wanted: &[String]) -> Result<Vec<&'static dyn Check>, String> 
 
 /// `Vec<Finding>` from builder results: a finding that does not build is a bug in the check, reported as an
 /// internal error of the scope rather than silently dropped.
-pub(crate) fn collect_findings(
-    results: impl IntoIterator<Item = Result<Finding, crate::finding::FindingError>>,
-) -> Result<Vec<Finding>, ScopeError> {
+pub(crate) fn collect_findings(results: impl IntoIterator<Item = Result<Finding, FindingError>>) -> Result<Vec<Finding>, ScopeError> {
     results.into_iter().collect::<Result<Vec<_>, _>>().map_err(|e| ScopeError::internal(e.to_string()))
+}
+
+/// The request budget of `service` per account and region: the stricter of the budgets its checks declare,
+/// else the catalogue's own (services no check owns), else a small fallback.
+pub fn rate(service: Service) -> Rate {
+    ALL.iter()
+        .map(|c| c.info())
+        .filter(|i| i.service == service)
+        .map(|i| i.rate)
+        .reduce(Rate::min)
+        .or_else(|| service.own_rate())
+        .unwrap_or(Rate::FALLBACK)
+}
+
+/// Every IAM action the registered checks need, sorted: what the audit role must grant for them.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = ALL.iter().flat_map(|c| c.info().iam_actions.iter().copied()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 #[cfg(test)]
@@ -137,7 +134,27 @@ mod tests {
             assert!(i.docs_url.starts_with("https://"), "{}", i.id);
             assert!(!i.security_hub_controls.is_empty() && !i.resource_types.is_empty());
         }
-        assert_eq!(seen.len(), 5);
+        assert_eq!(seen.len(), ALL.len());
+    }
+
+    #[test]
+    fn declared_budgets_stay_below_the_lambda_and_security_hub_quotas() {
+        // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
+        let lambda = rate(Service::Lambda);
+        assert!(lambda.per_second < 15 && lambda.burst < 15);
+        assert_eq!(rate(Service::SecurityHub), Rate::new(10, 30));
+        assert!(rate(Service::SecurityHubRead).per_second <= 3);
+    }
+
+    #[test]
+    fn every_check_declares_its_iam_actions_under_its_service() {
+        for c in ALL {
+            let i = c.info();
+            assert!(!i.iam_actions.is_empty(), "{}", i.id);
+            for a in i.iam_actions {
+                assert!(a.starts_with(&format!("{}:", i.service.iam_prefix())), "{}: {a}", i.id);
+            }
+        }
     }
 
     #[test]
@@ -147,6 +164,6 @@ mod tests {
         let two = select(&["guardduty-enabled".into(), "guardduty-enabled".into(), "kms-key-not-pending-deletion".into()]);
         let ids: Vec<_> = two.unwrap().iter().map(|c| c.info().id).collect();
         assert_eq!(ids, ["guardduty-enabled", "kms-key-not-pending-deletion"]);
-        assert_eq!(select(&[]).unwrap().len(), 5);
+        assert_eq!(select(&[]).unwrap().len(), ALL.len());
     }
 }

@@ -2,19 +2,23 @@
 //!
 //! <https://docs.aws.amazon.com/opensearch-service/latest/developerguide/encryption-at-rest.html>
 
+use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
+use serde::Serialize;
 
-use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::Service;
-use crate::target::Target;
+use super::{Check, CheckContext, Evaluation, collect_findings};
+use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "opensearch-encryption-at-rest",
     title: "OpenSearch domains encrypt data at rest",
     severity: Severity::Medium,
     service: Service::OpenSearch,
+    // The OpenSearch configuration API publishes no per-call quota; stay modest.
+    rate: Rate::new(10, 10),
+    // The OpenSearch Service API is authorized under the legacy `es:` prefix (Service Authorization
+    // Reference, "Actions defined by Amazon OpenSearch Service").
+    iam_actions: &["es:ListDomainNames", "es:DescribeDomains"],
     security_hub_controls: &["Opensearch.1", "ES.1"],
     resource_types: &["AwsOpenSearchServiceDomain", "AwsElasticsearchDomain"],
     description: "OpenSearch Service (and legacy Elasticsearch) domains can encrypt indices, logs, swap files \
@@ -39,6 +43,95 @@ pub struct DomainInfo {
     pub kms_key_id: Option<String>,
 }
 
+/// ASFF `EncryptionAtRestOptions` of both domain types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EncryptionAtRestDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+/// ASFF `Resources[].Details.AwsOpenSearchServiceDomain`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsOpenSearchServiceDomainDetails {
+    pub domain_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_at_rest_options: Option<EncryptionAtRestDetails>,
+}
+
+/// ASFF `Resources[].Details.AwsElasticsearchDomain`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsElasticsearchDomainDetails {
+    pub domain_name: String,
+    /// The version without its `Elasticsearch_` prefix, as ASFF spells it (`7.10`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elasticsearch_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_at_rest_options: Option<EncryptionAtRestDetails>,
+}
+
+impl AsffDetails for AwsOpenSearchServiceDomainDetails {
+    const KEY: &'static str = "AwsOpenSearchServiceDomain";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let enc = self.encryption_at_rest_options.as_ref().map(|e| {
+            sh::AwsOpenSearchServiceDomainEncryptionAtRestOptionsDetails::builder()
+                .set_enabled(e.enabled)
+                .set_kms_key_id(e.kms_key_id.clone())
+                .build()
+        });
+        let d = sh::AwsOpenSearchServiceDomainDetails::builder()
+            .domain_name(&self.domain_name)
+            .set_engine_version(self.engine_version.clone())
+            .set_encryption_at_rest_options(enc)
+            .build();
+        sh::ResourceDetails::builder().aws_open_search_service_domain(d).build()
+    }
+}
+
+impl AsffDetails for AwsElasticsearchDomainDetails {
+    const KEY: &'static str = "AwsElasticsearchDomain";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let enc = self.encryption_at_rest_options.as_ref().map(|e| {
+            sh::AwsElasticsearchDomainEncryptionAtRestOptions::builder().set_enabled(e.enabled).set_kms_key_id(e.kms_key_id.clone()).build()
+        });
+        let d = sh::AwsElasticsearchDomainDetails::builder()
+            .domain_name(&self.domain_name)
+            .set_elasticsearch_version(self.elasticsearch_version.clone())
+            .set_encryption_at_rest_options(enc)
+            .build();
+        sh::ResourceDetails::builder().aws_elasticsearch_domain(d).build()
+    }
+}
+
+/// The domain's ASFF details, of the type its engine calls for.
+fn with_details(b: FindingBuilder, d: &DomainInfo) -> FindingBuilder {
+    // The key id is reported only for an encrypted domain (the evidence holds it only then).
+    let kms_key_id = d.kms_key_id.clone().filter(|_| d.encrypted == Some(true));
+    let encryption =
+        (d.encrypted.is_some() || kms_key_id.is_some()).then_some(EncryptionAtRestDetails { enabled: d.encrypted, kms_key_id });
+    let domain_name = d.name.clone();
+    match d.engine_version.as_deref() {
+        Some(v) if v.starts_with("Elasticsearch_") => b.details(AwsElasticsearchDomainDetails {
+            domain_name,
+            elasticsearch_version: Some(v.strip_prefix("Elasticsearch_").unwrap_or(v).to_owned()),
+            encryption_at_rest_options: encryption,
+        }),
+        engine_version => b.details(AwsOpenSearchServiceDomainDetails {
+            domain_name,
+            engine_version: engine_version.map(str::to_owned),
+            encryption_at_rest_options: encryption,
+        }),
+    }
+}
+
 /// The ASFF resource type follows the engine. The engine version string is authoritative: `EngineType`
 /// is not (domains created through the OpenSearch API may report it wrong for Elasticsearch versions).
 fn resource_type(engine_version: Option<&str>) -> &'static str {
@@ -56,6 +149,7 @@ pub fn evaluate(target: &Target, domains: &[DomainInfo]) -> Result<Evaluation, S
             .resource(resource_type(d.engine_version.as_deref()), &d.name, &d.arn)
             .evidence("engine_version", engine)
             .evidence("encryption_at_rest_enabled", d.encrypted);
+        let b = with_details(b, d);
         match d.encrypted {
             Some(true) => {
                 let b = match &d.kms_key_id {
@@ -78,14 +172,14 @@ const DESCRIBE_CHUNK: usize = 5;
 async fn collect(cx: &CheckContext) -> Result<Vec<DomainInfo>, ScopeError> {
     let os = cx.clients.opensearch();
     let names: Vec<String> = {
-        let _permit = cx.permit(Service::OpenSearch).await;
+        let _permit = cx.gate(Service::OpenSearch).permit().await;
         // No engine filter: both OpenSearch and Elasticsearch domains are listed.
         let out = os.list_domain_names().send().await.map_err(|e| ScopeError::from_sdk("ListDomainNames", &e))?;
         out.domain_names().iter().filter_map(|d| d.domain_name().map(str::to_owned)).collect()
     };
     let mut domains = Vec::with_capacity(names.len());
     for chunk in names.chunks(DESCRIBE_CHUNK) {
-        let _permit = cx.permit(Service::OpenSearch).await;
+        let _permit = cx.gate(Service::OpenSearch).permit().await;
         let out = os
             .describe_domains()
             .set_domain_names(Some(chunk.to_vec()))
@@ -121,7 +215,7 @@ impl Check for OpenSearchEncryptionAtRest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Status;
+    use crate::model::Status;
 
     fn d(name: &str, engine: Option<&str>, encrypted: Option<bool>) -> DomainInfo {
         DomainInfo {

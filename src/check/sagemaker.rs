@@ -4,20 +4,22 @@
 //! `DirectInternetAccess` is `Disabled`.
 //! <https://docs.aws.amazon.com/sagemaker/latest/dg/appendix-notebook-and-internet-access.html>
 
+use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
 
-use super::{Check, CheckContext, CheckInfo, Evaluation, collect_findings};
-use crate::error::ScopeError;
-use crate::finding::{Finding, Severity};
-use crate::scan::limits::Service;
-use crate::target::Target;
+use super::{Check, CheckContext, Evaluation, collect_findings};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "sagemaker-notebook-no-direct-internet",
     title: "SageMaker notebook instances have no direct internet access",
     severity: Severity::High,
     service: Service::SageMaker,
+    // SageMaker List*/Describe*: a conservative share of the account's control-plane budget.
+    rate: Rate::new(10, 10),
+    iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance"],
     security_hub_controls: &["SageMaker.1", "SageMaker.2"],
     resource_types: &["AwsSageMakerNotebookInstance"],
     description: "A notebook instance that is not in a VPC, or whose direct internet access is enabled, can \
@@ -30,6 +32,30 @@ pub static INFO: &CheckInfo = &CheckInfo {
         --security-group-ids SECURITY_GROUP_ID --direct-internet-access Disabled",
     docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/sagemaker-controls.html#sagemaker-1",
 };
+
+/// ASFF `Resources[].Details.AwsSageMakerNotebookInstance`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsSageMakerNotebookInstanceDetails {
+    pub notebook_instance_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_internet_access: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+}
+
+impl AsffDetails for AwsSageMakerNotebookInstanceDetails {
+    const KEY: &'static str = "AwsSageMakerNotebookInstance";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let n = sh::AwsSageMakerNotebookInstanceDetails::builder()
+            .notebook_instance_name(&self.notebook_instance_name)
+            .set_direct_internet_access(self.direct_internet_access.clone())
+            .set_subnet_id(self.subnet_id.clone())
+            .build();
+        sh::ResourceDetails::builder().aws_sage_maker_notebook_instance(n).build()
+    }
+}
 
 /// The fields of `DescribeNotebookInstance` this check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +75,12 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         let b = Finding::builder(INFO, target)
             .resource("AwsSageMakerNotebookInstance", &n.name, &n.arn)
             .evidence("direct_internet_access", access)
-            .evidence("subnet_id", n.subnet_id.clone());
+            .evidence("subnet_id", n.subnet_id.clone())
+            .details(AwsSageMakerNotebookInstanceDetails {
+                notebook_instance_name: n.name.clone(),
+                direct_internet_access: Some(access.to_owned()),
+                subnet_id: n.subnet_id.clone(),
+            });
         let mut problems = Vec::new();
         if access != "Disabled" {
             problems.push("direct internet access is enabled");
@@ -71,21 +102,18 @@ const DESCRIBE_PARALLELISM: usize = 4;
 
 async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
     let sm = cx.clients.sagemaker();
+    let gate = cx.gate(Service::SageMaker);
     let mut names = Vec::new();
-    let mut pages = sm.list_notebook_instances().into_paginator().send();
-    loop {
-        let permit = cx.permit(Service::SageMaker).await;
-        let Some(page) = pages.next().await else { break };
-        drop(permit);
-        let page = page.map_err(|e| ScopeError::from_sdk("ListNotebookInstances", &e))?;
+    gate.pages("ListNotebookInstances", sm.list_notebook_instances().into_paginator().send(), |page| {
         names.extend(page.notebook_instances().iter().filter_map(|n| n.notebook_instance_name().map(str::to_owned)));
-    }
+    })
+    .await?;
     // The list carries neither DirectInternetAccess nor SubnetId: one describe per notebook is needed.
     stream::iter(names)
         .map(|name| {
             let sm = sm.clone();
             async move {
-                let _permit = cx.permit(Service::SageMaker).await;
+                let _permit = gate.permit().await;
                 let out = match sm.describe_notebook_instance().notebook_instance_name(&name).send().await {
                     Ok(out) => out,
                     Err(e) => {
@@ -135,7 +163,7 @@ impl Check for SageMakerNotebookNoDirectInternet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Status;
+    use crate::model::Status;
 
     fn n(name: &str, access: Option<&str>, subnet: Option<&str>) -> NotebookInfo {
         NotebookInfo {

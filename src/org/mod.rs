@@ -1,22 +1,69 @@
 //! The walker: who is calling, which accounts the organization holds, and credentials for each.
 
-pub mod credentials;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_organizations::types::ChildType;
 use futures::{StreamExt, stream};
 
-use crate::aws::{ClientFactory, Clients};
-use crate::config::{AccessPlan, OrgSelection};
-use crate::error::ScopeError;
-use crate::report::ScanScope;
-use crate::scan::limits::{Limits, Service};
-use crate::scan::{AccountPlan, AccountSource};
-use crate::target::{AccountId, Partition, Target};
+use crate::aws::credentials::AssumeRoleCredentials;
+use crate::aws::limits::Limits;
+use crate::aws::{AccountConfig, ClientFactory, Clients};
+use crate::model::{AccountId, Partition, ScopeError, Service, Subject, Target};
 
-use self::credentials::AssumeRoleCredentials;
+/// The IAM actions of the walker's calls in the scanning account (GetCallerIdentity needs none: "No
+/// permissions are required to perform this operation", STS API reference). `organizations:*` are needed
+/// only for organization scans; `sts:AssumeRole` only when member accounts are scanned.
+pub const IAM_ACTIONS: &[&str] = &[
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListChildren",
+    "sts:AssumeRole",
+];
+
+/// Which accounts of the organization to scan (the user's selection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgSelection {
+    /// Exactly these accounts (no Organizations call is needed).
+    pub accounts: Vec<AccountId>,
+    pub exclude_accounts: Vec<AccountId>,
+    pub ous: Vec<String>,
+    pub exclude_ous: Vec<String>,
+}
+
+pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
+
+/// How to reach member accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPlan {
+    /// Role ARN template with `{account}` and optionally `{partition}`.
+    pub role_arn_template: String,
+    pub external_id: Option<String>,
+    pub session_duration: Duration,
+}
+
+impl AccessPlan {
+    pub fn role_arn(&self, partition: &str, account: &AccountId) -> String {
+        self.role_arn_template.replace("{partition}", partition).replace("{account}", account.as_str())
+    }
+}
+
+/// An account to scan: its configuration (credentials), or why it cannot be scanned.
+pub struct AccountPlan {
+    pub account: AccountId,
+    pub partition: Partition,
+    pub source: AccountSource,
+}
+
+pub enum AccountSource {
+    Ready(AccountConfig),
+    /// The account cannot be scanned at all (e.g. the role cannot be assumed): one error entry.
+    Failed(ScopeError),
+    /// The account is deliberately not scanned (e.g. suspended): skipped with this reason.
+    Skipped(String),
+}
 
 /// Why the scan could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +80,7 @@ pub enum WalkError {
     #[error("cannot resolve OU {ou}: {error}")]
     Ou { ou: String, error: ScopeError },
     #[error("--regions {regions}: not in partition {partition}, where the credentials belong (one scan covers one partition)")]
-    Partition { regions: String, partition: crate::target::Partition },
+    Partition { regions: String, partition: Partition },
 }
 
 /// The identity orgscan runs as.
@@ -80,13 +127,9 @@ pub struct OrgAccount {
 /// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`).
 pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Vec<OrgAccount>, ScopeError> {
     let org = clients.organizations();
-    let mut pages = org.list_accounts().into_paginator().send();
     let mut out = Vec::new();
-    loop {
-        let permit = limits.permit(Service::Organizations, central).await;
-        let Some(page) = pages.next().await else { break };
-        drop(permit);
-        let page = page.map_err(|e| ScopeError::from_sdk("ListAccounts", &e))?;
+    let gate = limits.gate(Service::Organizations, central);
+    gate.pages("ListAccounts", org.list_accounts().into_paginator().send(), |page| {
         for a in page.accounts() {
             let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else { continue };
             let state = a
@@ -96,32 +139,25 @@ pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target)
                 .unwrap_or_else(|| "UNKNOWN".to_owned());
             out.push(OrgAccount { id, name: a.name().unwrap_or_default().to_owned(), state });
         }
-    }
+    })
+    .await?;
     Ok(out)
 }
 
 /// Every account in the subtree of `ou` (`ListAccountsForParent` and `ListChildren`, breadth first).
 pub async fn accounts_under(clients: &Clients, limits: &Limits, central: &Target, ou: &str) -> Result<BTreeSet<AccountId>, ScopeError> {
     let org = clients.organizations();
+    let gate = limits.gate(Service::Organizations, central);
     let mut accounts = BTreeSet::new();
     let mut queue = vec![ou.to_owned()];
     while let Some(parent) = queue.pop() {
-        let mut pages = org.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
-        loop {
-            let permit = limits.permit(Service::Organizations, central).await;
-            let Some(page) = pages.next().await else { break };
-            drop(permit);
-            let page = page.map_err(|e| ScopeError::from_sdk("ListAccountsForParent", &e))?;
+        let pages = org.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
+        gate.pages("ListAccountsForParent", pages, |page| {
             accounts.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
-        }
-        let mut pages = org.list_children().parent_id(&parent).child_type(ChildType::OrganizationalUnit).into_paginator().send();
-        loop {
-            let permit = limits.permit(Service::Organizations, central).await;
-            let Some(page) = pages.next().await else { break };
-            drop(permit);
-            let page = page.map_err(|e| ScopeError::from_sdk("ListChildren", &e))?;
-            queue.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)));
-        }
+        })
+        .await?;
+        let pages = org.list_children().parent_id(&parent).child_type(ChildType::OrganizationalUnit).into_paginator().send();
+        gate.pages("ListChildren", pages, |page| queue.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)))).await?;
     }
     Ok(accounts)
 }
@@ -160,17 +196,17 @@ impl Walker<'_> {
     }
 
     /// The accounts selected in the organization, each with its credentials (or its failure).
-    pub async fn plan(&self, sel: &OrgSelection) -> Result<(ScanScope, Vec<AccountPlan>), WalkError> {
+    pub async fn plan(&self, sel: &OrgSelection) -> Result<(Subject, Vec<AccountPlan>), WalkError> {
         let central = self.central()?;
         let central_target = self.caller.central_target(self.factory);
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
-        let scope;
+        let subject;
         if sel.accounts.is_empty() {
             let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
             // The organization id names the scan (the default SARIF category): a transient failure here must
             // not quietly rename it, which would reopen every code-scanning alert under another category.
             let org_id = {
-                let _permit = self.limits.permit(Service::Organizations, &central_target).await;
+                let _permit = self.limits.gate(Service::Organizations, &central_target).permit().await;
                 central
                     .organizations()
                     .describe_organization()
@@ -182,7 +218,7 @@ impl Walker<'_> {
                     .map(str::to_owned)
                     .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))?
             };
-            scope = ScanScope::Organization { id: org_id, caller: self.caller.account.clone() };
+            subject = Subject::Organization { id: org_id, caller: self.caller.account.clone() };
             let mut include: Option<BTreeSet<AccountId>> = None;
             for ou in &sel.ous {
                 let under = accounts_under(&central, &self.limits, &central_target, ou)
@@ -204,7 +240,7 @@ impl Walker<'_> {
                 }
             }
         } else {
-            scope = ScanScope::Accounts { caller: self.caller.account.clone() };
+            subject = Subject::Accounts { caller: self.caller.account.clone() };
             for a in &sel.accounts {
                 if !sel.exclude_accounts.contains(a) {
                     states.insert(a.clone(), "ACTIVE".to_owned());
@@ -222,7 +258,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok((scope, plans))
+        Ok((subject, plans))
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{CoverageStatus, ScanReport, ScanScope};
-use crate::scan::stats::OpCounts;
+use crate::model::OpCounts;
+use crate::model::{CoverageStatus, ScanReport, Subject};
 
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -69,15 +69,15 @@ pub struct JsonFailedFinding<'a> {
     pub message: &'a str,
 }
 
-impl From<crate::securityhub::Counts> for JsonImportCounts {
-    fn from(c: crate::securityhub::Counts) -> Self {
+impl From<crate::model::import::Counts> for JsonImportCounts {
+    fn from(c: crate::model::import::Counts) -> Self {
         Self { new: c.new, updated: c.updated, archived: c.archived, resolved: c.resolved, failed: c.failed }
     }
 }
 
 impl<'a> JsonSecurityHub<'a> {
-    pub fn new(s: &'a crate::securityhub::ImportReport) -> Self {
-        use crate::securityhub::ScopeStatus;
+    pub fn new(s: &'a crate::model::import::ImportReport) -> Self {
+        use crate::model::import::ImportStatus;
         Self {
             dry_run: s.dry_run,
             only_failed: s.only_failed,
@@ -87,9 +87,9 @@ impl<'a> JsonSecurityHub<'a> {
                 .iter()
                 .map(|x| {
                     let (detail, code) = match &x.status {
-                        ScopeStatus::Imported | ScopeStatus::DryRun => (None, None),
-                        ScopeStatus::Skipped(reason) => (Some(reason.clone()), None),
-                        ScopeStatus::Error(e) => (Some(e.message.clone()), Some(e.code.as_str())),
+                        ImportStatus::Imported | ImportStatus::DryRun => (None, None),
+                        ImportStatus::Skipped(reason) => (Some(reason.clone()), None),
+                        ImportStatus::Error(e) => (Some(e.message.clone()), Some(e.code.as_str())),
                     };
                     JsonImportScope {
                         account_id: x.account.as_str(),
@@ -179,12 +179,12 @@ pub struct JsonStats {
 
 impl<'a> JsonReport<'a> {
     pub fn new(r: &'a ScanReport) -> Self {
-        let scope = match &r.scope {
-            ScanScope::Account(a) => Scope { kind: "account", account_id: Some(a.as_str()), organization_id: None },
-            ScanScope::Organization { id, caller } => {
+        let scope = match &r.subject {
+            Subject::Account(a) => Scope { kind: "account", account_id: Some(a.as_str()), organization_id: None },
+            Subject::Organization { id, caller } => {
                 Scope { kind: "organization", account_id: Some(caller.as_str()), organization_id: Some(id) }
             }
-            ScanScope::Accounts { caller } => Scope { kind: "accounts", account_id: Some(caller.as_str()), organization_id: None },
+            Subject::Accounts { caller } => Scope { kind: "accounts", account_id: Some(caller.as_str()), organization_id: None },
         };
         Self {
             schema_version: SCHEMA_VERSION,

@@ -21,10 +21,7 @@ use serde_sarif::sarif::{
     ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent,
 };
 
-use super::{CoverageStatus, ErrorEntry, ScanReport, ScanScope};
-use crate::check::CheckInfo;
-use crate::finding::{Finding, Severity};
-use crate::target::AccountId;
+use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, ScanReport, Severity, Subject};
 
 /// The OASIS schema location of SARIF 2.1.0 (errata 01), the one the multitool's SARIF1011 rule accepts.
 pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -94,12 +91,12 @@ pub struct SarifFile {
 /// The code-scanning category of a scan: `runAutomationDetails.id` (SARIF reads everything up to its last
 /// `/` as the category, the rest as the run's own id). Uploads with different categories do not replace each other's alerts, so the
 /// default names the organization (or the account) that was scanned.
-pub fn category(scope: &ScanScope, user: Option<&str>) -> String {
+pub fn category(subject: &Subject, user: Option<&str>) -> String {
     let mut c = match user {
         Some(u) => u.trim().to_owned(),
-        None => match scope {
-            ScanScope::Organization { id, .. } => format!("orgscan/{id}/"),
-            ScanScope::Account(a) | ScanScope::Accounts { caller: a } => format!("orgscan/{a}/"),
+        None => match subject {
+            Subject::Organization { id, .. } => format!("orgscan/{id}/"),
+            Subject::Account(a) | Subject::Accounts { caller: a } => format!("orgscan/{a}/"),
         },
     };
     // github/codeql-action upload-sarif appends the same `/` to its `category` input.
@@ -119,7 +116,7 @@ pub fn account_category(base: &str, account: &AccountId) -> String {
 /// category of [`account_category`] (GitHub refuses several runs of the same tool and category in one file).
 pub fn render_file(report: &ScanReport, user_category: Option<&str>, limits: &Limits) -> Result<SarifFile, SarifError> {
     let r = Renderer::new(report);
-    let base = category(&report.scope, user_category);
+    let base = category(&report.subject, user_category);
     let failures = r.failures();
     let runs = if failures.len() <= limits.results_per_run {
         vec![r.run(&base, &failures, None)]
@@ -148,7 +145,7 @@ pub fn render_file(report: &ScanReport, user_category: Option<&str>, limits: &Li
 /// or none is returned.
 pub fn render_dir(report: &ScanReport, user_category: Option<&str>, limits: &Limits) -> Result<Vec<SarifFile>, SarifError> {
     let r = Renderer::new(report);
-    let base = category(&report.scope, user_category);
+    let base = category(&report.subject, user_category);
     let failures = r.failures();
     let mut files = Vec::new();
     for account in &r.accounts() {
@@ -480,7 +477,7 @@ pub fn gzip_len(bytes: &[u8]) -> std::io::Result<usize> {
 mod tests {
     use super::*;
     use crate::check;
-    use crate::target::Target;
+    use crate::model::Target;
 
     fn finding(info: &'static CheckInfo, rtype: &'static str, id: &str) -> Finding {
         let t = Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
@@ -501,10 +498,10 @@ mod tests {
     #[test]
     fn categories_end_with_a_slash_and_name_the_scope() {
         let a: AccountId = "123456789012".parse().unwrap();
-        assert_eq!(category(&ScanScope::Account(a.clone()), None), "orgscan/123456789012/");
-        let org = ScanScope::Organization { id: "o-abc123defg".into(), caller: a.clone() };
+        assert_eq!(category(&Subject::Account(a.clone()), None), "orgscan/123456789012/");
+        let org = Subject::Organization { id: "o-abc123defg".into(), caller: a.clone() };
         assert_eq!(category(&org, None), "orgscan/o-abc123defg/");
-        assert_eq!(category(&ScanScope::Accounts { caller: a.clone() }, None), "orgscan/123456789012/");
+        assert_eq!(category(&Subject::Accounts { caller: a.clone() }, None), "orgscan/123456789012/");
         assert_eq!(category(&org, Some("cloud/prod")), "cloud/prod/");
         assert_eq!(account_category("cloud/prod/", &a), "cloud/prod/123456789012/");
     }

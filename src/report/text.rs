@@ -3,19 +3,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{CoverageStatus, ScanReport, ScanScope};
-use crate::finding::Status;
-use crate::securityhub::{ImportReport, ScopeStatus};
+use crate::model::Status;
+use crate::model::import::{ImportReport, ImportStatus};
+use crate::model::{CoverageStatus, ScanReport, Subject};
 
 /// How many failing resources to list per check before summarising the rest (the files hold them all).
 const MAX_LISTED_PER_CHECK: usize = 20;
 
 pub fn render(r: &ScanReport) -> String {
     let mut s = String::new();
-    let scope = match &r.scope {
-        ScanScope::Account(a) => format!("account {a}"),
-        ScanScope::Organization { id, .. } => format!("organization {id}"),
-        ScanScope::Accounts { caller } => format!("accounts scanned from {caller}"),
+    let scope = match &r.subject {
+        Subject::Account(a) => format!("account {a}"),
+        Subject::Organization { id, .. } => format!("organization {id}"),
+        Subject::Accounts { caller } => format!("accounts scanned from {caller}"),
     };
     let _ = writeln!(
         s,
@@ -91,8 +91,8 @@ pub fn render(r: &ScanReport) -> String {
 
     let fails = r.failures().count();
     let verdict = match r.exit_code() {
-        super::exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
-        super::exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
+        crate::model::exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
+        crate::model::exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
         _ if !r.evaluated_anything() => {
             "NOTHING EVALUATED: no scope was evaluated (no account matched, or every scope was skipped or failed)".to_owned()
         }
@@ -112,7 +112,7 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     if sh.dry_run {
         let _ = writeln!(s, "\nSecurity Hub import, DRY RUN ({mode}): nothing was sent; what would be sent per account and region:");
         let _ = writeln!(s, "  {:<14} {:<16} {:>6} {:>8} {:>9} {:>9}", "ACCOUNT", "REGION", "NEW", "UPDATED", "ARCHIVED", "RESOLVED");
-        for x in sh.scopes.iter().filter(|x| x.status == ScopeStatus::DryRun) {
+        for x in sh.scopes.iter().filter(|x| x.status == ImportStatus::DryRun) {
             let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
             let c = x.counts;
             let _ =
@@ -127,7 +127,7 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
         );
         let imported: BTreeMap<_, _> = sh.by_account();
         for (account, c) in imported {
-            if sh.scopes.iter().any(|x| &x.account == account && matches!(x.status, ScopeStatus::Imported | ScopeStatus::Error(_))) {
+            if sh.scopes.iter().any(|x| &x.account == account && matches!(x.status, ImportStatus::Imported | ImportStatus::Error(_))) {
                 let _ = writeln!(
                     s,
                     "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
@@ -144,7 +144,7 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     }
     let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     for x in &sh.scopes {
-        if let ScopeStatus::Skipped(reason) = &x.status {
+        if let ImportStatus::Skipped(reason) = &x.status {
             *skipped.entry(reason.as_str()).or_default() += 1;
         }
     }
@@ -154,7 +154,8 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
             let _ = writeln!(s, "    {n} scope(s): {reason}");
         }
     }
-    let errors: Vec<_> = sh.scopes.iter().filter_map(|x| if let ScopeStatus::Error(e) = &x.status { Some((x, e)) } else { None }).collect();
+    let errors: Vec<_> =
+        sh.scopes.iter().filter_map(|x| if let ImportStatus::Error(e) = &x.status { Some((x, e)) } else { None }).collect();
     if !errors.is_empty() {
         let _ = writeln!(s, "  Import errors ({}; these scopes were not, or only partly, imported):", errors.len());
         for (x, e) in errors.iter().take(MAX_LISTED_IMPORT) {

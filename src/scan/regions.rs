@@ -2,10 +2,12 @@
 
 use aws_sdk_account::types::RegionOptStatus;
 
-use super::limits::{Limits, Service};
 use crate::aws::Clients;
-use crate::error::ScopeError;
-use crate::target::{Partition, Region, Target};
+use crate::aws::limits::Limits;
+use crate::model::{Partition, Region, ScopeError, Service, Target};
+
+/// The IAM action of region discovery, in every scanned account (with `--regions`, none is needed).
+pub const IAM_ACTIONS: &[&str] = &["account:ListRegions"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegionPlan {
@@ -68,20 +70,17 @@ fn bundled(partition: Partition) -> Vec<Region> {
 
 /// Account API `ListRegions` with the account's own credentials: the regions it has enabled.
 async fn list_enabled(clients: &Clients, limits: &Limits, home: &Target) -> Result<Vec<Region>, ScopeError> {
-    let account = clients.account();
-    let mut pages = account
+    let pages = clients
+        .account()
         .list_regions()
         .region_opt_status_contains(RegionOptStatus::Enabled)
         .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    loop {
-        let permit = limits.permit(Service::Account, home).await;
-        let Some(page) = pages.next().await else { break };
-        drop(permit);
-        let page = page.map_err(|e| ScopeError::from_sdk("ListRegions", &e))?;
-        out.extend(page.regions().iter().filter_map(|r| r.region_name()?.parse::<Region>().ok()));
-    }
+    limits
+        .gate(Service::Account, home)
+        .pages("ListRegions", pages, |page| out.extend(page.regions().iter().filter_map(|r| r.region_name()?.parse::<Region>().ok())))
+        .await?;
     Ok(out)
 }

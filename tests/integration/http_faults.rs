@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use orgscan::aws::ClientFactory;
-use orgscan::report::{CoverageStatus, ScanReport, exit};
+use orgscan::model::{CoverageStatus, ScanReport, exit};
 
 use crate::support::estate::Moto;
 use crate::support::scan_with;

@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use orgscan::aws::ClientFactory;
-use orgscan::report::{CoverageStatus, exit};
+use orgscan::model::{CoverageStatus, exit};
 
 use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_region};
 use crate::support::{err_meta, passthrough as interceptor, quick_factory as factory, scan_with};
@@ -54,7 +54,7 @@ async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_ac
     let passed: BTreeSet<String> = report.findings.iter().map(|f| f.target.account.to_string()).collect();
     let others: BTreeSet<String> = org.all_accounts().into_iter().filter(|a| *a != denied).collect();
     assert_eq!(passed, others);
-    assert!(report.findings.iter().all(|f| f.status == orgscan::finding::Status::Pass));
+    assert!(report.findings.iter().all(|f| f.status == orgscan::model::Status::Pass));
     let denied_cov: Vec<_> = report.coverage.iter().filter(|c| c.account.as_str() == denied).collect();
     assert_eq!(denied_cov.len(), 1);
     assert!(matches!(&denied_cov[0].status, CoverageStatus::Error(e) if e.code == "AccessDenied"));
@@ -236,10 +236,10 @@ async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
         .http_client(aws_smithy_mocks::create_mock_http_client())
         .build();
     let f = ClientFactory::from_sdk_config(cfg).with_interceptor(interceptor(&[&r1, &r2, &r3]));
-    let me: orgscan::target::AccountId = "999999999999".parse().unwrap();
+    let me: orgscan::model::AccountId = "999999999999".parse().unwrap();
     let clients = f.central_clients(&me).unwrap();
-    let limits = orgscan::scan::limits::Limits::default();
-    let target = orgscan::target::Target::new(me, f.home_region());
+    let limits = orgscan::aws::limits::Limits::with_rates(orgscan::check::rate);
+    let target = orgscan::model::Target::new(me, f.home_region());
     let accounts = orgscan::org::list_accounts(&clients, &limits, &target).await.unwrap();
     let got: Vec<(&str, &str)> = accounts.iter().map(|a| (a.id.as_str(), a.state.as_str())).collect();
     assert_eq!(got, [("111111111111", "ACTIVE"), ("222222222222", "SUSPENDED"), ("333333333333", "ACTIVE")]);
@@ -301,7 +301,7 @@ async fn credentials_that_expire_during_the_scan_are_refreshed_before_use() {
 
     assert_eq!(report.errors, vec![], "no ExpiredToken, no error");
     assert_eq!(report.findings.len(), 1);
-    assert_eq!(report.findings[0].status, orgscan::finding::Status::Pass);
+    assert_eq!(report.findings[0].status, orgscan::model::Status::Pass);
     assert_eq!(assume.num_calls(), 2, "the expiring session was replaced");
     let keys = seen.0.lock().unwrap().clone();
     assert!(keys.contains(second.access_key_id()), "the member's calls use the fresh session: {keys:?}");

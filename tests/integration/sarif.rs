@@ -10,13 +10,14 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, TimeZone, Utc};
-use orgscan::check::{self, CheckInfo};
-use orgscan::config::Outputs;
-use orgscan::error::ScopeError;
-use orgscan::finding::{Finding, Status};
+use orgscan::check;
+use orgscan::model::CheckInfo;
+use orgscan::model::ScopeError;
+use orgscan::model::{AccountId, Target};
+use orgscan::model::{Coverage, CoverageStatus, ErrorEntry, ScanReport, Stats, Subject};
+use orgscan::model::{Finding, Status};
+use orgscan::report::Outputs;
 use orgscan::report::sarif::{self, Limits, SarifError};
-use orgscan::report::{Coverage, CoverageStatus, ErrorEntry, ScanReport, ScanScope, Stats};
-use orgscan::target::{AccountId, Target};
 use serde_json::Value;
 
 use crate::support::estate::{Expected, Mix, Moto, seed_account};
@@ -171,12 +172,12 @@ fn time(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_767_323_045 + s, 0).unwrap()
 }
 
-fn report(scope: ScanScope, findings: Vec<Finding>, coverage: Vec<Coverage>, errors: Vec<ErrorEntry>) -> ScanReport {
+fn report(subject: Subject, findings: Vec<Finding>, coverage: Vec<Coverage>, errors: Vec<ErrorEntry>) -> ScanReport {
     let mut r = ScanReport {
         tool_version: env!("CARGO_PKG_VERSION"),
         started_at: time(0),
         finished_at: time(42),
-        scope,
+        subject,
         checks: check::ALL.iter().map(|c| c.info()).collect(),
         findings,
         coverage,
@@ -287,7 +288,7 @@ fn fixed_report() -> ScanReport {
         check_id: Some("lambda-supported-runtime"),
         error: denied,
     }];
-    report(ScanScope::Organization { id: "o-exampleorg1".into(), caller: account(A1) }, findings, coverage, errors)
+    report(Subject::Organization { id: "o-exampleorg1".into(), caller: account(A1) }, findings, coverage, errors)
 }
 
 /// `n` Lambda FAILs spread round-robin over `accounts` accounts (ids 3000000000xx), all in eu-west-1.
@@ -303,7 +304,7 @@ fn big_report(n: usize, accounts: usize) -> ScanReport {
         })
         .collect();
     let coverage = ids.iter().map(|a| evaluated("lambda-supported-runtime", a, "eu-west-1")).collect();
-    report(ScanScope::Organization { id: "o-bigorg".into(), caller: account(&ids[0]) }, findings, coverage, Vec::new())
+    report(Subject::Organization { id: "o-bigorg".into(), caller: account(&ids[0]) }, findings, coverage, Vec::new())
 }
 
 fn parse(bytes: &[u8]) -> Value {
@@ -468,7 +469,7 @@ fn the_checkers_reject_broken_sarif() {
 
 #[test]
 fn a_clean_scan_is_one_successful_run_with_empty_results_and_a_category_of_its_own() {
-    let scope = ScanScope::Account(account(A1));
+    let scope = Subject::Account(account(A1));
     let ok = finding(
         check::kms::INFO,
         &target(A1, "eu-west-1"),

@@ -14,9 +14,9 @@ use aws_sdk_securityhub::types::{AwsSecurityFinding, ImportFindingsError};
 use aws_smithy_mocks::mock;
 use futures::{StreamExt, TryStreamExt, stream};
 use orgscan::aws::ClientFactory;
-use orgscan::report::asff::{self, AsffFinding};
-use orgscan::report::{ScanReport, exit};
-use orgscan::securityhub::{ImportReport, ScopeStatus};
+use orgscan::model::import::{ImportReport, ImportStatus};
+use orgscan::model::{ScanReport, exit};
+use orgscan::securityhub::asff::{self, AsffFinding};
 use serde_json::Value;
 
 use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org};
@@ -36,7 +36,7 @@ async fn scan_import(factory: ClientFactory, args: &[&str]) -> ScanReport {
             Err(e) => panic!("scan did not start: {e}"),
         };
     if let Some(dir) = &plan.security_hub.asff_dir {
-        let errors = asff::write_dir(&outcome.report, dir, outcome.report.finished_at);
+        let errors = orgscan::securityhub::batch::write_dir(&outcome.report, dir, outcome.report.finished_at);
         assert!(errors.is_empty(), "{errors:?}");
     }
     if plan.security_hub.import {
@@ -270,7 +270,7 @@ async fn only_failed_imports_fails_only_and_archives_what_a_later_run_no_longer_
     // A dry run reads and counts, and changes nothing.
     let dry = scan_import(f(), &[&base[..], &["--dry-run"]].concat()).await;
     let sh = import_of(&dry);
-    assert!(sh.dry_run && sh.scopes.iter().all(|s| s.status == ScopeStatus::DryRun));
+    assert!(sh.dry_run && sh.scopes.iter().all(|s| s.status == ImportStatus::DryRun));
     let t = sh.totals();
     assert_eq!((t.new, t.updated, t.archived, t.resolved), (0, 0, 2, 2));
     assert_eq!(calls(&dry, "BatchImportFindings").0, 0);
@@ -367,7 +367,7 @@ async fn a_scope_with_an_error_is_never_touched_so_a_partial_scan_resolves_nothi
     let sh = import_of(&report);
     assert_eq!(sh.scopes.len(), 1);
     assert!(
-        matches!(&sh.scopes[0].status, ScopeStatus::Skipped(r) if r.contains("kms-key-not-pending-deletion") && r.contains("AccessDeniedException")),
+        matches!(&sh.scopes[0].status, ImportStatus::Skipped(r) if r.contains("kms-key-not-pending-deletion") && r.contains("AccessDeniedException")),
         "{:?}",
         sh.scopes
     );
@@ -435,11 +435,11 @@ async fn failed_findings_are_re_sent_only_when_retryable_and_every_permanent_one
     assert!(fail.message.contains("Amazon Finding Format"));
     let t = sh.totals();
     assert_eq!((t.new + t.updated + t.archived, t.failed), (5, 1));
-    assert_eq!(sh.scopes[0].status, ScopeStatus::Imported);
+    assert_eq!(sh.scopes[0].status, ImportStatus::Imported);
     assert_eq!(report.exit_code(), exit::FAILED, "the estate has FAILs");
     // The failure is in the summary and the JSON report.
     assert!(orgscan::report::text::render(&report).contains(&format!("{} InvalidInput", sent[0][1])));
-    orgscan::report::write_atomic(&json, |w| orgscan::report::json::to_writer(&report, w)).unwrap();
+    orgscan::files::write_atomic(&json, |w| orgscan::report::json::to_writer(&report, w)).unwrap();
     let j = read_json(&json);
     assert_valid("report.schema.json", &j);
     assert_eq!(j["security_hub"]["failed_findings"][0]["code"], "InvalidInput");
@@ -487,7 +487,7 @@ async fn throttled_imports_are_retried_and_past_max_attempts_are_a_scope_error()
     let report = scan_import(f, &["--this-account", "--regions", region, "--security-hub"]).await;
     assert_eq!(calls(&report, "BatchImportFindings"), (1, 2));
     let sh = import_of(&report);
-    assert!(matches!(&sh.scopes[0].status, ScopeStatus::Error(e) if e.code == "TooManyRequestsException"), "{:?}", sh.scopes);
+    assert!(matches!(&sh.scopes[0].status, ImportStatus::Error(e) if e.code == "TooManyRequestsException"), "{:?}", sh.scopes);
     assert_eq!(report.exit_code(), exit::INCOMPLETE);
 }
 
@@ -509,9 +509,9 @@ async fn a_region_without_security_hub_is_a_scope_error_with_the_fix_and_the_oth
     let report = scan_import(f, &["--this-account", "--regions", &regions.join(","), "--security-hub"]).await;
 
     let sh = import_of(&report);
-    let by_region: BTreeMap<&str, &ScopeStatus> = sh.scopes.iter().map(|s| (s.region.as_ref().unwrap().as_str(), &s.status)).collect();
-    assert_eq!(by_region["eu-central-1"], &ScopeStatus::Imported);
-    let ScopeStatus::Error(e) = by_region["eu-west-2"] else { panic!("{by_region:?}") };
+    let by_region: BTreeMap<&str, &ImportStatus> = sh.scopes.iter().map(|s| (s.region.as_ref().unwrap().as_str(), &s.status)).collect();
+    assert_eq!(by_region["eu-central-1"], &ImportStatus::Imported);
+    let ImportStatus::Error(e) = by_region["eu-west-2"] else { panic!("{by_region:?}") };
     assert_eq!(e.code, "InvalidAccessException");
     assert!(e.message.contains("aws securityhub enable-security-hub --region eu-west-2") && e.message.contains(&account), "{}", e.message);
     assert_eq!(read_back(&moto, &creds, "eu-central-1").await.len(), 1);

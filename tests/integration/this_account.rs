@@ -116,7 +116,7 @@ async fn without_regions_every_region_of_the_partition_is_visited_via_the_bundle
     let regions: BTreeSet<String> =
         report["coverage"].as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap().to_owned()).collect();
     let known: BTreeSet<String> =
-        orgscan::target::Partition::Aws.known_regions().map(|r| r.name.to_owned()).filter(|r| r != "us-east-1").collect();
+        orgscan::model::Partition::Aws.known_regions().map(|r| r.name.to_owned()).filter(|r| r != "us-east-1").collect();
     assert_eq!(regions, known);
     // Every region has no detector: one FAIL on the account per region.
     assert_eq!(report["findings"].as_array().unwrap().len(), known.len());

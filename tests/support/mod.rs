@@ -124,7 +124,7 @@ pub fn plan(args: &[&str]) -> orgscan::config::ScanPlan {
 }
 
 /// Runs a scan in-process through the library API.
-pub async fn scan_with(factory: orgscan::aws::ClientFactory, args: &[&str]) -> orgscan::report::ScanReport {
+pub async fn scan_with(factory: orgscan::aws::ClientFactory, args: &[&str]) -> orgscan::model::ScanReport {
     let plan = plan(args);
     match orgscan::run_scan(&plan, factory, std::future::pending(), &mut orgscan::scan::Silent).await {
         Ok(r) => r,

@@ -1,19 +1,22 @@
 //! Turns the command line into a validated `ScanPlan`. Every bad value is refused here, before any AWS
 //! call, with a message that names the value and what is allowed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub mod file;
 
+pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
+use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
 use crate::cli::{ScanArgs, SecurityHubArgs};
-use crate::report::check_writable;
-use crate::scan::limits;
+use crate::files::check_writable;
+use crate::model::Region;
+use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
+use crate::report::Outputs;
 use crate::scan::regions::RegionPlan;
-use crate::target::{AccountId, Region};
 
 /// A configuration error: exit code 2, nothing scanned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -26,53 +29,16 @@ impl From<String> for ConfigError {
     }
 }
 
+/// Which accounts the scan covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopePlan {
+pub enum Selection {
     /// The account of the ambient credentials.
     ThisAccount,
     Organization(OrgSelection),
 }
 
-/// Which accounts of the organization to scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OrgSelection {
-    /// Exactly these accounts (no Organizations call is needed).
-    pub accounts: Vec<AccountId>,
-    pub exclude_accounts: Vec<AccountId>,
-    pub ous: Vec<String>,
-    pub exclude_ous: Vec<String>,
-}
-
-pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
-
-/// How to reach member accounts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessPlan {
-    /// Role ARN template with `{account}` and optionally `{partition}`.
-    pub role_arn_template: String,
-    pub external_id: Option<String>,
-    pub session_duration: Duration,
-}
-
-impl AccessPlan {
-    pub fn role_arn(&self, partition: &str, account: &AccountId) -> String {
-        self.role_arn_template.replace("{partition}", partition).replace("{account}", account.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outputs {
-    pub json: Option<PathBuf>,
-    /// `--sarif PATH`: one SARIF file.
-    pub sarif: Option<PathBuf>,
-    /// `--sarif-dir DIR`: one SARIF file per account.
-    pub sarif_dir: Option<PathBuf>,
-    /// `--sarif-category`: overrides the default category (see `report::sarif::category`).
-    pub sarif_category: Option<String>,
-}
-
 pub struct ScanPlan {
-    pub scope: ScopePlan,
+    pub selection: Selection,
     pub regions: RegionPlan,
     pub checks: Vec<&'static dyn Check>,
     pub settings: CheckSettings,
@@ -133,7 +99,7 @@ pub fn validate_security_hub(args: &SecurityHubArgs) -> Result<SecurityHubPlan, 
 impl std::fmt::Debug for ScanPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScanPlan")
-            .field("scope", &self.scope)
+            .field("selection", &self.selection)
             .field("regions", &self.regions)
             .field("checks", &self.checks.iter().map(|c| c.info().id).collect::<Vec<_>>())
             .field("outputs", &self.outputs)
@@ -190,111 +156,6 @@ fn validate_role_name(n: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// The configuration file (`--config orgscan.toml`): every scan option, described by
-/// `schemas/config.schema.json`. Unknown keys and wrong types are refused with their line and column.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub this_account: Option<bool>,
-    pub accounts: Option<Vec<String>>,
-    pub exclude_accounts: Option<Vec<String>>,
-    pub ous: Option<Vec<String>>,
-    pub exclude_ous: Option<Vec<String>>,
-    pub regions: Option<Vec<String>>,
-    pub exclude_regions: Option<Vec<String>>,
-    pub checks: Option<Vec<String>>,
-    pub lambda_runtimes: Option<PathBuf>,
-    pub role_name: Option<String>,
-    pub role_arn_template: Option<String>,
-    pub external_id: Option<String>,
-    pub session_duration: Option<u64>,
-    pub concurrency: Option<usize>,
-    pub per_account_concurrency: Option<usize>,
-    pub max_attempts: Option<u32>,
-    pub call_timeout: Option<u64>,
-    pub outputs: Option<FileOutputs>,
-    pub security_hub: Option<FileSecurityHub>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileOutputs {
-    pub json: Option<PathBuf>,
-    pub sarif: Option<PathBuf>,
-    pub sarif_dir: Option<PathBuf>,
-    pub sarif_category: Option<String>,
-    pub asff_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSecurityHub {
-    pub import: Option<bool>,
-    pub only_failed: Option<bool>,
-    pub dry_run: Option<bool>,
-}
-
-impl FileConfig {
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read config file '{}': {e}", path.display())))?;
-        let mut cfg: FileConfig =
-            toml::from_str(&text).map_err(|e| ConfigError(format!("config file '{}' is not valid: {e}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        let rebase = |p: &mut Option<PathBuf>| {
-            if let Some(x) = p.as_mut()
-                && x.is_relative()
-            {
-                *x = base.join(&*x);
-            }
-        };
-        rebase(&mut cfg.lambda_runtimes);
-        if let Some(o) = cfg.outputs.as_mut() {
-            rebase(&mut o.json);
-            rebase(&mut o.sarif);
-            rebase(&mut o.sarif_dir);
-            rebase(&mut o.asff_dir);
-        }
-        Ok(cfg)
-    }
-
-    /// The command line with every option it leaves unset taken from the file.
-    pub fn merge_into(self, args: &ScanArgs) -> ScanArgs {
-        fn list(cli: &[String], file: Option<Vec<String>>) -> Vec<String> {
-            if cli.is_empty() { file.unwrap_or_default() } else { cli.to_vec() }
-        }
-        let mut a = args.clone();
-        a.config = None;
-        a.scope.this_account |= self.this_account.unwrap_or(false);
-        a.scope.accounts = list(&args.scope.accounts, self.accounts);
-        a.scope.exclude_accounts = list(&args.scope.exclude_accounts, self.exclude_accounts);
-        a.scope.ou = list(&args.scope.ou, self.ous);
-        a.scope.exclude_ou = list(&args.scope.exclude_ou, self.exclude_ous);
-        a.scope.regions = list(&args.scope.regions, self.regions);
-        a.scope.exclude_regions = list(&args.scope.exclude_regions, self.exclude_regions);
-        a.checks.checks = list(&args.checks.checks, self.checks);
-        a.checks.lambda_runtimes = args.checks.lambda_runtimes.clone().or(self.lambda_runtimes);
-        a.access.role_name = args.access.role_name.clone().or(self.role_name);
-        a.access.role_arn_template = args.access.role_arn_template.clone().or(self.role_arn_template);
-        a.access.external_id = args.access.external_id.clone().or(self.external_id);
-        a.access.session_duration = args.access.session_duration.or(self.session_duration);
-        a.tuning.concurrency = args.tuning.concurrency.or(self.concurrency);
-        a.tuning.per_account_concurrency = args.tuning.per_account_concurrency.or(self.per_account_concurrency);
-        a.tuning.max_attempts = args.tuning.max_attempts.or(self.max_attempts);
-        a.tuning.call_timeout = args.tuning.call_timeout.or(self.call_timeout);
-        let o = self.outputs.unwrap_or_default();
-        a.outputs.json = args.outputs.json.clone().or(o.json);
-        a.outputs.sarif = args.outputs.sarif.clone().or(o.sarif);
-        a.outputs.sarif_dir = args.outputs.sarif_dir.clone().or(o.sarif_dir);
-        a.outputs.sarif_category = args.outputs.sarif_category.clone().or(o.sarif_category);
-        a.security_hub.asff_dir = args.security_hub.asff_dir.clone().or(o.asff_dir);
-        let sh = self.security_hub.unwrap_or_default();
-        a.security_hub.security_hub |= sh.import.unwrap_or(false);
-        a.security_hub.security_hub_only_failed |= sh.only_failed.unwrap_or(false);
-        a.security_hub.dry_run |= sh.dry_run.unwrap_or(false);
-        a
-    }
-}
-
 impl ScanPlan {
     pub fn from_args(args: &ScanArgs) -> Result<Self, ConfigError> {
         let merged;
@@ -305,7 +166,7 @@ impl ScanPlan {
             }
             None => args,
         };
-        let s = &args.scope;
+        let s = &args.selection;
         let regions: Vec<Region> = parse_all(&s.regions)?;
         let exclude_regions: Vec<Region> = parse_all(&s.exclude_regions)?;
         let regions = if regions.is_empty() {
@@ -335,17 +196,17 @@ impl ScanPlan {
                 return Err(ConfigError(format!("--this-account conflicts with {}: it scans only the caller's account", named.join(", "))));
             }
         }
-        let scope = if s.this_account {
-            ScopePlan::ThisAccount
+        let selection = if s.this_account {
+            Selection::ThisAccount
         } else {
-            ScopePlan::Organization(OrgSelection {
+            Selection::Organization(OrgSelection {
                 accounts: parse_all(&s.accounts)?,
                 exclude_accounts: parse_all(&s.exclude_accounts)?,
                 ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
                 exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
             })
         };
-        if let ScopePlan::Organization(sel) = &scope
+        if let Selection::Organization(sel) = &selection
             && !sel.accounts.is_empty()
             && (!sel.ous.is_empty() || !sel.exclude_ous.is_empty())
         {
@@ -446,7 +307,7 @@ impl ScanPlan {
         let security_hub = validate_security_hub(&args.security_hub)?;
 
         Ok(Self {
-            scope,
+            selection,
             regions,
             checks,
             settings: CheckSettings { lambda_runtimes: Arc::new(table) },

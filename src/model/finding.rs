@@ -1,15 +1,18 @@
 //! What a check concludes about one resource, and the identity that ties it across runs.
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::check::CheckInfo;
-use crate::target::Target;
+use super::check_info::CheckInfo;
+use super::target::Target;
 
 /// Severity, as Security Hub labels it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -35,7 +38,7 @@ impl fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     Pass,
@@ -71,11 +74,21 @@ pub struct Finding {
     pub message: String,
     /// The values the verdict was based on (never secrets: checks copy only the fields they evaluate).
     pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// The resource as ASFF `Resources[].Details` describe it, typed by the check (see [`AsffDetails`]).
+    pub details: Option<ResourceDetails>,
 }
 
 impl Finding {
     pub fn builder(check: &'static CheckInfo, target: &Target) -> FindingBuilder {
-        FindingBuilder { check, target: target.clone(), resource: None, status: None, message: None, evidence: serde_json::Map::new() }
+        FindingBuilder {
+            check,
+            target: target.clone(),
+            resource: None,
+            status: None,
+            message: None,
+            evidence: serde_json::Map::new(),
+            details: None,
+        }
     }
 
     pub fn severity(&self) -> Severity {
@@ -128,6 +141,7 @@ pub struct FindingBuilder {
     status: Option<Status>,
     message: Option<String>,
     evidence: serde_json::Map<String, serde_json::Value>,
+    details: Option<ResourceDetails>,
 }
 
 impl FindingBuilder {
@@ -159,6 +173,12 @@ impl FindingBuilder {
         self
     }
 
+    /// The resource's ASFF details (a check's own typed struct).
+    pub fn details(mut self, details: impl AsffDetails) -> Self {
+        self.details = ResourceDetails::new(details);
+        self
+    }
+
     pub fn build(self) -> Result<Finding, FindingError> {
         let id = self.check.id;
         let resource = self.resource.ok_or(FindingError::NoResource(id))?;
@@ -173,21 +193,131 @@ impl FindingBuilder {
             status: self.status.ok_or(FindingError::NoStatus(id))?,
             message,
             evidence: self.evidence,
+            details: self.details,
         })
+    }
+}
+
+/// ASFF `Resources[].Details` of one resource type, declared as a typed struct by the check that reports
+/// it (only the fields the check read), so the ASFF writer embeds it without knowing any check. Field names
+/// and types follow the AWS Security Hub API Reference, `ResourceDetails`.
+pub trait AsffDetails: serde::Serialize + fmt::Debug + Send + Sync + 'static {
+    /// The member of `ResourceDetails` this struct fills (`AwsKmsKey`, `AwsLambdaFunction`, ...).
+    const KEY: &'static str;
+    /// The same details as the SDK's `ResourceDetails`, for `BatchImportFindings`.
+    fn to_sdk(&self) -> aws_sdk_securityhub::types::ResourceDetails;
+}
+
+/// The SDK half of [`AsffDetails`], object-safe.
+trait SdkDetails: fmt::Debug + Send + Sync {
+    fn to_sdk(&self) -> aws_sdk_securityhub::types::ResourceDetails;
+}
+
+impl<T: AsffDetails> SdkDetails for T {
+    fn to_sdk(&self) -> aws_sdk_securityhub::types::ResourceDetails {
+        AsffDetails::to_sdk(self)
+    }
+}
+
+/// A finding's `Resources[].Details`: serialized once, when the finding is built (as `{"<KEY>": {...}}`),
+/// and convertible to the SDK's type. Details read back from a file keep their JSON only.
+#[derive(Clone)]
+pub struct ResourceDetails {
+    key: String,
+    json: Box<RawValue>,
+    sdk: Option<Arc<dyn SdkDetails>>,
+}
+
+impl ResourceDetails {
+    /// `None` only if the details do not serialize (a derived `Serialize` of plain fields never fails):
+    /// the finding is then reported without details rather than lost.
+    pub fn new<T: AsffDetails>(details: T) -> Option<Self> {
+        let json = serde_json::value::to_raw_value(&details).ok()?;
+        Some(Self { key: T::KEY.to_owned(), json, sdk: Some(Arc::new(details)) })
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The compact JSON of the details (without the key).
+    pub fn json(&self) -> &str {
+        self.json.get()
+    }
+
+    /// The SDK form; `None` for details read back from a file.
+    pub fn to_sdk(&self) -> Option<aws_sdk_securityhub::types::ResourceDetails> {
+        self.sdk.as_ref().map(|d| d.to_sdk())
+    }
+}
+
+impl fmt::Debug for ResourceDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceDetails").field("key", &self.key).field("json", &self.json.get()).finish()
+    }
+}
+
+impl PartialEq for ResourceDetails {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.json.get() == other.json.get()
+    }
+}
+
+impl Serialize for ResourceDetails {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(&self.key, &self.json)?;
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceDetails {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct One;
+        impl<'de> Visitor<'de> for One {
+            type Value = ResourceDetails;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object with one resource details member")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (key, json) =
+                    map.next_entry::<String, Box<RawValue>>()?.ok_or_else(|| serde::de::Error::custom("empty resource details"))?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(serde::de::Error::custom("more than one resource details member"));
+                }
+                Ok(ResourceDetails { key, json, sdk: None })
+            }
+        }
+        d.deserialize_map(One)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check;
+    use crate::model::service::{Rate, Service};
+
+    static KMS: &CheckInfo = &CheckInfo {
+        id: "kms-key-not-pending-deletion",
+        title: "t",
+        severity: Severity::Critical,
+        service: Service::Kms,
+        rate: Rate::new(1, 1),
+        iam_actions: &[],
+        security_hub_controls: &[],
+        resource_types: &["AwsKmsKey"],
+        description: "d",
+        remediation: "r",
+        remediation_cli: "aws",
+        docs_url: "https://x",
+    };
 
     fn target() -> Target {
         Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
     }
 
     fn finding(resource_id: &str) -> Finding {
-        Finding::builder(check::kms::INFO, &target())
+        Finding::builder(KMS, &target())
             .resource("AwsKmsKey", resource_id, format!("arn:aws:kms:eu-west-1:123456789012:key/{resource_id}"))
             .fail("pending deletion")
             .build()
@@ -196,11 +326,11 @@ mod tests {
 
     #[test]
     fn a_finding_without_resource_or_message_does_not_build() {
-        let b = Finding::builder(check::kms::INFO, &target());
+        let b = Finding::builder(KMS, &target());
         assert_eq!(b.fail("x").build().unwrap_err(), FindingError::NoResource("kms-key-not-pending-deletion"));
-        let b = Finding::builder(check::kms::INFO, &target()).resource("AwsKmsKey", "k", "arn");
+        let b = Finding::builder(KMS, &target()).resource("AwsKmsKey", "k", "arn");
         assert_eq!(b.fail("  ").build().unwrap_err(), FindingError::NoMessage("kms-key-not-pending-deletion"));
-        let b = Finding::builder(check::kms::INFO, &target()).resource("AwsKmsKey", "", "arn");
+        let b = Finding::builder(KMS, &target()).resource("AwsKmsKey", "", "arn");
         assert_eq!(b.fail("m").build().unwrap_err(), FindingError::EmptyResource("kms-key-not-pending-deletion"));
     }
 

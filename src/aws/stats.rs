@@ -11,18 +11,8 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use serde::Serialize;
 
-/// Counts for one (service, operation).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct OpCounts {
-    /// Calls made by orgscan (one per SDK operation invocation).
-    pub calls: u64,
-    /// HTTP attempts, retries included.
-    pub attempts: u64,
-    /// Attempts answered with a throttling error.
-    pub throttled: u64,
-}
+use crate::model::OpCounts;
 
 /// Shared counters, keyed by (service, operation) as the SDK names them (e.g. `KMS`, `DescribeKey`).
 #[derive(Debug, Default)]

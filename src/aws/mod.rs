@@ -1,7 +1,13 @@
-//! The one place that builds SDK configurations and clients.
+//! The one place that builds SDK configurations and clients, and the machinery every call goes through:
+//! rate limits and the paginator loop (`limits`), call accounting (`stats`), assumed-role sessions
+//! (`credentials`).
 //!
 //! The endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), retries, timeouts, the HTTP
 //! client and the interceptors (call accounting, test mocks) are decided here and nowhere else.
+
+pub mod credentials;
+pub mod limits;
+pub mod stats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +26,9 @@ use aws_types::SdkConfig;
 use aws_types::region::Region as SdkRegion;
 use aws_types::service_config::ServiceConfigKey;
 
-use crate::org::credentials::{AssumeRoleCredentials, SharedAssumeRole};
-use crate::scan::limits::Service;
-use crate::scan::stats::CallStats;
-use crate::target::{AccountId, Region};
+use self::credentials::{AssumeRoleCredentials, SharedAssumeRole};
+use self::stats::CallStats;
+use crate::model::{AccountId, Region, Service};
 
 /// How the SDK retries and times out; set from the CLI.
 #[derive(Debug, Clone)]

@@ -11,9 +11,8 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 
-use crate::error::ScopeError;
-use crate::scan::limits::{Limits, Service};
-use crate::target::Target;
+use super::limits::Limits;
+use crate::model::{ScopeError, Service, Target};
 
 /// Credentials closer than this to expiry are not handed out again.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);

@@ -1,0 +1,153 @@
+//! The gate every API call passes: rate limits per (service, account, region), kept below the AWS quotas so
+//! a scan never throttles the workloads that share them, and caps on calls in flight; and the one paginator
+//! loop that holds a permit per page.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::model::{AccountId, Rate, Region, ScopeError, Service, Target};
+
+/// The gate every API call passes: a rate limiter per (service, account, region), a global cap on calls in
+/// flight and a cap per account.
+pub struct Limits {
+    limiters: HashMap<Service, DefaultKeyedRateLimiter<(AccountId, Region)>>,
+    in_flight: Arc<Semaphore>,
+    per_account: Mutex<HashMap<AccountId, Arc<Semaphore>>>,
+    per_account_cap: usize,
+}
+
+/// Held while one API call is in flight.
+#[derive(Debug)]
+pub struct Permit {
+    _global: OwnedSemaphorePermit,
+    _account: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits").finish_non_exhaustive()
+    }
+}
+
+/// Default cap on API calls in flight across the whole scan.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Default cap on API calls in flight in one account.
+pub const DEFAULT_PER_ACCOUNT: usize = 16;
+
+impl Limits {
+    /// Limits from a rate function (the registry's `check::rate`); a zero is read as one.
+    pub fn with_rates(rate: impl Fn(Service) -> Rate) -> Self {
+        let limiters = Service::ALL
+            .iter()
+            .map(|&s| {
+                let Rate { per_second, burst } = rate(s);
+                let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+                let burst = NonZeroU32::new(burst).unwrap_or(per_second);
+                (s, RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)))
+            })
+            .collect();
+        Self {
+            limiters,
+            in_flight: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+            per_account: Mutex::new(HashMap::new()),
+            per_account_cap: DEFAULT_PER_ACCOUNT,
+        }
+    }
+
+    /// Sets the caps on calls in flight (globally and per account); zero is read as one.
+    pub fn with_concurrency(mut self, global: usize, per_account: usize) -> Self {
+        self.in_flight = Arc::new(Semaphore::new(global.max(1)));
+        self.per_account_cap = per_account.max(1);
+        self
+    }
+
+    /// Waits until one more request to `service` in `target`'s account and region is within budget and
+    /// within the in-flight caps. Hold the permit for the duration of the call.
+    pub async fn permit(&self, service: Service, target: &Target) -> Permit {
+        let account = {
+            let mut map = self.per_account.lock().unwrap_or_else(PoisonError::into_inner);
+            map.entry(target.account.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.per_account_cap))).clone()
+        };
+        let account = acquire(account).await;
+        if let Some(l) = self.limiters.get(&service) {
+            l.until_key_ready(&(target.account.clone(), target.region.clone())).await;
+        }
+        let global = acquire(self.in_flight.clone()).await;
+        Permit { _global: global, _account: account }
+    }
+}
+
+/// The permit source of one service in one target: what a paginated or single call waits on.
+#[derive(Clone, Copy)]
+pub struct Gate<'a> {
+    limits: &'a Limits,
+    service: Service,
+    target: &'a Target,
+}
+
+impl Limits {
+    pub fn gate<'a>(&'a self, service: Service, target: &'a Target) -> Gate<'a> {
+        Gate { limits: self, service, target }
+    }
+}
+
+impl Gate<'_> {
+    pub async fn permit(&self) -> Permit {
+        self.limits.permit(self.service, self.target).await
+    }
+
+    /// Every page of a paginated operation, each requested under a permit held until that page's answer is
+    /// in (a paginator sends a page's request when asked for it), handed to `each`. The first error ends it,
+    /// named with `operation`.
+    pub async fn pages<O, E, R>(
+        &self,
+        operation: &str,
+        mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
+        mut each: impl FnMut(O),
+    ) -> Result<(), ScopeError>
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        loop {
+            let permit = self.permit().await;
+            let Some(page) = pages.next().await else { return Ok(()) };
+            drop(permit);
+            each(page.map_err(|e| ScopeError::from_sdk(operation, &e))?);
+        }
+    }
+}
+
+async fn acquire(sem: Arc<Semaphore>) -> OwnedSemaphorePermit {
+    loop {
+        // `acquire_owned` fails only on a closed semaphore; orgscan never closes them.
+        if let Ok(p) = sem.clone().acquire_owned().await {
+            return p;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_are_separate_per_account_and_region() {
+        let limits = Limits::with_rates(|_| Rate::new(1, 1));
+        let l = &limits.limiters[&Service::Lambda];
+        let a = ("111111111111".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let b = ("222222222222".parse().unwrap(), "eu-west-1".parse().unwrap());
+        assert!(l.check_key(&a).is_ok());
+        assert!(l.check_key(&a).is_err(), "burst of one is spent");
+        assert!(l.check_key(&b).is_ok(), "another account has its own budget");
+    }
+}

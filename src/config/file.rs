@@ -1,0 +1,113 @@
+//! The configuration file (`--config orgscan.toml`), merged under the command line.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use crate::cli::ScanArgs;
+
+/// The configuration file (`--config orgscan.toml`): every scan option, described by
+/// `schemas/config.schema.json`. Unknown keys and wrong types are refused with their line and column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub this_account: Option<bool>,
+    pub accounts: Option<Vec<String>>,
+    pub exclude_accounts: Option<Vec<String>>,
+    pub ous: Option<Vec<String>>,
+    pub exclude_ous: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub exclude_regions: Option<Vec<String>>,
+    pub checks: Option<Vec<String>>,
+    pub lambda_runtimes: Option<PathBuf>,
+    pub role_name: Option<String>,
+    pub role_arn_template: Option<String>,
+    pub external_id: Option<String>,
+    pub session_duration: Option<u64>,
+    pub concurrency: Option<usize>,
+    pub per_account_concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub call_timeout: Option<u64>,
+    pub outputs: Option<FileOutputs>,
+    pub security_hub: Option<FileSecurityHub>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutputs {
+    pub json: Option<PathBuf>,
+    pub sarif: Option<PathBuf>,
+    pub sarif_dir: Option<PathBuf>,
+    pub sarif_category: Option<String>,
+    pub asff_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSecurityHub {
+    pub import: Option<bool>,
+    pub only_failed: Option<bool>,
+    pub dry_run: Option<bool>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read config file '{}': {e}", path.display())))?;
+        let mut cfg: FileConfig =
+            toml::from_str(&text).map_err(|e| ConfigError(format!("config file '{}' is not valid: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let rebase = |p: &mut Option<PathBuf>| {
+            if let Some(x) = p.as_mut()
+                && x.is_relative()
+            {
+                *x = base.join(&*x);
+            }
+        };
+        rebase(&mut cfg.lambda_runtimes);
+        if let Some(o) = cfg.outputs.as_mut() {
+            rebase(&mut o.json);
+            rebase(&mut o.sarif);
+            rebase(&mut o.sarif_dir);
+            rebase(&mut o.asff_dir);
+        }
+        Ok(cfg)
+    }
+
+    /// The command line with every option it leaves unset taken from the file.
+    pub fn merge_into(self, args: &ScanArgs) -> ScanArgs {
+        fn list(cli: &[String], file: Option<Vec<String>>) -> Vec<String> {
+            if cli.is_empty() { file.unwrap_or_default() } else { cli.to_vec() }
+        }
+        let mut a = args.clone();
+        a.config = None;
+        a.selection.this_account |= self.this_account.unwrap_or(false);
+        a.selection.accounts = list(&args.selection.accounts, self.accounts);
+        a.selection.exclude_accounts = list(&args.selection.exclude_accounts, self.exclude_accounts);
+        a.selection.ou = list(&args.selection.ou, self.ous);
+        a.selection.exclude_ou = list(&args.selection.exclude_ou, self.exclude_ous);
+        a.selection.regions = list(&args.selection.regions, self.regions);
+        a.selection.exclude_regions = list(&args.selection.exclude_regions, self.exclude_regions);
+        a.checks.checks = list(&args.checks.checks, self.checks);
+        a.checks.lambda_runtimes = args.checks.lambda_runtimes.clone().or(self.lambda_runtimes);
+        a.access.role_name = args.access.role_name.clone().or(self.role_name);
+        a.access.role_arn_template = args.access.role_arn_template.clone().or(self.role_arn_template);
+        a.access.external_id = args.access.external_id.clone().or(self.external_id);
+        a.access.session_duration = args.access.session_duration.or(self.session_duration);
+        a.tuning.concurrency = args.tuning.concurrency.or(self.concurrency);
+        a.tuning.per_account_concurrency = args.tuning.per_account_concurrency.or(self.per_account_concurrency);
+        a.tuning.max_attempts = args.tuning.max_attempts.or(self.max_attempts);
+        a.tuning.call_timeout = args.tuning.call_timeout.or(self.call_timeout);
+        let o = self.outputs.unwrap_or_default();
+        a.outputs.json = args.outputs.json.clone().or(o.json);
+        a.outputs.sarif = args.outputs.sarif.clone().or(o.sarif);
+        a.outputs.sarif_dir = args.outputs.sarif_dir.clone().or(o.sarif_dir);
+        a.outputs.sarif_category = args.outputs.sarif_category.clone().or(o.sarif_category);
+        a.security_hub.asff_dir = args.security_hub.asff_dir.clone().or(o.asff_dir);
+        let sh = self.security_hub.unwrap_or_default();
+        a.security_hub.security_hub |= sh.import.unwrap_or(false);
+        a.security_hub.security_hub_only_failed |= sh.only_failed.unwrap_or(false);
+        a.security_hub.dry_run |= sh.dry_run.unwrap_or(false);
+        a
+    }
+}

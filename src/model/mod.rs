@@ -1,0 +1,17 @@
+//! The leaf model: identities, severities, what a check declares, the service catalogue, findings,
+//! coverage, the scan report and errors. It imports nothing else of orgscan; everything else imports it.
+
+pub mod check_info;
+pub mod error;
+pub mod finding;
+pub mod import;
+pub mod report;
+pub mod service;
+pub mod target;
+
+pub use check_info::CheckInfo;
+pub use error::ScopeError;
+pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Severity, Status};
+pub use report::{Coverage, CoverageStatus, ErrorEntry, OpCounts, ScanReport, Stats, Subject, exit};
+pub use service::{Rate, Service};
+pub use target::{AccountId, Partition, Region, Target};

@@ -1,0 +1,189 @@
+//! The scan report, the single input of every output: findings, coverage, errors and statistics.
+//!
+//! Vocabulary (one meaning each):
+//! - a **target** is one (partition, account, region);
+//! - a **scope** is one (check, target): the unit of coverage, which ends evaluated, skipped or in error;
+//! - the **subject** is what the whole scan covered (an organization, named accounts, or one account);
+//! - the **selection** is what the user asked for (accounts, OUs, regions, checks); the **plan** is the
+//!   validated selection with every other option, ready to run.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::check_info::CheckInfo;
+use super::error::ScopeError;
+use super::finding::{Finding, Status};
+use super::import::ImportReport;
+use super::target::{AccountId, Region};
+
+/// API call counts for one (service, operation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OpCounts {
+    /// Calls made by orgscan (one per SDK operation invocation).
+    pub calls: u64,
+    /// HTTP attempts, retries included.
+    pub attempts: u64,
+    /// Attempts answered with a throttling error.
+    pub throttled: u64,
+}
+
+/// How one (check, account, region) scope ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverageStatus {
+    Evaluated { resources: usize, not_applicable: usize },
+    Skipped { reason: String },
+    Error(ScopeError),
+}
+
+impl CoverageStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CoverageStatus::Evaluated { .. } => "evaluated",
+            CoverageStatus::Skipped { .. } => "skipped",
+            CoverageStatus::Error(_) => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub check_id: &'static str,
+    pub account: AccountId,
+    /// `None` when the scope failed before its regions were known (e.g. the role could not be assumed).
+    pub region: Option<Region>,
+    pub status: CoverageStatus,
+}
+
+/// An error entry: one scope, a whole target (region), or a whole account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorEntry {
+    pub account: AccountId,
+    pub region: Option<Region>,
+    pub check_id: Option<&'static str>,
+    pub error: ScopeError,
+}
+
+/// What the scan covered, for titles and SARIF categories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// `--this-account`.
+    Account(AccountId),
+    /// The organization `id`, scanned from the `caller` account.
+    Organization { id: String, caller: AccountId },
+    /// Accounts named with `--accounts` (or an organization whose id could not be read).
+    Accounts { caller: AccountId },
+}
+
+impl Subject {
+    pub fn caller(&self) -> &AccountId {
+        match self {
+            Subject::Account(a) | Subject::Organization { caller: a, .. } | Subject::Accounts { caller: a } => a,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub accounts: usize,
+    pub accounts_scanned: usize,
+    pub accounts_failed: usize,
+    pub regions: usize,
+    pub duration_ms: u64,
+    /// Per (service, operation) as the SDK names them.
+    pub api: BTreeMap<(String, String), OpCounts>,
+    /// What the Security Hub import (`--security-hub`) sent, per scope; `None` when it did not run.
+    pub security_hub: Option<ImportReport>,
+}
+
+impl Stats {
+    pub fn api_calls(&self) -> u64 {
+        self.api.values().map(|c| c.calls).sum()
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.api.values().map(|c| c.attempts.saturating_sub(c.calls)).sum()
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.api.values().map(|c| c.throttled).sum()
+    }
+
+    pub fn calls_by_service(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for ((service, _), c) in &self.api {
+            *out.entry(service.clone()).or_default() += c.calls;
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanReport {
+    pub tool_version: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub subject: Subject,
+    /// The checks that were run, in registry order.
+    pub checks: Vec<&'static CheckInfo>,
+    /// Sorted by check, account, region, resource.
+    pub findings: Vec<Finding>,
+    /// Sorted by check, account, region.
+    pub coverage: Vec<Coverage>,
+    /// Sorted by account, region, check.
+    pub errors: Vec<ErrorEntry>,
+    pub stats: Stats,
+    /// True when the scan was interrupted: what was gathered is reported, the rest is missing.
+    pub incomplete: bool,
+}
+
+/// Exit codes (documented in `--help` and the README).
+pub mod exit {
+    /// Every scope evaluated and nothing failed.
+    pub const OK: u8 = 0;
+    /// At least one FAIL.
+    pub const FAILED: u8 = 1;
+    /// Bad invocation or configuration.
+    pub const USAGE: u8 = 2;
+    /// No FAIL, but some scope could not be evaluated (or the scan was interrupted, or the Security Hub
+    /// import did not complete).
+    pub const INCOMPLETE: u8 = 3;
+}
+
+impl ScanReport {
+    pub fn failures(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status == Status::Fail)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Error(_)))
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        if self.failures().next().is_some() {
+            exit::FAILED
+        } else if self.has_errors()
+            || self.incomplete
+            || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
+            || !self.evaluated_anything()
+        {
+            exit::INCOMPLETE
+        } else {
+            exit::OK
+        }
+    }
+
+    /// Whether at least one scope was evaluated: a scan that evaluated nothing (no account matched, every
+    /// region skipped) assures nothing and never exits 0.
+    pub fn evaluated_anything(&self) -> bool {
+        self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
+    }
+
+    /// Puts everything in its deterministic order.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.coverage.sort_by(|a, b| (a.check_id, &a.account, &a.region).cmp(&(b.check_id, &b.account, &b.region)));
+        self.errors.sort_by(|a, b| (&a.account, &a.region, a.check_id).cmp(&(&b.account, &b.region, b.check_id)));
+    }
+}

@@ -1,0 +1,186 @@
+//! The books of a scan: findings, coverage and errors as they arrive, so that every planned scope ends
+//! evaluated, skipped or in error, and nothing that was not evaluated reads as passing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+
+use super::{AccountOutcome, ScopeResult};
+use crate::check::Check;
+use crate::model::{AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, Region, ScanReport, ScopeError, Stats, Subject};
+
+/// The books of a scan: findings, coverage and errors as they arrive.
+#[derive(Default)]
+pub(super) struct Book {
+    findings: Vec<Finding>,
+    coverage: Vec<Coverage>,
+    errors: Vec<ErrorEntry>,
+    accounts_failed: BTreeSet<AccountId>,
+    accounts_scanned: BTreeSet<AccountId>,
+    regions: BTreeSet<Region>,
+    /// Per account: how its regions were found (e.g. the bundled list stood in for the Account API).
+    notes: Vec<(AccountId, String)>,
+    /// Accounts whose regions are not known yet.
+    unresolved: BTreeSet<AccountId>,
+    /// Scopes planned and not finished yet.
+    pending: BTreeSet<(&'static str, AccountId, Region)>,
+}
+
+impl Book {
+    /// The books of a scan of these accounts (each unresolved until its regions are known).
+    pub(super) fn new(accounts: impl IntoIterator<Item = AccountId>) -> Self {
+        Self { unresolved: accounts.into_iter().collect(), ..Self::default() }
+    }
+
+    pub(super) fn account(&mut self, checks: &[&'static dyn Check], account: AccountId, outcome: AccountOutcome) {
+        self.unresolved.remove(&account);
+        match outcome {
+            AccountOutcome::Regions(resolved) => {
+                self.accounts_scanned.insert(account.clone());
+                for r in &resolved.regions {
+                    self.pending.extend(checks.iter().map(|c| (c.info().id, account.clone(), r.clone())));
+                }
+                self.regions.extend(resolved.regions);
+                if let Some(n) = resolved.note {
+                    self.notes.push((account, n));
+                }
+            }
+            AccountOutcome::Failed(e, regions) => {
+                self.accounts_failed.insert(account.clone());
+                self.errors.push(ErrorEntry { account: account.clone(), region: None, check_id: None, error: e.clone() });
+                let detail = ScopeError::new(e.code.clone(), format!("account not scanned: {}", e.message));
+                for_each_scope(checks, regions, |check_id, region| {
+                    self.coverage.push(Coverage {
+                        check_id,
+                        account: account.clone(),
+                        region,
+                        status: CoverageStatus::Error(detail.clone()),
+                    });
+                });
+            }
+            AccountOutcome::Skipped(reason, regions) => {
+                for_each_scope(checks, regions, |check_id, region| {
+                    self.coverage.push(Coverage {
+                        check_id,
+                        account: account.clone(),
+                        region,
+                        status: CoverageStatus::Skipped { reason: reason.clone() },
+                    });
+                });
+            }
+        }
+    }
+
+    pub(super) fn scope(&mut self, r: ScopeResult) {
+        let check_id = r.check.info().id;
+        self.pending.remove(&(check_id, r.target.account.clone(), r.target.region.clone()));
+        let status = match r.result {
+            Ok(e) => {
+                let status = CoverageStatus::Evaluated { resources: e.findings.len(), not_applicable: e.not_applicable };
+                self.findings.extend(e.findings);
+                status
+            }
+            Err(e) if e.is_region_not_enabled() && r.target.region.is_opt_in() && !r.region_confirmed => {
+                CoverageStatus::Skipped { reason: format!("region not enabled for this account ({})", e.code) }
+            }
+            Err(e) => CoverageStatus::Error(e),
+        };
+        self.coverage.push(Coverage { check_id, account: r.target.account, region: Some(r.target.region), status });
+    }
+
+    /// After an interruption: every scope that was planned and did not finish is an error, so coverage
+    /// still accounts for every (check, account, region) and nothing unfinished reads as clean.
+    pub(super) fn interrupt(&mut self, checks: &[&'static dyn Check]) {
+        let interrupted = ScopeError::new("Interrupted", "the scan was interrupted before this scope finished");
+        for (check_id, account, region) in std::mem::take(&mut self.pending) {
+            self.coverage.push(Coverage { check_id, account, region: Some(region), status: CoverageStatus::Error(interrupted.clone()) });
+        }
+        for account in std::mem::take(&mut self.unresolved) {
+            self.errors.push(ErrorEntry { account: account.clone(), region: None, check_id: None, error: interrupted.clone() });
+            for_each_scope(checks, None, |check_id, region| {
+                self.coverage.push(Coverage {
+                    check_id,
+                    account: account.clone(),
+                    region,
+                    status: CoverageStatus::Error(interrupted.clone()),
+                });
+            });
+        }
+    }
+
+    pub(super) fn finish(mut self, subject: Subject, checks: Vec<&'static CheckInfo>, accounts: usize) -> ScanReport {
+        self.skip_regions_blocked_by_scp();
+        for c in &self.coverage {
+            // An account that failed as a whole already has its one error entry.
+            if self.accounts_failed.contains(&c.account) {
+                continue;
+            }
+            if let (CoverageStatus::Error(e), Some(region)) = (&c.status, &c.region) {
+                self.errors.push(ErrorEntry {
+                    account: c.account.clone(),
+                    region: Some(region.clone()),
+                    check_id: Some(c.check_id),
+                    error: e.clone(),
+                });
+            }
+        }
+        let mut report = ScanReport {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            subject,
+            checks,
+            findings: self.findings,
+            coverage: self.coverage,
+            errors: self.errors,
+            stats: Stats {
+                accounts,
+                accounts_scanned: self.accounts_scanned.len(),
+                accounts_failed: self.accounts_failed.len(),
+                regions: self.regions.len(),
+                ..Stats::default()
+            },
+            incomplete: false,
+        };
+        for (account, note) in self.notes {
+            tracing::info!(%account, "{note}");
+        }
+        report.sort();
+        report
+    }
+
+    /// A region where every check of an account was refused by an explicit deny in a service control
+    /// policy is a region the organization has closed: skipped with that reason, not an error.
+    fn skip_regions_blocked_by_scp(&mut self) {
+        let mut by_scope: BTreeMap<(AccountId, Region), (usize, usize)> = BTreeMap::new();
+        for c in &self.coverage {
+            if let Some(region) = &c.region {
+                let e = by_scope.entry((c.account.clone(), region.clone())).or_default();
+                e.0 += 1;
+                if matches!(&c.status, CoverageStatus::Error(err) if err.is_scp_deny()) {
+                    e.1 += 1;
+                }
+            }
+        }
+        for c in &mut self.coverage {
+            let Some(region) = &c.region else { continue };
+            let Some(&(total, denied)) = by_scope.get(&(c.account.clone(), region.clone())) else { continue };
+            if total > 1
+                && total == denied
+                && let CoverageStatus::Error(e) = &c.status
+            {
+                c.status = CoverageStatus::Skipped { reason: format!("region blocked by a service control policy ({})", e.code) };
+            }
+        }
+    }
+}
+
+/// Calls `f` for every (check, region) of an account; with no known regions, once per check.
+fn for_each_scope(checks: &[&'static dyn Check], regions: Option<Vec<Region>>, mut f: impl FnMut(&'static str, Option<Region>)) {
+    for c in checks {
+        match &regions {
+            Some(rs) => rs.iter().for_each(|r| f(c.info().id, Some(r.clone()))),
+            None => f(c.info().id, None),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Security Hub: the ASFF wire types (`asff`), batching and the `--asff-dir` files (`batch`), which targets
+//! may be imported and what each is sent (`plan`), and the import sink itself (`sink`), the only output with
+//! side effects.
+
+pub mod asff;
+pub mod batch;
+pub mod plan;
+pub mod sink;
+
+/// The IAM actions the import needs in each member account (a policy of its own in `deploy/`).
+pub const IAM_ACTIONS: &[&str] = &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
+
+pub use sink::{ImportOptions, Sink};

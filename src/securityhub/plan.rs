@@ -1,0 +1,294 @@
+//! The pure half of the import: which targets may be touched, and what to send to each.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::asff::{self, AsffFinding};
+use crate::model::import::Counts;
+use crate::model::{AccountId, CoverageStatus, Finding, Region, ScanReport, ScopeError, Status, Target};
+
+/// How a planned finding changes Security Hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    New,
+    Updated,
+    Archived { resolved: bool },
+}
+
+pub(super) fn count(c: &mut Counts, kind: Kind) {
+    match kind {
+        Kind::New => c.new += 1,
+        Kind::Updated => c.updated += 1,
+        Kind::Archived { resolved } => {
+            c.archived += 1;
+            if resolved {
+                c.resolved += 1;
+            }
+        }
+    }
+}
+
+/// An orgscan finding already in Security Hub in the scope (of a check this run evaluated there).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Existing {
+    pub id: String,
+    /// `RecordState` is not `ARCHIVED`.
+    pub active: bool,
+    pub created_at: Option<String>,
+    /// The archived copy to send if this run no longer reports the finding (built for active ones only).
+    pub archive: Option<AsffFinding>,
+}
+
+/// For every (account, region) of the report: `None` when every check of the run was evaluated there (the
+/// scope may be imported), else why it must not be touched.
+pub fn readiness(report: &ScanReport) -> Vec<(AccountId, Option<Region>, Option<String>)> {
+    #[derive(Default)]
+    struct Acc {
+        evaluated: BTreeSet<&'static str>,
+        error: Option<String>,
+        skip: Option<String>,
+    }
+    let mut m: BTreeMap<(AccountId, Option<Region>), Acc> = BTreeMap::new();
+    for c in &report.coverage {
+        let a = m.entry((c.account.clone(), c.region.clone())).or_default();
+        match &c.status {
+            CoverageStatus::Evaluated { .. } => {
+                a.evaluated.insert(c.check_id);
+            }
+            CoverageStatus::Skipped { reason } => {
+                a.skip.get_or_insert_with(|| format!("{} was skipped: {reason}", c.check_id));
+            }
+            CoverageStatus::Error(e) => {
+                a.error.get_or_insert_with(|| format!("{} was not evaluated ({})", c.check_id, e.code));
+            }
+        }
+    }
+    m.into_iter()
+        .map(|((account, region), a)| {
+            let reason = if region.is_none() {
+                Some(a.error.or(a.skip).unwrap_or_else(|| "the account was not scanned".to_owned()))
+            } else if let Some(r) = a.error.or(a.skip) {
+                Some(r)
+            } else if report.checks.iter().any(|c| !a.evaluated.contains(c.id)) {
+                Some("not every check completed in this scope".to_owned())
+            } else {
+                None
+            };
+            (account, region, reason)
+        })
+        .collect()
+}
+
+/// What to send to one scope (pure): this run's findings, with `CreatedAt` kept from Security Hub, plus an
+/// archived copy of every active earlier finding this run no longer reports. With `only_failed`, a PASS is
+/// sent only where it resolves a finding that is active in Security Hub.
+pub fn plan_sends(
+    local: &[&Finding],
+    existing: &[Existing],
+    only_failed: bool,
+    created_at: &str,
+    now: DateTime<Utc>,
+) -> Vec<(AsffFinding, Kind)> {
+    let by_id: HashMap<&str, &Existing> = existing.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut out = Vec::new();
+    let mut reported = HashSet::new();
+    for f in local {
+        let id = asff::finding_id(f);
+        let before = by_id.get(id.as_str()).copied();
+        let was_active = before.is_some_and(|e| e.active);
+        reported.insert(id);
+        if only_failed && f.status == Status::Pass && !was_active {
+            continue;
+        }
+        let created = before.and_then(|e| e.created_at.as_deref()).unwrap_or(created_at);
+        let a = AsffFinding::from_finding(f, created, now);
+        let kind = match (f.status, before) {
+            (Status::Pass, _) => Kind::Archived { resolved: was_active },
+            (Status::Fail, Some(_)) => Kind::Updated,
+            (Status::Fail, None) => Kind::New,
+        };
+        out.push((a, kind));
+    }
+    for e in existing {
+        if e.active
+            && !reported.contains(&e.id)
+            && let Some(a) = &e.archive
+        {
+            out.push((a.clone(), Kind::Archived { resolved: true }));
+        }
+    }
+    out
+}
+
+/// `FailedFindings` codes worth re-sending: Security Hub's transient and throttling codes. Anything else
+/// (`InvalidInput`, access errors, ...) fails the same way again.
+pub fn is_retryable(code: &str) -> bool {
+    const TRANSIENT: &[&str] = &[
+        "InternalFailure",
+        "InternalError",
+        "InternalException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    ];
+    TRANSIENT.contains(&code) || crate::model::error::is_throttling_code(code)
+}
+
+/// Adds the fix to the errors whose cause orgscan knows.
+pub(super) fn explain(e: ScopeError, target: &Target) -> ScopeError {
+    let (account, region) = (&target.account, &target.region);
+    let fix = match e.code.as_str() {
+        "InvalidAccessException" => format!(
+            "Security Hub is not enabled in {region} for account {account}. Fix: enable it there (in that account: \
+             `aws securityhub enable-security-hub --region {region}`; for every member: from the Security Hub delegated \
+             administrator, `aws securityhub update-organization-configuration --auto-enable --region {region}`), or leave \
+             the region out with --exclude-regions {region}"
+        ),
+        c if c.contains("AccessDenied") || c == "UnauthorizedOperation" => format!(
+            "Fix: allow securityhub:BatchImportFindings and securityhub:GetFindings to the role orgscan uses in account {account} \
+             (README, Security Hub)"
+        ),
+        _ => return e,
+    };
+    ScopeError::new(e.code, format!("{}. {fix}", e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check;
+    use crate::model::{Coverage, Stats, Subject};
+
+    fn target(region: &str) -> Target {
+        Target::new("123456789012".parse().unwrap(), region.parse().unwrap())
+    }
+
+    fn kms(id: &str, status: Status) -> Finding {
+        let b = Finding::builder(check::kms::INFO, &target("eu-west-1")).resource(
+            "AwsKmsKey",
+            id,
+            format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"),
+        );
+        match status {
+            Status::Fail => b.fail("pending"),
+            Status::Pass => b.pass("fine"),
+        }
+        .build()
+        .unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z").unwrap().to_utc()
+    }
+
+    fn existing(f: &Finding, active: bool) -> Existing {
+        let a = AsffFinding::from_finding(f, "2026-01-01T00:00:00.000Z", now());
+        let archive = active.then(|| {
+            let mut archived = a.clone();
+            archived.record_state = "ARCHIVED".into();
+            archived
+        });
+        Existing { id: a.id, active, created_at: Some("2026-01-01T00:00:00.000Z".into()), archive }
+    }
+
+    fn kinds(p: &[(AsffFinding, Kind)]) -> Vec<(String, Kind)> {
+        p.iter().map(|(f, k)| (f.id.clone(), *k)).collect()
+    }
+
+    #[test]
+    fn every_finding_is_sent_new_updated_or_archived_and_gone_ones_are_archived() {
+        let (fail_new, fail_old, pass_fixed, gone) =
+            (kms("a", Status::Fail), kms("b", Status::Fail), kms("c", Status::Pass), kms("d", Status::Fail));
+        let before = [existing(&fail_old, true), existing(&kms("c", Status::Fail), true), existing(&gone, true)];
+        let p = plan_sends(&[&fail_new, &fail_old, &pass_fixed], &before, false, "2026-11-28T09:00:00.000Z", now());
+        let id = asff::finding_id;
+        assert_eq!(
+            kinds(&p),
+            vec![
+                (id(&fail_new), Kind::New),
+                (id(&fail_old), Kind::Updated),
+                (id(&pass_fixed), Kind::Archived { resolved: true }),
+                (id(&gone), Kind::Archived { resolved: true }),
+            ]
+        );
+        assert_eq!(p[0].0.created_at, "2026-11-28T09:00:00.000Z");
+        assert_eq!(p[1].0.created_at, "2026-01-01T00:00:00.000Z", "CreatedAt is kept from Security Hub");
+        assert_eq!(p[3].0.record_state, "ARCHIVED");
+    }
+
+    #[test]
+    fn only_failed_sends_a_pass_only_to_resolve_an_active_finding() {
+        let (pass_new, pass_fixed, pass_archived) = (kms("a", Status::Pass), kms("b", Status::Pass), kms("c", Status::Pass));
+        let before = [existing(&kms("b", Status::Fail), true), existing(&pass_archived, false)];
+        let p = plan_sends(&[&pass_new, &pass_fixed, &pass_archived], &before, true, "x", now());
+        assert_eq!(kinds(&p), vec![(asff::finding_id(&pass_fixed), Kind::Archived { resolved: true })]);
+        // An archived earlier finding that is gone stays as it is.
+        let p = plan_sends(&[], &[existing(&kms("z", Status::Fail), false)], false, "x", now());
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn retryable_codes_are_transient_or_throttling_only() {
+        for c in ["InternalFailure", "ThrottlingException", "TooManyRequestsException", "LimitExceededException", "ServiceUnavailable"] {
+            assert!(is_retryable(c), "{c}");
+        }
+        for c in ["InvalidInput", "AccessDeniedException", "InvalidAccessException", "FindingSizeExceeded", ""] {
+            assert!(!is_retryable(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn the_invalid_access_error_says_how_to_enable_security_hub() {
+        let e = explain(ScopeError::new("InvalidAccessException", "BatchImportFindings: not subscribed"), &target("eu-west-2"));
+        assert!(e.message.contains("aws securityhub enable-security-hub --region eu-west-2"), "{}", e.message);
+        assert!(e.message.contains("--exclude-regions eu-west-2") && e.message.contains("123456789012"));
+        let e = explain(ScopeError::new("AccessDeniedException", "no"), &target("eu-west-2"));
+        assert!(e.message.contains("securityhub:BatchImportFindings"));
+        assert_eq!(explain(ScopeError::new("Other", "m"), &target("eu-west-2")).message, "m");
+    }
+
+    #[test]
+    fn only_fully_evaluated_scopes_are_ready() {
+        let acc = |a: &str| a.parse::<AccountId>().unwrap();
+        let reg = |r: &str| Some(r.parse::<Region>().unwrap());
+        let cov = |check: &'static str, a: &str, r: Option<Region>, status: CoverageStatus| Coverage {
+            check_id: check,
+            account: acc(a),
+            region: r,
+            status,
+        };
+        let ok = || CoverageStatus::Evaluated { resources: 1, not_applicable: 0 };
+        let (k, g) = (check::kms::INFO.id, check::guardduty::INFO.id);
+        let report = ScanReport {
+            tool_version: "0",
+            started_at: now(),
+            finished_at: now(),
+            subject: Subject::Account(acc("111111111111")),
+            checks: vec![check::kms::INFO, check::guardduty::INFO],
+            findings: vec![],
+            coverage: vec![
+                cov(k, "111111111111", reg("eu-west-1"), ok()),
+                cov(g, "111111111111", reg("eu-west-1"), ok()),
+                cov(k, "111111111111", reg("eu-west-2"), ok()),
+                cov(g, "111111111111", reg("eu-west-2"), CoverageStatus::Error(ScopeError::new("AccessDenied", "no"))),
+                cov(k, "111111111111", reg("af-south-1"), CoverageStatus::Skipped { reason: "region not enabled".into() }),
+                cov(g, "111111111111", reg("af-south-1"), CoverageStatus::Skipped { reason: "region not enabled".into() }),
+                cov(k, "111111111111", reg("us-east-1"), ok()),
+                cov(k, "222222222222", None, CoverageStatus::Error(ScopeError::new("AccessDenied", "role"))),
+            ],
+            errors: vec![],
+            stats: Stats::default(),
+            incomplete: false,
+        };
+        let r = readiness(&report);
+        let get = |a: &str, region: Option<Region>| r.iter().find(|x| x.0 == acc(a) && x.1 == region).map(|x| x.2.clone()).unwrap();
+        assert_eq!(get("111111111111", reg("eu-west-1")), None);
+        assert_eq!(get("111111111111", reg("eu-west-2")).as_deref(), Some("guardduty-enabled was not evaluated (AccessDenied)"));
+        assert!(get("111111111111", reg("af-south-1")).unwrap().contains("region not enabled"));
+        assert_eq!(get("111111111111", reg("us-east-1")).as_deref(), Some("not every check completed in this scope"));
+        assert!(get("222222222222", None).unwrap().contains("AccessDenied"));
+    }
+}
