@@ -99,16 +99,11 @@ async fn collect(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
     Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })
 }
 
-pub struct GuardDutyEnabled;
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run };
 
-impl Check for GuardDutyEnabled {
-    fn info(&self) -> &'static CheckInfo {
-        INFO
-    }
-
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
-        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
-    }
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
 }
 
 #[cfg(test)]

@@ -6,10 +6,9 @@
 use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings};
+use super::{Check, CheckContext, Evaluation, collect_findings, describe_each};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -118,50 +117,41 @@ async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
         ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_owned)));
     })
     .await?;
-    stream::iter(ids)
-        .map(|id| {
-            let kms = kms.clone();
-            async move {
-                let _permit = gate.permit().await;
-                let out = match kms.describe_key().key_id(&id).send().await {
-                    Ok(out) => out,
-                    // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(None),
-                    Err(e) => return Err(ScopeError::from_sdk("DescribeKey", &e)),
-                };
-                let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
-                // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
-                let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
-                    return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
-                };
-                Ok(Some(KeyInfo {
-                    key_id: m.key_id().to_owned(),
-                    arn: m.arn().map(str::to_owned).unwrap_or_else(|| {
-                        format!("arn:{}:kms:{}:{}:key/{}", cx.target.partition, cx.target.region, cx.target.account, m.key_id())
-                    }),
-                    manager: Some(manager.as_str().to_owned()),
-                    state: state.as_str().to_owned(),
-                    deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
-                    pending_window_days: m.pending_deletion_window_in_days(),
-                }))
-            }
-        })
-        .buffer_unordered(DESCRIBE_PARALLELISM)
-        .try_filter_map(|k| async move { Ok(k) })
-        .try_collect()
-        .await
+    describe_each(ids, DESCRIBE_PARALLELISM, |id| {
+        let kms = kms.clone();
+        async move {
+            let _permit = gate.permit().await;
+            let out = match kms.describe_key().key_id(&id).send().await {
+                Ok(out) => out,
+                // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(None),
+                Err(e) => return Err(ScopeError::from_sdk("DescribeKey", &e)),
+            };
+            let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
+            // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
+            let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
+                return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
+            };
+            Ok(Some(KeyInfo {
+                key_id: m.key_id().to_owned(),
+                arn: m.arn().map(str::to_owned).unwrap_or_else(|| {
+                    format!("arn:{}:kms:{}:{}:key/{}", cx.target.partition, cx.target.region, cx.target.account, m.key_id())
+                }),
+                manager: Some(manager.as_str().to_owned()),
+                state: state.as_str().to_owned(),
+                deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+                pending_window_days: m.pending_deletion_window_in_days(),
+            }))
+        }
+    })
+    .await
 }
 
-pub struct KmsKeyNotPendingDeletion;
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run };
 
-impl Check for KmsKeyNotPendingDeletion {
-    fn info(&self) -> &'static CheckInfo {
-        INFO
-    }
-
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
-        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?, cx.scan_time) })
-    }
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?, cx.scan_time) })
 }
 
 #[cfg(test)]

@@ -186,19 +186,14 @@ async fn collect(cx: &CheckContext) -> Result<Vec<FunctionInfo>, ScopeError> {
     Ok(out)
 }
 
-pub struct LambdaSupportedRuntime;
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run };
 
-impl Check for LambdaSupportedRuntime {
-    fn info(&self) -> &'static CheckInfo {
-        INFO
-    }
-
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
-        Box::pin(async move {
-            let functions = collect(cx).await?;
-            evaluate(&cx.target, &functions, &cx.settings.lambda_runtimes, scan_date(cx.scan_time))
-        })
-    }
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move {
+        let functions = collect(cx).await?;
+        evaluate(&cx.target, &functions, &cx.settings.lambda_runtimes, scan_date(cx.scan_time))
+    })
 }
 
 fn scan_date(t: DateTime<Utc>) -> NaiveDate {

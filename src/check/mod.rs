@@ -15,7 +15,10 @@ pub mod sagemaker;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use std::future::Future;
+
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::aws::Clients;
 use crate::aws::limits::{Gate, Limits};
@@ -53,33 +56,38 @@ pub struct Evaluation {
     pub not_applicable: usize,
 }
 
-pub trait Check: Send + Sync {
-    fn info(&self) -> &'static CheckInfo;
+/// A check: what it declares about itself, and how it runs on one target (collect with the SDK, then a
+/// pure `evaluate`). Each check file holds one, as `CHECK`.
+pub struct Check {
+    pub info: &'static CheckInfo,
+    /// Collects and evaluates. An error covers the whole (check, target) scope: no finding of a scope that
+    /// errored is reported, so a partial read never passes.
+    pub run: for<'a> fn(&'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>>,
+}
 
-    /// Collects with the SDK and evaluates. An error covers the whole (check, target) scope: no finding
-    /// of a scope that errored is reported, so a partial read never passes.
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>>;
+impl Check {
+    pub fn info(&self) -> &'static CheckInfo {
+        self.info
+    }
+
+    pub fn run<'a>(&self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
+        (self.run)(cx)
+    }
 }
 
 /// The registry: one line per check, in the order they are listed.
-pub static ALL: &[&dyn Check] = &[
-    &opensearch::OpenSearchEncryptionAtRest,
-    &sagemaker::SageMakerNotebookNoDirectInternet,
-    &lambda::LambdaSupportedRuntime,
-    &kms::KmsKeyNotPendingDeletion,
-    &guardduty::GuardDutyEnabled,
-];
+pub static ALL: &[&Check] = &[&opensearch::CHECK, &sagemaker::CHECK, &lambda::CHECK, &kms::CHECK, &guardduty::CHECK];
 
 pub fn ids() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|c| c.info().id)
 }
 
 /// Resolves user-given check ids; the error names the bad id and lists the valid ones.
-pub fn select(ids_wanted: &[String]) -> Result<Vec<&'static dyn Check>, String> {
+pub fn select(ids_wanted: &[String]) -> Result<Vec<&'static Check>, String> {
     if ids_wanted.is_empty() {
         return Ok(ALL.to_vec());
     }
-    let mut out: Vec<&'static dyn Check> = Vec::new();
+    let mut out: Vec<&'static Check> = Vec::new();
     for want in ids_wanted {
         let check = ALL
             .iter()
@@ -96,6 +104,15 @@ pub fn select(ids_wanted: &[String]) -> Result<Vec<&'static dyn Check>, String> 
 /// internal error of the scope rather than silently dropped.
 pub(crate) fn collect_findings(results: impl IntoIterator<Item = Result<Finding, FindingError>>) -> Result<Vec<Finding>, ScopeError> {
     results.into_iter().collect::<Result<Vec<_>, _>>().map_err(|e| ScopeError::internal(e.to_string()))
+}
+
+/// Describes every item, `parallelism` at a time (one target's items are independent calls), keeping the
+/// `Some` answers (`None`: the item is gone, e.g. deleted since it was listed). The first error ends it.
+pub(crate) async fn describe_each<T, O, Fut>(items: Vec<T>, parallelism: usize, describe: impl Fn(T) -> Fut) -> Result<Vec<O>, ScopeError>
+where
+    Fut: Future<Output = Result<Option<O>, ScopeError>>,
+{
+    stream::iter(items).map(describe).buffer_unordered(parallelism).try_filter_map(|x| async move { Ok(x) }).try_collect().await
 }
 
 /// The request budget of `service` per account and region: the stricter of the budgets its checks declare,

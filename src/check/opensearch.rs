@@ -200,16 +200,11 @@ async fn collect(cx: &CheckContext) -> Result<Vec<DomainInfo>, ScopeError> {
     Ok(domains)
 }
 
-pub struct OpenSearchEncryptionAtRest;
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run };
 
-impl Check for OpenSearchEncryptionAtRest {
-    fn info(&self) -> &'static CheckInfo {
-        INFO
-    }
-
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
-        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
-    }
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
 }
 
 #[cfg(test)]

@@ -6,10 +6,9 @@
 
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings};
+use super::{Check, CheckContext, Evaluation, collect_findings, describe_each};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -109,55 +108,46 @@ async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
     })
     .await?;
     // The list carries neither DirectInternetAccess nor SubnetId: one describe per notebook is needed.
-    stream::iter(names)
-        .map(|name| {
-            let sm = sm.clone();
-            async move {
-                let _permit = gate.permit().await;
-                let out = match sm.describe_notebook_instance().notebook_instance_name(&name).send().await {
-                    Ok(out) => out,
-                    Err(e) => {
-                        let err = ScopeError::from_sdk("DescribeNotebookInstance", &e);
-                        // Deleted between the list and the describe: SageMaker answers ValidationException
-                        // "RecordNotFound". Nothing to evaluate.
-                        if err.code == "ValidationException" && err.message.contains("RecordNotFound") {
-                            return Ok(None);
-                        }
-                        return Err(err);
+    describe_each(names, DESCRIBE_PARALLELISM, |name| {
+        let sm = sm.clone();
+        async move {
+            let _permit = gate.permit().await;
+            let out = match sm.describe_notebook_instance().notebook_instance_name(&name).send().await {
+                Ok(out) => out,
+                Err(e) => {
+                    let err = ScopeError::from_sdk("DescribeNotebookInstance", &e);
+                    // Deleted between the list and the describe: SageMaker answers ValidationException
+                    // "RecordNotFound". Nothing to evaluate.
+                    if err.code == "ValidationException" && err.message.contains("RecordNotFound") {
+                        return Ok(None);
                     }
-                };
-                Ok(Some(NotebookInfo {
-                    arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or_else(|| {
-                        format!(
-                            "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
-                            cx.target.partition,
-                            cx.target.region,
-                            cx.target.account,
-                            name.to_lowercase()
-                        )
-                    }),
-                    name,
-                    direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
-                    subnet_id: out.subnet_id().map(str::to_owned),
-                }))
-            }
-        })
-        .buffer_unordered(DESCRIBE_PARALLELISM)
-        .try_filter_map(|n| async move { Ok(n) })
-        .try_collect()
-        .await
+                    return Err(err);
+                }
+            };
+            Ok(Some(NotebookInfo {
+                arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or_else(|| {
+                    format!(
+                        "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
+                        cx.target.partition,
+                        cx.target.region,
+                        cx.target.account,
+                        name.to_lowercase()
+                    )
+                }),
+                name,
+                direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
+                subnet_id: out.subnet_id().map(str::to_owned),
+            }))
+        }
+    })
+    .await
 }
 
-pub struct SageMakerNotebookNoDirectInternet;
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run };
 
-impl Check for SageMakerNotebookNoDirectInternet {
-    fn info(&self) -> &'static CheckInfo {
-        INFO
-    }
-
-    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>> {
-        Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
-    }
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub enum Selection {
 pub struct ScanPlan {
     pub selection: Selection,
     pub regions: RegionPlan,
-    pub checks: Vec<&'static dyn Check>,
+    pub checks: Vec<&'static Check>,
     pub settings: CheckSettings,
     pub access: AccessPlan,
     pub outputs: Outputs,

@@ -32,7 +32,7 @@ impl Book {
         Self { unresolved: accounts.into_iter().collect(), ..Self::default() }
     }
 
-    pub(super) fn account(&mut self, checks: &[&'static dyn Check], account: AccountId, outcome: AccountOutcome) {
+    pub(super) fn account(&mut self, checks: &[&'static Check], account: AccountId, outcome: AccountOutcome) {
         self.unresolved.remove(&account);
         match outcome {
             AccountOutcome::Regions(resolved) => {
@@ -90,7 +90,7 @@ impl Book {
 
     /// After an interruption: every scope that was planned and did not finish is an error, so coverage
     /// still accounts for every (check, account, region) and nothing unfinished reads as clean.
-    pub(super) fn interrupt(&mut self, checks: &[&'static dyn Check]) {
+    pub(super) fn interrupt(&mut self, checks: &[&'static Check]) {
         let interrupted = ScopeError::new("Interrupted", "the scan was interrupted before this scope finished");
         for (check_id, account, region) in std::mem::take(&mut self.pending) {
             self.coverage.push(Coverage { check_id, account, region: Some(region), status: CoverageStatus::Error(interrupted.clone()) });
@@ -176,7 +176,7 @@ impl Book {
 }
 
 /// Calls `f` for every (check, region) of an account; with no known regions, once per check.
-fn for_each_scope(checks: &[&'static dyn Check], regions: Option<Vec<Region>>, mut f: impl FnMut(&'static str, Option<Region>)) {
+fn for_each_scope(checks: &[&'static Check], regions: Option<Vec<Region>>, mut f: impl FnMut(&'static str, Option<Region>)) {
     for c in checks {
         match &regions {
             Some(rs) => rs.iter().for_each(|r| f(c.info().id, Some(r.clone()))),

@@ -34,14 +34,14 @@ impl Progress for Silent {}
 pub struct Scanner {
     pub factory: ClientFactory,
     pub limits: Arc<Limits>,
-    pub checks: Vec<&'static dyn Check>,
+    pub checks: Vec<&'static Check>,
     pub settings: CheckSettings,
     /// Scopes (check × target) run at once; the API-call caps live in `limits`.
     pub concurrency: usize,
 }
 
 pub(crate) struct ScopeResult {
-    pub(crate) check: &'static dyn Check,
+    pub(crate) check: &'static Check,
     pub(crate) target: Target,
     /// The account confirmed the region enabled (see `ResolvedRegions`).
     pub(crate) region_confirmed: bool,
@@ -171,7 +171,7 @@ impl Scanner {
         &self,
         config: &AccountConfig,
         target: Target,
-        check: &'static dyn Check,
+        check: &'static Check,
         region_confirmed: bool,
         scan_time: DateTime<Utc>,
     ) -> ScopeResult {

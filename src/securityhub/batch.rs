@@ -233,34 +233,12 @@ pub fn write_dir(report: &ScanReport, dir: &Path, updated_at: DateTime<Utc>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::securityhub::testing::{kms, now, target};
     use crate::check;
-    use crate::model::{Finding, Status, Target};
+    use crate::model::{Finding, Status};
 
-    fn target() -> Target {
-        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
-    }
 
-    fn kms(id: &str, status: Status) -> Finding {
-        let b = Finding::builder(check::kms::INFO, &target())
-            .resource("AwsKmsKey", id, format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"))
-            .evidence("key_state", if status == Status::Fail { "PendingDeletion" } else { "Enabled" })
-            .evidence("key_manager", "CUSTOMER")
-            .details(check::kms::AwsKmsKeyDetails {
-                key_id: id.into(),
-                key_state: Some((if status == Status::Fail { "PendingDeletion" } else { "Enabled" }).into()),
-                key_manager: Some("CUSTOMER".into()),
-            });
-        match status {
-            Status::Fail => b.fail("pending deletion"),
-            Status::Pass => b.pass("enabled"),
-        }
-        .build()
-        .unwrap()
-    }
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z").unwrap().to_utc()
-    }
 
     #[test]
     fn a_finding_over_240_kb_drops_its_details_rather_than_fail() {

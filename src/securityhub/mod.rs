@@ -6,6 +6,8 @@ pub mod asff;
 pub mod batch;
 pub mod plan;
 pub mod sink;
+#[cfg(test)]
+mod testing;
 
 /// The IAM actions the import needs in each member account (a policy of its own in `deploy/`).
 pub const IAM_ACTIONS: &[&str] = &["securityhub:BatchImportFindings", "securityhub:GetFindings"];

@@ -159,30 +159,12 @@ pub(super) fn explain(e: ScopeError, target: &Target) -> ScopeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::securityhub::testing::{kms, now, target_in};
     use crate::check;
     use crate::model::{Coverage, Stats, Subject};
 
-    fn target(region: &str) -> Target {
-        Target::new("123456789012".parse().unwrap(), region.parse().unwrap())
-    }
 
-    fn kms(id: &str, status: Status) -> Finding {
-        let b = Finding::builder(check::kms::INFO, &target("eu-west-1")).resource(
-            "AwsKmsKey",
-            id,
-            format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"),
-        );
-        match status {
-            Status::Fail => b.fail("pending"),
-            Status::Pass => b.pass("fine"),
-        }
-        .build()
-        .unwrap()
-    }
 
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z").unwrap().to_utc()
-    }
 
     fn existing(f: &Finding, active: bool) -> Existing {
         let a = AsffFinding::from_finding(f, "2026-01-01T00:00:00.000Z", now());
@@ -242,12 +224,12 @@ mod tests {
 
     #[test]
     fn the_invalid_access_error_says_how_to_enable_security_hub() {
-        let e = explain(ScopeError::new("InvalidAccessException", "BatchImportFindings: not subscribed"), &target("eu-west-2"));
+        let e = explain(ScopeError::new("InvalidAccessException", "BatchImportFindings: not subscribed"), &target_in("eu-west-2"));
         assert!(e.message.contains("aws securityhub enable-security-hub --region eu-west-2"), "{}", e.message);
         assert!(e.message.contains("--exclude-regions eu-west-2") && e.message.contains("123456789012"));
-        let e = explain(ScopeError::new("AccessDeniedException", "no"), &target("eu-west-2"));
+        let e = explain(ScopeError::new("AccessDeniedException", "no"), &target_in("eu-west-2"));
         assert!(e.message.contains("securityhub:BatchImportFindings"));
-        assert_eq!(explain(ScopeError::new("Other", "m"), &target("eu-west-2")).message, "m");
+        assert_eq!(explain(ScopeError::new("Other", "m"), &target_in("eu-west-2")).message, "m");
     }
 
     #[test]
