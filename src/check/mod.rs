@@ -6,12 +6,6 @@
 //! tests, `orgscan checks`, SARIF rules, docs) is derived from the registry below. Walking accounts,
 //! limiting, credentials, rendering and importing live elsewhere.
 
-pub mod guardduty;
-pub mod kms;
-pub mod lambda;
-pub mod opensearch;
-pub mod sagemaker;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -75,8 +69,23 @@ impl Check {
     }
 }
 
-/// The registry: one line per check, in the order they are listed.
-pub static ALL: &[&Check] = &[&opensearch::CHECK, &sagemaker::CHECK, &lambda::CHECK, &kms::CHECK, &guardduty::CHECK];
+/// Declares each check's module and lists its `CHECK` in `ALL`, in this order.
+macro_rules! registry {
+    ($($check:ident,)*) => {
+        $(pub mod $check;)*
+        /// The registry, in the order checks are listed and run.
+        pub static ALL: &[&Check] = &[$(&$check::CHECK),*];
+    };
+}
+
+// The registry: one line per check.
+registry! {
+    opensearch,
+    sagemaker,
+    lambda,
+    kms,
+    guardduty,
+}
 
 pub fn ids() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|c| c.info().id)

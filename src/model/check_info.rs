@@ -1,8 +1,8 @@
 //! What a check declares about itself, once, in its own file; every output, the rate limits, the IAM
 //! policy tests and the docs read it from the registry.
 
-use super::finding::Severity;
 use super::service::{Rate, Service};
+use super::severity::Severity;
 
 /// Metadata declared once per check; nothing re-derives it.
 #[derive(Debug, PartialEq, Eq)]

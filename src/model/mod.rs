@@ -7,11 +7,13 @@ pub mod finding;
 pub mod import;
 pub mod report;
 pub mod service;
+pub mod severity;
 pub mod target;
 
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
-pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Severity, Status};
+pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Status};
 pub use report::{Coverage, CoverageStatus, ErrorEntry, OpCounts, ScanReport, Stats, Subject, exit};
 pub use service::{Rate, Service};
+pub use severity::Severity;
 pub use target::{AccountId, Partition, Region, Target};

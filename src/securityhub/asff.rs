@@ -375,12 +375,9 @@ pub fn missing_required(f: &sh::AwsSecurityFinding) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::securityhub::testing::{kms, now, target};
     use crate::check;
     use crate::model::{Finding, Status};
-
-
-
+    use crate::securityhub::testing::{kms, now, target};
 
     #[test]
     fn a_fail_is_active_and_failed_a_pass_is_archived_and_passed() {

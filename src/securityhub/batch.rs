@@ -233,12 +233,9 @@ pub fn write_dir(report: &ScanReport, dir: &Path, updated_at: DateTime<Utc>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::securityhub::testing::{kms, now, target};
     use crate::check;
     use crate::model::{Finding, Status};
-
-
-
+    use crate::securityhub::testing::{kms, now, target};
 
     #[test]
     fn a_finding_over_240_kb_drops_its_details_rather_than_fail() {
@@ -301,7 +298,7 @@ mod tests {
         let sizes = vec![1_000; 250];
         let r = batch_ranges(&sizes, 100, MAX_BATCH_BYTES);
         assert_eq!(r, vec![0..100, 100..200, 200..250]);
-        assert_eq!(batch_ranges(&[], 100, 1_000), vec![]);
+        assert_eq!(batch_ranges(&[], 100, 1_000), Vec::<std::ops::Range<usize>>::new());
         assert_eq!(batch_ranges(&[5; 100], 100, MAX_BATCH_BYTES), vec![0..100]);
     }
 

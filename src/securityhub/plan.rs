@@ -159,12 +159,9 @@ pub(super) fn explain(e: ScopeError, target: &Target) -> ScopeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::securityhub::testing::{kms, now, target_in};
     use crate::check;
     use crate::model::{Coverage, Stats, Subject};
-
-
-
+    use crate::securityhub::testing::{kms, now, target_in};
 
     fn existing(f: &Finding, active: bool) -> Existing {
         let a = AsffFinding::from_finding(f, "2026-01-01T00:00:00.000Z", now());

@@ -145,3 +145,26 @@ async fn a_scan_takes_its_options_from_the_file_and_the_command_line_wins() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!((rows[0].0.as_str(), rows[0].2.as_str()), ("guardduty-enabled", "eu-west-2"), "the command line's region wins");
 }
+
+#[test]
+fn every_registered_check_is_in_the_readme_and_fits_the_schemas_check_id() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme.split("## Checks").nth(1).and_then(|t| t.split("\n## ").next()).expect("README has a Checks section");
+    // Both schemas describe a check id by the same pattern (no list to keep in step with the registry).
+    let pattern = |schema: &str| read_json(&root().join("schemas").join(schema))["$defs"]["check_id"]["pattern"].clone();
+    assert!(pattern("report.schema.json").is_string());
+    assert_eq!(pattern("report.schema.json"), pattern("config.schema.json"));
+    for c in orgscan::check::ALL {
+        let i = c.info();
+        assert!(table.contains(&format!("| `{}` |", i.id)), "README's checks table has no row for {}", i.id);
+        for control in i.security_hub_controls {
+            assert!(table.contains(control), "README's row of {} does not name {control}", i.id);
+        }
+        // A config naming the check validates against the config schema's check_id.
+        assert_valid("config.schema.json", &serde_json::json!({ "checks": [i.id] }));
+    }
+    // And the pattern still refuses what is not an id.
+    let schema = read_json(&root().join("schemas/config.schema.json"));
+    let v = jsonschema::validator_for(&schema).unwrap();
+    assert!(!v.is_valid(&serde_json::json!({ "checks": ["Not An Id"] })));
+}

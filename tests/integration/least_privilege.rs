@@ -8,13 +8,13 @@ use serde_json::Value;
 use crate::support::estate::{Mix, Moto, create_org, seed_region};
 use crate::support::{orgscan, read_json, root, stderr, tempdir};
 
-/// IAM service prefixes of the SDK service ids orgscan's interceptor records.
+/// IAM service prefixes of the SDK service ids orgscan's interceptor records (from the service catalogue).
 fn iam_prefix(sdk_service: &str) -> String {
-    match sdk_service {
-        // The OpenSearch Service API is authorized under the legacy `es:` prefix.
-        "OpenSearch" => "es".to_owned(),
-        other => other.to_lowercase(),
-    }
+    orgscan::model::Service::ALL
+        .iter()
+        .find(|s| s.sdk_id() == sdk_service)
+        .map(|s| s.iam_prefix().to_owned())
+        .unwrap_or_else(|| panic!("service {sdk_service} is not in the catalogue"))
 }
 
 /// The actions in the permission policies of deploy/audit-role.yaml (not its trust policy).
@@ -82,6 +82,20 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     // GetCallerIdentity needs no permission ("No permissions are required to perform this operation",
     // STS API reference) and cannot be denied.
     called.remove("sts:GetCallerIdentity");
+
+    // What the code declares (each check's `iam_actions`, the walker's, region discovery's, the sink's) is
+    // exactly what it calls: the registry is the source the policies are checked against.
+    let mut declared: BTreeSet<String> = orgscan::check::iam_actions().into_iter().map(str::to_owned).collect();
+    for a in orgscan::org::IAM_ACTIONS.iter().chain(orgscan::scan::regions::IAM_ACTIONS).chain(orgscan::securityhub::IAM_ACTIONS) {
+        declared.insert((*a).to_owned());
+    }
+    assert_eq!(called, declared, "the IAM actions declared in the code and the operations recorded differ");
+    for c in orgscan::check::ALL {
+        let prefix = format!("{}:", c.info().service.iam_prefix());
+        let of_service: BTreeSet<&str> = called.iter().map(String::as_str).filter(|a| a.starts_with(&prefix)).collect();
+        let own: BTreeSet<&str> = c.info().iam_actions.iter().copied().collect();
+        assert_eq!(own, of_service, "check {} declares other actions than it calls", c.info().id);
+    }
 
     let granted: BTreeSet<String> = audit_role_actions().union(&scanner_policy_actions()).cloned().collect();
     let missing: Vec<_> = called.difference(&granted).collect();

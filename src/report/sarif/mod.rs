@@ -11,19 +11,21 @@
 //! GitHub changelog 2024-05-06 "Code scanning will stop combining runs from a single upload".
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Value, json};
+use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString, Notification, PhysicalLocation,
-    PropertyBag, Region as SarifRegion, ReportingConfiguration, ReportingDescriptor, ReportingDescriptorReference, Result as SarifResult,
-    ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
+    ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Tool, ToolComponent,
 };
 
-use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, ScanReport, Severity, Subject};
+use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, ScanReport, Subject};
 
 /// The OASIS schema location of SARIF 2.1.0 (errata 01), the one the multitool's SARIF1011 rule accepts.
+mod parts;
+
+pub use self::parts::{artifact_uri, gzip_len, security_severity};
+use self::parts::{encode, level, rule};
+
 pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
 pub const TOOL_NAME: &str = "orgscan";
@@ -329,171 +331,9 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// One `reportingDescriptor` per check, all from its static metadata.
-fn rule(c: &CheckInfo) -> ReportingDescriptor {
-    let controls = c.security_hub_controls.join(", ");
-    let help_text = format!(
-        "{}\n\nRemediation: {}\n\n{}\n\nSecurity Hub control: {controls}. Documentation: {}",
-        c.description, c.remediation, c.remediation_cli, c.docs_url
-    );
-    let help_markdown = format!(
-        "{}\n\n**Remediation.** {}\n\n```sh\n{}\n```\n\nSecurity Hub control: {}. See the [AWS documentation]({}).",
-        c.description,
-        c.remediation,
-        c.remediation_cli,
-        c.security_hub_controls.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
-        c.docs_url
-    );
-    let mut props = BTreeMap::new();
-    // GitHub reads `security-severity` (a number in a string, 0.0 to 10.0) to rank security alerts:
-    // over 9.0 critical, 7.0 to 8.9 high, 4.0 to 6.9 medium, 0.1 to 3.9 low.
-    props.insert("security-severity".to_owned(), json!(security_severity(c.severity)));
-    // The checks read the resource's own configuration: no heuristics, so a FAIL is a fact.
-    props.insert("precision".to_owned(), json!("very-high"));
-    props.insert("security_hub_controls".to_owned(), json!(c.security_hub_controls));
-    ReportingDescriptor::builder()
-        .id(c.id)
-        .name(pascal_case(c.id))
-        .short_description(text(c.title))
-        .full_description(text(c.description))
-        .help(MultiformatMessageString::builder().text(help_text).markdown(help_markdown).build())
-        .help_uri(c.docs_url)
-        .default_configuration(ReportingConfiguration::builder().level(json!(level_str(c.severity))).build())
-        .properties(
-            PropertyBag::builder()
-                .tags(vec!["security".to_owned(), "aws".to_owned(), c.service.as_str().to_owned()])
-                .additional_properties(props)
-                .build(),
-        )
-        .build()
-}
-
-fn text(s: &str) -> MultiformatMessageString {
-    MultiformatMessageString::builder().text(s).build()
-}
-
-/// `reportingDescriptor.name` is a readable identifier without spaces, conventionally Pascal case.
-fn pascal_case(id: &str) -> String {
-    id.split('-')
-        .map(|w| {
-            let mut cs = w.chars();
-            cs.next().map(|c| c.to_ascii_uppercase().to_string() + cs.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
-pub fn security_severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "9.5",
-        Severity::High => "8.0",
-        Severity::Medium => "5.5",
-        Severity::Low => "2.0",
-    }
-}
-
-fn level(s: Severity) -> ResultLevel {
-    match s {
-        Severity::Critical | Severity::High => ResultLevel::Error,
-        Severity::Medium => ResultLevel::Warning,
-        Severity::Low => ResultLevel::Note,
-    }
-}
-
-fn level_str(s: Severity) -> &'static str {
-    match level(s) {
-        ResultLevel::Error => "error",
-        ResultLevel::Warning => "warning",
-        ResultLevel::Note => "note",
-        ResultLevel::None => "none",
-    }
-}
-
-/// Everything but RFC 3986 "unreserved" characters is percent-encoded, so a resource id can never add a
-/// path segment (`/`), a query (`?`), a fragment (`#`) or a scheme (`:`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-fn segment(s: &str) -> String {
-    match s {
-        // Dot segments would be removed by URI normalisation (RFC 3986 §5.2.4) and merge two locations.
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => utf8_percent_encode(s, SEGMENT).to_string(),
-    }
-}
-
-/// The stable relative pseudo-path of a finding: `aws/<account>/<region>/<service>/<resource-id>`; an
-/// account-level finding (resource type `AwsAccount`, e.g. GuardDuty without a detector) stops at the
-/// service. Relative, without a scheme: GitHub rejects absolute URIs that do not match the checkout.
-pub fn artifact_uri(f: &Finding) -> String {
-    let mut uri =
-        format!("aws/{}/{}/{}", segment(f.target.account.as_str()), segment(f.target.region.as_str()), segment(f.check.service.as_str()));
-    if f.resource.resource_type != "AwsAccount" {
-        uri.push('/');
-        uri.push_str(&segment(&f.resource.id));
-    }
-    uri
-}
-
-fn encode(file_name: String, runs: Vec<Run>, limits: &Limits, hint: &'static str) -> Result<SarifFile, SarifError> {
-    let results = runs.iter().map(|r| r.results.as_ref().map_or(0, Vec::len)).sum();
-    let run_count = runs.len();
-    let log = Sarif::builder().schema(SCHEMA_URI).version(Value::from(VERSION)).runs(runs).build();
-    let mut bytes = serde_json::to_vec_pretty(&log).map_err(|e| SarifError::Serialize(e.to_string()))?;
-    bytes.push(b'\n');
-    // Deflate grows incompressible input by at most 5 bytes per 64 KiB block plus an 18-byte gzip frame,
-    // so a file 1% under the limit fits without compressing it (compressing tens of MB takes a while).
-    if bytes.len() + bytes.len() / 100 + 64 > limits.gzip_bytes {
-        let gz = gzip_len(&bytes).map_err(|e| SarifError::Serialize(e.to_string()))?;
-        if gz > limits.gzip_bytes {
-            return Err(SarifError::TooLarge {
-                what: format!("SARIF {file_name} ({results} results in {run_count} run(s))"),
-                gzip_bytes: gz,
-                max: limits.gzip_bytes,
-                hint,
-            });
-        }
-    }
-    Ok(SarifFile { file_name, bytes, runs: run_count, results })
-}
-
-/// The size of `bytes` gzip-compressed at the default level, as the upload-sarif action compresses.
-pub fn gzip_len(bytes: &[u8]) -> std::io::Result<usize> {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut gz = flate2::write::GzEncoder::new(Count(0), flate2::Compression::default());
-    gz.write_all(bytes)?;
-    Ok(gz.finish()?.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check;
-    use crate::model::Target;
-
-    fn finding(info: &'static CheckInfo, rtype: &'static str, id: &str) -> Finding {
-        let t = Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
-        Finding::builder(info, &t).resource(rtype, id, format!("arn:aws:x:eu-west-1:123456789012:{id}")).fail("bad").build().unwrap()
-    }
-
-    #[test]
-    fn uris_are_relative_and_encode_every_reserved_character() {
-        let f = finding(check::lambda::INFO, "AwsLambdaFunction", "fn-1_a.b~c");
-        assert_eq!(artifact_uri(&f), "aws/123456789012/eu-west-1/lambda/fn-1_a.b~c");
-        let f = finding(check::lambda::INFO, "AwsLambdaFunction", "a b/c?d#e:f%g\u{e9}");
-        assert_eq!(artifact_uri(&f), "aws/123456789012/eu-west-1/lambda/a%20b%2Fc%3Fd%23e%3Af%25g%C3%A9");
-        assert_eq!(artifact_uri(&finding(check::kms::INFO, "AwsKmsKey", "..")), "aws/123456789012/eu-west-1/kms/%2E%2E");
-        let gd = finding(check::guardduty::INFO, "AwsAccount", "123456789012");
-        assert_eq!(artifact_uri(&gd), "aws/123456789012/eu-west-1/guardduty");
-    }
 
     #[test]
     fn categories_end_with_a_slash_and_name_the_scope() {
@@ -504,25 +344,5 @@ mod tests {
         assert_eq!(category(&Subject::Accounts { caller: a.clone() }, None), "orgscan/123456789012/");
         assert_eq!(category(&org, Some("cloud/prod")), "cloud/prod/");
         assert_eq!(account_category("cloud/prod/", &a), "cloud/prod/123456789012/");
-    }
-
-    #[test]
-    fn severities_map_to_github_bands() {
-        assert_eq!(pascal_case("kms-key-not-pending-deletion"), "KmsKeyNotPendingDeletion");
-        let bands = [(Severity::Critical, 9.0, 10.0), (Severity::High, 7.0, 8.9), (Severity::Medium, 4.0, 6.9), (Severity::Low, 0.1, 3.9)];
-        for (s, lo, hi) in bands {
-            let v: f64 = security_severity(s).parse().unwrap();
-            assert!(v >= lo && v <= hi, "{s}: {v}");
-        }
-        assert_eq!(level_str(Severity::Critical), "error");
-        assert_eq!(level_str(Severity::Medium), "warning");
-        assert_eq!(level_str(Severity::Low), "note");
-    }
-
-    #[test]
-    fn gzip_len_measures_compressed_size() {
-        let zeros = vec![b'0'; 1_000_000];
-        let n = gzip_len(&zeros).unwrap();
-        assert!(n > 18 && n < 10_000, "{n}");
     }
 }
