@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod estate;
+pub mod realism;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,1 @@
+//! Placeholder: tests of the AWS-realism proxy.

@@ -1,0 +1,1 @@
+//! Placeholder: the AWS-realism proxy (written on branch proxy).
