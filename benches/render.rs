@@ -29,7 +29,7 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
                 check_id: check.id,
                 account: target.account.clone(),
                 region: Some(target.region.clone()),
-                status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0 },
+                status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0, not_evaluable: 0 },
             });
         }
         findings.push(f);
@@ -43,6 +43,8 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
         findings,
         coverage,
         errors: vec![],
+        not_evaluable: vec![],
+        accounts: Default::default(),
         stats: Stats::default(),
         incomplete: false,
     };

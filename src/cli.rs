@@ -109,6 +109,19 @@ pub struct SelectionArgs {
     /// Regions to leave out (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "REGION,REGION")]
     pub exclude_regions: Vec<String>,
+
+    /// What a scope whose calls a service control policy explicitly denies becomes: `skip` (default; the
+    /// organization closed it, e.g. AWS Control Tower's Region deny; reported as "closed by SCP" and not
+    /// counted as incomplete) or `error` (every deny counts as incomplete). Any other deny is always an error.
+    #[arg(long, value_enum, value_name = "skip|error")]
+    pub scp_denied: Option<ScpDeniedArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScpDeniedArg {
+    Skip,
+    Error,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -80,8 +80,8 @@ pub async fn run_scan_with_accounts(
         access: &plan.access,
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
     };
-    let (subject, accounts) = match &plan.selection {
-        Selection::ThisAccount => (Subject::Account(caller.account.clone()), vec![walker.own_account()?]),
+    let (subject, accounts, infos) = match &plan.selection {
+        Selection::ThisAccount => (Subject::Account(caller.account.clone()), vec![walker.own_account()?], Default::default()),
         Selection::Organization(sel) => walker.plan(sel).await?,
     };
     let scanner = Scanner {
@@ -90,6 +90,7 @@ pub async fn run_scan_with_accounts(
         checks: plan.checks.clone(),
         settings: plan.settings.clone(),
         concurrency: plan.concurrency,
+        scp_denied: plan.scp_denied,
     };
     let configs = accounts
         .iter()
@@ -98,7 +99,8 @@ pub async fn run_scan_with_accounts(
             AccountSource::Failed(_) | AccountSource::Skipped(_) => None,
         })
         .collect();
-    let report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
+    let mut report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
+    report.accounts = infos;
     Ok(ScanOutcome { report, accounts: configs })
 }
 

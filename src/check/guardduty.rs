@@ -7,8 +7,8 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings};
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, Evaluation, collect_findings, resource_level};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "guardduty-enabled",
@@ -67,7 +67,7 @@ pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation
             .evidence("detector_id", serde_json::Value::Null)
             .fail(format!("GuardDuty has no detector in {} of account {}", target.region, target.account)),
         RegionDetector::Detector { id, status } => {
-            let arn = format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account);
+            let arn = detector_arn(target, id);
             let status = status.as_deref().unwrap_or("UNKNOWN");
             let b = b
                 .resource("AwsGuardDutyDetector", id, arn)
@@ -81,10 +81,11 @@ pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation
             }
         }
     };
-    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0 })
+    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new() })
 }
 
-async fn collect(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
+/// The region's detector, or the detector that could not be read.
+async fn collect(cx: &CheckContext) -> Result<Result<RegionDetector, (Resource, ScopeError)>, ScopeError> {
     let gd = cx.clients.guardduty();
     // One detector per region is all AWS allows; one ListDetectors page holds it.
     let ids = {
@@ -92,18 +93,39 @@ async fn collect(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
         gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
     };
     let Some(id) = ids.into_iter().min() else {
-        return Ok(RegionDetector::None);
+        return Ok(Ok(RegionDetector::None));
     };
-    let _permit = cx.gate(Service::GuardDuty).permit().await;
-    let out = gd.get_detector().detector_id(&id).send().await.map_err(|e| ScopeError::from_sdk("GetDetector", &e))?;
-    Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })
+    let answer = {
+        let _permit = cx.gate(Service::GuardDuty).permit().await;
+        gd.get_detector().detector_id(&id).send().await
+    };
+    match answer {
+        Ok(out) => Ok(Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })),
+        Err(e) => {
+            let err = ScopeError::from_sdk("GetDetector", &e);
+            if !resource_level(&err) {
+                return Err(err);
+            }
+            let arn = detector_arn(&cx.target, &id);
+            Ok(Err((Resource { resource_type: "AwsGuardDutyDetector", id, arn }, err)))
+        }
+    }
+}
+
+fn detector_arn(target: &Target, id: &str) -> String {
+    format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account)
 }
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
-    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
+    Box::pin(async move {
+        match collect(cx).await? {
+            Ok(detector) => evaluate(&cx.target, &detector),
+            Err(unreadable) => Ok(Evaluation::default().with_unreadable(INFO, &cx.target, vec![unreadable])),
+        }
+    })
 }
 
 #[cfg(test)]

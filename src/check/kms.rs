@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings, describe_each};
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, Described, Evaluation, collect_findings, describe_each, resource_level};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "kms-key-not-pending-deletion",
@@ -103,40 +103,49 @@ pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0 })
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
 }
 
 /// Describes keys a few at a time: one target's keys are independent calls.
 const DESCRIBE_PARALLELISM: usize = 8;
 
-async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
+async fn collect(cx: &CheckContext) -> Result<(Vec<KeyInfo>, Vec<(Resource, ScopeError)>), ScopeError> {
     let kms = cx.clients.kms();
     let gate = cx.gate(Service::Kms);
-    let mut ids = Vec::new();
+    let mut listed = Vec::new();
     gate.pages("ListKeys", kms.list_keys().into_paginator().send(), |page| {
-        ids.extend(page.keys().iter().filter_map(|k| k.key_id().map(str::to_owned)));
+        listed.extend(page.keys().iter().filter_map(|k| Some((k.key_id()?.to_owned(), k.key_arn().map(str::to_owned)))));
     })
     .await?;
-    describe_each(ids, DESCRIBE_PARALLELISM, |id| {
+    describe_each(listed, DESCRIBE_PARALLELISM, |(id, listed_arn)| {
         let kms = kms.clone();
         async move {
+            let arn = listed_arn
+                .unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{id}", cx.target.partition, cx.target.region, cx.target.account));
             let _permit = gate.permit().await;
             let out = match kms.describe_key().key_id(&id).send().await {
                 Ok(out) => out,
                 // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(None),
-                Err(e) => return Err(ScopeError::from_sdk("DescribeKey", &e)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(Described::Gone),
+                Err(e) => {
+                    // ListKeys lists keys whose key policy does not let the caller describe them ("Unless the
+                    // key policy explicitly allows it, you cannot use IAM policies to allow access to a KMS
+                    // key", KMS Developer Guide, "Key policies"): such a key is not evaluable, the others are.
+                    let err = ScopeError::from_sdk("DescribeKey", &e);
+                    if resource_level(&err) {
+                        return Ok(Described::Unreadable(Resource { resource_type: "AwsKmsKey", id, arn }, err));
+                    }
+                    return Err(err);
+                }
             };
             let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
             // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
             let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
                 return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
             };
-            Ok(Some(KeyInfo {
+            Ok(Described::Found(KeyInfo {
                 key_id: m.key_id().to_owned(),
-                arn: m.arn().map(str::to_owned).unwrap_or_else(|| {
-                    format!("arn:{}:kms:{}:{}:key/{}", cx.target.partition, cx.target.region, cx.target.account, m.key_id())
-                }),
+                arn: m.arn().map(str::to_owned).unwrap_or(arn),
                 manager: Some(manager.as_str().to_owned()),
                 state: state.as_str().to_owned(),
                 deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
@@ -151,7 +160,10 @@ async fn collect(cx: &CheckContext) -> Result<Vec<KeyInfo>, ScopeError> {
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
-    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?, cx.scan_time) })
+    Box::pin(async move {
+        let (keys, unreadable) = collect(cx).await?;
+        Ok(evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable))
+    })
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ pub fn evaluate(target: &Target, functions: &[FunctionInfo], table: &RuntimeTabl
         };
         results.push(b.build());
     }
-    Ok(Evaluation { findings: collect_findings(results)?, not_applicable })
+    Ok(Evaluation { findings: collect_findings(results)?, not_applicable, not_evaluable: Vec::new() })
 }
 
 async fn collect(cx: &CheckContext) -> Result<Vec<FunctionInfo>, ScopeError> {

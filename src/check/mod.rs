@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::aws::Clients;
 use crate::aws::limits::{Gate, Limits};
-use crate::model::{CheckInfo, Finding, FindingError, Rate, ScopeError, Service, Target};
+use crate::model::{CheckInfo, Finding, FindingError, NotEvaluable, Rate, Resource, ScopeError, Service, Target};
 
 /// Per-check settings that come from the user (loaded once, shared by every target).
 #[derive(Debug, Clone)]
@@ -48,6 +48,36 @@ pub struct Evaluation {
     pub findings: Vec<Finding>,
     /// Resources seen but out of the check's scope (e.g. image-packaged Lambda functions).
     pub not_applicable: usize,
+    /// Resources listed whose read was denied or failed: reported, never evaluated.
+    pub not_evaluable: Vec<NotEvaluable>,
+}
+
+impl Evaluation {
+    /// Adds the resources of this check that could not be read.
+    pub fn with_unreadable(mut self, info: &'static CheckInfo, target: &Target, unreadable: Vec<(Resource, ScopeError)>) -> Self {
+        self.not_evaluable.extend(unreadable.into_iter().map(|(resource, error)| NotEvaluable {
+            check_id: info.id,
+            target: target.clone(),
+            resource,
+            error,
+        }));
+        self
+    }
+}
+
+/// What one per-resource read found.
+pub(crate) enum Described<O> {
+    Found(O),
+    /// Deleted since it was listed: nothing to evaluate.
+    Gone,
+    /// Listed, but its read was denied or failed: not evaluable, the rest of the scope still is.
+    Unreadable(Resource, ScopeError),
+}
+
+/// Whether a failed per-resource read leaves only that resource unread. An expired session fails the
+/// whole scope instead, so that it is renewed and the scope run again.
+pub(crate) fn resource_level(e: &ScopeError) -> bool {
+    !e.is_expired_token()
 }
 
 /// A check: what it declares about itself, and how it runs on one target (collect with the SDK, then a
@@ -115,13 +145,26 @@ pub(crate) fn collect_findings(results: impl IntoIterator<Item = Result<Finding,
     results.into_iter().collect::<Result<Vec<_>, _>>().map_err(|e| ScopeError::internal(e.to_string()))
 }
 
-/// Describes every item, `parallelism` at a time (one target's items are independent calls), keeping the
-/// `Some` answers (`None`: the item is gone, e.g. deleted since it was listed). The first error ends it.
-pub(crate) async fn describe_each<T, O, Fut>(items: Vec<T>, parallelism: usize, describe: impl Fn(T) -> Fut) -> Result<Vec<O>, ScopeError>
+/// Reads every item, `parallelism` at a time (one target's items are independent calls): what was found,
+/// and the resources that could not be read. An `Err` ends the scope.
+pub(crate) async fn describe_each<T, O, Fut>(
+    items: Vec<T>,
+    parallelism: usize,
+    describe: impl Fn(T) -> Fut,
+) -> Result<(Vec<O>, Vec<(Resource, ScopeError)>), ScopeError>
 where
-    Fut: Future<Output = Result<Option<O>, ScopeError>>,
+    Fut: Future<Output = Result<Described<O>, ScopeError>>,
 {
-    stream::iter(items).map(describe).buffer_unordered(parallelism).try_filter_map(|x| async move { Ok(x) }).try_collect().await
+    let outcomes: Vec<Described<O>> = stream::iter(items).map(describe).buffer_unordered(parallelism).try_collect().await?;
+    let (mut found, mut unreadable) = (Vec::new(), Vec::new());
+    for o in outcomes {
+        match o {
+            Described::Found(x) => found.push(x),
+            Described::Gone => {}
+            Described::Unreadable(r, e) => unreadable.push((r, e)),
+        }
+    }
+    Ok((found, unreadable))
 }
 
 /// The request budget of `service` per account and region: the stricter of the budgets its checks declare,

@@ -6,8 +6,8 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings};
-use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, Evaluation, collect_findings, resource_level};
+use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "opensearch-encryption-at-rest",
@@ -163,29 +163,43 @@ pub fn evaluate(target: &Target, domains: &[DomainInfo]) -> Result<Evaluation, S
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0 })
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
 }
 
 /// `DescribeDomains` accepts at most 5 names per call (AWS API reference).
 const DESCRIBE_CHUNK: usize = 5;
 
-async fn collect(cx: &CheckContext) -> Result<Vec<DomainInfo>, ScopeError> {
+async fn collect(cx: &CheckContext) -> Result<(Vec<DomainInfo>, Vec<(Resource, ScopeError)>), ScopeError> {
     let os = cx.clients.opensearch();
+    let gate = cx.gate(Service::OpenSearch);
     let names: Vec<String> = {
-        let _permit = cx.gate(Service::OpenSearch).permit().await;
+        let _permit = gate.permit().await;
         // No engine filter: both OpenSearch and Elasticsearch domains are listed.
         let out = os.list_domain_names().send().await.map_err(|e| ScopeError::from_sdk("ListDomainNames", &e))?;
         out.domain_names().iter().filter_map(|d| d.domain_name().map(str::to_owned)).collect()
     };
-    let mut domains = Vec::with_capacity(names.len());
+    let (mut domains, mut unreadable) = (Vec::with_capacity(names.len()), Vec::new());
     for chunk in names.chunks(DESCRIBE_CHUNK) {
-        let _permit = cx.gate(Service::OpenSearch).permit().await;
-        let out = os
-            .describe_domains()
-            .set_domain_names(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| ScopeError::from_sdk("DescribeDomains", &e))?;
+        let answer = {
+            let _permit = gate.permit().await;
+            os.describe_domains().set_domain_names(Some(chunk.to_vec())).send().await
+        };
+        let out = match answer {
+            Ok(out) => out,
+            Err(e) => {
+                // The domains of this call are not evaluable; the other calls' domains still are.
+                let err = ScopeError::from_sdk("DescribeDomains", &e);
+                if !resource_level(&err) {
+                    return Err(err);
+                }
+                for name in chunk {
+                    // Domain ARNs: arn:<partition>:es:<region>:<account>:domain/<name> (Service Authorization Reference).
+                    let arn = format!("arn:{}:es:{}:{}:domain/{name}", cx.target.partition, cx.target.region, cx.target.account);
+                    unreadable.push((Resource { resource_type: resource_type(None), id: name.clone(), arn }, err.clone()));
+                }
+                continue;
+            }
+        };
         for s in out.domain_status_list() {
             let enc = s.encryption_at_rest_options();
             domains.push(DomainInfo {
@@ -197,14 +211,17 @@ async fn collect(cx: &CheckContext) -> Result<Vec<DomainInfo>, ScopeError> {
             });
         }
     }
-    Ok(domains)
+    Ok((domains, unreadable))
 }
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
-    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
+    Box::pin(async move {
+        let (domains, unreadable) = collect(cx).await?;
+        Ok(evaluate(&cx.target, &domains)?.with_unreadable(INFO, &cx.target, unreadable))
+    })
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings, describe_each};
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, Described, Evaluation, collect_findings, describe_each, resource_level};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "sagemaker-notebook-no-direct-internet",
@@ -94,21 +94,23 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0 })
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
 }
 
 const DESCRIBE_PARALLELISM: usize = 4;
 
-async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
+async fn collect(cx: &CheckContext) -> Result<(Vec<NotebookInfo>, Vec<(Resource, ScopeError)>), ScopeError> {
     let sm = cx.clients.sagemaker();
     let gate = cx.gate(Service::SageMaker);
-    let mut names = Vec::new();
+    let mut listed = Vec::new();
     gate.pages("ListNotebookInstances", sm.list_notebook_instances().into_paginator().send(), |page| {
-        names.extend(page.notebook_instances().iter().filter_map(|n| n.notebook_instance_name().map(str::to_owned)));
+        listed.extend(
+            page.notebook_instances().iter().filter_map(|n| Some((n.notebook_instance_name()?.to_owned(), n.notebook_instance_arn()?.to_owned()))),
+        );
     })
     .await?;
     // The list carries neither DirectInternetAccess nor SubnetId: one describe per notebook is needed.
-    describe_each(names, DESCRIBE_PARALLELISM, |name| {
+    describe_each(listed, DESCRIBE_PARALLELISM, |(name, listed_arn)| {
         let sm = sm.clone();
         async move {
             let _permit = gate.permit().await;
@@ -119,21 +121,16 @@ async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
                     // Deleted between the list and the describe: SageMaker answers ValidationException
                     // "RecordNotFound". Nothing to evaluate.
                     if err.code == "ValidationException" && err.message.contains("RecordNotFound") {
-                        return Ok(None);
+                        return Ok(Described::Gone);
+                    }
+                    if resource_level(&err) {
+                        return Ok(Described::Unreadable(Resource { resource_type: "AwsSageMakerNotebookInstance", id: name, arn: listed_arn }, err));
                     }
                     return Err(err);
                 }
             };
-            Ok(Some(NotebookInfo {
-                arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or_else(|| {
-                    format!(
-                        "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
-                        cx.target.partition,
-                        cx.target.region,
-                        cx.target.account,
-                        name.to_lowercase()
-                    )
-                }),
+            Ok(Described::Found(NotebookInfo {
+                arn: out.notebook_instance_arn().map(str::to_owned).unwrap_or(listed_arn),
                 name,
                 direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
                 subnet_id: out.subnet_id().map(str::to_owned),
@@ -147,7 +144,10 @@ async fn collect(cx: &CheckContext) -> Result<Vec<NotebookInfo>, ScopeError> {
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
-    Box::pin(async move { evaluate(&cx.target, &collect(cx).await?) })
+    Box::pin(async move {
+        let (notebooks, unreadable) = collect(cx).await?;
+        Ok(evaluate(&cx.target, &notebooks)?.with_unreadable(INFO, &cx.target, unreadable))
+    })
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub exclude_ous: Option<Vec<String>>,
     pub regions: Option<Vec<String>>,
     pub exclude_regions: Option<Vec<String>>,
+    pub scp_denied: Option<crate::cli::ScpDeniedArg>,
     pub checks: Option<Vec<String>>,
     pub lambda_runtimes: Option<PathBuf>,
     pub role_name: Option<String>,
@@ -88,6 +89,7 @@ impl FileConfig {
         a.selection.exclude_ou = list(&args.selection.exclude_ou, self.exclude_ous);
         a.selection.regions = list(&args.selection.regions, self.regions);
         a.selection.exclude_regions = list(&args.selection.exclude_regions, self.exclude_regions);
+        a.selection.scp_denied = args.selection.scp_denied.or(self.scp_denied);
         a.checks.checks = list(&args.checks.checks, self.checks);
         a.checks.lambda_runtimes = args.checks.lambda_runtimes.clone().or(self.lambda_runtimes);
         a.access.role_name = args.access.role_name.clone().or(self.role_name);

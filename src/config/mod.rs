@@ -11,11 +11,12 @@ pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
 use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
-use crate::cli::{ScanArgs, SecurityHubArgs};
+use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::files::check_writable;
 use crate::model::Region;
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
+use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
 
 /// A configuration error: exit code 2, nothing scanned.
@@ -48,6 +49,7 @@ pub struct ScanPlan {
     pub per_account_concurrency: usize,
     pub aws: AwsOptions,
     pub security_hub: SecurityHubPlan,
+    pub scp_denied: ScpDenied,
 }
 
 /// `--security-hub`, `--security-hub-only-failed`, `--dry-run` and `--asff-dir`.
@@ -321,6 +323,10 @@ impl ScanPlan {
             per_account_concurrency,
             aws,
             security_hub,
+            scp_denied: match s.scp_denied {
+                Some(ScpDeniedArg::Error) => ScpDenied::Error,
+                Some(ScpDeniedArg::Skip) | None => ScpDenied::Skip,
+            },
         })
     }
 }

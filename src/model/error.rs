@@ -98,9 +98,21 @@ impl ScopeError {
         is_throttling_code(&self.code)
     }
 
-    /// An explicit deny from a service control policy (AWS: "...with an explicit deny in a service control policy").
+    /// An explicit deny in a service control policy. AWS words every SCP denial "... with an explicit deny
+    /// in a service control policy" (IAM User Guide, "Troubleshoot access denied error messages": "When an
+    /// SCP denies access, the error message always includes the phrase ... explicit deny in a Service
+    /// Control Policy, even if the denial is implicit"); newer messages append the policy ARN. Any other
+    /// deny (identity-based policy, permissions boundary, session policy, resource policy) is not one.
     pub fn is_scp_deny(&self) -> bool {
-        self.code.contains("AccessDenied") && self.message.contains("service control policy")
+        self.code.contains("AccessDenied") && self.message.to_ascii_lowercase().contains("explicit deny in a service control policy")
+    }
+
+    /// The IAM action an access-denied message names (`... is not authorized to perform: lambda:ListFunctions
+    /// on resource: ...`).
+    pub fn denied_action(&self) -> Option<&str> {
+        let rest = self.message.split("not authorized to perform: ").nth(1)?;
+        let action = rest.split(|c: char| c.is_whitespace() || c == ',').next()?;
+        action.contains(':').then_some(action)
     }
 }
 
@@ -126,5 +138,38 @@ fn first_line(s: &str) -> String {
 impl std::fmt::Display for ScopeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scp_denies_are_told_apart_from_other_denies_and_name_their_action() {
+        let scp = ScopeError::new(
+            "AccessDeniedException",
+            "ListFunctions: User: arn:aws:sts::111111111111:assumed-role/OrgScanAudit/s is not authorized to perform: \
+             lambda:ListFunctions on resource: * with an explicit deny in a service control policy: arn:aws:organizations::1:policy/p",
+        );
+        assert!(scp.is_scp_deny());
+        assert_eq!(scp.denied_action(), Some("lambda:ListFunctions"));
+        let old_wording = ScopeError::new("AccessDenied", "User is not authorized ... due to an explicit deny in a Service Control Policy");
+        assert!(old_wording.is_scp_deny());
+        for other in [
+            "with an explicit deny in an identity-based policy",
+            "because no identity-based policy allows the lambda:ListFunctions action",
+            "with an explicit deny in a permissions boundary",
+            "because no resource-based policy allows the kms:DescribeKey action",
+        ] {
+            let e = ScopeError::new(
+                "AccessDeniedException",
+                format!("User: x is not authorized to perform: kms:DescribeKey on resource: k {other}"),
+            );
+            assert!(!e.is_scp_deny(), "{other}");
+            assert_eq!(e.denied_action(), Some("kms:DescribeKey"));
+        }
+        assert!(!ScopeError::new("ThrottlingException", "explicit deny in a service control policy").is_scp_deny());
+        assert_eq!(ScopeError::new("AccessDeniedException", "Access denied").denied_action(), None);
     }
 }

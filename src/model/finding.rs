@@ -72,26 +72,26 @@ impl Finding {
     /// Stable identity of (check, partition, account, region, resource id): identical across runs, so it
     /// serves as the ASFF `Id` and the SARIF fingerprint. Never change the input layout: it is a contract.
     pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            self.check.id,
-            self.target.partition.as_str(),
-            self.target.account.as_str(),
-            self.target.region.as_str(),
-            self.resource.id.as_str(),
-        ] {
-            h.update(part.as_bytes());
-            // A separator that cannot occur in any part keeps ("a","bc") and ("ab","c") apart.
-            h.update([0u8]);
-        }
-        let digest = h.finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        fingerprint(self.check.id, &self.target, &self.resource.id)
     }
 
     /// Deterministic output order: check, account, region, resource.
     pub fn sort_key(&self) -> (&str, &str, &str, &str, &str) {
         (self.check.id, self.target.account.as_str(), self.target.region.as_str(), self.resource.id.as_str(), self.resource.arn.as_str())
     }
+}
+
+/// The fingerprint of (check, partition, account, region, resource id), for a finding or a resource that
+/// could not be evaluated.
+pub fn fingerprint(check_id: &str, target: &Target, resource_id: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [check_id, target.partition.as_str(), target.account.as_str(), target.region.as_str(), resource_id] {
+        h.update(part.as_bytes());
+        // A separator that cannot occur in any part keeps ("a","bc") and ("ab","c") apart.
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -67,6 +67,8 @@ pub struct TargetImport {
     pub region: Option<Region>,
     pub status: ImportStatus,
     pub counts: Counts,
+    /// Checks whose findings in this target were left as they are (not evaluated here), with why.
+    pub untouched: Vec<(String, String)>,
 }
 
 /// A finding Security Hub refused for good (a permanent `FailedFindings` code, or a retryable one after the

@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use super::check_info::CheckInfo;
 use super::error::ScopeError;
-use super::finding::{Finding, Status};
+use super::finding::{Finding, Resource, Status, fingerprint};
 use super::import::ImportReport;
-use super::target::{AccountId, Region};
+use super::target::{AccountId, Region, Target};
 
 /// API call counts for one (service, operation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -32,19 +32,74 @@ pub struct OpCounts {
 /// How one (check, account, region) scope ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoverageStatus {
-    Evaluated { resources: usize, not_applicable: usize },
-    Skipped { reason: String },
+    /// Every resource was read, except the `not_evaluable` ones (listed in `ScanReport::not_evaluable`).
+    Evaluated {
+        resources: usize,
+        not_applicable: usize,
+        not_evaluable: usize,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// The organization closed the scope: an explicit deny in a service control policy refused `action`
+    /// (e.g. Control Tower's Region deny). Counted as a skip, like a region that is not enabled.
+    ClosedByPolicy {
+        action: String,
+        error: ScopeError,
+    },
     Error(ScopeError),
 }
 
 impl CoverageStatus {
+    /// The JSON report's `status`: a scope closed by policy is `skipped` (its `skip_cause` says why).
     pub fn as_str(&self) -> &'static str {
         match self {
             CoverageStatus::Evaluated { .. } => "evaluated",
-            CoverageStatus::Skipped { .. } => "skipped",
+            CoverageStatus::Skipped { .. } | CoverageStatus::ClosedByPolicy { .. } => "skipped",
             CoverageStatus::Error(_) => "error",
         }
     }
+
+    pub fn is_skip(&self) -> bool {
+        matches!(self, CoverageStatus::Skipped { .. } | CoverageStatus::ClosedByPolicy { .. })
+    }
+
+    /// Why the scope was skipped, in words (`None` unless it was).
+    pub fn skip_reason(&self) -> Option<String> {
+        match self {
+            CoverageStatus::Skipped { reason } => Some(reason.clone()),
+            CoverageStatus::ClosedByPolicy { action, error } => {
+                Some(format!("closed by a service control policy: {action} is denied ({})", error.code))
+            }
+            CoverageStatus::Evaluated { .. } | CoverageStatus::Error(_) => None,
+        }
+    }
+}
+
+/// A resource the check listed but could not read (its describe call was denied, e.g. by a KMS key policy
+/// that does not allow the caller, or failed): never a PASS, never a FAIL, and its earlier Security Hub
+/// finding is left as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotEvaluable {
+    pub check_id: &'static str,
+    pub target: Target,
+    pub resource: Resource,
+    pub error: ScopeError,
+}
+
+impl NotEvaluable {
+    /// The fingerprint the resource's finding has (or would have): see [`Finding::fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self.check_id, &self.target, &self.resource.id)
+    }
+}
+
+/// What the organization says about an account: its name and where it sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub name: String,
+    /// `Root/Prod/EU` (OU names from the root down); `None` when the tree was not read.
+    pub ou_path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +188,10 @@ pub struct ScanReport {
     pub coverage: Vec<Coverage>,
     /// Sorted by account, region, check.
     pub errors: Vec<ErrorEntry>,
+    /// Resources listed but not readable, sorted by check, account, region, resource.
+    pub not_evaluable: Vec<NotEvaluable>,
+    /// Names and OU paths of the organization's accounts (empty when the organization was not listed).
+    pub accounts: BTreeMap<AccountId, AccountInfo>,
     pub stats: Stats,
     /// True when the scan was interrupted: what was gathered is reported, the rest is missing.
     pub incomplete: bool,
@@ -160,10 +219,23 @@ impl ScanReport {
         !self.errors.is_empty() || self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Error(_)))
     }
 
+    /// Whether anything the scan set out to read was not read: a scope error or a resource not evaluable.
+    pub fn has_gaps(&self) -> bool {
+        self.has_errors() || !self.not_evaluable.is_empty()
+    }
+
+    pub fn account_name(&self, account: &AccountId) -> Option<&str> {
+        self.accounts.get(account).map(|a| a.name.as_str())
+    }
+
+    pub fn ou_path(&self, account: &AccountId) -> Option<&str> {
+        self.accounts.get(account).and_then(|a| a.ou_path.as_deref())
+    }
+
     pub fn exit_code(&self) -> u8 {
         if self.failures().next().is_some() {
             exit::FAILED
-        } else if self.has_errors()
+        } else if self.has_gaps()
             || self.incomplete
             || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
             || !self.evaluated_anything()
@@ -185,5 +257,13 @@ impl ScanReport {
         self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.coverage.sort_by(|a, b| (a.check_id, &a.account, &a.region).cmp(&(b.check_id, &b.account, &b.region)));
         self.errors.sort_by(|a, b| (&a.account, &a.region, a.check_id).cmp(&(&b.account, &b.region, b.check_id)));
+        self.not_evaluable.sort_by(|a, b| {
+            (a.check_id, &a.target.account, &a.target.region, &a.resource.id).cmp(&(
+                b.check_id,
+                &b.target.account,
+                &b.target.region,
+                &b.resource.id,
+            ))
+        });
     }
 }

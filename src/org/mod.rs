@@ -1,27 +1,23 @@
 //! The walker: who is calling, which accounts the organization holds, and credentials for each.
 
+pub mod tree;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_organizations::types::ChildType;
 use futures::{StreamExt, stream};
 
 use crate::aws::credentials::AssumeRoleCredentials;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory, Clients};
-use crate::model::{AccountId, Partition, ScopeError, Service, Subject, Target};
+use crate::model::{AccountId, AccountInfo, Partition, ScopeError, Service, Subject, Target};
 
 /// The IAM actions of the walker's calls in the scanning account (GetCallerIdentity needs none: "No
 /// permissions are required to perform this operation", STS API reference). `organizations:*` are needed
-/// only for organization scans; `sts:AssumeRole` only when member accounts are scanned.
-pub const IAM_ACTIONS: &[&str] = &[
-    "organizations:DescribeOrganization",
-    "organizations:ListAccounts",
-    "organizations:ListAccountsForParent",
-    "organizations:ListChildren",
-    "sts:AssumeRole",
-];
+/// only for organization scans; `sts:AssumeRole` only when member accounts are scanned. The OU tree walk
+/// adds `tree::IAM_ACTIONS`.
+pub const IAM_ACTIONS: &[&str] = &["organizations:DescribeOrganization", "organizations:ListAccounts", "sts:AssumeRole"];
 
 /// Which accounts of the organization to scan (the user's selection).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,24 +140,6 @@ pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target)
     Ok(out)
 }
 
-/// Every account in the subtree of `ou` (`ListAccountsForParent` and `ListChildren`, breadth first).
-pub async fn accounts_under(clients: &Clients, limits: &Limits, central: &Target, ou: &str) -> Result<BTreeSet<AccountId>, ScopeError> {
-    let org = clients.organizations();
-    let gate = limits.gate(Service::Organizations, central);
-    let mut accounts = BTreeSet::new();
-    let mut queue = vec![ou.to_owned()];
-    while let Some(parent) = queue.pop() {
-        let pages = org.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
-        gate.pages("ListAccountsForParent", pages, |page| {
-            accounts.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
-        })
-        .await?;
-        let pages = org.list_children().parent_id(&parent).child_type(ChildType::OrganizationalUnit).into_paginator().send();
-        gate.pages("ListChildren", pages, |page| queue.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)))).await?;
-    }
-    Ok(accounts)
-}
-
 /// Everything needed to reach member accounts.
 pub struct Walker<'a> {
     pub factory: &'a ClientFactory,
@@ -195,11 +173,13 @@ impl Walker<'_> {
         })
     }
 
-    /// The accounts selected in the organization, each with its credentials (or its failure).
-    pub async fn plan(&self, sel: &OrgSelection) -> Result<(Subject, Vec<AccountPlan>), WalkError> {
+    /// The accounts selected in the organization, each with its credentials (or its failure), and the names
+    /// and OU paths of the organization's accounts.
+    pub async fn plan(&self, sel: &OrgSelection) -> Result<(Subject, Vec<AccountPlan>, BTreeMap<AccountId, AccountInfo>), WalkError> {
         let central = self.central()?;
         let central_target = self.caller.central_target(self.factory);
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
+        let mut infos = BTreeMap::new();
         let subject;
         if sel.accounts.is_empty() {
             let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
@@ -219,22 +199,35 @@ impl Walker<'_> {
                     .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))?
             };
             subject = Subject::Organization { id: org_id, caller: self.caller.account.clone() };
+            // The tree gives every finding its account's OU path, and resolves --ou / --exclude-ou. Without
+            // an OU selection a failed walk costs only the paths; with one, the selection cannot be made.
+            let tree = match tree::read(&central, &self.limits, &central_target).await {
+                Ok(t) => Some(t),
+                Err(error) => match sel.ous.first().or(sel.exclude_ous.first()) {
+                    Some(ou) => return Err(WalkError::Ou { ou: ou.clone(), error }),
+                    None => {
+                        tracing::warn!(code = %error.code, "cannot read the organization's OUs; findings carry no OU path: {}", error.message);
+                        None
+                    }
+                },
+            };
+            let under = |ou: &String| {
+                tree.as_ref()
+                    .ok_or_else(|| ScopeError::internal("the OU tree was not read"))
+                    .and_then(|t| t.accounts_under(ou))
+                    .map_err(|error| WalkError::Ou { ou: ou.clone(), error })
+            };
             let mut include: Option<BTreeSet<AccountId>> = None;
             for ou in &sel.ous {
-                let under = accounts_under(&central, &self.limits, &central_target, ou)
-                    .await
-                    .map_err(|error| WalkError::Ou { ou: ou.clone(), error })?;
-                include.get_or_insert_with(BTreeSet::new).extend(under);
+                include.get_or_insert_with(BTreeSet::new).extend(under(ou)?.iter().cloned());
             }
             let mut exclude: BTreeSet<AccountId> = sel.exclude_accounts.iter().cloned().collect();
             for ou in &sel.exclude_ous {
-                exclude.extend(
-                    accounts_under(&central, &self.limits, &central_target, ou)
-                        .await
-                        .map_err(|error| WalkError::Ou { ou: ou.clone(), error })?,
-                );
+                exclude.extend(under(ou)?.iter().cloned());
             }
             for a in accounts {
+                let ou_path = tree.as_ref().and_then(|t| t.paths.get(&a.id).cloned());
+                infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path });
                 if include.as_ref().is_none_or(|inc| inc.contains(&a.id)) && !exclude.contains(&a.id) {
                     states.insert(a.id, a.state);
                 }
@@ -258,7 +251,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok((subject, plans))
+        Ok((subject, plans, infos))
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

@@ -21,6 +21,8 @@ pub struct JsonReport<'a> {
     pub findings: Vec<JsonFinding<'a>>,
     pub coverage: Vec<JsonCoverage<'a>>,
     pub errors: Vec<JsonError<'a>>,
+    /// Resources listed but not readable (their read was denied or failed): neither PASS nor FAIL.
+    pub not_evaluable: Vec<JsonNotEvaluable<'a>>,
     pub stats: JsonStats,
     /// Present only when the Security Hub import ran (`--security-hub`): an optional section, so
     /// schema_version "1" readers are unaffected.
@@ -58,6 +60,8 @@ pub struct JsonImportScope<'a> {
     pub detail: Option<String>,
     pub code: Option<&'a str>,
     pub counts: JsonImportCounts,
+    /// Checks whose findings here were left as they are (not evaluated in this target).
+    pub untouched: Vec<JsonUntouched<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +102,7 @@ impl<'a> JsonSecurityHub<'a> {
                         detail,
                         code,
                         counts: x.counts.into(),
+                        untouched: x.untouched.iter().map(|(c, r)| JsonUntouched { check_id: c, reason: r }).collect(),
                     }
                 })
                 .collect(),
@@ -135,6 +140,8 @@ pub struct JsonFinding<'a> {
     pub status: &'static str,
     pub severity: &'static str,
     pub account_id: &'a str,
+    pub account_name: Option<&'a str>,
+    pub ou_path: Option<&'a str>,
     pub region: &'a str,
     pub resource_type: &'static str,
     pub resource_id: &'a str,
@@ -149,9 +156,37 @@ pub struct JsonFinding<'a> {
 pub struct JsonCoverage<'a> {
     pub check_id: &'static str,
     pub account_id: &'a str,
+    pub account_name: Option<&'a str>,
+    pub ou_path: Option<&'a str>,
     pub region: Option<&'a str>,
     pub status: &'static str,
+    /// `service_control_policy` for a scope an SCP closed; null otherwise (the detail says why).
+    pub skip_cause: Option<&'static str>,
+    /// The IAM action the service control policy denied.
+    pub denied_action: Option<&'a str>,
     pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonNotEvaluable<'a> {
+    pub check_id: &'static str,
+    pub account_id: &'a str,
+    pub account_name: Option<&'a str>,
+    pub ou_path: Option<&'a str>,
+    pub region: &'a str,
+    pub resource_type: &'static str,
+    pub resource_id: &'a str,
+    pub resource_arn: &'a str,
+    /// The fingerprint its finding has when it can be read (the Security Hub finding left as it is).
+    pub fingerprint: String,
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonUntouched<'a> {
+    pub check_id: &'a str,
+    pub reason: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,6 +236,8 @@ impl<'a> JsonReport<'a> {
                     status: f.status.as_str(),
                     severity: f.severity().as_str(),
                     account_id: f.target.account.as_str(),
+                    account_name: r.account_name(&f.target.account),
+                    ou_path: r.ou_path(&f.target.account),
                     region: f.target.region.as_str(),
                     resource_type: f.resource.resource_type,
                     resource_id: &f.resource.id,
@@ -217,11 +254,24 @@ impl<'a> JsonReport<'a> {
                 .map(|c| JsonCoverage {
                     check_id: c.check_id,
                     account_id: c.account.as_str(),
+                    account_name: r.account_name(&c.account),
+                    ou_path: r.ou_path(&c.account),
                     region: c.region.as_ref().map(|r| r.as_str()),
                     status: c.status.as_str(),
+                    skip_cause: matches!(c.status, CoverageStatus::ClosedByPolicy { .. }).then_some("service_control_policy"),
+                    denied_action: match &c.status {
+                        CoverageStatus::ClosedByPolicy { action, .. } => Some(action.as_str()),
+                        _ => None,
+                    },
                     detail: match &c.status {
-                        CoverageStatus::Evaluated { resources, not_applicable } => {
+                        CoverageStatus::Evaluated { resources, not_applicable, not_evaluable: 0 } => {
                             format!("{resources} resources evaluated, {not_applicable} not applicable")
+                        }
+                        CoverageStatus::Evaluated { resources, not_applicable, not_evaluable } => {
+                            format!("{resources} resources evaluated, {not_applicable} not applicable, {not_evaluable} not evaluable")
+                        }
+                        CoverageStatus::ClosedByPolicy { error, .. } => {
+                            format!("{}: {}", c.status.skip_reason().unwrap_or_default(), error.message)
                         }
                         CoverageStatus::Skipped { reason } => reason.clone(),
                         CoverageStatus::Error(e) => e.to_string(),
@@ -237,6 +287,23 @@ impl<'a> JsonReport<'a> {
                     check_id: e.check_id,
                     code: &e.error.code,
                     message: &e.error.message,
+                })
+                .collect(),
+            not_evaluable: r
+                .not_evaluable
+                .iter()
+                .map(|n| JsonNotEvaluable {
+                    check_id: n.check_id,
+                    account_id: n.target.account.as_str(),
+                    account_name: r.account_name(&n.target.account),
+                    ou_path: r.ou_path(&n.target.account),
+                    region: n.target.region.as_str(),
+                    resource_type: n.resource.resource_type,
+                    resource_id: &n.resource.id,
+                    resource_arn: &n.resource.arn,
+                    fingerprint: n.fingerprint(),
+                    code: &n.error.code,
+                    message: &n.error.message,
                 })
                 .collect(),
             stats: JsonStats {

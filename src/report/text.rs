@@ -1,6 +1,6 @@
 //! The terminal summary: counts by check and status, the failing resources, coverage and errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::model::Status;
@@ -54,7 +54,7 @@ pub fn render(r: &ScanReport) -> String {
             let sev = fs.first().map(|f| f.severity().as_str()).unwrap_or_default();
             let _ = writeln!(s, "  {check} [{sev}] ({} failing)", fs.len());
             for f in fs.iter().take(MAX_LISTED_PER_CHECK) {
-                let _ = writeln!(s, "    {} {}: {}", f.target, f.resource.arn, f.message);
+                let _ = writeln!(s, "    {}{} {}: {}", f.target, named(r, &f.target.account), f.resource.arn, f.message);
             }
             if fs.len() > MAX_LISTED_PER_CHECK {
                 let _ = writeln!(s, "    ... and {} more (see the report files)", fs.len() - MAX_LISTED_PER_CHECK);
@@ -76,12 +76,43 @@ pub fn render(r: &ScanReport) -> String {
         }
     }
 
+    // Grouped, never listed: with Control Tower's Region deny this is every denied region of every account.
+    let mut closed_targets = BTreeSet::new();
+    let mut closed_actions: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &r.coverage {
+        if let (CoverageStatus::ClosedByPolicy { action, .. }, Some(region)) = (&c.status, &c.region) {
+            closed_targets.insert((&c.account, region));
+            *closed_actions.entry(action.as_str()).or_default() += 1;
+        }
+    }
+    if !closed_targets.is_empty() {
+        let accounts: BTreeSet<_> = closed_targets.iter().map(|(a, _)| *a).collect();
+        let actions: Vec<String> = closed_actions.iter().map(|(a, n)| format!("{a} ({n})")).collect();
+        let _ = writeln!(
+            s,
+            "\n{} region(s) closed by SCP in {} account(s): skipped, not incomplete; denied: {}",
+            closed_targets.len(),
+            accounts.len(),
+            actions.join(", ")
+        );
+    }
+
+    if !r.not_evaluable.is_empty() {
+        let _ = writeln!(s, "\nNot evaluable ({}; listed but not readable, neither passed nor failed):", r.not_evaluable.len());
+        for n in r.not_evaluable.iter().take(MAX_LISTED_PER_CHECK) {
+            let _ = writeln!(s, "  {}{} {} {}: {}", n.target, named(r, &n.target.account), n.check_id, n.resource.arn, n.error);
+        }
+        if r.not_evaluable.len() > MAX_LISTED_PER_CHECK {
+            let _ = writeln!(s, "  ... and {} more (see the JSON report)", r.not_evaluable.len() - MAX_LISTED_PER_CHECK);
+        }
+    }
+
     if !r.errors.is_empty() {
         let _ = writeln!(s, "\nErrors ({}; these scopes were NOT evaluated and are not reported as passing):", r.errors.len());
         for e in &r.errors {
             let region = e.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
             let check = e.check_id.unwrap_or("*");
-            let _ = writeln!(s, "  {}/{region} {check}: {}", e.account, e.error);
+            let _ = writeln!(s, "  {}/{region}{} {check}: {}", e.account, named(r, &e.account), e.error);
         }
     }
 
@@ -96,11 +127,19 @@ pub fn render(r: &ScanReport) -> String {
         _ if !r.evaluated_anything() => {
             "NOTHING EVALUATED: no scope was evaluated (no account matched, or every scope was skipped or failed)".to_owned()
         }
+        _ if !r.has_errors() && !r.not_evaluable.is_empty() && !r.incomplete => {
+            "INCOMPLETE: nothing failed, but some resources could not be read".to_owned()
+        }
         _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
     };
     let _ = writeln!(s, "\n{verdict} (exit code {})", r.exit_code());
     s
+}
+
+/// ` (account name)` when the organization named the account.
+fn named(r: &ScanReport, account: &crate::model::AccountId) -> String {
+    r.account_name(account).map(|n| format!(" ({n})")).unwrap_or_default()
 }
 
 /// How many import errors and failed findings to list (the JSON report holds them all).
@@ -152,6 +191,18 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
         let _ = writeln!(s, "  Not touched (a partial scope never resolves a live finding):");
         for (reason, n) in skipped {
             let _ = writeln!(s, "    {n} scope(s): {reason}");
+        }
+    }
+    let mut untouched: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for x in sh.scopes.iter().filter(|x| matches!(x.status, ImportStatus::Imported | ImportStatus::DryRun)) {
+        for (check, why) in &x.untouched {
+            *untouched.entry((check.as_str(), why.as_str())).or_default() += 1;
+        }
+    }
+    if !untouched.is_empty() {
+        let _ = writeln!(s, "  Left as they are in imported regions (these checks were not evaluated there):");
+        for ((check, why), n) in untouched {
+            let _ = writeln!(s, "    {check} in {n} region(s): {why}");
         }
     }
     let errors: Vec<_> =

@@ -5,14 +5,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use super::{AccountOutcome, ScopeResult};
+use super::{AccountOutcome, ScopeResult, ScpDenied};
 use crate::check::Check;
-use crate::model::{AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, Region, ScanReport, ScopeError, Stats, Subject};
+use crate::model::{
+    AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, NotEvaluable, Region, ScanReport, ScopeError, Stats, Subject,
+};
 
 /// The books of a scan: findings, coverage and errors as they arrive.
 #[derive(Default)]
 pub(super) struct Book {
     findings: Vec<Finding>,
+    not_evaluable: Vec<NotEvaluable>,
     coverage: Vec<Coverage>,
     errors: Vec<ErrorEntry>,
     accounts_failed: BTreeSet<AccountId>,
@@ -71,14 +74,26 @@ impl Book {
         }
     }
 
-    pub(super) fn scope(&mut self, r: ScopeResult) {
+    pub(super) fn scope(&mut self, r: ScopeResult, scp_denied: ScpDenied) {
         let check_id = r.check.info().id;
         self.pending.remove(&(check_id, r.target.account.clone(), r.target.region.clone()));
         let status = match r.result {
             Ok(e) => {
-                let status = CoverageStatus::Evaluated { resources: e.findings.len(), not_applicable: e.not_applicable };
+                let status = CoverageStatus::Evaluated {
+                    resources: e.findings.len(),
+                    not_applicable: e.not_applicable,
+                    not_evaluable: e.not_evaluable.len(),
+                };
                 self.findings.extend(e.findings);
+                self.not_evaluable.extend(e.not_evaluable);
                 status
+            }
+            // Decided per scope, whatever the other checks there did: Control Tower's Region deny exempts
+            // `kms:*` (and other global services) from the deny, so in a denied region KMS is evaluated while
+            // the other checks are refused.
+            Err(e) if e.is_scp_deny() && scp_denied == ScpDenied::Skip => {
+                let action = e.denied_action().unwrap_or("an action of this check").to_owned();
+                CoverageStatus::ClosedByPolicy { action, error: e }
             }
             Err(e) if e.is_region_not_enabled() && r.target.region.is_opt_in() && !r.region_confirmed => {
                 CoverageStatus::Skipped { reason: format!("region not enabled for this account ({})", e.code) }
@@ -109,7 +124,6 @@ impl Book {
     }
 
     pub(super) fn finish(mut self, subject: Subject, checks: Vec<&'static CheckInfo>, accounts: usize) -> ScanReport {
-        self.skip_regions_blocked_by_scp();
         for c in &self.coverage {
             // An account that failed as a whole already has its one error entry.
             if self.accounts_failed.contains(&c.account) {
@@ -133,6 +147,8 @@ impl Book {
             findings: self.findings,
             coverage: self.coverage,
             errors: self.errors,
+            not_evaluable: self.not_evaluable,
+            accounts: BTreeMap::new(),
             stats: Stats {
                 accounts,
                 accounts_scanned: self.accounts_scanned.len(),
@@ -147,31 +163,6 @@ impl Book {
         }
         report.sort();
         report
-    }
-
-    /// A region where every check of an account was refused by an explicit deny in a service control
-    /// policy is a region the organization has closed: skipped with that reason, not an error.
-    fn skip_regions_blocked_by_scp(&mut self) {
-        let mut by_scope: BTreeMap<(AccountId, Region), (usize, usize)> = BTreeMap::new();
-        for c in &self.coverage {
-            if let Some(region) = &c.region {
-                let e = by_scope.entry((c.account.clone(), region.clone())).or_default();
-                e.0 += 1;
-                if matches!(&c.status, CoverageStatus::Error(err) if err.is_scp_deny()) {
-                    e.1 += 1;
-                }
-            }
-        }
-        for c in &mut self.coverage {
-            let Some(region) = &c.region else { continue };
-            let Some(&(total, denied)) = by_scope.get(&(c.account.clone(), region.clone())) else { continue };
-            if total > 1
-                && total == denied
-                && let CoverageStatus::Error(e) = &c.status
-            {
-                c.status = CoverageStatus::Skipped { reason: format!("region blocked by a service control policy ({})", e.code) };
-            }
-        }
     }
 }
 

@@ -38,6 +38,18 @@ pub struct Scanner {
     pub settings: CheckSettings,
     /// Scopes (check × target) run at once; the API-call caps live in `limits`.
     pub concurrency: usize,
+    /// What an explicit deny in a service control policy makes of a scope.
+    pub scp_denied: ScpDenied,
+}
+
+/// `--scp-denied`: a scope whose calls a service control policy explicitly denies is skipped (the
+/// organization closed it, e.g. Control Tower's Region deny), or, for teams that want every deny to count
+/// as incomplete, an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScpDenied {
+    #[default]
+    Skip,
+    Error,
 }
 
 pub(crate) struct ScopeResult {
@@ -134,7 +146,7 @@ impl Scanner {
                             Err(_) => (0, 0),
                         };
                         progress.scope_done(n, failed, r.result.is_err());
-                        book.scope(r);
+                        book.scope(r, self.scp_denied);
                     }
                 }
             }

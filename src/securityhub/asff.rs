@@ -23,6 +23,7 @@ pub const FINDING_TYPE: &str = "Software and Configuration Checks/AWS Security B
 /// At most 240 KB per finding; a finding above it is sent without its `Resources[].Details`.
 pub const MAX_FINDING_BYTES: usize = 240_000;
 const MAX_ID: usize = 512;
+const MAX_ACCOUNT_NAME: usize = 50;
 const MAX_TITLE: usize = 256;
 const MAX_DESCRIPTION: usize = 1024;
 const MAX_RECOMMENDATION: usize = 512;
@@ -36,6 +37,9 @@ pub struct AsffFinding {
     pub product_arn: String,
     pub generator_id: String,
     pub aws_account_id: String,
+    /// The account's name in Organizations (1 to 50 characters; Security Hub API Reference, AwsSecurityFinding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_name: Option<String>,
     pub types: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -116,9 +120,14 @@ pub struct AsffResource {
 
 /// The ASFF `Id` of a finding: the generator and the stable fingerprint, identical across runs.
 pub fn finding_id(f: &Finding) -> String {
-    let id = format!("{GENERATOR_PREFIX}{}/{}", f.check.id, f.fingerprint());
+    id_of(f.check.id, &f.fingerprint())
+}
+
+/// The ASFF `Id` of the finding of `check_id` with this fingerprint.
+pub fn id_of(check_id: &str, fingerprint: &str) -> String {
+    let id = format!("{GENERATOR_PREFIX}{check_id}/{fingerprint}");
     // Check ids are short constants, so this never triggers; the fingerprint alone still identifies the finding.
-    if id.len() > MAX_ID { format!("{GENERATOR_PREFIX}{}", f.fingerprint()) } else { id }
+    if id.len() > MAX_ID { format!("{GENERATOR_PREFIX}{fingerprint}") } else { id }
 }
 
 pub fn generator_id(check: &CheckInfo) -> String {
@@ -202,6 +211,7 @@ impl AsffFinding {
             product_arn: product_arn(&f.target),
             generator_id: generator_id(check),
             aws_account_id: f.target.account.to_string(),
+            aws_account_name: None,
             types: types(),
             created_at: created_at.to_owned(),
             updated_at: timestamp(updated_at),
@@ -251,6 +261,7 @@ impl AsffFinding {
             product_arn: existing.product_arn()?.to_owned(),
             generator_id: generator_id(check),
             aws_account_id: existing.aws_account_id()?.to_owned(),
+            aws_account_name: existing.aws_account_name().map(str::to_owned),
             types: types(),
             created_at: existing.created_at().map(str::to_owned).unwrap_or_else(|| timestamp(updated_at)),
             updated_at: timestamp(updated_at),
@@ -278,6 +289,13 @@ impl AsffFinding {
         Some(out)
     }
 
+    /// Names the account (cut to the 50 characters ASFF allows; an empty name is left out).
+    pub fn with_account_name(mut self, name: Option<&str>) -> Self {
+        self.aws_account_name = name.filter(|n| !n.trim().is_empty()).map(|n| truncate(n, MAX_ACCOUNT_NAME));
+        self.fit();
+        self
+    }
+
     pub fn is_active(&self) -> bool {
         self.record_state == "ACTIVE"
     }
@@ -297,6 +315,7 @@ impl AsffFinding {
             .product_arn(&self.product_arn)
             .generator_id(&self.generator_id)
             .aws_account_id(&self.aws_account_id)
+            .set_aws_account_name(self.aws_account_name.clone())
             .set_types(Some(self.types.clone()))
             .created_at(&self.created_at)
             .updated_at(&self.updated_at)

@@ -55,6 +55,7 @@ impl AsffFinding {
                 .iter()
                 .map(|x| string_bound(x))
                 .sum::<usize>()
+            + opt(&self.aws_account_name)
             + list(&self.types)
             + string_bound(&self.created_at)
             + string_bound(&self.updated_at)
@@ -175,11 +176,8 @@ pub fn by_scope(report: &ScanReport, updated_at: DateTime<Utc>) -> BTreeMap<(Acc
     let created_at = timestamp(report.started_at);
     let mut out: BTreeMap<(AccountId, Region), Vec<AsffFinding>> = BTreeMap::new();
     for f in &report.findings {
-        out.entry((f.target.account.clone(), f.target.region.clone())).or_default().push(AsffFinding::from_finding(
-            f,
-            &created_at,
-            updated_at,
-        ));
+        let a = AsffFinding::from_finding(f, &created_at, updated_at).with_account_name(report.account_name(&f.target.account));
+        out.entry((f.target.account.clone(), f.target.region.clone())).or_default().push(a);
     }
     out
 }

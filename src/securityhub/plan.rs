@@ -40,43 +40,62 @@ pub struct Existing {
     pub archive: Option<AsffFinding>,
 }
 
-/// For every (account, region) of the report: `None` when every check of the run was evaluated there (the
-/// scope may be imported), else why it must not be touched.
-pub fn readiness(report: &ScanReport) -> Vec<(AccountId, Option<Region>, Option<String>)> {
-    #[derive(Default)]
-    struct Acc {
-        evaluated: BTreeSet<&'static str>,
-        error: Option<String>,
-        skip: Option<String>,
+/// What the import may touch in one target (account, region). Decided per check: a check evaluated there
+/// has its findings sent and its earlier findings resolved or archived, whatever the other checks did; a
+/// check that was not evaluated (error, skip, closed by policy) has its findings there left as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub account: AccountId,
+    /// `None` for an account that was not scanned at all.
+    pub region: Option<Region>,
+    /// The checks evaluated in this target.
+    pub checks: BTreeSet<&'static str>,
+    /// The checks that were not, each with why.
+    pub untouched: Vec<(&'static str, String)>,
+}
+
+impl Readiness {
+    /// Why nothing may be touched here, when no check was evaluated.
+    pub fn skip_reason(&self) -> Option<String> {
+        if self.region.is_none() {
+            return Some(self.untouched.first().map_or_else(|| "the account was not scanned".to_owned(), |(_, r)| r.clone()));
+        }
+        if self.checks.is_empty() {
+            return Some(self.untouched.first().map_or_else(|| "no check was evaluated here".to_owned(), |(c, r)| format!("{c}: {r}")));
+        }
+        None
     }
-    let mut m: BTreeMap<(AccountId, Option<Region>), Acc> = BTreeMap::new();
+}
+
+/// The readiness of every target of the report, sorted by account and region.
+pub fn readiness(report: &ScanReport) -> Vec<Readiness> {
+    let mut m: BTreeMap<(AccountId, Option<Region>), Readiness> = BTreeMap::new();
     for c in &report.coverage {
-        let a = m.entry((c.account.clone(), c.region.clone())).or_default();
+        let r = m.entry((c.account.clone(), c.region.clone())).or_insert_with(|| Readiness {
+            account: c.account.clone(),
+            region: c.region.clone(),
+            checks: BTreeSet::new(),
+            untouched: Vec::new(),
+        });
         match &c.status {
             CoverageStatus::Evaluated { .. } => {
-                a.evaluated.insert(c.check_id);
+                r.checks.insert(c.check_id);
             }
-            CoverageStatus::Skipped { reason } => {
-                a.skip.get_or_insert_with(|| format!("{} was skipped: {reason}", c.check_id));
-            }
-            CoverageStatus::Error(e) => {
-                a.error.get_or_insert_with(|| format!("{} was not evaluated ({})", c.check_id, e.code));
-            }
+            CoverageStatus::Error(e) => r.untouched.push((c.check_id, format!("not evaluated ({})", e.code))),
+            skipped => r.untouched.push((c.check_id, format!("skipped: {}", skipped.skip_reason().unwrap_or_default()))),
         }
     }
-    m.into_iter()
-        .map(|((account, region), a)| {
-            let reason = if region.is_none() {
-                Some(a.error.or(a.skip).unwrap_or_else(|| "the account was not scanned".to_owned()))
-            } else if let Some(r) = a.error.or(a.skip) {
-                Some(r)
-            } else if report.checks.iter().any(|c| !a.evaluated.contains(c.id)) {
-                Some("not every check completed in this scope".to_owned())
-            } else {
-                None
-            };
-            (account, region, reason)
-        })
+    m.into_values().collect()
+}
+
+/// The ASFF ids of the findings of resources that could not be read: their earlier findings are kept as
+/// they are (never resolved, never archived as "no longer reported").
+pub fn protected_ids(report: &ScanReport, account: &AccountId, region: &Region) -> HashSet<String> {
+    report
+        .not_evaluable
+        .iter()
+        .filter(|n| &n.target.account == account && &n.target.region == region)
+        .map(|n| asff::id_of(n.check_id, &n.fingerprint()))
         .collect()
 }
 
@@ -86,6 +105,8 @@ pub fn readiness(report: &ScanReport) -> Vec<(AccountId, Option<Region>, Option<
 pub fn plan_sends(
     local: &[&Finding],
     existing: &[Existing],
+    protected: &HashSet<String>,
+    account_name: Option<&str>,
     only_failed: bool,
     created_at: &str,
     now: DateTime<Utc>,
@@ -102,7 +123,7 @@ pub fn plan_sends(
             continue;
         }
         let created = before.and_then(|e| e.created_at.as_deref()).unwrap_or(created_at);
-        let a = AsffFinding::from_finding(f, created, now);
+        let a = AsffFinding::from_finding(f, created, now).with_account_name(account_name);
         let kind = match (f.status, before) {
             (Status::Pass, _) => Kind::Archived { resolved: was_active },
             (Status::Fail, Some(_)) => Kind::Updated,
@@ -113,6 +134,7 @@ pub fn plan_sends(
     for e in existing {
         if e.active
             && !reported.contains(&e.id)
+            && !protected.contains(&e.id)
             && let Some(a) = &e.archive
         {
             out.push((a.clone(), Kind::Archived { resolved: true }));
@@ -182,7 +204,7 @@ mod tests {
         let (fail_new, fail_old, pass_fixed, gone) =
             (kms("a", Status::Fail), kms("b", Status::Fail), kms("c", Status::Pass), kms("d", Status::Fail));
         let before = [existing(&fail_old, true), existing(&kms("c", Status::Fail), true), existing(&gone, true)];
-        let p = plan_sends(&[&fail_new, &fail_old, &pass_fixed], &before, false, "2026-11-28T09:00:00.000Z", now());
+        let p = plan_sends(&[&fail_new, &fail_old, &pass_fixed], &before, &HashSet::new(), None, false, "2026-11-28T09:00:00.000Z", now());
         let id = asff::finding_id;
         assert_eq!(
             kinds(&p),
@@ -202,10 +224,10 @@ mod tests {
     fn only_failed_sends_a_pass_only_to_resolve_an_active_finding() {
         let (pass_new, pass_fixed, pass_archived) = (kms("a", Status::Pass), kms("b", Status::Pass), kms("c", Status::Pass));
         let before = [existing(&kms("b", Status::Fail), true), existing(&pass_archived, false)];
-        let p = plan_sends(&[&pass_new, &pass_fixed, &pass_archived], &before, true, "x", now());
+        let p = plan_sends(&[&pass_new, &pass_fixed, &pass_archived], &before, &HashSet::new(), None, true, "x", now());
         assert_eq!(kinds(&p), vec![(asff::finding_id(&pass_fixed), Kind::Archived { resolved: true })]);
         // An archived earlier finding that is gone stays as it is.
-        let p = plan_sends(&[], &[existing(&kms("z", Status::Fail), false)], false, "x", now());
+        let p = plan_sends(&[], &[existing(&kms("z", Status::Fail), false)], &HashSet::new(), None, false, "x", now());
         assert!(p.is_empty());
     }
 
@@ -230,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn only_fully_evaluated_scopes_are_ready() {
+    fn readiness_is_decided_per_check_and_an_account_that_was_not_scanned_is_skipped() {
         let acc = |a: &str| a.parse::<AccountId>().unwrap();
         let reg = |r: &str| Some(r.parse::<Region>().unwrap());
         let cov = |check: &'static str, a: &str, r: Option<Region>, status: CoverageStatus| Coverage {
@@ -239,8 +261,9 @@ mod tests {
             region: r,
             status,
         };
-        let ok = || CoverageStatus::Evaluated { resources: 1, not_applicable: 0 };
+        let ok = || CoverageStatus::Evaluated { resources: 1, not_applicable: 0, not_evaluable: 0 };
         let (k, g) = (check::kms::INFO.id, check::guardduty::INFO.id);
+        let scp = ScopeError::new("AccessDeniedException", "with an explicit deny in a service control policy");
         let report = ScanReport {
             tool_version: "0",
             started_at: now(),
@@ -255,19 +278,43 @@ mod tests {
                 cov(g, "111111111111", reg("eu-west-2"), CoverageStatus::Error(ScopeError::new("AccessDenied", "no"))),
                 cov(k, "111111111111", reg("af-south-1"), CoverageStatus::Skipped { reason: "region not enabled".into() }),
                 cov(g, "111111111111", reg("af-south-1"), CoverageStatus::Skipped { reason: "region not enabled".into() }),
-                cov(k, "111111111111", reg("us-east-1"), ok()),
+                cov(k, "111111111111", reg("ap-south-2"), ok()),
+                cov(
+                    g,
+                    "111111111111",
+                    reg("ap-south-2"),
+                    CoverageStatus::ClosedByPolicy { action: "guardduty:ListDetectors".into(), error: scp },
+                ),
                 cov(k, "222222222222", None, CoverageStatus::Error(ScopeError::new("AccessDenied", "role"))),
             ],
             errors: vec![],
+            not_evaluable: vec![],
+            accounts: Default::default(),
             stats: Stats::default(),
             incomplete: false,
         };
         let r = readiness(&report);
-        let get = |a: &str, region: Option<Region>| r.iter().find(|x| x.0 == acc(a) && x.1 == region).map(|x| x.2.clone()).unwrap();
-        assert_eq!(get("111111111111", reg("eu-west-1")), None);
-        assert_eq!(get("111111111111", reg("eu-west-2")).as_deref(), Some("guardduty-enabled was not evaluated (AccessDenied)"));
-        assert!(get("111111111111", reg("af-south-1")).unwrap().contains("region not enabled"));
-        assert_eq!(get("111111111111", reg("us-east-1")).as_deref(), Some("not every check completed in this scope"));
-        assert!(get("222222222222", None).unwrap().contains("AccessDenied"));
+        let get = |a: &str, region: Option<Region>| r.iter().find(|x| x.account == acc(a) && x.region == region).unwrap();
+        let all = get("111111111111", reg("eu-west-1"));
+        assert_eq!((all.checks.len(), all.skip_reason()), (2, None));
+        // GuardDuty errored: KMS is still imported and resolved there, GuardDuty's findings stay as they are.
+        let partial = get("111111111111", reg("eu-west-2"));
+        assert_eq!(partial.checks, BTreeSet::from([k]));
+        assert_eq!(partial.untouched, vec![(g, "not evaluated (AccessDenied)".to_owned())]);
+        assert_eq!(partial.skip_reason(), None);
+        let closed = get("111111111111", reg("ap-south-2"));
+        assert_eq!(closed.checks, BTreeSet::from([k]));
+        assert!(closed.untouched[0].1.contains("closed by a service control policy: guardduty:ListDetectors"), "{:?}", closed.untouched);
+        assert!(get("111111111111", reg("af-south-1")).skip_reason().unwrap().contains("region not enabled"));
+        assert!(get("222222222222", None).skip_reason().unwrap().contains("AccessDenied"));
+    }
+
+    #[test]
+    fn a_finding_of_a_resource_that_could_not_be_read_is_never_archived() {
+        let unreadable = kms("locked", Status::Fail);
+        let before = [existing(&unreadable, true), existing(&kms("gone", Status::Fail), true)];
+        let protected = HashSet::from([asff::finding_id(&unreadable)]);
+        let p = plan_sends(&[], &before, &protected, None, false, "x", now());
+        assert_eq!(kinds(&p), vec![(asff::finding_id(&kms("gone", Status::Fail)), Kind::Archived { resolved: true })]);
     }
 }

@@ -23,7 +23,7 @@ use futures::{StreamExt, stream};
 
 use super::asff::{self, AsffFinding};
 use super::batch;
-use super::plan::{Existing, Kind, count, explain, is_retryable, plan_sends, readiness};
+use super::plan::{Existing, Kind, count, explain, is_retryable, plan_sends, protected_ids, readiness};
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::model::import::{Counts, FailedImport, ImportReport, ImportStatus, TargetImport};
@@ -66,6 +66,12 @@ struct Job<'r> {
     region: Region,
     config: AccountConfig,
     findings: Vec<&'r Finding>,
+    /// The checks evaluated in this target: only their earlier findings are read and archived.
+    checks: BTreeSet<&'static str>,
+    /// Findings of resources that could not be read: never archived.
+    protected: HashSet<String>,
+    untouched: Vec<(String, String)>,
+    account_name: Option<String>,
 }
 
 /// What one batch achieved.
@@ -87,27 +93,45 @@ impl Sink<'_> {
         }
         let mut scopes = Vec::new();
         let mut jobs = Vec::new();
-        for (account, region, reason) in readiness(report) {
+        for r in readiness(report) {
             let skip = if report.incomplete {
                 Some("the scan was interrupted: nothing is imported after a partial scan".to_owned())
             } else {
-                reason
+                r.skip_reason()
             };
-            match (region, skip) {
-                (region, Some(reason)) => {
-                    scopes.push(TargetImport { account, region, status: ImportStatus::Skipped(reason), counts: Counts::default() })
-                }
+            let untouched: Vec<(String, String)> = r.untouched.iter().map(|(c, why)| ((*c).to_owned(), why.clone())).collect();
+            let account = r.account;
+            match (r.region, skip) {
+                (region, Some(reason)) => scopes.push(TargetImport {
+                    account,
+                    region,
+                    status: ImportStatus::Skipped(reason),
+                    counts: Counts::default(),
+                    untouched,
+                }),
                 (None, None) => {}
                 (Some(region), None) => match configs.get(&account) {
                     Some(config) => {
                         let findings = local.remove(&(account.clone(), region.clone())).unwrap_or_default();
-                        jobs.push(Job { account, region, config: (*config).clone(), findings });
+                        let protected = protected_ids(report, &account, &region);
+                        let account_name = report.account_name(&account).map(str::to_owned);
+                        jobs.push(Job {
+                            account,
+                            region,
+                            config: (*config).clone(),
+                            findings,
+                            checks: r.checks,
+                            protected,
+                            untouched,
+                            account_name,
+                        });
                     }
                     None => scopes.push(TargetImport {
                         status: ImportStatus::Error(ScopeError::internal(format!("no credentials for account {account}"))),
                         account,
                         region: Some(region),
                         counts: Counts::default(),
+                        untouched,
                     }),
                 },
             }
@@ -137,7 +161,13 @@ impl Sink<'_> {
         }
         for (account, region) in pending {
             let e = ScopeError::new("Interrupted", "the import was interrupted before this scope completed; it may be partly imported");
-            scopes.push(TargetImport { account, region: Some(region), status: ImportStatus::Error(e), counts: Counts::default() });
+            scopes.push(TargetImport {
+                account,
+                region: Some(region),
+                status: ImportStatus::Error(e),
+                counts: Counts::default(),
+                untouched: Vec::new(),
+            });
         }
         scopes.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         failures.sort();
@@ -147,16 +177,29 @@ impl Sink<'_> {
     async fn scope(&self, job: Job<'_>, created_at: &str) -> (TargetImport, Vec<FailedImport>) {
         let target = Target::new(job.account.clone(), job.region.clone());
         let client = self.factory.clients(&job.config, &target.region).securityhub();
-        let mut out =
-            TargetImport { account: job.account, region: Some(job.region), status: ImportStatus::Imported, counts: Counts::default() };
-        let existing = match self.existing(&client, &target).await {
+        let mut out = TargetImport {
+            account: job.account,
+            region: Some(job.region),
+            status: ImportStatus::Imported,
+            counts: Counts::default(),
+            untouched: job.untouched,
+        };
+        let existing = match self.existing(&client, &target, &job.checks).await {
             Ok(e) => e,
             Err(e) => {
                 out.status = ImportStatus::Error(e);
                 return (out, Vec::new());
             }
         };
-        let planned = plan_sends(&job.findings, &existing, self.options.only_failed, created_at, self.now);
+        let planned = plan_sends(
+            &job.findings,
+            &existing,
+            &job.protected,
+            job.account_name.as_deref(),
+            self.options.only_failed,
+            created_at,
+            self.now,
+        );
         if self.options.dry_run {
             out.status = ImportStatus::DryRun;
             for (_, kind) in &planned {
@@ -184,9 +227,14 @@ impl Sink<'_> {
         (out, failures)
     }
 
-    /// orgscan's findings in the scope's Security Hub, of the checks this run evaluated (`GetFindings`, every
-    /// page, 3 requests/s). The filters are applied again here: moto ignores them.
-    async fn existing(&self, client: &aws_sdk_securityhub::Client, target: &Target) -> Result<Vec<Existing>, ScopeError> {
+    /// orgscan's findings in the target's Security Hub, of the checks this run evaluated there (`GetFindings`,
+    /// every page, 3 requests/s). The filters are applied again here: moto ignores them.
+    async fn existing(
+        &self,
+        client: &aws_sdk_securityhub::Client,
+        target: &Target,
+        evaluated: &BTreeSet<&'static str>,
+    ) -> Result<Vec<Existing>, ScopeError> {
         let product = asff::product_arn(target);
         let account = target.account.as_str();
         let filter = |cmp: StringFilterComparison, v: &str| StringFilter::builder().comparison(cmp).value(v).build();
@@ -203,8 +251,11 @@ impl Sink<'_> {
                 if f.product_arn() != Some(product.as_str()) || f.aws_account_id() != Some(account) {
                     continue;
                 }
-                let Some(check) =
-                    f.generator_id().and_then(asff::check_of_generator).and_then(|id| self.checks.iter().find(|c| c.id == id))
+                let Some(check) = f
+                    .generator_id()
+                    .and_then(asff::check_of_generator)
+                    .filter(|id| evaluated.contains(id))
+                    .and_then(|id| self.checks.iter().find(|c| c.id == id))
                 else {
                     continue;
                 };

@@ -20,6 +20,7 @@ fn full_config() -> FileConfig {
         exclude_ous: s("ou-ab12-fedc6543"),
         regions: s("eu-west-1"),
         exclude_regions: s("us-east-1"),
+        scp_denied: Some(orgscan::cli::ScpDeniedArg::Error),
         checks: s("guardduty-enabled"),
         lambda_runtimes: Some(PathBuf::from("runtimes.toml")),
         role_name: Some("OrgScanAudit".into()),

@@ -94,7 +94,7 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
     assert_eq!((list_keys.calls, list_keys.attempts), (1, 3));
     assert_eq!(report.stats.retries(), 2);
 
-    // DescribeKey stays throttled: after --max-attempts the scope is an error with the code, nothing else.
+    // DescribeKey stays throttled: after --max-attempts each key is not evaluable, with the code; nothing else.
     let describe =
         mock!(aws_sdk_kms::Client::describe_key).then_error(|| DescribeKeyError::generic(err_meta("ThrottlingException", "Rate exceeded")));
     let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&describe]));
@@ -102,11 +102,12 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
         scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"])
             .await;
     let kms: Vec<_> = report.coverage.iter().filter(|c| c.check_id == "kms-key-not-pending-deletion").collect();
-    assert!(matches!(&kms[0].status, CoverageStatus::Error(e) if e.code == "ThrottlingException"), "{kms:?}");
-    assert!(report.findings.iter().all(|f| f.check.id == "lambda-supported-runtime"), "no KMS finding from an errored scope");
+    assert!(matches!(&kms[0].status, CoverageStatus::Evaluated { resources: 0, not_evaluable: 3, .. }), "{kms:?}");
+    assert_eq!(report.not_evaluable.len(), 3);
+    assert!(report.not_evaluable.iter().all(|n| n.error.code == "ThrottlingException" && n.resource.resource_type == "AwsKmsKey"));
+    assert!(report.findings.iter().all(|f| f.check.id == "lambda-supported-runtime"), "no KMS finding from an unread key");
     assert_eq!(report.findings.len(), 2, "Lambda still completes");
-    assert_eq!(report.errors.len(), 1);
-    assert_eq!(report.errors[0].check_id, Some("kms-key-not-pending-deletion"));
+    assert!(report.errors.is_empty());
     assert_eq!(report.exit_code(), exit::FAILED, "the deprecated Lambda runtime still fails");
 }
 
@@ -163,7 +164,7 @@ fn reject_both(code: &'static str, message: &'static str) -> MockResponseInterce
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_but_a_denied_service_is_an_error() {
+async fn rejected_tokens_in_opt_in_regions_and_scp_denied_scopes_are_skipped_but_other_denies_are_errors() {
     let moto = Moto::from_env();
     let (_account, creds) = moto.fresh_account().await.unwrap();
     const TOKEN: &str = "The security token included in the request is invalid.";
@@ -183,14 +184,17 @@ async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_bu
             .coverage
             .iter()
             .filter(|c| c.region.as_ref().is_some_and(|r| r.as_str() == region))
-            .map(|c| match &c.status {
-                CoverageStatus::Skipped { reason } => format!("skipped: {reason}"),
-                other => other.as_str().to_owned(),
+            .map(|c| match c.status.skip_reason() {
+                Some(reason) => format!("skipped: {reason}"),
+                None => c.status.as_str().to_owned(),
             })
             .collect()
     };
     assert_eq!(status("af-south-1"), vec!["skipped: region not enabled for this account (UnrecognizedClientException)"; 2]);
-    assert_eq!(status("eu-south-2"), vec!["skipped: region blocked by a service control policy (AccessDeniedException)"; 2]);
+    assert_eq!(
+        status("eu-south-2"),
+        vec!["skipped: closed by a service control policy: kms:ListKeys is denied (AccessDeniedException)"; 2]
+    );
     assert_eq!(status("eu-west-1"), ["evaluated", "evaluated"]);
     assert_eq!(report.exit_code(), exit::OK, "skipped scopes are neither errors nor failures: {:?}", report.errors);
 
@@ -201,13 +205,32 @@ async fn rejected_tokens_in_opt_in_regions_and_scp_denied_regions_are_skipped_bu
     assert!(report.coverage.iter().all(|c| matches!(&c.status, CoverageStatus::Error(e) if e.code == "UnrecognizedClientException")));
     assert_eq!(report.exit_code(), exit::INCOMPLETE);
 
-    // An SCP that denies one service in a region: that scope is an error with the code; the other is evaluated.
+    // An SCP that denies one check's calls in a region closes that scope only, whatever the other check did
+    // there: skipped by policy with the denied action; the other is evaluated; the scan is complete.
     let f = factory(&moto, &creds, 2).with_interceptor(InRegion { region: "eu-west-1", inner: only_kms_denied });
+    let report = scan_with(f.clone(), &["--this-account", "--regions", "eu-west-1", "--checks", checks]).await;
+    let kms = report.coverage.iter().find(|c| c.check_id == "kms-key-not-pending-deletion").unwrap();
+    assert!(matches!(&kms.status, CoverageStatus::ClosedByPolicy { action, .. } if action == "kms:ListKeys"), "{kms:?}");
+    let lambda = report.coverage.iter().find(|c| c.check_id == "lambda-supported-runtime").unwrap();
+    assert_eq!(lambda.status.as_str(), "evaluated");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.exit_code(), exit::OK);
+    // --scp-denied error: every deny counts as incomplete.
+    let report = scan_with(f, &["--this-account", "--regions", "eu-west-1", "--checks", checks, "--scp-denied", "error"]).await;
+    let kms = report.coverage.iter().find(|c| c.check_id == "kms-key-not-pending-deletion").unwrap();
+    assert!(matches!(&kms.status, CoverageStatus::Error(e) if e.code == "AccessDeniedException"), "{kms:?}");
+    assert_eq!(report.exit_code(), exit::INCOMPLETE);
+
+    // A deny that is not an SCP's (an identity-based policy) is an error: the role is wrong there.
+    const IAM: &str = "User is not authorized to perform: kms:ListKeys with an explicit deny in an identity-based policy";
+    let iam_denied = {
+        let kms = mock!(aws_sdk_kms::Client::list_keys).then_error(|| ListKeysError::generic(err_meta("AccessDeniedException", IAM)));
+        interceptor(&[&kms])
+    };
+    let f = factory(&moto, &creds, 2).with_interceptor(InRegion { region: "eu-west-1", inner: iam_denied });
     let report = scan_with(f, &["--this-account", "--regions", "eu-west-1", "--checks", checks]).await;
     let kms = report.coverage.iter().find(|c| c.check_id == "kms-key-not-pending-deletion").unwrap();
     assert!(matches!(&kms.status, CoverageStatus::Error(e) if e.code == "AccessDeniedException"), "{kms:?}");
-    let lambda = report.coverage.iter().find(|c| c.check_id == "lambda-supported-runtime").unwrap();
-    assert_eq!(lambda.status.as_str(), "evaluated");
     assert_eq!(report.exit_code(), exit::INCOMPLETE);
 }
 

@@ -182,6 +182,8 @@ fn report(subject: Subject, findings: Vec<Finding>, coverage: Vec<Coverage>, err
         findings,
         coverage,
         errors,
+        not_evaluable: Vec::new(),
+        accounts: Default::default(),
         stats: Stats::default(),
         incomplete: false,
     };
@@ -194,7 +196,7 @@ fn evaluated(check_id: &'static str, account_id: &str, region: &str) -> Coverage
         check_id,
         account: account(account_id),
         region: Some(region.parse().unwrap()),
-        status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0 },
+        status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0, not_evaluable: 0 },
     }
 }
 

@@ -348,33 +348,40 @@ async fn a_scope_with_more_than_100_findings_is_sent_in_calls_of_at_most_100() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scope_with_an_error_is_never_touched_so_a_partial_scan_resolves_nothing() {
+async fn a_check_that_errored_is_left_as_it_is_while_the_others_are_imported_and_resolved() {
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "ca-central-1";
-    let expected = seed_account(&moto, &creds, &account, &[region], |_| Mix::light(0)).await.unwrap();
+    // GuardDuty: no detector (a FAIL on the account); KMS: one key pending deletion among others.
+    let expected = seed_account(&moto, &creds, &account, &[region], |_| Mix::light(2)).await.unwrap();
     let checks = ["--this-account", "--regions", region, "--checks", "kms-key-not-pending-deletion,guardduty-enabled", "--security-hub"];
     let report = scan_import(factory(&moto, &creds, 2), &checks).await;
     assert!(!import_of(&report).has_problems());
     let before = rows(&read_back(&moto, &creds, region).await);
     assert_eq!(before.len(), expected.iter().filter(|e| e.check_id != "lambda-supported-runtime").count());
+    let kms_rows = |rows: &[Row]| rows.iter().filter(|r| r.2.contains(":key/")).cloned().collect::<Vec<_>>();
 
-    // KMS is denied: GuardDuty is still evaluated, but the scope is partial and must not be touched, or the
-    // pending key's live finding would be archived as "no longer reported".
+    // GuardDuty is fixed, and KMS is denied (not by an SCP): an error for KMS only. GuardDuty is still imported
+    // in this region and its old finding resolved; KMS's findings, the pending key's live one among them,
+    // stay exactly as they were (an unread check never reads as "no longer reported").
+    aws_sdk_guardduty::Client::new(&moto.sdk_config(&creds, region)).create_detector().enable(true).send().await.unwrap();
     let deny = mock!(aws_sdk_kms::Client::list_keys).then_error(|| ListKeysError::generic(err_meta("AccessDeniedException", "denied")));
     let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&deny]));
     let report = scan_import(f, &checks).await;
     let sh = import_of(&report);
     assert_eq!(sh.scopes.len(), 1);
+    let t = &sh.scopes[0];
+    assert_eq!(t.status, ImportStatus::Imported, "{:?}", sh.scopes);
+    assert_eq!(t.untouched, vec![("kms-key-not-pending-deletion".to_owned(), "not evaluated (AccessDeniedException)".to_owned())]);
+    assert_eq!((t.counts.resolved, t.counts.new, t.counts.failed), (1, 0, 0), "the account's GuardDuty FAIL is resolved: {:?}", t.counts);
+    let after = rows(&read_back(&moto, &creds, region).await);
+    assert_eq!(kms_rows(&after), kms_rows(&before), "KMS findings untouched");
+    let account_finding = after.iter().find(|r| r.2 == format!("AWS::::Account:{account}")).unwrap();
+    assert_eq!((account_finding.3.as_str(), account_finding.4.as_str()), ("FAILED", "ARCHIVED"), "resolved: {account_finding:?}");
     assert!(
-        matches!(&sh.scopes[0].status, ImportStatus::Skipped(r) if r.contains("kms-key-not-pending-deletion") && r.contains("AccessDeniedException")),
-        "{:?}",
-        sh.scopes
+        orgscan::report::text::render(&report)
+            .contains("kms-key-not-pending-deletion in 1 region(s): not evaluated (AccessDeniedException)")
     );
-    assert_eq!(calls(&report, "BatchImportFindings").0, 0);
-    assert_eq!(calls(&report, "GetFindings").0, 0);
-    assert_eq!(rows(&read_back(&moto, &creds, region).await), before);
-    assert!(orgscan::report::text::render(&report).contains("Not touched"));
 }
 
 // ---------------------------------------------------------------------------------------------------------

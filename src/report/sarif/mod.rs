@@ -18,7 +18,7 @@ use serde_sarif::sarif::{
     ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Tool, ToolComponent,
 };
 
-use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, ScanReport, Subject};
+use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, NotEvaluable, ScanReport, Subject};
 
 /// The OASIS schema location of SARIF 2.1.0 (errata 01), the one the multitool's SARIF1011 rule accepts.
 mod parts;
@@ -262,6 +262,12 @@ impl<'a> Renderer<'a> {
             .build();
         let mut properties = BTreeMap::new();
         properties.insert("account_id".to_owned(), json!(account));
+        if let Some(name) = self.report.account_name(&f.target.account) {
+            properties.insert("account_name".to_owned(), json!(name));
+        }
+        if let Some(path) = self.report.ou_path(&f.target.account) {
+            properties.insert("ou_path".to_owned(), json!(path));
+        }
         properties.insert("region".to_owned(), json!(region));
         properties.insert("resource_arn".to_owned(), json!(f.resource.arn));
         properties.insert("resource_type".to_owned(), json!(f.resource.resource_type));
@@ -288,6 +294,9 @@ impl<'a> Renderer<'a> {
         errors.sort_by(|a, b| (&a.account, &a.region, a.check_id, &a.error.code).cmp(&(&b.account, &b.region, b.check_id, &b.error.code)));
         let coverage_errors = r.coverage.iter().any(|c| mine(&c.account) && matches!(c.status, CoverageStatus::Error(_)));
         let mut notes: Vec<Notification> = errors.iter().map(|e| self.notification(e)).collect();
+        let unreadable: Vec<&NotEvaluable> = r.not_evaluable.iter().filter(|n| mine(&n.target.account)).collect();
+        notes.extend(unreadable.iter().map(|n| self.not_evaluable(n)));
+        notes.extend(self.closed_by_policy(&mine));
         if r.incomplete {
             notes.push(
                 Notification::builder()
@@ -298,11 +307,79 @@ impl<'a> Renderer<'a> {
                     .build(),
             );
         }
-        let successful = errors.is_empty() && !coverage_errors && !r.incomplete;
+        let successful = errors.is_empty() && !coverage_errors && unreadable.is_empty() && !r.incomplete;
         let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let inv =
             Invocation::builder().execution_successful(successful).start_time_utc(time(&r.started_at)).end_time_utc(time(&r.finished_at));
         if notes.is_empty() { inv.build() } else { inv.tool_execution_notifications(notes).build() }
+    }
+
+    /// One note per account with scopes closed by a service control policy: which regions, which actions.
+    /// These scopes are skipped like regions that are not enabled, so the run stays successful.
+    fn closed_by_policy(&self, mine: &dyn Fn(&AccountId) -> bool) -> Vec<Notification> {
+        let mut by_account: BTreeMap<&AccountId, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+        for c in &self.report.coverage {
+            if let (CoverageStatus::ClosedByPolicy { action, .. }, Some(region)) = (&c.status, &c.region)
+                && mine(&c.account)
+            {
+                let e = by_account.entry(&c.account).or_default();
+                e.0.insert(region.as_str());
+                e.1.insert(action.as_str());
+            }
+        }
+        by_account
+            .into_iter()
+            .map(|(account, (regions, actions))| {
+                let list = |s: &BTreeSet<&str>| s.iter().copied().collect::<Vec<_>>().join(", ");
+                let text = format!(
+                    "Closed by a service control policy in account {account}: {} denied in {} region(s) ({}); those scopes are \
+                     skipped, like regions that are not enabled.",
+                    list(&actions),
+                    regions.len(),
+                    list(&regions)
+                );
+                let mut props = BTreeMap::new();
+                props.insert("account_id".to_owned(), json!(account.as_str()));
+                props.insert("regions".to_owned(), json!(regions));
+                props.insert("denied_actions".to_owned(), json!(actions));
+                Notification::builder()
+                    .message(Message::builder().text(text).build())
+                    .level(json!("note"))
+                    .properties(PropertyBag::builder().additional_properties(props).build())
+                    .build()
+            })
+            .collect()
+    }
+
+    fn not_evaluable(&self, n: &NotEvaluable) -> Notification {
+        let text = format!(
+            "Not evaluable (account {}, region {}, check {}): {} {} could not be read: AWS error {}: {}. It is neither passed nor failed.",
+            n.target.account,
+            n.target.region,
+            n.check_id,
+            n.resource.resource_type,
+            n.resource.arn,
+            n.error.code,
+            n.error.message.trim_end().trim_end_matches('.')
+        );
+        let mut props = BTreeMap::new();
+        props.insert("account_id".to_owned(), json!(n.target.account.as_str()));
+        props.insert("region".to_owned(), json!(n.target.region.as_str()));
+        props.insert("check_id".to_owned(), json!(n.check_id));
+        props.insert("resource_arn".to_owned(), json!(n.resource.arn));
+        props.insert("error_code".to_owned(), json!(n.error.code));
+        let b = Notification::builder()
+            .message(Message::builder().text(text).build())
+            .level(json!("warning"))
+            .properties(PropertyBag::builder().additional_properties(props).build());
+        match self.rule_index(n.check_id) {
+            Some(index) => b
+                .associated_rule(
+                    ReportingDescriptorReference::builder().id(n.check_id).index(i64::try_from(index).unwrap_or_default()).build(),
+                )
+                .build(),
+            None => b.build(),
+        }
     }
 
     fn notification(&self, e: &ErrorEntry) -> Notification {
