@@ -11,6 +11,7 @@ mod http_faults;
 mod least_privilege;
 mod mocks;
 mod org;
+mod real_org;
 mod realism_proxy;
 mod sarif;
 mod securityhub;

@@ -28,7 +28,7 @@ use crate::support::{
 // Helpers
 
 /// Scans in-process, then writes `--asff-dir` and imports with `--security-hub` as `orgscan scan` does.
-async fn scan_import(factory: ClientFactory, args: &[&str]) -> ScanReport {
+pub(crate) async fn scan_import(factory: ClientFactory, args: &[&str]) -> ScanReport {
     let plan = plan(args);
     let mut outcome =
         match orgscan::run_scan_with_accounts(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent).await {
@@ -62,6 +62,11 @@ async fn read_back(moto: &Moto, creds: &Credentials, region: &str) -> Vec<AwsSec
         .flat_map(|p| p.findings().iter().cloned())
         .filter(|f| f.generator_id().is_some_and(|g| g.starts_with("orgscan/")))
         .collect()
+}
+
+/// Resources[0].Id -> (Compliance.Status, RecordState) of orgscan's findings in one account and region.
+pub(crate) async fn findings_by_resource(moto: &Moto, creds: &Credentials, region: &str) -> BTreeMap<String, (String, String)> {
+    rows(&read_back(moto, creds, region).await).into_iter().map(|r| (r.2, (r.3, r.4))).collect()
 }
 
 /// (Id, AwsAccountId, Resources[0].Id, Compliance.Status, RecordState).
