@@ -45,6 +45,7 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
         errors: vec![],
         not_evaluable: vec![],
         accounts: Default::default(),
+        notes: Vec::new(),
         stats: Stats::default(),
         incomplete: false,
     };

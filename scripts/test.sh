@@ -9,10 +9,19 @@ bash scripts/moto-env.sh
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh
-trap moto_stop EXIT INT TERM
+# Two servers: the shared one every test uses, and one whose IAM enforcement (global to a moto server, see
+# MOTO.md) the least-privilege test turns on after seeding, so it cannot disturb the tests running beside it.
 moto_start
-
+shared_pid="$MOTO_PID"
 export ORGSCAN_TEST_ENDPOINT="$MOTO_ENDPOINT"
+moto_start
+iam_pid="$MOTO_PID"
+export ORGSCAN_TEST_IAM_ENDPOINT="$MOTO_ENDPOINT"
+stop_both() {
+  MOTO_PID="$shared_pid" moto_stop
+  MOTO_PID="$iam_pid" moto_stop
+}
+trap stop_both EXIT INT TERM
 
 # Microsoft's SARIF multitool (pinned, from npm, into the git-ignored .tools/) validates the SARIF outputs
 # in tests/integration/sarif.rs with its GitHub (Ghas) and SARIF rules. Its npm package for Linux x64 is a

@@ -29,7 +29,7 @@ use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::config::{ScanPlan, Selection};
 use crate::model::{ScanReport, Subject};
-use crate::org::{AccountSource, WalkError, Walker};
+use crate::org::{AccountSource, OrgPlan, WalkError, Walker};
 use crate::scan::{Progress, Scanner};
 
 /// The rate limits and in-flight caps of one run: each service's budget from the registry.
@@ -80,10 +80,16 @@ pub async fn run_scan_with_accounts(
         access: &plan.access,
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
     };
-    let (subject, accounts, infos) = match &plan.selection {
-        Selection::ThisAccount => (Subject::Account(caller.account.clone()), vec![walker.own_account()?], Default::default()),
+    let org = match &plan.selection {
+        Selection::ThisAccount => OrgPlan {
+            subject: Subject::Account(caller.account.clone()),
+            accounts: vec![walker.own_account()?],
+            infos: Default::default(),
+            notes: Vec::new(),
+        },
         Selection::Organization(sel) => walker.plan(sel).await?,
     };
+    let (subject, accounts) = (org.subject, org.accounts);
     let scanner = Scanner {
         factory: factory.clone(),
         limits,
@@ -100,7 +106,9 @@ pub async fn run_scan_with_accounts(
         })
         .collect();
     let mut report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
-    report.accounts = infos;
+    report.accounts = org.infos;
+    report.notes.extend(org.notes);
+    report.sort();
     Ok(ScanOutcome { report, accounts: configs })
 }
 

@@ -13,7 +13,7 @@ pub mod target;
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
 pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Status};
-pub use report::{AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, OpCounts, ScanReport, Stats, Subject, exit};
+pub use report::{AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, ScanReport, Stats, Subject, exit};
 pub use service::{Rate, Service};
 pub use severity::Severity;
 pub use target::{AccountId, Partition, Region, Target};

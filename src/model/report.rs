@@ -94,6 +94,15 @@ impl NotEvaluable {
     }
 }
 
+/// Something the user should know that is neither a finding nor an error: a fallback taken, a detail that
+/// could not be read (e.g. the bundled region list stood in for the Account API, the OU tree was not readable).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Note {
+    /// The account it concerns; `None` for the scan as a whole.
+    pub account: Option<AccountId>,
+    pub text: String,
+}
+
 /// What the organization says about an account: its name and where it sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -192,6 +201,8 @@ pub struct ScanReport {
     pub not_evaluable: Vec<NotEvaluable>,
     /// Names and OU paths of the organization's accounts (empty when the organization was not listed).
     pub accounts: BTreeMap<AccountId, AccountInfo>,
+    /// Sorted by account (the scan's own first), then text.
+    pub notes: Vec<Note>,
     pub stats: Stats,
     /// True when the scan was interrupted: what was gathered is reported, the rest is missing.
     pub incomplete: bool,
@@ -257,6 +268,7 @@ impl ScanReport {
         self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.coverage.sort_by(|a, b| (a.check_id, &a.account, &a.region).cmp(&(b.check_id, &b.account, &b.region)));
         self.errors.sort_by(|a, b| (&a.account, &a.region, a.check_id).cmp(&(&b.account, &b.region, b.check_id)));
+        self.notes.sort();
         self.not_evaluable.sort_by(|a, b| {
             (a.check_id, &a.target.account, &a.target.region, &a.resource.id).cmp(&(
                 b.check_id,

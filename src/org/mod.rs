@@ -11,7 +11,7 @@ use futures::{StreamExt, stream};
 use crate::aws::credentials::AssumeRoleCredentials;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory, Clients};
-use crate::model::{AccountId, AccountInfo, Partition, ScopeError, Service, Subject, Target};
+use crate::model::{AccountId, AccountInfo, Note, Partition, ScopeError, Service, Subject, Target};
 
 /// The IAM actions of the walker's calls in the scanning account (GetCallerIdentity needs none: "No
 /// permissions are required to perform this operation", STS API reference). `organizations:*` are needed
@@ -140,6 +140,15 @@ pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target)
     Ok(out)
 }
 
+/// What the walk found: what the scan covers, each selected account's plan, the names and OU paths of the
+/// organization's accounts, and what the user should know about the walk.
+pub struct OrgPlan {
+    pub subject: Subject,
+    pub accounts: Vec<AccountPlan>,
+    pub infos: BTreeMap<AccountId, AccountInfo>,
+    pub notes: Vec<Note>,
+}
+
 /// Everything needed to reach member accounts.
 pub struct Walker<'a> {
     pub factory: &'a ClientFactory,
@@ -175,11 +184,12 @@ impl Walker<'_> {
 
     /// The accounts selected in the organization, each with its credentials (or its failure), and the names
     /// and OU paths of the organization's accounts.
-    pub async fn plan(&self, sel: &OrgSelection) -> Result<(Subject, Vec<AccountPlan>, BTreeMap<AccountId, AccountInfo>), WalkError> {
+    pub async fn plan(&self, sel: &OrgSelection) -> Result<OrgPlan, WalkError> {
         let central = self.central()?;
         let central_target = self.caller.central_target(self.factory);
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
         let mut infos = BTreeMap::new();
+        let mut notes = Vec::new();
         let subject;
         if sel.accounts.is_empty() {
             let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
@@ -207,6 +217,10 @@ impl Walker<'_> {
                     Some(ou) => return Err(WalkError::Ou { ou: ou.clone(), error }),
                     None => {
                         tracing::warn!(code = %error.code, "cannot read the organization's OUs; findings carry no OU path: {}", error.message);
+                        notes.push(Note {
+                            account: None,
+                            text: format!("the OU tree could not be read, so findings carry no OU path: {error}"),
+                        });
                         None
                     }
                 },
@@ -251,7 +265,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok((subject, plans, infos))
+        Ok(OrgPlan { subject, accounts: plans, infos, notes })
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

@@ -23,6 +23,8 @@ pub struct JsonReport<'a> {
     pub errors: Vec<JsonError<'a>>,
     /// Resources listed but not readable (their read was denied or failed): neither PASS nor FAIL.
     pub not_evaluable: Vec<JsonNotEvaluable<'a>>,
+    /// Fallbacks taken and details that could not be read (per account, or for the whole scan).
+    pub notes: Vec<JsonNote<'a>>,
     pub stats: JsonStats,
     /// Present only when the Security Hub import ran (`--security-hub`): an optional section, so
     /// schema_version "1" readers are unaffected.
@@ -184,6 +186,12 @@ pub struct JsonNotEvaluable<'a> {
 }
 
 #[derive(Debug, Serialize)]
+pub struct JsonNote<'a> {
+    pub account_id: Option<&'a str>,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 pub struct JsonUntouched<'a> {
     pub check_id: &'a str,
     pub reason: &'a str,
@@ -306,6 +314,7 @@ impl<'a> JsonReport<'a> {
                     message: &n.error.message,
                 })
                 .collect(),
+            notes: r.notes.iter().map(|n| JsonNote { account_id: n.account.as_ref().map(|a| a.as_str()), text: &n.text }).collect(),
             stats: JsonStats {
                 accounts: r.stats.accounts,
                 accounts_scanned: r.stats.accounts_scanned,

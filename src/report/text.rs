@@ -107,6 +107,28 @@ pub fn render(r: &ScanReport) -> String {
         }
     }
 
+    if !r.notes.is_empty() {
+        // The same text in many accounts (e.g. a region-list fallback) is one line with a count.
+        let mut by_text: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for n in &r.notes {
+            by_text.entry(n.text.as_str()).or_default().insert(n.account.as_ref().map_or("", |a| a.as_str()));
+        }
+        let _ = writeln!(s, "\nNotes:");
+        for (text, accounts) in by_text {
+            match accounts.len() {
+                1 if accounts.contains("") => {
+                    let _ = writeln!(s, "  {text}");
+                }
+                1 => {
+                    let _ = writeln!(s, "  account {}: {text}", accounts.iter().next().copied().unwrap_or_default());
+                }
+                n => {
+                    let _ = writeln!(s, "  {n} accounts: {text}");
+                }
+            }
+        }
+    }
+
     if !r.errors.is_empty() {
         let _ = writeln!(s, "\nErrors ({}; these scopes were NOT evaluated and are not reported as passing):", r.errors.len());
         for e in &r.errors {

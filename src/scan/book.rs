@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::{AccountOutcome, ScopeResult, ScpDenied};
 use crate::check::Check;
 use crate::model::{
-    AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, NotEvaluable, Region, ScanReport, ScopeError, Stats, Subject,
+    AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, NotEvaluable, Note, Region, ScanReport, ScopeError, Stats, Subject,
 };
 
 /// The books of a scan: findings, coverage and errors as they arrive.
@@ -149,6 +149,7 @@ impl Book {
             errors: self.errors,
             not_evaluable: self.not_evaluable,
             accounts: BTreeMap::new(),
+            notes: Vec::new(),
             stats: Stats {
                 accounts,
                 accounts_scanned: self.accounts_scanned.len(),
@@ -158,9 +159,7 @@ impl Book {
             },
             incomplete: false,
         };
-        for (account, note) in self.notes {
-            tracing::info!(%account, "{note}");
-        }
+        report.notes = self.notes.into_iter().map(|(account, text)| Note { account: Some(account), text }).collect();
         report.sort();
         report
     }

@@ -290,6 +290,7 @@ mod tests {
             errors: vec![],
             not_evaluable: vec![],
             accounts: Default::default(),
+            notes: Vec::new(),
             stats: Stats::default(),
             incomplete: false,
         };

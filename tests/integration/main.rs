@@ -8,6 +8,7 @@ mod architecture;
 mod config;
 mod faults;
 mod http_faults;
+mod iam_enforced;
 mod least_privilege;
 mod mocks;
 mod org;

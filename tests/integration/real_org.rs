@@ -114,7 +114,8 @@ async fn a_deny_that_is_not_an_scp_is_an_error_of_that_check_only() {
     let p = proxy(&moto).await;
     p.register_key(creds.access_key_id(), &account);
     p.identity_deny(&account, GOVERNED, "lambda:ListFunctions");
-    let report = scan_with(Moto { endpoint: p.endpoint.clone() }.factory(&creds), &["--this-account", "--regions", "eu-west-1,eu-west-2"]).await;
+    let report =
+        scan_with(Moto { endpoint: p.endpoint.clone() }.factory(&creds), &["--this-account", "--regions", "eu-west-1,eu-west-2"]).await;
     let errored: Vec<_> = report.coverage.iter().filter(|c| c.status.as_str() == "error").collect();
     assert_eq!(errored.len(), 1, "{:?}", report.coverage);
     assert_eq!((errored[0].check_id, errored[0].region.as_ref().map(|r| r.as_str())), ("lambda-supported-runtime", Some(GOVERNED)));
@@ -162,7 +163,9 @@ async fn keys_whose_key_policy_locks_the_reader_out_are_not_evaluable_and_the_ot
     let got: BTreeSet<(&str, &str)> = ne.iter().map(|n| (n["resource_arn"].as_str().unwrap(), n["code"].as_str().unwrap())).collect();
     let want_ne: BTreeSet<(&str, &str)> = locked.iter().map(|k| (k.resource_arn.as_str(), "AccessDeniedException")).collect();
     assert_eq!(got, want_ne);
-    assert!(ne.iter().all(|n| n["message"].as_str().unwrap().contains("because no resource-based policy allows the kms:DescribeKey action")));
+    assert!(
+        ne.iter().all(|n| n["message"].as_str().unwrap().contains("because no resource-based policy allows the kms:DescribeKey action"))
+    );
     let kms_cov = report["coverage"].as_array().unwrap().iter().find(|c| c["check_id"] == "kms-key-not-pending-deletion").unwrap();
     assert_eq!(kms_cov["status"], "evaluated");
     assert_eq!(report["errors"].as_array().unwrap().len(), 0);

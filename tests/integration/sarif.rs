@@ -184,6 +184,7 @@ fn report(subject: Subject, findings: Vec<Finding>, coverage: Vec<Coverage>, err
         errors,
         not_evaluable: Vec::new(),
         accounts: Default::default(),
+        notes: Vec::new(),
         stats: Stats::default(),
         incomplete: false,
     };
