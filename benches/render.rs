@@ -4,11 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use orgscan::check;
 use orgscan::model::Finding;
 use orgscan::model::{AccountId, Region, Target};
-use orgscan::model::{Coverage, CoverageStatus, ScanReport, Stats, Subject};
+use orgscan::model::{Coverage, CoverageStatus, ScanReport, Subject};
 
 fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
@@ -34,21 +33,8 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
         }
         findings.push(f);
     }
-    let mut report = ScanReport {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
-        subject: Subject::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? },
-        checks: check::ALL.iter().map(|c| c.info()).collect(),
-        findings,
-        coverage,
-        errors: vec![],
-        not_evaluable: vec![],
-        accounts: Default::default(),
-        notes: Vec::new(),
-        stats: Stats::default(),
-        incomplete: false,
-    };
+    let subject = Subject::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? };
+    let mut report = ScanReport { findings, coverage, ..ScanReport::new(subject, check::ALL.iter().map(|c| c.info()).collect()) };
     report.sort();
     Ok(report)
 }

@@ -222,6 +222,26 @@ pub mod exit {
 }
 
 impl ScanReport {
+    /// An empty report of `subject` for `checks`, started and finished now: the books fill it in.
+    pub fn new(subject: Subject, checks: Vec<&'static CheckInfo>) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            started_at: now,
+            finished_at: now,
+            subject,
+            checks,
+            findings: Vec::new(),
+            coverage: Vec::new(),
+            errors: Vec::new(),
+            not_evaluable: Vec::new(),
+            accounts: BTreeMap::new(),
+            notes: Vec::new(),
+            stats: Stats::default(),
+            incomplete: false,
+        }
+    }
+
     pub fn failures(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.status == Status::Fail)
     }

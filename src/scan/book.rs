@@ -1,9 +1,7 @@
 //! The books of a scan: findings, coverage and errors as they arrive, so that every planned scope ends
 //! evaluated, skipped or in error, and nothing that was not evaluated reads as passing.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use chrono::Utc;
+use std::collections::BTreeSet;
 
 use super::{AccountOutcome, ScopeResult, ScpDenied};
 use crate::check::Check;
@@ -139,17 +137,11 @@ impl Book {
             }
         }
         let mut report = ScanReport {
-            tool_version: env!("CARGO_PKG_VERSION"),
-            started_at: Utc::now(),
-            finished_at: Utc::now(),
-            subject,
-            checks,
             findings: self.findings,
             coverage: self.coverage,
             errors: self.errors,
             not_evaluable: self.not_evaluable,
-            accounts: BTreeMap::new(),
-            notes: Vec::new(),
+            notes: self.notes.into_iter().map(|(account, text)| Note { account: Some(account), text }).collect(),
             stats: Stats {
                 accounts,
                 accounts_scanned: self.accounts_scanned.len(),
@@ -157,9 +149,8 @@ impl Book {
                 regions: self.regions.len(),
                 ..Stats::default()
             },
-            incomplete: false,
+            ..ScanReport::new(subject, checks)
         };
-        report.notes = self.notes.into_iter().map(|(account, text)| Note { account: Some(account), text }).collect();
         report.sort();
         report
     }

@@ -182,7 +182,7 @@ pub(super) fn explain(e: ScopeError, target: &Target) -> ScopeError {
 mod tests {
     use super::*;
     use crate::check;
-    use crate::model::{Coverage, Stats, Subject};
+    use crate::model::{Coverage, Subject};
     use crate::securityhub::testing::{kms, now, target_in};
 
     fn existing(f: &Finding, active: bool) -> Existing {
@@ -265,12 +265,6 @@ mod tests {
         let (k, g) = (check::kms::INFO.id, check::guardduty::INFO.id);
         let scp = ScopeError::new("AccessDeniedException", "with an explicit deny in a service control policy");
         let report = ScanReport {
-            tool_version: "0",
-            started_at: now(),
-            finished_at: now(),
-            subject: Subject::Account(acc("111111111111")),
-            checks: vec![check::kms::INFO, check::guardduty::INFO],
-            findings: vec![],
             coverage: vec![
                 cov(k, "111111111111", reg("eu-west-1"), ok()),
                 cov(g, "111111111111", reg("eu-west-1"), ok()),
@@ -287,12 +281,7 @@ mod tests {
                 ),
                 cov(k, "222222222222", None, CoverageStatus::Error(ScopeError::new("AccessDenied", "role"))),
             ],
-            errors: vec![],
-            not_evaluable: vec![],
-            accounts: Default::default(),
-            notes: Vec::new(),
-            stats: Stats::default(),
-            incomplete: false,
+            ..ScanReport::new(Subject::Account(acc("111111111111")), vec![check::kms::INFO, check::guardduty::INFO])
         };
         let r = readiness(&report);
         let get = |a: &str, region: Option<Region>| r.iter().find(|x| x.account == acc(a) && x.region == region).unwrap();

@@ -14,7 +14,7 @@ use orgscan::check;
 use orgscan::model::CheckInfo;
 use orgscan::model::ScopeError;
 use orgscan::model::{AccountId, Target};
-use orgscan::model::{Coverage, CoverageStatus, ErrorEntry, ScanReport, Stats, Subject};
+use orgscan::model::{Coverage, CoverageStatus, ErrorEntry, ScanReport, Subject};
 use orgscan::model::{Finding, Status};
 use orgscan::report::Outputs;
 use orgscan::report::sarif::{self, Limits, SarifError};
@@ -174,19 +174,12 @@ fn time(s: i64) -> DateTime<Utc> {
 
 fn report(subject: Subject, findings: Vec<Finding>, coverage: Vec<Coverage>, errors: Vec<ErrorEntry>) -> ScanReport {
     let mut r = ScanReport {
-        tool_version: env!("CARGO_PKG_VERSION"),
         started_at: time(0),
         finished_at: time(42),
-        subject,
-        checks: check::ALL.iter().map(|c| c.info()).collect(),
         findings,
         coverage,
         errors,
-        not_evaluable: Vec::new(),
-        accounts: Default::default(),
-        notes: Vec::new(),
-        stats: Stats::default(),
-        incomplete: false,
+        ..ScanReport::new(subject, check::ALL.iter().map(|c| c.info()).collect())
     };
     r.sort();
     r
