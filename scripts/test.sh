@@ -25,27 +25,34 @@ trap stop_both EXIT INT TERM
 
 # Microsoft's SARIF multitool (pinned, from npm, into the git-ignored .tools/) validates the SARIF outputs
 # in tests/integration/sarif.rs with its GitHub (Ghas) and SARIF rules. Its npm package for Linux x64 is a
-# self-contained binary; elsewhere, or without npm, those checks are skipped (the Rust schema and
-# ingestion-rule tests still run).
+# self-contained binary. A validator that cannot be installed fails this script: no check is skipped.
 SARIF_MULTITOOL_VERSION="5.7.0"
 multitool_dir="$root/.tools/sarif-multitool"
 multitool_pkg="$multitool_dir/node_modules/@microsoft/sarif-multitool-linux"
-if [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] && command -v npm >/dev/null && command -v node >/dev/null; then
-  installed="$(node -p "require('$multitool_pkg/package.json').version" 2>/dev/null || true)"
-  if [[ "$installed" != "$SARIF_MULTITOOL_VERSION" ]]; then
-    echo "orgscan: installing @microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION into $multitool_dir" >&2
-    mkdir -p "$multitool_dir"
-    # --ignore-scripts: the package's only install script is the chmod below.
-    npm install --prefix "$multitool_dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
-      "@microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION" >&2 \
-      || echo "orgscan: warning: the SARIF multitool did not install; its checks are skipped" >&2
-    chmod u+x "$multitool_pkg/Sarif.Multitool" 2>/dev/null || true
+if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]] || ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  echo "orgscan: error: the SARIF multitool needs npm and node on Linux x86_64" >&2
+  exit 1
+fi
+installed="$(node -p "require('$multitool_pkg/package.json').version" 2>/dev/null || true)"
+if [[ "$installed" != "$SARIF_MULTITOOL_VERSION" ]]; then
+  echo "orgscan: installing @microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION into $multitool_dir" >&2
+  mkdir -p "$multitool_dir"
+  # --ignore-scripts: the package's only install script is the chmod below.
+  npm install --prefix "$multitool_dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
+    "@microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION" >&2
+  chmod u+x "$multitool_pkg/Sarif.Multitool"
+fi
+export ORGSCAN_SARIF_MULTITOOL="$multitool_pkg/Sarif.Multitool"
+# jq reads the report that `orgscan scan --json -` writes to stdout (tests/integration/long_scans.rs).
+if ! command -v jq >/dev/null; then
+  echo "orgscan: installing jq (Debian package)" >&2
+  if [[ "$(id -u)" == "0" ]]; then
+    (apt-get install -y -qq jq >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq jq >/dev/null; }) \
+      || { echo "orgscan: error: cannot install jq" >&2; exit 1; }
+  else
+    echo "orgscan: error: jq is not installed (apt-get install jq)" >&2
+    exit 1
   fi
-  if [[ -x "$multitool_pkg/Sarif.Multitool" ]]; then
-    export ORGSCAN_SARIF_MULTITOOL="$multitool_pkg/Sarif.Multitool"
-  fi
-else
-  echo "orgscan: note: the SARIF multitool needs npm on Linux x86_64; its checks are skipped" >&2
 fi
 # Never let the developer's own AWS configuration leak into the tests.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL

@@ -6,10 +6,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  every scope was evaluated and nothing failed
-  1  at least one resource FAILED a check
+  0  clean: every scope evaluated (regions not enabled or closed by SCP are skipped), nothing failed
+  1  FAILs found, every scope evaluated
   2  bad invocation or configuration (nothing was scanned)
-  3  nothing failed, but some scope could not be evaluated (errors, or the scan was interrupted)";
+  3  incomplete, no FAILs: some scope or resource could not be read, the scan was stopped (Ctrl-C,
+     SIGTERM), or the Security Hub import did not complete
+  4  FAILs found, and incomplete as for 3
+  5  an output could not be written or was refused (wins over 0, 1, 3 and 4)
+  6  AWS could not be reached, or the scan could not start for a reason that may pass (throttling,
+     5xx or timeouts after every retry): nothing was scanned, retry later";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +36,10 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Log lines on stderr as text (default) or as JSON objects, one per line (for CloudWatch, Datadog, ...).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +54,12 @@ pub enum Command {
     /// Scan the organization (or one account) and report.
     #[command(after_help = EXIT_CODES_HELP)]
     Scan(Box<ScanArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,7 +177,8 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Outputs")]
 pub struct OutputArgs {
-    /// Write the JSON report (schemas/report.schema.json) to this file, atomically.
+    /// Write the JSON report (schemas/report.schema.json) to this file, atomically; `-` writes it to
+    /// stdout, and the summary then goes to stderr (`orgscan scan --json - | jq ...`).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 

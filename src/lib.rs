@@ -28,9 +28,14 @@ use std::sync::Arc;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::config::{ScanPlan, Selection};
-use crate::model::{ScanReport, Subject};
+use crate::model::{Note, ScanReport, Subject};
 use crate::org::{AccountSource, OrgPlan, WalkError, Walker};
 use crate::scan::{Progress, Scanner};
+
+/// Role chaining limits a session to one hour (IAM User Guide, "Role chaining"; STS AssumeRole,
+/// `DurationSeconds`: "if you assume a role using role chaining and provide a DurationSeconds parameter value
+/// greater than one hour, the operation fails").
+const MAX_CHAINED_SESSION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The rate limits and in-flight caps of one run: each service's budget from the registry.
 fn limits(plan: &ScanPlan) -> Arc<Limits> {
@@ -65,8 +70,23 @@ pub async fn run_scan_with_accounts(
     progress: &mut dyn Progress,
 ) -> Result<ScanOutcome, WalkError> {
     let limits = limits(plan);
-    let caller = org::whoami(&factory).await?;
+    let (caller, home) = org::whoami(&factory).await?;
+    let factory = factory.with_home_region(home);
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
+    let mut notes = Vec::new();
+    let mut access = plan.access.clone();
+    if caller.is_assumed_role() && access.session_duration > MAX_CHAINED_SESSION {
+        let text = format!(
+            "the caller is an assumed role ({}), so each audit-role session is role chaining, which AWS caps at one hour: \
+             --session-duration {} lowered to {}",
+            caller.arn,
+            access.session_duration.as_secs(),
+            MAX_CHAINED_SESSION.as_secs()
+        );
+        tracing::warn!("{text}");
+        notes.push(Note { account: None, text });
+        access.session_duration = MAX_CHAINED_SESSION;
+    }
     if let Some(regions) = plan.regions.explicit() {
         let foreign: Vec<String> = regions.iter().filter(|r| r.partition() != caller.partition).map(|r| r.to_string()).collect();
         if !foreign.is_empty() {
@@ -77,7 +97,7 @@ pub async fn run_scan_with_accounts(
         factory: &factory,
         limits: limits.clone(),
         caller: caller.clone(),
-        access: &plan.access,
+        access: &access,
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
     };
     let org = match &plan.selection {
@@ -108,6 +128,7 @@ pub async fn run_scan_with_accounts(
     let mut report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
     report.accounts = org.infos;
     report.notes.extend(org.notes);
+    report.notes.extend(notes);
     report.sort();
     Ok(ScanOutcome { report, accounts: configs })
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use orgscan::aws::ClientFactory;
 use orgscan::check;
-use orgscan::cli::{ChecksFormat, Cli, Command};
+use orgscan::cli::{ChecksFormat, Cli, Command, LogFormat};
 use orgscan::config::ScanPlan;
 use orgscan::model::exit;
 use orgscan::report;
@@ -16,7 +16,7 @@ use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.verbose, cli.quiet);
+    init_logs(cli.verbose, cli.quiet, cli.log_format);
     match cli.command {
         Command::Checks { format } => {
             print!("{}", render_checks(format));
@@ -43,14 +43,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Completes on the first Ctrl-C (SIGINT) or SIGTERM, the signal Kubernetes, ECS, AWS Batch and systemd
+/// stop a process with; never completes where no signal can be watched.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let terminate = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "SIGINT"
+        }
+        () = terminate => "SIGTERM",
+    }
+}
+
 async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
     let factory = ClientFactory::from_env(&plan.aws).await;
     let cancel = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // No signal handling available: never cancel.
-            std::future::pending::<()>().await;
-        }
-        eprintln!("orgscan: interrupted; writing what was gathered so far");
+        let signal = stop_signal().await;
+        eprintln!("orgscan: {signal} received; writing what was gathered so far");
     };
     let mut bar = if quiet { None } else { orgscan::progress::Bar::stderr() };
     let mut silent = orgscan::scan::Silent;
@@ -64,7 +88,7 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
             // The scan never started: earlier reports are left as they are.
             drop(bar);
             eprintln!("orgscan: error: {e}");
-            return exit::USAGE;
+            return e.exit_code();
         }
     };
     drop(bar);
@@ -73,12 +97,10 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         errors.extend(orgscan::securityhub::batch::write_dir(&outcome.report, dir, outcome.report.finished_at));
     }
     if plan.security_hub.import {
-        // The scan's Ctrl-C handler is gone with its future: the import gets one of its own.
+        // The scan's signal watch is gone with its future: the import gets one of its own.
         let cancel = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            eprintln!("orgscan: interrupted; stopping the Security Hub import; unfinished scopes are reported");
+            let signal = stop_signal().await;
+            eprintln!("orgscan: {signal} received; stopping the Security Hub import; unfinished scopes are reported");
         };
         orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
     }
@@ -86,20 +108,30 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
     // Files first: a closed stdout (`orgscan scan ... | head`) must not cost the reports.
     errors.extend(orgscan::write_outputs(&report, &plan.outputs));
     let summary = report::text::render(&report);
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(summary.as_bytes()).and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        errors.push(format!("cannot print the summary: {e}"));
+    let json_to_stdout = plan.outputs.json.as_deref().is_some_and(orgscan::config::is_stdout);
+    if json_to_stdout {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = report::json::to_writer(&report, &mut out).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            errors.push(format!("cannot write the JSON report to stdout: {e}"));
+        }
+        eprint!("{summary}");
+    } else {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(summary.as_bytes()).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            errors.push(format!("cannot print the summary: {e}"));
+        }
     }
     for e in &errors {
         eprintln!("orgscan: error: {e}");
     }
-    let code = report.exit_code();
-    if !errors.is_empty() && code == exit::OK { exit::INCOMPLETE } else { code }
+    if errors.is_empty() { report.exit_code() } else { exit::OUTPUT }
 }
 
-fn init_logs(verbose: u8, quiet: bool) {
+fn init_logs(verbose: u8, quiet: bool, format: LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         // The SDK warns about every IMDS probe of its default chains; orgscan reports what matters itself.
@@ -116,9 +148,15 @@ fn init_logs(verbose: u8, quiet: bool) {
         let external = ["aws_", "hyper", "h2", "rustls", "tower"].iter().any(|p| t.starts_with(p));
         !external || *meta.level() <= Level::INFO
     });
-    tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter.and(no_secrets)))
-        .init();
+    let filter = filter.and(no_secrets);
+    match format {
+        LogFormat::Text => {
+            tracing_subscriber::registry().with(fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter)).init()
+        }
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(fmt::layer().json().with_writer(std::io::stderr).with_current_span(false).with_filter(filter))
+            .init(),
+    }
 }
 
 fn render_checks(format: ChecksFormat) -> String {

@@ -14,8 +14,10 @@ use aws_credential_types::provider::{self, ProvideCredentials, error::Credential
 use super::limits::Limits;
 use crate::model::{ScopeError, Service, Target};
 
-/// Credentials closer than this to expiry are not handed out again.
+/// Credentials closer than this to expiry are not handed out again; each session adds a jitter of up to
+/// `REFRESH_JITTER` of its own, so sessions assumed together are not all renewed at once.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+const REFRESH_JITTER: Duration = Duration::from_secs(240);
 
 pub struct AssumeRoleCredentials {
     sts: aws_sdk_sts::Client,
@@ -27,6 +29,8 @@ pub struct AssumeRoleCredentials {
     /// The scanning account in its home region: the key of the STS rate limit.
     central: Target,
     current: Mutex<Option<Credentials>>,
+    /// This session's renewal margin: `REFRESH_MARGIN` plus its share of `REFRESH_JITTER` (from the role ARN).
+    margin: Duration,
     /// Single flight: when the session nears expiry, one caller renews it and the others wait for that.
     renewing: tokio::sync::Mutex<()>,
 }
@@ -50,12 +54,13 @@ impl AssumeRoleCredentials {
     ) -> Self {
         Self {
             sts,
-            role_arn,
+            role_arn: role_arn.clone(),
             external_id,
             session_name,
             duration,
             limits,
             central,
+            margin: renewal_margin(&role_arn, duration),
             current: Mutex::new(None),
             renewing: tokio::sync::Mutex::new(()),
         }
@@ -74,7 +79,8 @@ impl AssumeRoleCredentials {
     }
 
     async fn assume(&self) -> Result<Credentials, ScopeError> {
-        let _permit = self.limits.permit(Service::Sts, &self.central).await;
+        // The STS rate limit only: a renewal runs inside a call that already holds an in-flight permit.
+        self.limits.rate_only(Service::Sts, &self.central).await;
         let out = self
             .sts
             .assume_role()
@@ -102,7 +108,7 @@ impl AssumeRoleCredentials {
 
     fn usable(&self) -> Option<Credentials> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|c| c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN)).cloned()
+        current.as_ref().filter(|c| c.expiry().is_none_or(|e| e > SystemTime::now() + self.margin)).cloned()
     }
 
     async fn provide(&self) -> provider::Result {
@@ -120,6 +126,14 @@ impl AssumeRoleCredentials {
     }
 }
 
+/// `REFRESH_MARGIN` plus a stable share of `REFRESH_JITTER` taken from the role ARN, never more than a third
+/// of the session (a 15-minute session is renewed after 10 minutes at the latest).
+fn renewal_margin(role_arn: &str, duration: Duration) -> Duration {
+    let h = role_arn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let jitter = Duration::from_secs(h % (REFRESH_JITTER.as_secs() + 1));
+    (REFRESH_MARGIN + jitter).min(duration / 3).max(Duration::from_secs(60).min(duration))
+}
+
 /// The provider as the SDK holds it, sharing its session with the handle kept for invalidation.
 #[derive(Debug, Clone)]
 pub struct SharedAssumeRole(pub Arc<AssumeRoleCredentials>);
@@ -130,5 +144,21 @@ impl ProvideCredentials for SharedAssumeRole {
         Self: 'a,
     {
         provider::future::ProvideCredentials::new(self.0.provide())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_margins_are_spread_and_fit_the_session() {
+        let margins: std::collections::BTreeSet<u64> = (0..50)
+            .map(|i| renewal_margin(&format!("arn:aws:iam::{i:012}:role/OrgScanAudit"), Duration::from_secs(3600)).as_secs())
+            .collect();
+        assert!(margins.len() > 20, "sessions of different accounts are renewed at different times: {margins:?}");
+        assert!(margins.iter().all(|m| (300..=540).contains(m)), "{margins:?}");
+        let short = renewal_margin("arn:aws:iam::111111111111:role/OrgScanAudit", Duration::from_secs(900));
+        assert!(short <= Duration::from_secs(300), "{short:?}");
     }
 }

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -69,6 +70,16 @@ impl Limits {
         self
     }
 
+    /// Waits only for the rate limit of `service` in `target`'s account and region, never for an in-flight
+    /// permit: for calls made while a permit is already held by the caller, such as renewing the session that
+    /// call's own request needs (waiting for a permit there would deadlock at `--concurrency 1` and starve
+    /// when every session expires at once).
+    pub async fn rate_only(&self, service: Service, target: &Target) {
+        if let Some(l) = self.limiters.get(&service) {
+            l.until_key_ready(&(target.account.clone(), target.region.clone())).await;
+        }
+    }
+
     /// Waits until one more request to `service` in `target`'s account and region is within budget and
     /// within the in-flight caps. Hold the permit for the duration of the call.
     pub async fn permit(&self, service: Service, target: &Target) -> Permit {
@@ -107,15 +118,14 @@ impl Gate<'_> {
     /// Every page of a paginated operation, each requested under a permit held until that page's answer is
     /// in (a paginator sends a page's request when asked for it), handed to `each`. The first error ends it,
     /// named with `operation`.
-    pub async fn pages<O, E, R>(
+    pub async fn pages<O, E>(
         &self,
         operation: &str,
-        mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
+        mut pages: PaginationStream<Result<O, SdkError<E, HttpResponse>>>,
         mut each: impl FnMut(O),
     ) -> Result<(), ScopeError>
     where
         E: ProvideErrorMetadata + StdError + 'static,
-        R: std::fmt::Debug + 'static,
     {
         loop {
             let permit = self.permit().await;

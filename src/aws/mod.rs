@@ -28,7 +28,7 @@ use aws_types::service_config::ServiceConfigKey;
 
 use self::credentials::{AssumeRoleCredentials, SharedAssumeRole};
 use self::stats::CallStats;
-use crate::model::{AccountId, Region, Service};
+use crate::model::{AccountId, Partition, Region, Service};
 
 /// How the SDK retries and times out; set from the CLI.
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub struct ClientFactory {
     base: SdkConfig,
     interceptors: Vec<SharedInterceptor>,
     stats: Arc<CallStats>,
+    /// Where central calls go once the caller's partition is known (see `with_home_region`).
+    home: Option<Region>,
 }
 
 impl std::fmt::Debug for ClientFactory {
@@ -90,7 +92,7 @@ impl ClientFactory {
     /// Wraps an existing configuration (tests and benchmarks build theirs).
     pub fn from_sdk_config(base: SdkConfig) -> Self {
         let stats = Arc::new(CallStats::default());
-        Self { base, interceptors: vec![SharedInterceptor::new(stats.interceptor())], stats }
+        Self { base, interceptors: vec![SharedInterceptor::new(stats.interceptor())], stats, home: None }
     }
 
     /// Adds an interceptor to every client built from now on (aws-smithy-mocks rules in tests).
@@ -116,9 +118,21 @@ impl ClientFactory {
         self.base.credentials_provider()
     }
 
-    /// The region central calls (STS, Organizations) use: the configured one, else `us-east-1`.
+    /// The region the environment configures (`AWS_REGION`, the profile), if any.
+    pub fn configured_region(&self) -> Option<Region> {
+        self.base.region().and_then(|r| r.as_ref().parse().ok())
+    }
+
+    /// The region central calls (STS, Organizations, region discovery) use: the one set once the caller's
+    /// partition is known, else the configured one, else `us-east-1`.
     pub fn home_region(&self) -> Region {
-        self.base.region().and_then(|r| r.as_ref().parse().ok()).unwrap_or_else(|| Region::from_static_unchecked("us-east-1"))
+        self.home.clone().or_else(|| self.configured_region()).unwrap_or_else(|| Partition::Aws.home_region())
+    }
+
+    /// The same factory (same statistics and interceptors) with central calls in `region`.
+    pub fn with_home_region(mut self, region: Region) -> Self {
+        self.home = Some(region);
+        self
     }
 
     /// Clients for one account in one region. `account_config` comes from [`Self::account_config`], so all
@@ -158,9 +172,9 @@ impl ClientFactory {
         Some(self.clients(&self.account_config(caller, creds), &self.home_region()))
     }
 
-    /// Clients with the ambient credentials before the caller's account id is known.
-    pub fn ambient_clients(&self) -> Clients {
-        let region = self.home_region();
+    /// Clients with the ambient credentials in `region`, before the caller's account id is known.
+    pub fn ambient_clients_in(&self, region: &Region) -> Clients {
+        let region = region.clone();
         Clients {
             sdk: self.base.to_builder().region(SdkRegion::new(region.as_str().to_owned())).build(),
             partition_key: format!("caller/{region}"),
@@ -247,7 +261,7 @@ impl Clients {
             Some(url) => url,
             None => {
                 let region = self.sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
-                let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+                let suffix = region.parse::<Region>().map_or("amazonaws.com", |r| r.partition().dns_suffix());
                 format!("https://{}.{region}.{suffix}", service.endpoint_prefix())
             }
         }

@@ -19,6 +19,11 @@ use crate::report::Outputs;
 use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
 
+/// `-`: the JSON report goes to stdout.
+pub fn is_stdout(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
+}
+
 /// A configuration error: exit code 2, nothing scanned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
@@ -269,7 +274,7 @@ impl ScanPlan {
         {
             return Err(ConfigError(format!("--json and --sarif both name '{}': give each output its own file", s.display())));
         }
-        for p in outputs.json.iter().chain(outputs.sarif.iter()) {
+        for p in outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()) {
             check_writable(p)?;
         }
         if let Some(dir) = &outputs.sarif_dir {

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -12,12 +13,35 @@ pub struct ScopeError {
     /// `DispatchFailure`, `TimeoutError`, `ResponseError`, `Unhandled`, `Internal`.
     pub code: String,
     pub message: String,
+    /// A failure that may pass (throttling after every retry, HTTP 5xx, a timeout, a dropped connection):
+    /// at start-up it is exit code 6, not a bad invocation.
+    pub transient: bool,
 }
 
 /// Codes with which a region the account has not enabled rejects the credentials.
 /// (AWS General Reference, "Enable or disable AWS Regions in your account".)
-const NOT_ENABLED_CODES: &[&str] =
-    &["UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired", "InvalidSignatureException"];
+/// `InvalidSignatureException` is not among them: it means a wrong secret or a skewed clock.
+const NOT_ENABLED_CODES: &[&str] = &["UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired"];
+
+/// Codes of failures that may pass: throttling (after the SDK's retries), AWS's own 5xx codes, and the SDK's
+/// network failures.
+fn transient_code(code: &str) -> bool {
+    is_throttling_code(code)
+        || matches!(
+            code,
+            "TimeoutError"
+                | "DispatchFailure"
+                | "InternalFailure"
+                | "InternalError"
+                | "InternalServerError"
+                | "InternalServerException"
+                | "InternalException"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+        )
+}
 
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
@@ -43,7 +67,9 @@ pub fn is_throttling_code(code: &str) -> bool {
 
 impl ScopeError {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        let code = code.into();
+        let transient = transient_code(&code);
+        Self { code, message: message.into(), transient }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -51,11 +77,15 @@ impl ScopeError {
     }
 
     /// Reads the code and message of any SDK error without losing the cause chain.
-    pub fn from_sdk<E, R>(operation: &str, err: &SdkError<E, R>) -> Self
+    pub fn from_sdk<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + StdError + 'static,
-        R: std::fmt::Debug + 'static,
     {
+        let status = match err {
+            SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+            SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
+            _ => None,
+        };
         let (code, message) = match err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
@@ -81,12 +111,22 @@ impl ScopeError {
             SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_owned(), chain(err)),
             _ => ("Unhandled".to_owned(), chain(err)),
         };
-        Self { code, message: format!("{operation}: {message}") }
+        let transient = transient_code(&code) || status.is_some_and(|s| s == 429 || s >= 500);
+        Self { code, message: format!("{operation}: {message}"), transient }
+    }
+
+    /// The request's signature was refused because of its time: the clock of this machine is off by more
+    /// than AWS allows ("Signature expired: ... is now earlier than ...", "Signature not yet current",
+    /// `RequestTimeTooSkewed`, `RequestExpired`; AWS Common Errors). Never a "region not enabled".
+    pub fn is_clock_skew(&self) -> bool {
+        matches!(self.code.as_str(), "RequestTimeTooSkewed")
+            || self.message.contains("Signature expired")
+            || self.message.contains("Signature not yet current")
     }
 
     /// Whether the error means "this region is not enabled for the account" (only meaningful for opt-in regions).
     pub fn is_region_not_enabled(&self) -> bool {
-        NOT_ENABLED_CODES.contains(&self.code.as_str())
+        NOT_ENABLED_CODES.contains(&self.code.as_str()) && !self.is_clock_skew()
     }
 
     /// The session's credentials have expired (STS `ExpiredToken`, `ExpiredTokenException`, `RequestExpired`).

@@ -209,16 +209,28 @@ pub struct ScanReport {
 }
 
 /// Exit codes (documented in `--help` and the README).
+///
+/// A CI step acts on them without parsing files: 0 and 1 are complete scans; 3 and 4 are the same verdicts
+/// with something unread (do not let the run close alerts it did not check); 5 means an output the pipeline
+/// expects is missing, whatever was found; 2 and 6 mean nothing was scanned (fix the invocation, or retry).
+/// Stable: a code never changes meaning.
 pub mod exit {
-    /// Every scope evaluated and nothing failed.
+    /// Every scope evaluated (skips by region or SCP allowed), nothing failed, every output written.
     pub const OK: u8 = 0;
-    /// At least one FAIL.
+    /// At least one FAIL, every scope evaluated.
     pub const FAILED: u8 = 1;
-    /// Bad invocation or configuration.
+    /// Bad invocation or configuration (nothing was scanned): the message names the value.
     pub const USAGE: u8 = 2;
-    /// No FAIL, but some scope could not be evaluated (or the scan was interrupted, or the Security Hub
-    /// import did not complete).
+    /// No FAIL, but something was not evaluated: scope errors, resources not evaluable, an interrupted scan,
+    /// an incomplete Security Hub import, or nothing evaluated at all.
     pub const INCOMPLETE: u8 = 3;
+    /// FAILs found, and something was not evaluated (as for 3).
+    pub const FAILED_INCOMPLETE: u8 = 4;
+    /// An output could not be written or was refused (e.g. SARIF over GitHub's limits); wins over 0, 1, 3, 4.
+    pub const OUTPUT: u8 = 5;
+    /// AWS could not be reached, or the scan could not start for a reason that may pass (throttling or
+    /// 5xx after every retry, a timeout): nothing was scanned; retry later.
+    pub const UNAVAILABLE: u8 = 6;
 }
 
 impl ScanReport {
@@ -263,17 +275,22 @@ impl ScanReport {
         self.accounts.get(account).and_then(|a| a.ou_path.as_deref())
     }
 
-    pub fn exit_code(&self) -> u8 {
-        if self.failures().next().is_some() {
-            exit::FAILED
-        } else if self.has_gaps()
+    /// Whether something the scan set out to do was not done: scopes or resources unread, an interruption,
+    /// an incomplete Security Hub import, or nothing evaluated at all.
+    pub fn is_incomplete(&self) -> bool {
+        self.has_gaps()
             || self.incomplete
             || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
             || !self.evaluated_anything()
-        {
-            exit::INCOMPLETE
-        } else {
-            exit::OK
+    }
+
+    /// The exit code of the scan itself (outputs that could not be written make it `exit::OUTPUT`).
+    pub fn exit_code(&self) -> u8 {
+        match (self.failures().next().is_some(), self.is_incomplete()) {
+            (false, false) => exit::OK,
+            (true, false) => exit::FAILED,
+            (false, true) => exit::INCOMPLETE,
+            (true, true) => exit::FAILED_INCOMPLETE,
         }
     }
 

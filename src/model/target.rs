@@ -46,7 +46,14 @@ pub enum Partition {
     AwsCn,
     #[serde(rename = "aws-us-gov")]
     AwsUsGov,
+    /// The AWS European Sovereign Cloud (`eusc-de-east-1`, endpoints under `amazonaws.eu`).
+    #[serde(rename = "aws-eusc")]
+    AwsEusc,
 }
+
+/// The partitions orgscan does not support, by their ARN names: the ISO (classified) partitions, whose
+/// endpoints and services this build does not know.
+pub const UNSUPPORTED_PARTITIONS: &[&str] = &["aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f"];
 
 impl Partition {
     pub fn as_str(self) -> &'static str {
@@ -54,6 +61,29 @@ impl Partition {
             Partition::Aws => "aws",
             Partition::AwsCn => "aws-cn",
             Partition::AwsUsGov => "aws-us-gov",
+            Partition::AwsEusc => "aws-eusc",
+        }
+    }
+
+    pub const ALL: [Partition; 4] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov, Partition::AwsEusc];
+
+    /// The region of the partition's central (global) endpoints, where orgscan makes its STS and
+    /// Organizations calls when no region is configured (the SDKs' partition data, "implicitGlobalRegion").
+    pub fn home_region(self) -> Region {
+        Region::from_static_unchecked(match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-northwest-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+            Partition::AwsEusc => "eusc-de-east-1",
+        })
+    }
+
+    /// The DNS suffix of the partition's endpoints.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::AwsEusc => "amazonaws.eu",
         }
     }
 
@@ -63,6 +93,7 @@ impl Partition {
             "aws" => Some(Partition::Aws),
             "aws-cn" => Some(Partition::AwsCn),
             "aws-us-gov" => Some(Partition::AwsUsGov),
+            "aws-eusc" => Some(Partition::AwsEusc),
             _ => None,
         }
     }
@@ -92,6 +123,10 @@ macro_rules! regions {
         &[$(KnownRegion { name: $name, partition: Partition::$part, opt_in: $opt }),*]
     };
 }
+
+/// Where the bundled region table comes from, shown whenever it stands in for the Account API.
+pub const KNOWN_REGIONS_SOURCE: &str =
+    "the AWS General Reference \"AWS Regions\" table and the AWS SDKs' partition data, checked 2026-11-28";
 
 /// Regions by partition, from the AWS General Reference "AWS Regions" table (checked 2026-11).
 /// Opt-in regions are those launched after March 2019, which an account must enable before use.
@@ -134,6 +169,7 @@ pub static KNOWN_REGIONS: &[KnownRegion] = regions![
     "cn-northwest-1" AwsCn false,
     "us-gov-east-1" AwsUsGov false,
     "us-gov-west-1" AwsUsGov false,
+    "eusc-de-east-1" AwsEusc false,
 ];
 
 /// An AWS region name such as `eu-west-1`.
@@ -156,6 +192,8 @@ impl Region {
             Partition::AwsCn
         } else if self.0.starts_with("us-gov-") {
             Partition::AwsUsGov
+        } else if self.0.starts_with("eusc-") {
+            Partition::AwsEusc
         } else {
             Partition::Aws
         }
@@ -168,11 +206,17 @@ impl Region {
     }
 }
 
-/// The syntax of a region name: `<area>-<direction>-<n>`, with the `us-gov-` prefix allowed.
+/// Region names of the ISO partitions (`us-iso-east-1`, `us-isob-east-1`, `eu-isoe-west-1`, `us-isof-south-1`).
+fn is_iso_region(s: &str) -> bool {
+    s.split('-').nth(1).is_some_and(|p| p.starts_with("iso"))
+}
+
+/// The syntax of a region name: `<area>-<direction>-<n>`, with the `us-gov-` and `eusc-` prefixes allowed.
 fn region_syntax_ok(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     let (area, rest) = match parts.as_slice() {
         ["us", "gov", rest @ ..] => ("us", rest),
+        ["eusc", area, rest @ ..] => (*area, rest),
         [area, rest @ ..] => (*area, rest),
         [] => return false,
     };
@@ -193,6 +237,12 @@ impl FromStr for Region {
     /// Any well-formed region name is accepted, so regions launched after this build still work; the error
     /// lists the regions orgscan knows.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if is_iso_region(s) {
+            return Err(format!(
+                "region '{s}' belongs to an AWS ISO partition ({}), which orgscan does not support",
+                UNSUPPORTED_PARTITIONS.join(", ")
+            ));
+        }
         if region_syntax_ok(s) {
             Ok(Self(s.to_owned()))
         } else {

@@ -25,7 +25,8 @@ pub struct Outputs {
 /// Writes every requested output file, atomically. Returns the errors (one per file that failed).
 pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
     let mut errors = Vec::new();
-    if let Some(p) = &outputs.json
+    // `--json -` is written to stdout by the caller, with the summary on stderr.
+    if let Some(p) = outputs.json.as_ref().filter(|p| p.as_os_str() != "-")
         && let Err(e) = write_atomic(p, |w| json::to_writer(report, w))
     {
         errors.push(format!("cannot write JSON report '{}': {e}", p.display()));

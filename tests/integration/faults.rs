@@ -41,7 +41,7 @@ async fn a_hung_endpoint_times_out_and_a_refusing_one_is_named_while_the_rest_of
         ],
         &[("AWS_ENDPOINT_URL_KMS", &hung_url), ("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")],
     );
-    assert_eq!(o.status.code(), Some(1), "GuardDuty still fails: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "GuardDuty still fails and the hung scopes are incomplete: {}", stderr(&o));
     let report = read_json(&out);
     assert_valid("report.schema.json", &report);
     let kms = coverage_of(&report, "kms-key-not-pending-deletion");
@@ -67,7 +67,14 @@ async fn a_hung_endpoint_times_out_and_a_refusing_one_is_named_while_the_rest_of
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_writes_what_was_gathered_marked_incomplete() {
+async fn sigint_and_sigterm_write_what_was_gathered_marked_incomplete() {
+    // Ctrl-C, and SIGTERM: how Kubernetes, ECS, AWS Batch and systemd stop a process.
+    for signal in ["-INT", "-TERM"] {
+        stopped_by(signal).await;
+    }
+}
+
+async fn stopped_by(signal: &str) {
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     seed_account(&moto, &creds, &account, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
@@ -94,17 +101,21 @@ async fn ctrl_c_writes_what_was_gathered_marked_incomplete() {
         .unwrap();
     // The scan is under way once it connects to the hung GuardDuty endpoint.
     let (_conn, _) = hung.accept().unwrap();
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     let mut out_text = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out_text).unwrap();
+    let mut err_text = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err_text).unwrap();
+    let name = signal.trim_start_matches('-');
+    assert!(err_text.contains(&format!("SIG{name} received")), "{signal}: {err_text}");
 
     let report = read_json(&out);
     assert_valid("report.schema.json", &report);
     assert_eq!(report["incomplete"], true);
     let fails = report["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").count();
-    assert_eq!(status.code(), Some(if fails > 0 { 1 } else { 3 }), "{out_text}");
+    assert_eq!(status.code(), Some(if fails > 0 { 4 } else { 3 }), "{signal}: {out_text}");
     // The hung scopes are accounted for as interrupted errors, never as evaluated or missing.
     let gd = coverage_of(&report, "guardduty-enabled");
     assert_eq!(gd.len(), 2, "{gd:?}");

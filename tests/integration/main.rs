@@ -10,6 +10,7 @@ mod faults;
 mod http_faults;
 mod iam_enforced;
 mod least_privilege;
+mod long_scans;
 mod mocks;
 mod org;
 mod real_org;

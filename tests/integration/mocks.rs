@@ -60,9 +60,9 @@ async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_ac
     assert!(matches!(&denied_cov[0].status, CoverageStatus::Error(e) if e.code == "AccessDenied"));
     assert_eq!((report.stats.accounts_scanned, report.stats.accounts_failed), (3, 1));
 
-    // Where something fails as well, the exit code is 1 and the denied account is still reported.
+    // Where something fails as well, the exit code is 4 (FAILs and incomplete) and the denied account is still reported.
     let report = scan_with(f, &["--regions", "eu-north-1", "--checks", "guardduty-enabled"]).await;
-    assert_eq!(report.exit_code(), exit::FAILED);
+    assert_eq!(report.exit_code(), exit::FAILED_INCOMPLETE, "FAILs found, one account not scanned");
     assert_eq!(report.failures().count(), 3);
     assert_eq!(report.errors.len(), 1);
 }
@@ -108,14 +108,14 @@ async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scop
     assert!(report.findings.iter().all(|f| f.check.id == "lambda-supported-runtime"), "no KMS finding from an unread key");
     assert_eq!(report.findings.len(), 2, "Lambda still completes");
     assert!(report.errors.is_empty());
-    assert_eq!(report.exit_code(), exit::FAILED, "the deprecated Lambda runtime still fails");
+    assert_eq!(report.exit_code(), exit::FAILED_INCOMPLETE, "the deprecated Lambda runtime still fails, and keys went unread");
 }
 
 /// Passes calls to a mock interceptor only in one region: the inputs do not carry the region, the config does.
 #[derive(Debug)]
-struct InRegion {
-    region: &'static str,
-    inner: MockResponseInterceptor,
+pub(crate) struct InRegion {
+    pub(crate) region: &'static str,
+    pub(crate) inner: MockResponseInterceptor,
 }
 
 impl InRegion {

@@ -117,14 +117,14 @@ fn assert_github_ingestion_rules(bytes: &[u8]) -> Value {
 }
 
 /// Microsoft's SARIF multitool with GitHub's (`Ghas`; `Gh` is its deprecated alias) and the SARIF spec's
-/// (`Sarif`) rules, when scripts/test.sh installed it (ORGSCAN_SARIF_MULTITOOL). Fails on any error- or
+/// (`Sarif`) rules, which scripts/test.sh installs (ORGSCAN_SARIF_MULTITOOL; without it the test fails, never
+/// skips). Fails on any error- or
 /// warning-level result (SARIF's default `level` is warning). Its notes (no code snippets, no
 /// version control provenance, rule ids not of the form AB1234) do not apply to cloud resources. Version
 /// 5.7.0's `Ghas` rules do not include the older GH1005 (relative URIs): the Rust checks above cover it.
 fn multitool_validate(path: &Path) {
     let Some(tool) = std::env::var_os("ORGSCAN_SARIF_MULTITOOL").filter(|v| !v.is_empty()) else {
-        eprintln!("ORGSCAN_SARIF_MULTITOOL not set: multitool validation of {} skipped", path.display());
-        return;
+        panic!("ORGSCAN_SARIF_MULTITOOL is not set: run the tests with scripts/test.sh, which installs the SARIF multitool");
     };
     let dir = tempdir();
     let out = dir.path().join("validation.sarif");

@@ -186,7 +186,7 @@ fn an_unreachable_endpoint_is_a_clear_error_and_keeps_an_earlier_report() {
         &["scan", "--this-account", "--regions", "eu-west-1", "--json", out.to_str().unwrap(), "--max-attempts", "1"],
         &[],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("cannot reach AWS at http://127.0.0.1:9") && err.contains("Connection refused"), "{err}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"earlier\": true}");
