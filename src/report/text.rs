@@ -1,17 +1,54 @@
-//! The terminal summary: counts by check and status, the failing resources, coverage and errors.
+//! The terminal summary: the facts of the JSON report, bounded and grouped so that it reads the same for one
+//! account and for 500: counts per check, the worst failing resources first, coverage gaps and errors
+//! grouped by cause. The JSON report keeps every entry; every list here that is cut says how many it left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::model::Status;
-use crate::model::import::{ImportReport, ImportStatus};
-use crate::model::{CoverageStatus, ScanReport, Subject};
+use crate::model::import::{Counts, ImportReport, ImportStatus};
+use crate::model::{AccountId, CoverageStatus, Finding, ScanReport, Severity, Status, Subject, exit};
 
-/// How many failing resources to list per check before summarising the rest (the files hold them all).
-const MAX_LISTED_PER_CHECK: usize = 20;
+/// Failing resources listed per check before "and N more".
+const MAX_LISTED_PER_CHECK: usize = 5;
+/// The width a failing-resource line is cut to (its message gives way first).
+const LINE_WIDTH: usize = 160;
+/// The shortest message a failing-resource line keeps however long its ARN.
+const MIN_MESSAGE: usize = 60;
+/// Error causes listed before "and N more causes".
+const MAX_ERROR_GROUPS: usize = 10;
+/// Example accounts per error cause.
+const MAX_ERROR_EXAMPLES: usize = 3;
+/// The length an error's (or a refused finding's) message is cut to.
+const MAX_ERROR_MESSAGE: usize = 120;
+/// Skip reasons, and (check, code) groups of resources not evaluable, listed before "and N more".
+const MAX_GAP_GROUPS: usize = 5;
+/// Example resources not evaluable, over all groups.
+const MAX_NOT_EVALUABLE_EXAMPLES: usize = 3;
+/// Note lines.
+const MAX_NOTES: usize = 10;
+/// Accounts in the Security Hub table (rows of account and region in a dry run).
+const MAX_IMPORT_ACCOUNTS: usize = 20;
+/// Import errors and refused findings listed (the JSON report holds them all).
+const MAX_LISTED_IMPORT: usize = 20;
+/// Grouped Security Hub lines ("Not touched", "Left as they are") per list.
+const MAX_IMPORT_GROUPS: usize = 10;
 
 pub fn render(r: &ScanReport) -> String {
     let mut s = String::new();
+    header(r, &mut s);
+    check_table(r, &mut s);
+    failing_resources(r, &mut s);
+    coverage_gaps(r, &mut s);
+    errors(r, &mut s);
+    notes(r, &mut s);
+    if let Some(sh) = &r.stats.security_hub {
+        render_security_hub(sh, &mut s);
+    }
+    let _ = writeln!(s, "\n{} (exit code {})", verdict(r), r.exit_code());
+    s
+}
+
+fn header(r: &ScanReport, s: &mut String) {
     let scope = match &r.subject {
         Subject::Account(a) => format!("account {a}"),
         Subject::Organization { id, .. } => format!("organization {id}"),
@@ -27,56 +64,107 @@ pub fn render(r: &ScanReport) -> String {
         r.stats.duration_ms as f64 / 1000.0,
         if r.incomplete { " (INCOMPLETE: interrupted)" } else { "" }
     );
+}
+
+/// The columns of the per-check table after the severity.
+const COLUMNS: [&str; 6] = ["PASS", "FAIL", "EVALUATED", "SKIPPED", "ERRORS", "NOT-EVAL"];
+
+fn check_table(r: &ScanReport, s: &mut String) {
+    // One pass over each list, whatever the number of checks; a row holds the counts of COLUMNS.
+    let mut rows: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for f in &r.findings {
+        rows.entry(f.check.id).or_default()[if f.status == Status::Pass { 0 } else { 1 }] += 1;
+    }
+    for c in &r.coverage {
+        let column = match c.status {
+            CoverageStatus::Evaluated { .. } => 2,
+            CoverageStatus::Skipped { .. } | CoverageStatus::ClosedByPolicy { .. } => 3,
+            CoverageStatus::Error(_) => 4,
+        };
+        rows.entry(c.check_id).or_default()[column] += 1;
+    }
+    for n in &r.not_evaluable {
+        rows.entry(n.check_id).or_default()[5] += 1;
+    }
+
+    let line = |s: &mut String, check: &str, severity: &str, x: [String; 6]| {
+        let [p, f, e, sk, er, ne] = x;
+        let _ = writeln!(s, "{check:<40} {severity:<8} {p:>7} {f:>7} {e:>9} {sk:>7} {er:>6} {ne:>8}");
+    };
     let _ = writeln!(s);
-    let _ = writeln!(s, "{:<40} {:>6} {:>6} {:>10} {:>8} {:>7}", "CHECK", "PASS", "FAIL", "EVALUATED", "SKIPPED", "ERRORS");
+    line(s, "CHECK", "SEVERITY", COLUMNS.map(str::to_owned));
     for info in &r.checks {
-        let count = |st: Status| r.findings.iter().filter(|f| f.check.id == info.id && f.status == st).count();
-        let cov = |name: &str| r.coverage.iter().filter(|c| c.check_id == info.id && c.status.as_str() == name).count();
-        let _ = writeln!(
-            s,
-            "{:<40} {:>6} {:>6} {:>10} {:>8} {:>7}",
-            info.id,
-            count(Status::Pass),
-            count(Status::Fail),
-            cov("evaluated"),
-            cov("skipped"),
-            cov("error")
-        );
+        line(s, info.id, info.severity.as_str(), rows.get(info.id).copied().unwrap_or_default().map(|n| n.to_string()));
     }
+    // The totals count every entry of the report, a check missing from `checks` included.
+    let mut total = [0usize; 6];
+    for x in rows.values() {
+        for (t, n) in total.iter_mut().zip(x) {
+            *t += n;
+        }
+    }
+    line(s, "TOTAL", "", total.map(|n| n.to_string()));
+}
 
-    let mut failing: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+fn failing_resources(r: &ScanReport, s: &mut String) {
+    let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in r.failures() {
-        failing.entry(f.check.id).or_default().push(f);
+        by_check.entry(f.check.id).or_default().push(f);
     }
-    if !failing.is_empty() {
-        let _ = writeln!(s, "\nFailing resources:");
-        for (check, fs) in &failing {
-            let sev = fs.first().map(|f| f.severity().as_str()).unwrap_or_default();
-            let _ = writeln!(s, "  {check} [{sev}] ({} failing)", fs.len());
-            for f in fs.iter().take(MAX_LISTED_PER_CHECK) {
-                let _ = writeln!(s, "    {}{} {}: {}", f.target, named(r, &f.target.account), f.resource.arn, f.message);
-            }
-            if fs.len() > MAX_LISTED_PER_CHECK {
-                let _ = writeln!(s, "    ... and {} more (see the report files)", fs.len() - MAX_LISTED_PER_CHECK);
-            }
+    if by_check.is_empty() {
+        return;
+    }
+    // Worst first: critical checks first, then the check with the most FAILs; registry order breaks ties.
+    let position = |id: &str| r.checks.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
+    let mut groups: Vec<(&str, Severity, Vec<&Finding>)> =
+        by_check.into_iter().filter_map(|(id, fs)| Some((id, fs.first()?.severity(), fs))).collect();
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.len().cmp(&a.2.len())).then(position(a.0).cmp(&position(b.0))).then(a.0.cmp(b.0)));
+
+    let total: usize = groups.iter().map(|g| g.2.len()).sum();
+    let _ = writeln!(s, "\nFailing resources ({total}; worst first, at most {MAX_LISTED_PER_CHECK} per check):");
+    for (check, severity, mut fs) in groups {
+        let _ = writeln!(s, "  {check} [{severity}] ({} failing)", fs.len());
+        fs.sort_by(|a, b| {
+            (&a.target.account, &a.target.region, &a.resource.id, &a.resource.arn).cmp(&(
+                &b.target.account,
+                &b.target.region,
+                &b.resource.id,
+                &b.resource.arn,
+            ))
+        });
+        for f in fs.iter().take(MAX_LISTED_PER_CHECK) {
+            let prefix = format!("    {}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
+            let room = LINE_WIDTH.saturating_sub(prefix.chars().count()).max(MIN_MESSAGE);
+            let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
         }
+        if fs.len() > MAX_LISTED_PER_CHECK {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - MAX_LISTED_PER_CHECK);
+        }
+    }
+}
+
+/// Skipped scopes, regions closed by SCP and resources not evaluable: one line per group, never per scope.
+fn coverage_gaps(r: &ScanReport, s: &mut String) {
+    let mut lines = Vec::new();
+
+    let mut skipped: BTreeMap<&str, (usize, BTreeSet<&AccountId>)> = BTreeMap::new();
+    for c in &r.coverage {
+        if let CoverageStatus::Skipped { reason } = &c.status {
+            let e = skipped.entry(reason.as_str()).or_default();
+            e.0 += 1;
+            e.1.insert(&c.account);
+        }
+    }
+    let mut skipped: Vec<_> = skipped.into_iter().collect();
+    skipped.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    for (reason, (n, accounts)) in skipped.iter().take(MAX_GAP_GROUPS) {
+        lines.push(format!("  {n} scope(s) skipped in {} account(s): {}", accounts.len(), one_line(reason)));
+    }
+    if skipped.len() > MAX_GAP_GROUPS {
+        lines.push(format!("  ... and {} more skip reasons (see the JSON report)", skipped.len() - MAX_GAP_GROUPS));
     }
 
-    let skipped: Vec<_> = r.coverage.iter().filter(|c| matches!(c.status, CoverageStatus::Skipped { .. })).collect();
-    if !skipped.is_empty() {
-        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-        for c in &skipped {
-            if let CoverageStatus::Skipped { reason } = &c.status {
-                *reasons.entry(reason.as_str()).or_default() += 1;
-            }
-        }
-        let _ = writeln!(s, "\nSkipped scopes:");
-        for (reason, n) in reasons {
-            let _ = writeln!(s, "  {n} x {reason}");
-        }
-    }
-
-    // Grouped, never listed: with Control Tower's Region deny this is every denied region of every account.
+    // With Control Tower's Region deny this is every denied region of every account: one line.
     let mut closed_targets = BTreeSet::new();
     let mut closed_actions: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &r.coverage {
@@ -87,65 +175,140 @@ pub fn render(r: &ScanReport) -> String {
     }
     if !closed_targets.is_empty() {
         let accounts: BTreeSet<_> = closed_targets.iter().map(|(a, _)| *a).collect();
-        let actions: Vec<String> = closed_actions.iter().map(|(a, n)| format!("{a} ({n})")).collect();
-        let _ = writeln!(
-            s,
-            "\n{} region(s) closed by SCP in {} account(s): skipped, not incomplete; denied: {}",
+        let actions: Vec<String> = closed_actions.iter().map(|(a, n)| format!("{} ({n})", one_line(a))).collect();
+        lines.push(format!(
+            "  {} region(s) closed by SCP in {} account(s): skipped, not incomplete; denied: {}",
             closed_targets.len(),
             accounts.len(),
             actions.join(", ")
-        );
+        ));
     }
 
     if !r.not_evaluable.is_empty() {
-        let _ = writeln!(s, "\nNot evaluable ({}; listed but not readable, neither passed nor failed):", r.not_evaluable.len());
-        for n in r.not_evaluable.iter().take(MAX_LISTED_PER_CHECK) {
-            let _ = writeln!(s, "  {}{} {} {}: {}", n.target, named(r, &n.target.account), n.check_id, n.resource.arn, n.error);
+        lines.push(format!("  Not evaluable ({}; listed but not readable, neither passed nor failed):", r.not_evaluable.len()));
+        let mut groups: BTreeMap<(&str, &str), (usize, BTreeSet<&AccountId>, usize)> = BTreeMap::new();
+        for (i, n) in r.not_evaluable.iter().enumerate() {
+            let g = groups.entry((n.check_id, n.error.code.as_str())).or_insert((0, BTreeSet::new(), i));
+            g.0 += 1;
+            g.1.insert(&n.target.account);
         }
-        if r.not_evaluable.len() > MAX_LISTED_PER_CHECK {
-            let _ = writeln!(s, "  ... and {} more (see the JSON report)", r.not_evaluable.len() - MAX_LISTED_PER_CHECK);
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+        for ((check, code), (n, accounts, _)) in groups.iter().take(MAX_GAP_GROUPS) {
+            lines.push(format!("    {n} x {check} {}: {} account(s)", one_line(code), accounts.len()));
         }
-    }
-
-    if !r.notes.is_empty() {
-        // The same text in many accounts (e.g. a region-list fallback) is one line with a count.
-        let mut by_text: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for n in &r.notes {
-            by_text.entry(n.text.as_str()).or_default().insert(n.account.as_ref().map_or("", |a| a.as_str()));
+        if groups.len() > MAX_GAP_GROUPS {
+            lines.push(format!("    ... and {} more (check, code) groups (see the JSON report)", groups.len() - MAX_GAP_GROUPS));
         }
-        let _ = writeln!(s, "\nNotes:");
-        for (text, accounts) in by_text {
-            match accounts.len() {
-                1 if accounts.contains("") => {
-                    let _ = writeln!(s, "  {text}");
-                }
-                1 => {
-                    let _ = writeln!(s, "  account {}: {text}", accounts.iter().next().copied().unwrap_or_default());
-                }
-                n => {
-                    let _ = writeln!(s, "  {n} accounts: {text}");
-                }
+        // The first resource of each group, biggest groups first.
+        for (_, (_, _, first)) in groups.iter().take(MAX_NOT_EVALUABLE_EXAMPLES) {
+            if let Some(n) = r.not_evaluable.get(*first) {
+                let prefix = format!("    e.g. {}{} {} {}: ", n.target, named(r, &n.target.account), n.check_id, one_line(&n.resource.arn));
+                let room = LINE_WIDTH.saturating_sub(prefix.chars().count()).max(MIN_MESSAGE);
+                lines.push(format!("{prefix}{}", cut(&n.error.to_string(), room)));
             }
         }
     }
 
-    if !r.errors.is_empty() {
-        let _ = writeln!(s, "\nErrors ({}; these scopes were NOT evaluated and are not reported as passing):", r.errors.len());
-        for e in &r.errors {
-            let region = e.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
-            let check = e.check_id.unwrap_or("*");
-            let _ = writeln!(s, "  {}/{region}{} {check}: {}", e.account, named(r, &e.account), e.error);
+    if !lines.is_empty() {
+        let _ = writeln!(s, "\nCoverage gaps:");
+        for l in lines {
+            let _ = writeln!(s, "{l}");
         }
     }
+}
 
-    if let Some(sh) = &r.stats.security_hub {
-        render_security_hub(sh, &mut s);
+/// One cause of errors: an error code in one check (or in the account as a whole).
+#[derive(Default)]
+struct Cause<'a> {
+    count: usize,
+    accounts: BTreeSet<&'a AccountId>,
+    regions: BTreeSet<&'a str>,
+    first_message: Option<&'a str>,
+}
+
+fn errors(r: &ScanReport, s: &mut String) {
+    if r.errors.is_empty() {
+        return;
     }
+    let mut causes: BTreeMap<(&str, &str), Cause> = BTreeMap::new();
+    for e in &r.errors {
+        let c = causes.entry((e.error.code.as_str(), e.check_id.unwrap_or("account"))).or_default();
+        c.count += 1;
+        c.accounts.insert(&e.account);
+        if let Some(region) = &e.region {
+            c.regions.insert(region.as_str());
+        }
+        c.first_message.get_or_insert(e.error.message.as_str());
+    }
+    let mut causes: Vec<_> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
 
+    let _ = writeln!(
+        s,
+        "\nErrors ({}; {} cause(s); these scopes were NOT evaluated and are not reported as passing):",
+        r.errors.len(),
+        causes.len()
+    );
+    for ((code, check), c) in causes.iter().take(MAX_ERROR_GROUPS) {
+        let regions = if c.regions.is_empty() { "whole account".to_owned() } else { format!("{} region(s)", c.regions.len()) };
+        let examples: Vec<String> = c.accounts.iter().take(MAX_ERROR_EXAMPLES).map(|a| format!("{a}{}", named(r, a))).collect();
+        let more = if c.accounts.len() > MAX_ERROR_EXAMPLES { ", ..." } else { "" };
+        let _ = writeln!(
+            s,
+            "  {} x {} in {check}: {} account(s), {regions} (e.g. {}{more}): {}",
+            c.count,
+            one_line(code),
+            c.accounts.len(),
+            examples.join(", "),
+            cut(c.first_message.unwrap_or_default(), MAX_ERROR_MESSAGE)
+        );
+    }
+    if causes.len() > MAX_ERROR_GROUPS {
+        let _ = writeln!(s, "  ... and {} more causes (see the JSON report)", causes.len() - MAX_ERROR_GROUPS);
+    }
+}
+
+fn notes(r: &ScanReport, s: &mut String) {
+    if r.notes.is_empty() {
+        return;
+    }
+    // The same text in many accounts (e.g. a region-list fallback) is one line with a count.
+    let mut by_text: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for n in &r.notes {
+        by_text.entry(n.text.as_str()).or_default().insert(n.account.as_ref().map_or("", |a| a.as_str()));
+    }
+    // The notes of the most accounts first: they are what the scan as a whole ran into.
+    let mut by_text: Vec<_> = by_text.into_iter().collect();
+    by_text.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    let _ = writeln!(s, "\nNotes:");
+    for (text, accounts) in by_text.iter().take(MAX_NOTES) {
+        let text = one_line(text);
+        match accounts.len() {
+            1 if accounts.contains("") => {
+                let _ = writeln!(s, "  {text}");
+            }
+            1 => {
+                let _ = writeln!(s, "  account {}: {text}", accounts.iter().next().copied().unwrap_or_default());
+            }
+            n => {
+                let _ = writeln!(s, "  {n} accounts: {text}");
+            }
+        }
+    }
+    if by_text.len() > MAX_NOTES {
+        let _ = writeln!(s, "  ... and {} more notes (see the JSON report)", by_text.len() - MAX_NOTES);
+    }
+}
+
+fn verdict(r: &ScanReport) -> String {
     let fails = r.failures().count();
-    let verdict = match r.exit_code() {
-        crate::model::exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
-        crate::model::exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
+    match r.exit_code() {
+        exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
+        exit::FAILED_INCOMPLETE => {
+            format!("FAIL and INCOMPLETE: {fails} failing resource(s), and some scopes could not be evaluated")
+        }
+        exit::FAILED => format!("FAIL: {fails} failing resource(s)"),
         _ if !r.evaluated_anything() => {
             "NOTHING EVALUATED: no scope was evaluated (no account matched, or every scope was skipped or failed)".to_owned()
         }
@@ -154,31 +317,54 @@ pub fn render(r: &ScanReport) -> String {
         }
         _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
-    };
-    let _ = writeln!(s, "\n{verdict} (exit code {})", r.exit_code());
-    s
+    }
 }
 
 /// ` (account name)` when the organization named the account.
-fn named(r: &ScanReport, account: &crate::model::AccountId) -> String {
-    r.account_name(account).map(|n| format!(" ({n})")).unwrap_or_default()
+fn named(r: &ScanReport, account: &AccountId) -> String {
+    r.account_name(account).map(|n| format!(" ({})", one_line(n))).unwrap_or_default()
 }
 
-/// How many import errors and failed findings to list (the JSON report holds them all).
-const MAX_LISTED_IMPORT: usize = 20;
+/// The text on one line: a line break in an AWS message must not break the summary's layout.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// The text on one line, cut to at most `max` characters (`...` marks the cut).
+fn cut(s: &str, max: usize) -> String {
+    let s = one_line(s.trim());
+    if s.chars().count() <= max {
+        return s;
+    }
+    let keep = max.saturating_sub(3);
+    let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+    format!("{}...", s[..end].trim_end())
+}
 
 /// The Security Hub import: per account (per account and region in a dry run), then what was not imported.
 fn render_security_hub(sh: &ImportReport, s: &mut String) {
     let mode = if sh.only_failed { "FAILs only" } else { "FAILs active, PASSes archived" };
-    if sh.dry_run {
+    // Accounts with an import error first, then those with refused findings, then the rest by id: the rows a
+    // person must act on are never the ones cut.
+    let mut rank: BTreeMap<&AccountId, u8> = BTreeMap::new();
+    for x in &sh.scopes {
+        let r = match (&x.status, x.counts.failed) {
+            (ImportStatus::Error(_), _) => 0,
+            (_, 0) => 2,
+            _ => 1,
+        };
+        rank.entry(&x.account).and_modify(|v| *v = (*v).min(r)).or_insert(r);
+    }
+    for f in &sh.failures {
+        rank.entry(&f.account).and_modify(|v| *v = (*v).min(1)).or_insert(1);
+    }
+    let rank = |a: &AccountId| rank.get(a).copied().unwrap_or(2);
+    // One row per account; per account and region in a dry run.
+    let mut rows: Vec<(&AccountId, &str, Counts)> = if sh.dry_run {
         let _ = writeln!(s, "\nSecurity Hub import, DRY RUN ({mode}): nothing was sent; what would be sent per account and region:");
         let _ = writeln!(s, "  {:<14} {:<16} {:>6} {:>8} {:>9} {:>9}", "ACCOUNT", "REGION", "NEW", "UPDATED", "ARCHIVED", "RESOLVED");
-        for x in sh.scopes.iter().filter(|x| x.status == ImportStatus::DryRun) {
-            let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
-            let c = x.counts;
-            let _ =
-                writeln!(s, "  {:<14} {region:<16} {:>6} {:>8} {:>9} {:>9}", x.account.as_str(), c.new, c.updated, c.archived, c.resolved);
-        }
+        let dry = sh.scopes.iter().filter(|x| x.status == ImportStatus::DryRun);
+        dry.map(|x| (&x.account, x.region.as_ref().map_or("*", |r| r.as_str()), x.counts)).collect()
     } else {
         let _ = writeln!(s, "\nSecurity Hub import ({mode}), per account:");
         let _ = writeln!(
@@ -186,22 +372,41 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
             "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
             "ACCOUNT", "IMPORTED", "NEW", "UPDATED", "ARCHIVED", "RESOLVED", "FAILED"
         );
-        let imported: BTreeMap<_, _> = sh.by_account();
-        for (account, c) in imported {
-            if sh.scopes.iter().any(|x| &x.account == account && matches!(x.status, ImportStatus::Imported | ImportStatus::Error(_))) {
-                let _ = writeln!(
-                    s,
-                    "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
-                    account.as_str(),
-                    c.imported(),
-                    c.new,
-                    c.updated,
-                    c.archived,
-                    c.resolved,
-                    c.failed
-                );
-            }
-        }
+        let sent: BTreeSet<&AccountId> =
+            sh.scopes.iter().filter(|x| matches!(x.status, ImportStatus::Imported | ImportStatus::Error(_))).map(|x| &x.account).collect();
+        sh.by_account().into_iter().filter(|(a, _)| sent.contains(a)).map(|(a, c)| (a, "", c)).collect()
+    };
+    rows.sort_by_key(|(a, region, _)| (rank(a), *a, *region));
+    let row = |s: &mut String, account: &str, region: &str, c: Counts| {
+        let _ = if sh.dry_run {
+            writeln!(s, "  {account:<14} {region:<16} {:>6} {:>8} {:>9} {:>9}", c.new, c.updated, c.archived, c.resolved)
+        } else {
+            let (i, n, u, a, r, f) = (c.imported(), c.new, c.updated, c.archived, c.resolved, c.failed);
+            writeln!(s, "  {account:<14} {i:>9} {n:>6} {u:>8} {a:>9} {r:>9} {f:>7}")
+        };
+    };
+    let mut total = Counts::default();
+    for (_, _, c) in &rows {
+        total += *c;
+    }
+    for (account, region, c) in rows.iter().take(MAX_IMPORT_ACCOUNTS) {
+        row(s, account.as_str(), region, *c);
+    }
+    if rows.len() > MAX_IMPORT_ACCOUNTS {
+        let accounts = |rows: &[(&AccountId, &str, Counts)]| rows.iter().map(|r| r.0).collect::<BTreeSet<_>>().len();
+        let hidden = accounts(&rows) - accounts(&rows[..MAX_IMPORT_ACCOUNTS]);
+        let _ = if sh.dry_run {
+            writeln!(
+                s,
+                "  ... and {} more account/region rows, {hidden} more accounts (see the JSON report)",
+                rows.len() - MAX_IMPORT_ACCOUNTS
+            )
+        } else {
+            writeln!(s, "  ... and {hidden} more accounts (see the JSON report)")
+        };
+    }
+    if rows.len() > 1 {
+        row(s, "TOTAL", "", total);
     }
     let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     for x in &sh.scopes {
@@ -211,8 +416,11 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     }
     if !skipped.is_empty() {
         let _ = writeln!(s, "  Not touched (a partial scope never resolves a live finding):");
-        for (reason, n) in skipped {
-            let _ = writeln!(s, "    {n} scope(s): {reason}");
+        for (reason, n) in skipped.iter().take(MAX_IMPORT_GROUPS) {
+            let _ = writeln!(s, "    {n} scope(s): {}", one_line(reason));
+        }
+        if skipped.len() > MAX_IMPORT_GROUPS {
+            let _ = writeln!(s, "    ... and {} more reasons (see the JSON report)", skipped.len() - MAX_IMPORT_GROUPS);
         }
     }
     let mut untouched: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -223,8 +431,11 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     }
     if !untouched.is_empty() {
         let _ = writeln!(s, "  Left as they are in imported regions (these checks were not evaluated there):");
-        for ((check, why), n) in untouched {
-            let _ = writeln!(s, "    {check} in {n} region(s): {why}");
+        for ((check, why), n) in untouched.iter().take(MAX_IMPORT_GROUPS) {
+            let _ = writeln!(s, "    {check} in {n} region(s): {}", one_line(why));
+        }
+        if untouched.len() > MAX_IMPORT_GROUPS {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", untouched.len() - MAX_IMPORT_GROUPS);
         }
     }
     let errors: Vec<_> =
@@ -233,7 +444,8 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
         let _ = writeln!(s, "  Import errors ({}; these scopes were not, or only partly, imported):", errors.len());
         for (x, e) in errors.iter().take(MAX_LISTED_IMPORT) {
             let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
-            let _ = writeln!(s, "    {}/{region}: {e}", x.account);
+            // Not cut: the message ends with the command that fixes it where orgscan knows one.
+            let _ = writeln!(s, "    {}/{region}: {}", x.account, one_line(&e.to_string()));
         }
         if errors.len() > MAX_LISTED_IMPORT {
             let _ = writeln!(s, "    ... and {} more (see the JSON report)", errors.len() - MAX_LISTED_IMPORT);
@@ -242,7 +454,15 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     if !sh.failures.is_empty() {
         let _ = writeln!(s, "  Findings Security Hub refused ({}):", sh.failures.len());
         for f in sh.failures.iter().take(MAX_LISTED_IMPORT) {
-            let _ = writeln!(s, "    {}/{} {} {}: {}", f.account, f.region, f.finding_id, f.code, f.message);
+            let _ = writeln!(
+                s,
+                "    {}/{} {} {}: {}",
+                f.account,
+                f.region,
+                f.finding_id,
+                one_line(&f.code),
+                cut(&f.message, MAX_ERROR_MESSAGE)
+            );
         }
         if sh.failures.len() > MAX_LISTED_IMPORT {
             let _ = writeln!(s, "    ... and {} more (see the JSON report)", sh.failures.len() - MAX_LISTED_IMPORT);

@@ -17,4 +17,5 @@ mod real_org;
 mod realism_proxy;
 mod sarif;
 mod securityhub;
+mod summary;
 mod this_account;
