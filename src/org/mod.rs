@@ -80,14 +80,21 @@ pub enum WalkError {
     Partition { regions: String, partition: Partition },
     #[error("the credentials belong to partition {0}, which orgscan does not support (supported: aws, aws-cn, aws-us-gov, aws-eusc)")]
     UnsupportedPartition(String),
+    #[error("cannot start the scan: {0} (after every retry). This may pass: retry later")]
+    Transient(ScopeError),
 }
 
 impl WalkError {
+    /// A failure of the organization listing, read as what it is: one that may pass is transient.
+    fn organization(e: ScopeError) -> Self {
+        if e.transient { WalkError::Transient(e) } else { WalkError::Organization(e) }
+    }
+
     /// Exit code: 6 when the cause may pass (AWS unreachable, throttling or 5xx after every retry), else 2:
     /// the invocation or the credentials' permissions must change.
     pub fn exit_code(&self) -> u8 {
         let transient = match self {
-            WalkError::Unreachable { .. } => true,
+            WalkError::Unreachable { .. } | WalkError::Transient(_) => true,
             WalkError::Credentials(e) | WalkError::Organization(e) | WalkError::Ou { error: e, .. } => e.transient,
             WalkError::Partition { .. } | WalkError::UnsupportedPartition(_) => false,
         };
@@ -144,6 +151,9 @@ pub async fn whoami(factory: &ClientFactory) -> Result<(Caller, Region), WalkErr
 fn start_error(factory: &ClientFactory, e: ScopeError, configured: Option<&Region>) -> WalkError {
     if matches!(e.code.as_str(), "DispatchFailure" | "TimeoutError") {
         return WalkError::Unreachable { endpoint: factory.endpoint_description(), error: e };
+    }
+    if e.transient {
+        return WalkError::Transient(e);
     }
     if let Some(r) = configured
         && matches!(e.code.as_str(), "InvalidClientTokenId" | "UnrecognizedClientException")
@@ -259,7 +269,7 @@ impl Walker<'_> {
         let mut notes = Vec::new();
         let subject;
         if sel.accounts.is_empty() {
-            let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::Organization)?;
+            let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::organization)?;
             // The organization id names the scan (the default SARIF category): a transient failure here must
             // not quietly rename it, which would reopen every code-scanning alert under another category.
             let org_id = {
@@ -269,7 +279,7 @@ impl Walker<'_> {
                     .describe_organization()
                     .send()
                     .await
-                    .map_err(|e| WalkError::Organization(ScopeError::from_sdk("DescribeOrganization", &e)))?
+                    .map_err(|e| WalkError::organization(ScopeError::from_sdk("DescribeOrganization", &e)))?
                     .organization()
                     .and_then(|o| o.id())
                     .map(str::to_owned)

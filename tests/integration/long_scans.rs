@@ -204,6 +204,8 @@ async fn throttling_at_start_up_is_retried_then_exit_code_6_not_a_bad_invocation
         Err(e) => e,
     };
     assert_eq!(err.exit_code(), exit::UNAVAILABLE, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("Throttling") && text.contains("retry later") && !text.contains("credentials"), "said as what it is: {text}");
     assert_eq!(throttled.num_calls(), 3, "retried up to --max-attempts like every other call");
 }
 
