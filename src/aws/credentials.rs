@@ -19,12 +19,18 @@ use crate::model::{ScopeError, Service, Target};
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 const REFRESH_JITTER: Duration = Duration::from_secs(240);
 
+/// The session to ask STS for.
+#[derive(Clone)]
+pub struct Session {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    pub duration: Duration,
+}
+
 pub struct AssumeRoleCredentials {
     sts: aws_sdk_sts::Client,
-    role_arn: String,
-    external_id: Option<String>,
-    session_name: String,
-    duration: Duration,
+    session: Session,
     limits: Arc<Limits>,
     /// The scanning account in its home region: the key of the STS rate limit.
     central: Target,
@@ -38,36 +44,25 @@ pub struct AssumeRoleCredentials {
 impl std::fmt::Debug for AssumeRoleCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Neither the external id nor the credentials are printed.
-        f.debug_struct("AssumeRoleCredentials").field("role_arn", &self.role_arn).finish_non_exhaustive()
+        f.debug_struct("AssumeRoleCredentials").field("role_arn", &self.session.role_arn).finish_non_exhaustive()
     }
 }
 
 impl AssumeRoleCredentials {
-    pub fn new(
-        sts: aws_sdk_sts::Client,
-        role_arn: String,
-        external_id: Option<String>,
-        session_name: String,
-        duration: Duration,
-        limits: Arc<Limits>,
-        central: Target,
-    ) -> Self {
+    pub fn new(sts: aws_sdk_sts::Client, session: Session, limits: Arc<Limits>, central: Target) -> Self {
         Self {
+            margin: renewal_margin(&session.role_arn, session.duration),
             sts,
-            role_arn: role_arn.clone(),
-            external_id,
-            session_name,
-            duration,
+            session,
             limits,
             central,
-            margin: renewal_margin(&role_arn, duration),
             current: Mutex::new(None),
             renewing: tokio::sync::Mutex::new(()),
         }
     }
 
     pub fn role_arn(&self) -> &str {
-        &self.role_arn
+        &self.session.role_arn
     }
 
     /// Assumes the role now, so an account whose role cannot be assumed fails once, up front, with the
@@ -84,19 +79,19 @@ impl AssumeRoleCredentials {
         let out = self
             .sts
             .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(&self.session_name)
-            .set_external_id(self.external_id.clone())
-            .duration_seconds(i32::try_from(self.duration.as_secs()).unwrap_or(3600))
+            .role_arn(&self.session.role_arn)
+            .role_session_name(&self.session.session_name)
+            .set_external_id(self.session.external_id.clone())
+            .duration_seconds(i32::try_from(self.session.duration.as_secs()).unwrap_or(3600))
             .send()
             .await
             .map_err(|e| {
                 let e = ScopeError::from_sdk("AssumeRole", &e);
-                ScopeError::new(e.code, format!("cannot assume {}: {}", self.role_arn, e.message))
+                ScopeError::new(e.code, format!("cannot assume {}: {}", self.session.role_arn, e.message))
             })?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| ScopeError::new("ResponseError", format!("AssumeRole {}: no credentials in the answer", self.role_arn)))?;
+        let c = out.credentials().ok_or_else(|| {
+            ScopeError::new("ResponseError", format!("AssumeRole {}: no credentials in the answer", self.session.role_arn))
+        })?;
         let expiry = SystemTime::try_from(*c.expiration()).ok();
         Ok(Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), expiry, "orgscan-assume-role"))
     }

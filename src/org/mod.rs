@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, stream};
 
-use crate::aws::credentials::AssumeRoleCredentials;
+use crate::aws::credentials::{AssumeRoleCredentials, Session};
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory, Clients};
 use crate::model::target::UNSUPPORTED_PARTITIONS;
@@ -355,15 +355,13 @@ impl Walker<'_> {
         {
             return p;
         }
-        let provider = AssumeRoleCredentials::new(
-            sts,
-            self.access.role_arn(partition.as_str(), &account),
-            self.access.external_id.clone(),
-            self.session_name.clone(),
-            self.access.session_duration,
-            self.limits.clone(),
-            self.caller.central_target(self.factory),
-        );
+        let session = Session {
+            role_arn: self.access.role_arn(partition.as_str(), &account),
+            external_id: self.access.external_id.clone(),
+            session_name: self.session_name.clone(),
+            duration: self.access.session_duration,
+        };
+        let provider = AssumeRoleCredentials::new(sts, session, self.limits.clone(), self.caller.central_target(self.factory));
         let source = match provider.prime().await {
             Ok(()) => AccountSource::Ready(self.factory.assumed_account_config(&account, Arc::new(provider))),
             Err(e) => {

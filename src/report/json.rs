@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::OpCounts;
-use crate::model::{CoverageStatus, ScanReport, Subject};
+use crate::model::{AccountId, CoverageStatus, ScanReport, Subject};
 
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -141,9 +141,8 @@ pub struct JsonFinding<'a> {
     pub check_id: &'static str,
     pub status: &'static str,
     pub severity: &'static str,
-    pub account_id: &'a str,
-    pub account_name: Option<&'a str>,
-    pub ou_path: Option<&'a str>,
+    #[serde(flatten)]
+    pub account: Owner<'a>,
     pub region: &'a str,
     pub resource_type: &'static str,
     pub resource_id: &'a str,
@@ -157,9 +156,8 @@ pub struct JsonFinding<'a> {
 #[derive(Debug, Serialize)]
 pub struct JsonCoverage<'a> {
     pub check_id: &'static str,
-    pub account_id: &'a str,
-    pub account_name: Option<&'a str>,
-    pub ou_path: Option<&'a str>,
+    #[serde(flatten)]
+    pub account: Owner<'a>,
     pub region: Option<&'a str>,
     pub status: &'static str,
     /// `service_control_policy` for a scope an SCP closed; null otherwise (the detail says why).
@@ -169,12 +167,25 @@ pub struct JsonCoverage<'a> {
     pub detail: String,
 }
 
+/// The account a record is about: its id, and its name and OU path when the organization was listed.
 #[derive(Debug, Serialize)]
-pub struct JsonNotEvaluable<'a> {
-    pub check_id: &'static str,
+pub struct Owner<'a> {
     pub account_id: &'a str,
     pub account_name: Option<&'a str>,
     pub ou_path: Option<&'a str>,
+}
+
+impl<'a> Owner<'a> {
+    fn of(r: &'a ScanReport, account: &'a AccountId) -> Self {
+        Self { account_id: account.as_str(), account_name: r.account_name(account), ou_path: r.ou_path(account) }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonNotEvaluable<'a> {
+    pub check_id: &'static str,
+    #[serde(flatten)]
+    pub account: Owner<'a>,
     pub region: &'a str,
     pub resource_type: &'static str,
     pub resource_id: &'a str,
@@ -243,9 +254,7 @@ impl<'a> JsonReport<'a> {
                     check_id: f.check.id,
                     status: f.status.as_str(),
                     severity: f.severity().as_str(),
-                    account_id: f.target.account.as_str(),
-                    account_name: r.account_name(&f.target.account),
-                    ou_path: r.ou_path(&f.target.account),
+                    account: Owner::of(r, &f.target.account),
                     region: f.target.region.as_str(),
                     resource_type: f.resource.resource_type,
                     resource_id: &f.resource.id,
@@ -261,9 +270,7 @@ impl<'a> JsonReport<'a> {
                 .iter()
                 .map(|c| JsonCoverage {
                     check_id: c.check_id,
-                    account_id: c.account.as_str(),
-                    account_name: r.account_name(&c.account),
-                    ou_path: r.ou_path(&c.account),
+                    account: Owner::of(r, &c.account),
                     region: c.region.as_ref().map(|r| r.as_str()),
                     status: c.status.as_str(),
                     skip_cause: matches!(c.status, CoverageStatus::ClosedByPolicy { .. }).then_some("service_control_policy"),
@@ -302,9 +309,7 @@ impl<'a> JsonReport<'a> {
                 .iter()
                 .map(|n| JsonNotEvaluable {
                     check_id: n.check_id,
-                    account_id: n.target.account.as_str(),
-                    account_name: r.account_name(&n.target.account),
-                    ou_path: r.ou_path(&n.target.account),
+                    account: Owner::of(r, &n.target.account),
                     region: n.target.region.as_str(),
                     resource_type: n.resource.resource_type,
                     resource_id: &n.resource.id,

@@ -8,30 +8,43 @@ use std::fmt::Write as _;
 use crate::model::import::{Counts, ImportReport, ImportStatus};
 use crate::model::{AccountId, CoverageStatus, Finding, ScanReport, Severity, Status, Subject, exit};
 
-/// Failing resources listed per check before "and N more".
-const MAX_LISTED_PER_CHECK: usize = 5;
-/// The width a failing-resource line is cut to (its message gives way first).
-const LINE_WIDTH: usize = 160;
-/// The shortest message a failing-resource line keeps however long its ARN.
-const MIN_MESSAGE: usize = 60;
-/// Error causes listed before "and N more causes".
-const MAX_ERROR_GROUPS: usize = 10;
-/// Example accounts per error cause.
-const MAX_ERROR_EXAMPLES: usize = 3;
-/// The length an error's (or a refused finding's) message is cut to.
-const MAX_ERROR_MESSAGE: usize = 120;
-/// Skip reasons, and (check, code) groups of resources not evaluable, listed before "and N more".
-const MAX_GAP_GROUPS: usize = 5;
-/// Example resources not evaluable, over all groups.
-const MAX_NOT_EVALUABLE_EXAMPLES: usize = 3;
-/// Note lines.
-const MAX_NOTES: usize = 10;
-/// Accounts in the Security Hub table (rows of account and region in a dry run).
-const MAX_IMPORT_ACCOUNTS: usize = 20;
-/// Import errors and refused findings listed (the JSON report holds them all).
-const MAX_LISTED_IMPORT: usize = 20;
-/// Grouped Security Hub lines ("Not touched", "Left as they are") per list.
-const MAX_IMPORT_GROUPS: usize = 10;
+/// How much the summary lists before "and N more" (the JSON report holds everything).
+struct Bounds {
+    /// Failing resources per check.
+    per_check: usize,
+    /// The width a failing-resource line is cut to (its message gives way first) ...
+    line_width: usize,
+    /// ... keeping at least this much of the message however long the ARN.
+    min_message: usize,
+    /// Error causes, example accounts per cause, and the length an error's message is cut to.
+    error_groups: usize,
+    error_examples: usize,
+    error_message: usize,
+    /// Skip reasons and (check, code) groups of resources not evaluable; example resources over all groups.
+    gap_groups: usize,
+    not_evaluable_examples: usize,
+    notes: usize,
+    /// Security Hub: accounts in the table (account and region rows in a dry run), import errors and refused
+    /// findings, grouped lines ("Not touched", "Left as they are") per list.
+    import_accounts: usize,
+    import_listed: usize,
+    import_groups: usize,
+}
+
+const B: Bounds = Bounds {
+    per_check: 5,
+    line_width: 160,
+    min_message: 60,
+    error_groups: 10,
+    error_examples: 3,
+    error_message: 120,
+    gap_groups: 5,
+    not_evaluable_examples: 3,
+    notes: 10,
+    import_accounts: 20,
+    import_listed: 20,
+    import_groups: 10,
+};
 
 pub fn render(r: &ScanReport) -> String {
     let mut s = String::new();
@@ -121,7 +134,7 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
     groups.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.len().cmp(&a.2.len())).then(position(a.0).cmp(&position(b.0))).then(a.0.cmp(b.0)));
 
     let total: usize = groups.iter().map(|g| g.2.len()).sum();
-    let _ = writeln!(s, "\nFailing resources ({total}; worst first, at most {MAX_LISTED_PER_CHECK} per check):");
+    let _ = writeln!(s, "\nFailing resources ({total}; worst first, at most {} per check):", B.per_check);
     for (check, severity, mut fs) in groups {
         let _ = writeln!(s, "  {check} [{severity}] ({} failing)", fs.len());
         fs.sort_by(|a, b| {
@@ -132,13 +145,13 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
                 &b.resource.arn,
             ))
         });
-        for f in fs.iter().take(MAX_LISTED_PER_CHECK) {
+        for f in fs.iter().take(B.per_check) {
             let prefix = format!("    {}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
-            let room = LINE_WIDTH.saturating_sub(prefix.chars().count()).max(MIN_MESSAGE);
+            let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
             let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
         }
-        if fs.len() > MAX_LISTED_PER_CHECK {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - MAX_LISTED_PER_CHECK);
+        if fs.len() > B.per_check {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - B.per_check);
         }
     }
 }
@@ -157,11 +170,11 @@ fn coverage_gaps(r: &ScanReport, s: &mut String) {
     }
     let mut skipped: Vec<_> = skipped.into_iter().collect();
     skipped.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
-    for (reason, (n, accounts)) in skipped.iter().take(MAX_GAP_GROUPS) {
+    for (reason, (n, accounts)) in skipped.iter().take(B.gap_groups) {
         lines.push(format!("  {n} scope(s) skipped in {} account(s): {}", accounts.len(), one_line(reason)));
     }
-    if skipped.len() > MAX_GAP_GROUPS {
-        lines.push(format!("  ... and {} more skip reasons (see the JSON report)", skipped.len() - MAX_GAP_GROUPS));
+    if skipped.len() > B.gap_groups {
+        lines.push(format!("  ... and {} more skip reasons (see the JSON report)", skipped.len() - B.gap_groups));
     }
 
     // With Control Tower's Region deny this is every denied region of every account: one line.
@@ -194,17 +207,17 @@ fn coverage_gaps(r: &ScanReport, s: &mut String) {
         }
         let mut groups: Vec<_> = groups.into_iter().collect();
         groups.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
-        for ((check, code), (n, accounts, _)) in groups.iter().take(MAX_GAP_GROUPS) {
+        for ((check, code), (n, accounts, _)) in groups.iter().take(B.gap_groups) {
             lines.push(format!("    {n} x {check} {}: {} account(s)", one_line(code), accounts.len()));
         }
-        if groups.len() > MAX_GAP_GROUPS {
-            lines.push(format!("    ... and {} more (check, code) groups (see the JSON report)", groups.len() - MAX_GAP_GROUPS));
+        if groups.len() > B.gap_groups {
+            lines.push(format!("    ... and {} more (check, code) groups (see the JSON report)", groups.len() - B.gap_groups));
         }
         // The first resource of each group, biggest groups first.
-        for (_, (_, _, first)) in groups.iter().take(MAX_NOT_EVALUABLE_EXAMPLES) {
+        for (_, (_, _, first)) in groups.iter().take(B.not_evaluable_examples) {
             if let Some(n) = r.not_evaluable.get(*first) {
                 let prefix = format!("    e.g. {}{} {} {}: ", n.target, named(r, &n.target.account), n.check_id, one_line(&n.resource.arn));
-                let room = LINE_WIDTH.saturating_sub(prefix.chars().count()).max(MIN_MESSAGE);
+                let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
                 lines.push(format!("{prefix}{}", cut(&n.error.to_string(), room)));
             }
         }
@@ -250,10 +263,10 @@ fn errors(r: &ScanReport, s: &mut String) {
         r.errors.len(),
         causes.len()
     );
-    for ((code, check), c) in causes.iter().take(MAX_ERROR_GROUPS) {
+    for ((code, check), c) in causes.iter().take(B.error_groups) {
         let regions = if c.regions.is_empty() { "whole account".to_owned() } else { format!("{} region(s)", c.regions.len()) };
-        let examples: Vec<String> = c.accounts.iter().take(MAX_ERROR_EXAMPLES).map(|a| format!("{a}{}", named(r, a))).collect();
-        let more = if c.accounts.len() > MAX_ERROR_EXAMPLES { ", ..." } else { "" };
+        let examples: Vec<String> = c.accounts.iter().take(B.error_examples).map(|a| format!("{a}{}", named(r, a))).collect();
+        let more = if c.accounts.len() > B.error_examples { ", ..." } else { "" };
         let _ = writeln!(
             s,
             "  {} x {} in {check}: {} account(s), {regions} (e.g. {}{more}): {}",
@@ -261,11 +274,11 @@ fn errors(r: &ScanReport, s: &mut String) {
             one_line(code),
             c.accounts.len(),
             examples.join(", "),
-            cut(c.first_message.unwrap_or_default(), MAX_ERROR_MESSAGE)
+            cut(c.first_message.unwrap_or_default(), B.error_message)
         );
     }
-    if causes.len() > MAX_ERROR_GROUPS {
-        let _ = writeln!(s, "  ... and {} more causes (see the JSON report)", causes.len() - MAX_ERROR_GROUPS);
+    if causes.len() > B.error_groups {
+        let _ = writeln!(s, "  ... and {} more causes (see the JSON report)", causes.len() - B.error_groups);
     }
 }
 
@@ -282,7 +295,7 @@ fn notes(r: &ScanReport, s: &mut String) {
     let mut by_text: Vec<_> = by_text.into_iter().collect();
     by_text.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
     let _ = writeln!(s, "\nNotes:");
-    for (text, accounts) in by_text.iter().take(MAX_NOTES) {
+    for (text, accounts) in by_text.iter().take(B.notes) {
         let text = one_line(text);
         match accounts.len() {
             1 if accounts.contains("") => {
@@ -296,8 +309,8 @@ fn notes(r: &ScanReport, s: &mut String) {
             }
         }
     }
-    if by_text.len() > MAX_NOTES {
-        let _ = writeln!(s, "  ... and {} more notes (see the JSON report)", by_text.len() - MAX_NOTES);
+    if by_text.len() > B.notes {
+        let _ = writeln!(s, "  ... and {} more notes (see the JSON report)", by_text.len() - B.notes);
     }
 }
 
@@ -389,17 +402,17 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     for (_, _, c) in &rows {
         total += *c;
     }
-    for (account, region, c) in rows.iter().take(MAX_IMPORT_ACCOUNTS) {
+    for (account, region, c) in rows.iter().take(B.import_accounts) {
         row(s, account.as_str(), region, *c);
     }
-    if rows.len() > MAX_IMPORT_ACCOUNTS {
+    if rows.len() > B.import_accounts {
         let accounts = |rows: &[(&AccountId, &str, Counts)]| rows.iter().map(|r| r.0).collect::<BTreeSet<_>>().len();
-        let hidden = accounts(&rows) - accounts(&rows[..MAX_IMPORT_ACCOUNTS]);
+        let hidden = accounts(&rows) - accounts(&rows[..B.import_accounts]);
         let _ = if sh.dry_run {
             writeln!(
                 s,
                 "  ... and {} more account/region rows, {hidden} more accounts (see the JSON report)",
-                rows.len() - MAX_IMPORT_ACCOUNTS
+                rows.len() - B.import_accounts
             )
         } else {
             writeln!(s, "  ... and {hidden} more accounts (see the JSON report)")
@@ -416,11 +429,11 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     }
     if !skipped.is_empty() {
         let _ = writeln!(s, "  Not touched (a partial scope never resolves a live finding):");
-        for (reason, n) in skipped.iter().take(MAX_IMPORT_GROUPS) {
+        for (reason, n) in skipped.iter().take(B.import_groups) {
             let _ = writeln!(s, "    {n} scope(s): {}", one_line(reason));
         }
-        if skipped.len() > MAX_IMPORT_GROUPS {
-            let _ = writeln!(s, "    ... and {} more reasons (see the JSON report)", skipped.len() - MAX_IMPORT_GROUPS);
+        if skipped.len() > B.import_groups {
+            let _ = writeln!(s, "    ... and {} more reasons (see the JSON report)", skipped.len() - B.import_groups);
         }
     }
     let mut untouched: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -431,41 +444,34 @@ fn render_security_hub(sh: &ImportReport, s: &mut String) {
     }
     if !untouched.is_empty() {
         let _ = writeln!(s, "  Left as they are in imported regions (these checks were not evaluated there):");
-        for ((check, why), n) in untouched.iter().take(MAX_IMPORT_GROUPS) {
+        for ((check, why), n) in untouched.iter().take(B.import_groups) {
             let _ = writeln!(s, "    {check} in {n} region(s): {}", one_line(why));
         }
-        if untouched.len() > MAX_IMPORT_GROUPS {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", untouched.len() - MAX_IMPORT_GROUPS);
+        if untouched.len() > B.import_groups {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", untouched.len() - B.import_groups);
         }
     }
     let errors: Vec<_> =
         sh.scopes.iter().filter_map(|x| if let ImportStatus::Error(e) = &x.status { Some((x, e)) } else { None }).collect();
     if !errors.is_empty() {
         let _ = writeln!(s, "  Import errors ({}; these scopes were not, or only partly, imported):", errors.len());
-        for (x, e) in errors.iter().take(MAX_LISTED_IMPORT) {
+        for (x, e) in errors.iter().take(B.import_listed) {
             let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
             // Not cut: the message ends with the command that fixes it where orgscan knows one.
             let _ = writeln!(s, "    {}/{region}: {}", x.account, one_line(&e.to_string()));
         }
-        if errors.len() > MAX_LISTED_IMPORT {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", errors.len() - MAX_LISTED_IMPORT);
+        if errors.len() > B.import_listed {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", errors.len() - B.import_listed);
         }
     }
     if !sh.failures.is_empty() {
         let _ = writeln!(s, "  Findings Security Hub refused ({}):", sh.failures.len());
-        for f in sh.failures.iter().take(MAX_LISTED_IMPORT) {
-            let _ = writeln!(
-                s,
-                "    {}/{} {} {}: {}",
-                f.account,
-                f.region,
-                f.finding_id,
-                one_line(&f.code),
-                cut(&f.message, MAX_ERROR_MESSAGE)
-            );
+        for f in sh.failures.iter().take(B.import_listed) {
+            let _ =
+                writeln!(s, "    {}/{} {} {}: {}", f.account, f.region, f.finding_id, one_line(&f.code), cut(&f.message, B.error_message));
         }
-        if sh.failures.len() > MAX_LISTED_IMPORT {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", sh.failures.len() - MAX_LISTED_IMPORT);
+        if sh.failures.len() > B.import_listed {
+            let _ = writeln!(s, "    ... and {} more (see the JSON report)", sh.failures.len() - B.import_listed);
         }
     }
 }

@@ -27,18 +27,7 @@ async fn a_hung_endpoint_times_out_and_a_refusing_one_is_named_while_the_rest_of
     let o = orgscan_env(
         &moto.endpoint,
         &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            "eu-west-1",
-            "--call-timeout",
-            "1",
-            "--max-attempts",
-            "2",
-            "--json",
-            out.to_str().unwrap(),
-        ],
+        &this_account(&out, &["--call-timeout", "1", "--max-attempts", "2"]),
         &[("AWS_ENDPOINT_URL_KMS", &hung_url), ("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")],
     );
     assert_eq!(o.status.code(), Some(4), "GuardDuty still fails and the hung scopes are incomplete: {}", stderr(&o));
@@ -136,17 +125,7 @@ async fn no_secret_reaches_any_output_or_log_at_any_verbosity() {
     let o = orgscan_env(
         &moto.endpoint,
         &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            "eu-west-1",
-            "-vvv",
-            "--json",
-            out.to_str().unwrap(),
-            "--external-id",
-            "orgscan-external-id-canary",
-        ],
+        &this_account(&out, &["-vvv", "--external-id", "orgscan-external-id-canary"]),
         &[("RUST_LOG", "trace")],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -169,4 +148,11 @@ async fn no_secret_reaches_any_output_or_log_at_any_verbosity() {
             assert!(!text.contains(secret.as_str()), "the {what} appears in {name}");
         }
     }
+}
+
+/// `scan --this-account --regions eu-west-1 --json OUT` and `extra`.
+fn this_account<'a>(out: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["scan", "--this-account", "--regions", "eu-west-1", "--json", out.to_str().unwrap_or_default()];
+    args.extend_from_slice(extra);
+    args
 }

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_kms::operation::list_keys::ListKeysError;
@@ -15,17 +15,9 @@ use serde_json::Value;
 
 use crate::mocks::InRegion;
 use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_org};
-use crate::support::{err_meta, orgscan_env, passthrough as interceptor, quick_factory as factory, scan_with, stderr, stdout, tempdir};
-
-fn sts_credentials(c: &Credentials, ttl: Duration) -> aws_sdk_sts::types::Credentials {
-    aws_sdk_sts::types::Credentials::builder()
-        .access_key_id(c.access_key_id())
-        .secret_access_key(c.secret_access_key())
-        .session_token(c.session_token().unwrap_or_default())
-        .expiration(aws_smithy_types::DateTime::from(SystemTime::now() + ttl))
-        .build()
-        .unwrap()
-}
+use crate::support::{
+    err_meta, orgscan_env, passthrough as interceptor, quick_factory as factory, scan_with, stderr, stdout, sts_credentials, tempdir,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_renewed_mid_scan_never_wait_for_a_permit_their_own_call_holds() {

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sdk_kms::operation::describe_key::DescribeKeyError;
 use aws_sdk_kms::operation::list_keys::{ListKeysError, ListKeysOutput};
 use aws_sdk_kms::types::KeyListEntry;
@@ -26,7 +25,7 @@ use orgscan::aws::ClientFactory;
 use orgscan::model::{CoverageStatus, exit};
 
 use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_region};
-use crate::support::{err_meta, passthrough as interceptor, quick_factory as factory, scan_with};
+use crate::support::{err_meta, passthrough as interceptor, quick_factory as factory, scan_with, sts_credentials};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_account_completes() {
@@ -303,16 +302,7 @@ async fn credentials_that_expire_during_the_scan_are_refreshed_before_use() {
     // Two real sessions of the member account; the first one expires one second after it is issued.
     let first = moto.assume(&member).await.unwrap();
     let second = moto.assume(&member).await.unwrap();
-    let to_sts = |c: &Credentials, ttl: Duration| {
-        aws_sdk_sts::types::Credentials::builder()
-            .access_key_id(c.access_key_id())
-            .secret_access_key(c.secret_access_key())
-            .session_token(c.session_token().unwrap_or_default())
-            .expiration(aws_smithy_types::DateTime::from(SystemTime::now() + ttl))
-            .build()
-            .unwrap()
-    };
-    let (a, b) = (to_sts(&first, Duration::from_secs(1)), to_sts(&second, Duration::from_secs(3600)));
+    let (a, b) = (sts_credentials(&first, Duration::from_secs(1)), sts_credentials(&second, Duration::from_secs(3600)));
     let assume = mock!(aws_sdk_sts::Client::assume_role)
         .sequence()
         .output(move || AssumeRoleOutput::builder().credentials(a.clone()).build())

@@ -177,3 +177,14 @@ pub fn assert_refused_before_any_aws_call(prefix: &[&str], cases: &[(&[&str], &[
         assert!(!err.contains("GetCallerIdentity") && !err.contains("dispatch"), "{args:?} reached AWS: {err}");
     }
 }
+
+/// STS credentials (as an AssumeRole answer carries them) of `c`, expiring `ttl` from now.
+pub fn sts_credentials(c: &Credentials, ttl: std::time::Duration) -> aws_sdk_sts::types::Credentials {
+    aws_sdk_sts::types::Credentials::builder()
+        .access_key_id(c.access_key_id())
+        .secret_access_key(c.secret_access_key())
+        .session_token(c.session_token().unwrap_or_default())
+        .expiration(aws_smithy_types::DateTime::from(std::time::SystemTime::now() + ttl))
+        .build()
+        .unwrap_or_else(|e| panic!("STS credentials: {e}"))
+}
