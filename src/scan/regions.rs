@@ -4,6 +4,7 @@ use aws_sdk_account::types::RegionOptStatus;
 
 use crate::aws::Clients;
 use crate::aws::limits::Limits;
+use crate::model::target::KNOWN_REGIONS_SOURCE;
 use crate::model::{Partition, Region, ScopeError, Service, Target};
 
 /// The IAM action of region discovery, in every scanned account (with `--regions`, none is needed).
@@ -38,11 +39,15 @@ impl RegionPlan {
                 confirmed_enabled = true;
                 (r, None)
             }
-            Ok(_) => (bundled(partition), Some("Account ListRegions returned no region; using the bundled region list".to_owned())),
+            Ok(_) => (
+                bundled(partition),
+                Some(format!("Account ListRegions returned no region; using the bundled region list ({KNOWN_REGIONS_SOURCE})")),
+            ),
             Err(e) => (
                 bundled(partition),
                 Some(format!(
-                    "Account ListRegions failed ({}); using the bundled region list, where regions that are not enabled are skipped",
+                    "Account ListRegions failed ({}); using the bundled region list ({KNOWN_REGIONS_SOURCE}), where regions that are not \
+                     enabled are skipped",
                     e.code
                 )),
             ),

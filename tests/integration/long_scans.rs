@@ -131,7 +131,8 @@ async fn a_govcloud_caller_without_a_configured_region_finds_its_home_region() {
     assert_eq!(regions, std::collections::BTreeSet::from(["us-gov-east-1", "us-gov-west-1"]), "the GovCloud partition's regions");
     assert!(report.findings.iter().all(|f| f.target.partition == orgscan::model::Partition::AwsUsGov));
     // Its regions came from the bundled table (moto serves no Account ListRegions): said per account.
-    assert!(report.notes.iter().any(|n| n.account.as_ref().map(|a| a.as_str()) == Some(account.as_str())), "{:?}", report.notes);
+    let note = report.notes.iter().find(|n| n.account.as_ref().map(|a| a.as_str()) == Some(account.as_str()));
+    assert!(note.is_some_and(|n| n.text.contains("bundled region list") && n.text.contains("checked 2026-11-28")), "{:?}", report.notes);
 }
 
 #[test]
