@@ -21,6 +21,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
     Ok(())
 }
 
+/// `-` as an output path: the output goes to stdout (`--json -`).
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Checks before the scan that `path` can be written (its directory exists and accepts a new file), so a bad
 /// path is refused before any AWS call rather than after an hour of scanning.
 pub fn check_writable(path: &Path) -> Result<(), String> {

@@ -129,7 +129,8 @@ pub async fn run_scan_with_accounts(
     report.accounts = org.infos;
     report.notes.extend(org.notes);
     report.notes.extend(notes);
-    report.sort();
+    // The books sorted everything else; only the notes were added here.
+    report.notes.sort();
     Ok(ScanOutcome { report, accounts: configs })
 }
 

@@ -108,7 +108,7 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
     // Files first: a closed stdout (`orgscan scan ... | head`) must not cost the reports.
     errors.extend(orgscan::write_outputs(&report, &plan.outputs));
     let summary = report::text::render(&report);
-    let json_to_stdout = plan.outputs.json.as_deref().is_some_and(orgscan::config::is_stdout);
+    let json_to_stdout = plan.outputs.json.as_deref().is_some_and(orgscan::files::is_stdout);
     if json_to_stdout {
         let mut out = std::io::stdout().lock();
         if let Err(e) = report::json::to_writer(&report, &mut out).and_then(|()| out.flush())

@@ -88,9 +88,7 @@ impl Limits {
             map.entry(target.account.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.per_account_cap))).clone()
         };
         let account = acquire(account).await;
-        if let Some(l) = self.limiters.get(&service) {
-            l.until_key_ready(&(target.account.clone(), target.region.clone())).await;
-        }
+        self.rate_only(service, target).await;
         let global = acquire(self.in_flight.clone()).await;
         Permit { _global: global, _account: account }
     }

@@ -12,17 +12,12 @@ use crate::aws::AwsOptions;
 use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
-use crate::files::check_writable;
+use crate::files::{check_writable, is_stdout};
 use crate::model::Region;
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
-
-/// `-`: the JSON report goes to stdout.
-pub fn is_stdout(p: &std::path::Path) -> bool {
-    p.as_os_str() == "-"
-}
 
 /// A configuration error: exit code 2, nothing scanned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

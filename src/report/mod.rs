@@ -7,7 +7,7 @@ pub mod text;
 
 use std::path::PathBuf;
 
-use crate::files::write_atomic;
+use crate::files::{is_stdout, write_atomic};
 use crate::model::ScanReport;
 
 /// The report files to write.
@@ -26,7 +26,7 @@ pub struct Outputs {
 pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
     let mut errors = Vec::new();
     // `--json -` is written to stdout by the caller, with the summary on stderr.
-    if let Some(p) = outputs.json.as_ref().filter(|p| p.as_os_str() != "-")
+    if let Some(p) = outputs.json.as_ref().filter(|p| !is_stdout(p))
         && let Err(e) = write_atomic(p, |w| json::to_writer(report, w))
     {
         errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
