@@ -22,6 +22,9 @@ use crate::model::{CheckInfo, Finding, FindingError, NotEvaluable, Rate, Resourc
 #[derive(Debug, Clone)]
 pub struct CheckSettings {
     pub lambda_runtimes: Arc<lambda::RuntimeTable>,
+    /// Read the tags of every FAIL resource (a suppression rule matches on tags); off by default, as it
+    /// costs a call per failing resource in most services.
+    pub read_tags: bool,
 }
 
 /// Everything a check may use for one target.

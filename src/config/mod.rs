@@ -312,7 +312,7 @@ impl ScanPlan {
             selection,
             regions,
             checks,
-            settings: CheckSettings { lambda_runtimes: Arc::new(table) },
+            settings: CheckSettings { lambda_runtimes: Arc::new(table), read_tags: false },
             access: AccessPlan {
                 role_arn_template,
                 external_id: a.external_id.clone(),

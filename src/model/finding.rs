@@ -1,5 +1,6 @@
 //! What a check concludes about one resource, and the identity that ties it across runs.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::check_info::CheckInfo;
 use super::severity::Severity;
 use super::target::Target;
+use super::triage::Triage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -50,6 +52,11 @@ pub struct Finding {
     pub evidence: serde_json::Map<String, serde_json::Value>,
     /// The resource as ASFF `Resources[].Details` describe it, typed by the check (see [`AsffDetails`]).
     pub details: Option<ResourceDetails>,
+    /// The resource's tags, read only for FAILs and only when a suppression rule matches on tags; `None`
+    /// when not read. Used for matching only: no output prints them.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Baseline state, first sighting and suppression (set after the scan, see [`Triage`]).
+    pub triage: Triage,
 }
 
 impl Finding {
@@ -62,6 +69,7 @@ impl Finding {
             message: None,
             evidence: serde_json::Map::new(),
             details: None,
+            tags: None,
         }
     }
 
@@ -116,6 +124,7 @@ pub struct FindingBuilder {
     message: Option<String>,
     evidence: serde_json::Map<String, serde_json::Value>,
     details: Option<ResourceDetails>,
+    tags: Option<BTreeMap<String, String>>,
 }
 
 impl FindingBuilder {
@@ -153,6 +162,12 @@ impl FindingBuilder {
         self
     }
 
+    /// The resource's tags (read for suppression rules that match on tags).
+    pub fn tags(mut self, tags: Option<BTreeMap<String, String>>) -> Self {
+        self.tags = tags;
+        self
+    }
+
     pub fn build(self) -> Result<Finding, FindingError> {
         let id = self.check.id;
         let resource = self.resource.ok_or(FindingError::NoResource(id))?;
@@ -168,6 +183,8 @@ impl FindingBuilder {
             message,
             evidence: self.evidence,
             details: self.details,
+            tags: self.tags,
+            triage: Triage::default(),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod report;
 pub mod service;
 pub mod severity;
 pub mod target;
+pub mod triage;
 
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
@@ -17,3 +18,4 @@ pub use report::{AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable
 pub use service::{Rate, Service};
 pub use severity::Severity;
 pub use target::{AccountId, Partition, Region, Target};
+pub use triage::{BaselineState, FailOn, FailPolicy, Fixed, History, Rule, RuleUse, Stale, Suppressions, Triage};

@@ -17,6 +17,7 @@ use super::error::ScopeError;
 use super::finding::{Finding, Resource, Status, fingerprint};
 use super::import::ImportReport;
 use super::target::{AccountId, Region, Target};
+use super::triage::{FailPolicy, History, Suppressions};
 
 /// API call counts for one (service, operation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -109,6 +110,8 @@ pub struct AccountInfo {
     pub name: String,
     /// `Root/Prod/EU` (OU names from the root down); `None` when the tree was not read.
     pub ou_path: Option<String>,
+    /// The ids of the OUs the account is under, from the root down (empty when the tree was not read).
+    pub ous: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +209,15 @@ pub struct ScanReport {
     pub stats: Stats,
     /// True when the scan was interrupted: what was gathered is reported, the rest is missing.
     pub incomplete: bool,
+    /// What the selection narrowed, for the SARIF category: `None` for a full scan (every check, every
+    /// enabled region, every account of the subject), else its words, e.g. `checks=kms-key-not-pending-deletion`.
+    pub partial: Option<String>,
+    /// The comparison with `--baseline`.
+    pub history: Option<History>,
+    /// `--suppressions`: the rules and what each matched.
+    pub suppressions: Option<Suppressions>,
+    /// `--fail-on` and `--fail-severity`.
+    pub fail_policy: FailPolicy,
 }
 
 /// Exit codes (documented in `--help` and the README).
@@ -251,6 +263,10 @@ impl ScanReport {
             notes: Vec::new(),
             stats: Stats::default(),
             incomplete: false,
+            partial: None,
+            history: None,
+            suppressions: None,
+            fail_policy: FailPolicy::default(),
         }
     }
 
@@ -284,9 +300,18 @@ impl ScanReport {
             || !self.evaluated_anything()
     }
 
+    /// The FAILs that fail the scan under its [`FailPolicy`]: unsuppressed, severe enough, new if asked,
+    /// of this run or carried forward from the baseline.
+    pub fn failing(&self) -> impl Iterator<Item = &Finding> {
+        let stale = self.history.iter().flat_map(|h| h.stale.iter().map(|s| &s.finding));
+        self.failures()
+            .filter(|f| self.fail_policy.counts(f, false))
+            .chain(stale.filter(|f| f.status == Status::Fail && self.fail_policy.counts(f, true)))
+    }
+
     /// The exit code of the scan itself (outputs that could not be written make it `exit::OUTPUT`).
     pub fn exit_code(&self) -> u8 {
-        match (self.failures().next().is_some(), self.is_incomplete()) {
+        match (self.failing().next().is_some(), self.is_incomplete()) {
             (false, false) => exit::OK,
             (true, false) => exit::FAILED,
             (false, true) => exit::INCOMPLETE,

@@ -318,7 +318,8 @@ impl Walker<'_> {
             }
             for a in accounts {
                 let ou_path = tree.as_ref().and_then(|t| t.paths.get(&a.id).cloned());
-                infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path });
+                let ous = tree.as_ref().and_then(|t| t.ancestors.get(&a.id).cloned()).unwrap_or_default();
+                infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path, ous });
                 if include.as_ref().is_none_or(|inc| inc.contains(&a.id)) && !exclude.contains(&a.id) {
                     states.insert(a.id, a.state);
                 }

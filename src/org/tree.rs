@@ -18,6 +18,8 @@ pub struct OrgTree {
     pub paths: BTreeMap<AccountId, String>,
     /// Every account in the subtree of each OU id.
     pub under: BTreeMap<String, BTreeSet<AccountId>>,
+    /// The OU ids above each account, from the root down.
+    pub ancestors: BTreeMap<AccountId, Vec<String>>,
 }
 
 impl OrgTree {
@@ -50,7 +52,8 @@ pub async fn read(clients: &Clients, limits: &Limits, central: &Target) -> Resul
             for ou in &ous {
                 tree.under.entry(ou.clone()).or_default().insert(a.clone());
             }
-            tree.paths.insert(a, path.clone());
+            tree.paths.insert(a.clone(), path.clone());
+            tree.ancestors.insert(a, ous.clone());
         }
         let pages = org.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
         gate.pages("ListOrganizationalUnitsForParent", pages, |page| {

@@ -56,7 +56,7 @@ fn fails(check_id: &str, i: usize) -> usize {
 fn big_report() -> ScanReport {
     let mut r = ScanReport::new(Subject::Organization { id: "o-synthetic1".into(), caller: account(0) }, infos());
     for i in 0..500 {
-        r.accounts.insert(account(i), AccountInfo { name: format!("acct-{i}"), ou_path: Some("Root/g".into()) });
+        r.accounts.insert(account(i), AccountInfo { name: format!("acct-{i}"), ou_path: Some("Root/g".into()), ous: Vec::new() });
         if i >= 490 {
             let e = ScopeError::new("AccessDenied", format!("AssumeRole: not authorized to assume role in {}", account(i)));
             r.errors.push(ErrorEntry { account: account(i), region: None, check_id: None, error: e.clone() });
