@@ -92,6 +92,59 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub security_hub: SecurityHubArgs,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Runs over time")]
+pub struct HistoryArgs {
+    /// Compare with an earlier JSON report (the --json file of a previous scan of the same selection).
+    /// Each FAIL is new or unchanged; a baseline FAIL is fixed only if its check, account and region were
+    /// evaluated now and the resource passes or is gone; a baseline FAIL that could not be read this time is
+    /// carried forward as stale (in SARIF and the JSON report), so no upload closes an alert it did not read.
+    /// It may be the same file as --json: it is read before the scan.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    pub baseline: Option<PathBuf>,
+
+    /// Accepted risks (TOML, schemas/suppressions.schema.json): [[suppression]] rules with a check (id or
+    /// "*"), any of accounts, ous, regions, resources (ARN globs) and tags, a reason, an owner and an optional
+    /// expires date. A matching FAIL is reported as suppressed and does not fail the scan.
+    #[arg(long, value_name = "PATH")]
+    pub suppressions: Option<PathBuf>,
+
+    /// Which unsuppressed FAILs fail the scan (exit 1 or 4): `any` (default; carried-forward ones included)
+    /// or `new` (only FAILs new against --baseline; without a baseline every FAIL is new).
+    #[arg(long, value_enum, value_name = "new|any")]
+    pub fail_on: Option<FailOnArg>,
+
+    /// FAILs below this severity do not fail the scan (they are still reported).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_severity: Option<SeverityArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOnArg {
+    New,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityArg {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SarifSuppressedArg {
+    Include,
+    Omit,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -195,9 +248,17 @@ pub struct OutputArgs {
     pub sarif_dir: Option<PathBuf>,
 
     /// Code-scanning category of the SARIF runs (automationDetails.id); uploads with different categories
-    /// keep separate alerts. Default: orgscan/<organization id or account id>/.
+    /// keep separate alerts. Default: orgscan/<organization id or account id>/ for a full scan, followed by
+    /// what a partial selection narrowed (e.g. orgscan/o-abc123/checks=kms-key-not-pending-deletion/), so a
+    /// partial run never closes the alerts of what it did not look at.
     #[arg(long, value_name = "CATEGORY")]
     pub sarif_category: Option<String>,
+
+    /// Suppressed FAILs in SARIF: `include` (default; with `suppressions`, kind external, and the rule's
+    /// justification, which SARIF viewers honour) or `omit` (GitHub code scanning ignores `suppressions`
+    /// and would keep the alert open: omitted, the alert closes, and reopens when the rule expires).
+    #[arg(long, value_enum, value_name = "include|omit")]
+    pub sarif_suppressed: Option<SarifSuppressedArg>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@
 //! [`model::ScanReport`] → outputs ([`report`]) and the Security Hub sink ([`securityhub`]). Checks never
 //! render or import; renderers never call AWS.
 //!
-//! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `securityhub`,
+//! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
 //! `report`, then `cli`, `config`, `progress` and this file, which wires one run. A module imports only from
 //! layers below it (tests/integration/architecture.rs holds the tree to it).
 
@@ -19,6 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod securityhub;
+pub mod triage;
 
 pub use report::write_outputs;
 
@@ -131,6 +132,10 @@ pub async fn run_scan_with_accounts(
     report.notes.extend(notes);
     // The books sorted everything else; only the notes were added here.
     report.notes.sort();
+    report.partial = plan.partial.clone();
+    report.fail_policy = plan.fail_policy;
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
     Ok(ScanOutcome { report, accounts: configs })
 }
 

@@ -32,6 +32,10 @@ pub struct FileConfig {
     pub call_timeout: Option<u64>,
     pub outputs: Option<FileOutputs>,
     pub security_hub: Option<FileSecurityHub>,
+    pub baseline: Option<PathBuf>,
+    pub suppressions: Option<PathBuf>,
+    pub fail_on: Option<crate::cli::FailOnArg>,
+    pub fail_severity: Option<crate::cli::SeverityArg>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,7 @@ pub struct FileOutputs {
     pub sarif: Option<PathBuf>,
     pub sarif_dir: Option<PathBuf>,
     pub sarif_category: Option<String>,
+    pub sarif_suppressed: Option<crate::cli::SarifSuppressedArg>,
     pub asff_dir: Option<PathBuf>,
 }
 
@@ -66,6 +71,8 @@ impl FileConfig {
             }
         };
         rebase(&mut cfg.lambda_runtimes);
+        rebase(&mut cfg.baseline);
+        rebase(&mut cfg.suppressions);
         if let Some(o) = cfg.outputs.as_mut() {
             rebase(&mut o.json);
             rebase(&mut o.sarif);
@@ -105,6 +112,11 @@ impl FileConfig {
         a.outputs.sarif = args.outputs.sarif.clone().or(o.sarif);
         a.outputs.sarif_dir = args.outputs.sarif_dir.clone().or(o.sarif_dir);
         a.outputs.sarif_category = args.outputs.sarif_category.clone().or(o.sarif_category);
+        a.outputs.sarif_suppressed = args.outputs.sarif_suppressed.or(o.sarif_suppressed);
+        a.history.baseline = args.history.baseline.clone().or(self.baseline);
+        a.history.suppressions = args.history.suppressions.clone().or(self.suppressions);
+        a.history.fail_on = args.history.fail_on.or(self.fail_on);
+        a.history.fail_severity = args.history.fail_severity.or(self.fail_severity);
         a.security_hub.asff_dir = args.security_hub.asff_dir.clone().or(o.asff_dir);
         let sh = self.security_hub.unwrap_or_default();
         a.security_hub.security_hub |= sh.import.unwrap_or(false);

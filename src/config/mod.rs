@@ -13,7 +13,9 @@ use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::files::{check_writable, is_stdout};
-use crate::model::Region;
+use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
+use crate::model::{FailOn, FailPolicy, Region, Severity};
+use crate::triage::{Baseline, RuleSet};
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
@@ -50,6 +52,49 @@ pub struct ScanPlan {
     pub aws: AwsOptions,
     pub security_hub: SecurityHubPlan,
     pub scp_denied: ScpDenied,
+    /// `--baseline`, read and validated before the scan.
+    pub baseline: Option<Baseline>,
+    /// `--suppressions`, read and validated before the scan.
+    pub suppressions: Option<RuleSet>,
+    pub fail_policy: FailPolicy,
+    /// What the selection narrowed (see `ScanReport::partial`).
+    pub partial: Option<String>,
+}
+
+/// The longest default category suffix orgscan writes for a partial selection; past it, the selection must
+/// be named with --sarif-category (a category is meant to be read by people in the code-scanning UI).
+const MAX_PARTIAL: usize = 200;
+
+/// The words of a partial selection, for the SARIF category: each narrowing option and its values, sorted,
+/// in a fixed order, so the same selection always names the same category. `None` for a full scan.
+fn partial_selection(args: &ScanArgs, checks: &[&'static Check], regions: &RegionPlan) -> Option<String> {
+    let mut parts = Vec::new();
+    let join = |v: &[String]| {
+        let mut v: Vec<&str> = v.iter().map(|x| x.trim()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.join(",")
+    };
+    if checks.len() < check::ALL.len() {
+        parts.push(format!("checks={}", checks.iter().map(|c| c.info().id).collect::<Vec<_>>().join(",")));
+    }
+    match regions {
+        RegionPlan::Explicit(r) => parts.push(format!("regions={}", r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(","))),
+        RegionPlan::Enabled { exclude } if !exclude.is_empty() => {
+            let mut e: Vec<&str> = exclude.iter().map(|x| x.as_str()).collect();
+            e.sort_unstable();
+            e.dedup();
+            parts.push(format!("exclude-regions={}", e.join(",")));
+        }
+        RegionPlan::Enabled { .. } => {}
+    }
+    let s = &args.selection;
+    for (name, values) in [("accounts", &s.accounts), ("exclude-accounts", &s.exclude_accounts), ("ou", &s.ou), ("exclude-ou", &s.exclude_ou)] {
+        if !values.is_empty() {
+            parts.push(format!("{name}={}", join(values)));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// `--security-hub`, `--security-hub-only-failed`, `--dry-run` and `--asff-dir`.
@@ -114,20 +159,9 @@ fn parse_all<T: std::str::FromStr<Err = String>>(values: &[String]) -> Result<Ve
     values.iter().map(|v| v.trim().parse::<T>().map_err(ConfigError)).collect()
 }
 
-/// OU ids look like `ou-<root 4-32 chars>-<8-32 chars>` (Organizations API reference, OrganizationalUnit Id).
+/// See [`crate::org::validate_ou_id`].
 pub fn validate_ou(s: &str) -> Result<String, ConfigError> {
-    let ok = s.strip_prefix("ou-").and_then(|rest| rest.split_once('-')).is_some_and(|(root, ou)| {
-        (4..=32).contains(&root.len())
-            && (8..=32).contains(&ou.len())
-            && root.bytes().chain(ou.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    });
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(ConfigError(format!(
-            "invalid OU id '{s}': expected ou-<4-32 lower-case letters or digits>-<8-32 lower-case letters or digits>, e.g. ou-ab12-cdef3456"
-        )))
-    }
+    crate::org::validate_ou_id(s).map_err(ConfigError)
 }
 
 fn validate_template(t: &str) -> Result<String, ConfigError> {
@@ -250,7 +284,24 @@ impl ScanPlan {
             sarif: o.sarif.clone(),
             sarif_dir: o.sarif_dir.clone(),
             sarif_category: o.sarif_category.clone(),
+            sarif_omit_suppressed: o.sarif_suppressed == Some(SarifSuppressedArg::Omit),
         };
+        if o.sarif_suppressed.is_some() && outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
+            return Err(ConfigError("--sarif-suppressed needs --sarif PATH or --sarif-dir DIR".into()));
+        }
+        let partial = partial_selection(args, &checks, &regions);
+        if let Some(p) = &partial
+            && p.len() > MAX_PARTIAL
+            && outputs.sarif_category.is_none()
+            && (outputs.sarif.is_some() || outputs.sarif_dir.is_some())
+        {
+            return Err(ConfigError(format!(
+                "this partial selection would name a SARIF category of {} characters ({}...): give --sarif-category, one per \
+                 selection, so that its uploads replace only their own alerts",
+                p.len(),
+                p.chars().take(60).collect::<String>()
+            )));
+        }
         if outputs.sarif.is_some() && outputs.sarif_dir.is_some() {
             return Err(ConfigError("--sarif and --sarif-dir conflict: give one of them (--sarif-dir writes one file per account)".into()));
         }
@@ -307,12 +358,28 @@ impl ScanPlan {
         // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
         aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
         let security_hub = validate_security_hub(&args.security_hub)?;
+        let h = &args.history;
+        let baseline = h.baseline.as_deref().map(Baseline::load).transpose()?;
+        let suppressions = h.suppressions.as_deref().map(RuleSet::load).transpose()?;
+        let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
+        let fail_policy = FailPolicy {
+            fail_on: match h.fail_on {
+                Some(FailOnArg::New) => FailOn::New,
+                Some(FailOnArg::Any) | None => FailOn::Any,
+            },
+            min_severity: h.fail_severity.map(|s| match s {
+                SeverityArg::Low => Severity::Low,
+                SeverityArg::Medium => Severity::Medium,
+                SeverityArg::High => Severity::High,
+                SeverityArg::Critical => Severity::Critical,
+            }),
+        };
 
         Ok(Self {
             selection,
             regions,
             checks,
-            settings: CheckSettings { lambda_runtimes: Arc::new(table), read_tags: false },
+            settings: CheckSettings { lambda_runtimes: Arc::new(table), read_tags },
             access: AccessPlan {
                 role_arn_template,
                 external_id: a.external_id.clone(),
@@ -327,6 +394,10 @@ impl ScanPlan {
                 Some(ScpDeniedArg::Error) => ScpDenied::Error,
                 Some(ScpDeniedArg::Skip) | None => ScpDenied::Skip,
             },
+            baseline,
+            suppressions,
+            fail_policy,
+            partial,
         })
     }
 }

@@ -220,6 +220,11 @@ pub struct ScanReport {
     pub fail_policy: FailPolicy,
 }
 
+/// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
+pub const REPORT_SCHEMA_VERSION: &str = "2";
+/// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1.
+pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2"];
+
 /// Exit codes (documented in `--help` and the README).
 ///
 /// A CI step acts on them without parsing files: 0 and 1 are complete scans; 3 and 4 are the same verdicts

@@ -373,3 +373,19 @@ impl Walker<'_> {
         AccountPlan { account, partition, source }
     }
 }
+
+/// OU ids look like `ou-<root 4-32 chars>-<8-32 chars>` (Organizations API reference, OrganizationalUnit Id).
+pub fn validate_ou_id(s: &str) -> Result<String, String> {
+    let ok = s.strip_prefix("ou-").and_then(|rest| rest.split_once('-')).is_some_and(|(root, ou)| {
+        (4..=32).contains(&root.len())
+            && (8..=32).contains(&ou.len())
+            && root.bytes().chain(ou.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "invalid OU id '{s}': expected ou-<4-32 lower-case letters or digits>-<8-32 lower-case letters or digits>, e.g. ou-ab12-cdef3456"
+        ))
+    }
+}

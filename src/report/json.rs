@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::model::OpCounts;
 use crate::model::{AccountId, CoverageStatus, ScanReport, Subject};
 
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = crate::model::report::REPORT_SCHEMA_VERSION;
 
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {

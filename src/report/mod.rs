@@ -20,6 +20,8 @@ pub struct Outputs {
     pub sarif_dir: Option<PathBuf>,
     /// `--sarif-category`: overrides the default category (see `sarif::category`).
     pub sarif_category: Option<String>,
+    /// `--sarif-suppressed omit`: suppressed FAILs are left out of SARIF (GitHub ignores `suppressions`).
+    pub sarif_omit_suppressed: bool,
 }
 
 /// Writes every requested output file, atomically. Returns the errors (one per file that failed).

@@ -9,7 +9,7 @@ use crate::support::root;
 
 /// Bottom to top. A module may import only from layers listed before its own.
 const LAYERS: &[&[&str]] =
-    &[&["model", "files"], &["aws"], &["check"], &["org"], &["scan"], &["securityhub"], &["report"], &["cli"], &["config", "progress"]];
+    &[&["model", "files"], &["aws"], &["check"], &["org"], &["scan"], &["triage"], &["securityhub"], &["report"], &["cli"], &["config", "progress"]];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))

@@ -36,9 +36,14 @@ fn full_config() -> FileConfig {
             sarif: Some("r.sarif".into()),
             sarif_dir: Some("sarif".into()),
             sarif_category: Some("orgscan/prod/".into()),
+            sarif_suppressed: Some(orgscan::cli::SarifSuppressedArg::Omit),
             asff_dir: Some("asff".into()),
         }),
         security_hub: Some(FileSecurityHub { import: Some(true), only_failed: Some(false), dry_run: Some(false) }),
+        baseline: Some("previous.json".into()),
+        suppressions: Some("suppressions.toml".into()),
+        fail_on: Some(orgscan::cli::FailOnArg::New),
+        fail_severity: Some(orgscan::cli::SeverityArg::High),
     }
 }
 

@@ -1,0 +1,158 @@
+//! `--baseline PREVIOUS.json`: an earlier JSON report of orgscan, read back as findings.
+//!
+//! Only the fields the comparison needs are read (findings and the stale FAILs it carried forward); the
+//! fingerprint of every entry is computed again from its check, account, region and resource id and must
+//! match the one written, so an edited or foreign file cannot pass for a baseline.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::check;
+use crate::model::report::{REPORT_SCHEMA_VERSION, REPORT_SCHEMA_VERSIONS_READ};
+use crate::model::{AccountId, Finding, Region, Status, Target};
+
+/// A baseline, validated and ready to compare.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub path: PathBuf,
+    pub started_at: DateTime<Utc>,
+    /// Every finding of the baseline (PASS and FAIL), with `triage.first_seen` as the file has it.
+    pub findings: Vec<Finding>,
+    /// The FAILs the baseline carried forward as stale, with when each was last read.
+    pub stale: Vec<(Finding, DateTime<Utc>)>,
+    /// Entries left out (unknown check, bad fingerprint), in words; they become notes of the report.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    started_at: String,
+    findings: Vec<Entry>,
+    /// Written from schema version 2 on.
+    #[serde(default)]
+    stale: Vec<StaleEntry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    check_id: String,
+    status: String,
+    account_id: String,
+    region: String,
+    resource_type: String,
+    resource_id: String,
+    resource_arn: String,
+    message: String,
+    fingerprint: String,
+    #[serde(default)]
+    evidence: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    first_seen: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StaleEntry {
+    #[serde(flatten)]
+    entry: Entry,
+    last_seen: String,
+}
+
+fn time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+impl Baseline {
+    /// Reads and validates `path`. Refuses a file that is not an orgscan JSON report, or one of a schema
+    /// version this orgscan does not read, with an error that names the file and what was expected.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --baseline '{shown}': {e}"))?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        let shown = path.display();
+        let not_ours = |why: &str| format!("--baseline '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
+        let tool = value.pointer("/tool/name").and_then(|v| v.as_str());
+        if tool != Some("orgscan") {
+            return Err(not_ours("its tool.name is not \"orgscan\""));
+        }
+        let version = value.get("schema_version").and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
+        let readable = REPORT_SCHEMA_VERSIONS_READ.join(", ");
+        match version.parse::<u32>() {
+            Ok(v) if REPORT_SCHEMA_VERSIONS_READ.contains(&version) => {
+                let _ = v;
+            }
+            Ok(v) if v > REPORT_SCHEMA_VERSION.parse::<u32>().unwrap_or(u32::MAX) => {
+                return Err(format!(
+                    "--baseline '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
+                     versions {readable}: upgrade orgscan, or give a report it wrote"
+                ));
+            }
+            _ => return Err(format!("--baseline '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
+        }
+        let file: File = serde_json::from_value(value).map_err(|e| format!("--baseline '{shown}' is not a valid orgscan report: {e}"))?;
+        let started_at =
+            time(&file.started_at).ok_or_else(|| format!("--baseline '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
+        let mut warnings = Vec::new();
+        let mut findings = Vec::new();
+        for e in file.findings {
+            match e.to_finding() {
+                Ok(f) => findings.push(f),
+                Err(w) => warnings.push(format!("--baseline '{shown}': {w}; that entry is ignored")),
+            }
+        }
+        let mut stale = Vec::new();
+        for s in file.stale {
+            let Some(last_seen) = time(&s.last_seen) else {
+                warnings.push(format!("--baseline '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored", s.last_seen));
+                continue;
+            };
+            match s.entry.to_finding() {
+                Ok(f) if f.status == Status::Fail => stale.push((f, last_seen)),
+                Ok(_) => warnings.push(format!("--baseline '{shown}': a stale entry is not a FAIL; that entry is ignored")),
+                Err(w) => warnings.push(format!("--baseline '{shown}': {w}; that entry is ignored")),
+            }
+        }
+        Ok(Self { path: path.to_owned(), started_at, findings, stale, warnings })
+    }
+}
+
+impl Entry {
+    fn to_finding(&self) -> Result<Finding, String> {
+        let info = check::ALL
+            .iter()
+            .map(|c| c.info())
+            .find(|i| i.id == self.check_id)
+            .ok_or_else(|| format!("finding {} is of check '{}', which this orgscan does not have", self.fingerprint, self.check_id))?;
+        let account: AccountId = self.account_id.parse()?;
+        let region: Region = self.region.parse()?;
+        let resource_type = info
+            .resource_types
+            .iter()
+            .copied()
+            .find(|t| *t == self.resource_type)
+            .ok_or_else(|| format!("finding {} has resource type '{}', not one of {}", self.fingerprint, self.resource_type, info.id))?;
+        let status = match self.status.as_str() {
+            "PASS" => Status::Pass,
+            "FAIL" => Status::Fail,
+            other => return Err(format!("finding {} has status '{other}' (expected PASS or FAIL)", self.fingerprint)),
+        };
+        let mut b = Finding::builder(info, &Target::new(account, region))
+            .resource(resource_type, &self.resource_id, &self.resource_arn)
+            .status(status)
+            .message(&self.message);
+        for (k, v) in &self.evidence {
+            b = b.evidence(k, v.clone());
+        }
+        let mut f = b.build().map_err(|e| e.to_string())?;
+        if f.fingerprint() != self.fingerprint {
+            return Err(format!("finding {} does not match its check, account, region and resource id", self.fingerprint));
+        }
+        f.triage.first_seen = self.first_seen.as_deref().and_then(time);
+        Ok(f)
+    }
+}
