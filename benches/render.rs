@@ -77,9 +77,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.push(("json", t, b));
         // SARIF holds the FAILs only (a third here); one file per account keeps every file within GitHub's
         // limits at any size, and includes the gzip size check that guards them.
-        let (t, b) = time(runs, || match orgscan::report::sarif::render_dir(&report, None, &orgscan::report::sarif::Limits::GITHUB) {
-            Ok(files) => files.iter().map(|f| f.bytes.len()).sum(),
-            Err(_) => 0,
+        let (t, b) = time(runs, || {
+            match orgscan::report::sarif::render_dir(
+                &report,
+                &orgscan::report::sarif::SarifOptions::default(),
+                &orgscan::report::sarif::Limits::GITHUB,
+            ) {
+                Ok(files) => files.iter().map(|f| f.bytes.len()).sum(),
+                Err(_) => 0,
+            }
         });
         rows.push(("sarif", t, b));
         // ASFF: every finding (PASSes resolve earlier FAILs), grouped by scope and cut into import batches.

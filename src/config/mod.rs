@@ -11,15 +11,15 @@ pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
 use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
+use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::files::{check_writable, is_stdout};
-use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
 use crate::model::{FailOn, FailPolicy, Region, Severity};
-use crate::triage::{Baseline, RuleSet};
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
+use crate::triage::{Baseline, RuleSet};
 
 /// A configuration error: exit code 2, nothing scanned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -89,7 +89,9 @@ fn partial_selection(args: &ScanArgs, checks: &[&'static Check], regions: &Regio
         RegionPlan::Enabled { .. } => {}
     }
     let s = &args.selection;
-    for (name, values) in [("accounts", &s.accounts), ("exclude-accounts", &s.exclude_accounts), ("ou", &s.ou), ("exclude-ou", &s.exclude_ou)] {
+    for (name, values) in
+        [("accounts", &s.accounts), ("exclude-accounts", &s.exclude_accounts), ("ou", &s.ou), ("exclude-ou", &s.exclude_ou)]
+    {
         if !values.is_empty() {
             parts.push(format!("{name}={}", join(values)));
         }

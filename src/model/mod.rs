@@ -4,6 +4,7 @@
 pub mod check_info;
 pub mod error;
 pub mod finding;
+pub mod history;
 pub mod import;
 pub mod report;
 pub mod service;
@@ -14,8 +15,9 @@ pub mod triage;
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
 pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Status};
+pub use history::{Fixed, History, RuleUse, Stale, Suppressions};
 pub use report::{AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, ScanReport, Stats, Subject, exit};
 pub use service::{Rate, Service};
 pub use severity::Severity;
 pub use target::{AccountId, Partition, Region, Target};
-pub use triage::{BaselineState, FailOn, FailPolicy, Fixed, History, Rule, RuleUse, Stale, Suppressions, Triage};
+pub use triage::{BaselineState, FailOn, FailPolicy, Rule, Triage};

@@ -15,9 +15,10 @@ use serde::Serialize;
 use super::check_info::CheckInfo;
 use super::error::ScopeError;
 use super::finding::{Finding, Resource, Status, fingerprint};
+use super::history::{History, Suppressions};
 use super::import::ImportReport;
 use super::target::{AccountId, Region, Target};
-use super::triage::{FailPolicy, History, Suppressions};
+use super::triage::FailPolicy;
 
 /// API call counts for one (service, operation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -310,8 +311,8 @@ impl ScanReport {
     pub fn failing(&self) -> impl Iterator<Item = &Finding> {
         let stale = self.history.iter().flat_map(|h| h.stale.iter().map(|s| &s.finding));
         self.failures()
-            .filter(|f| self.fail_policy.counts(f, false))
-            .chain(stale.filter(|f| f.status == Status::Fail && self.fail_policy.counts(f, true)))
+            .filter(|f| self.fail_policy.counts(&f.triage, f.severity(), false))
+            .chain(stale.filter(|f| f.status == Status::Fail && self.fail_policy.counts(&f.triage, f.severity(), true)))
     }
 
     /// The exit code of the scan itself (outputs that could not be written make it `exit::OUTPUT`).

@@ -1,12 +1,11 @@
-//! What runs over time add to the scan: each FAIL's state against a baseline (an earlier report), when it
-//! was first seen, the suppression rule that accepts it, the baseline FAILs that were fixed or could not be
-//! read again (carried forward as stale), and the exit policy that decides which FAILs fail the run.
+//! What runs over time add to a finding: its state against a baseline (an earlier report), when it was
+//! first seen, the suppression rule that accepts it; and the exit policy that decides which FAILs fail the
+//! run. The baseline FAILs that were fixed or carried forward are in `history`.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::finding::Finding;
 use super::severity::Severity;
 
 /// A FAIL of this run against the baseline. A fixed FAIL is not a finding of this run: see [`Fixed`].
@@ -67,70 +66,6 @@ pub struct Triage {
     pub suppressed: Option<Arc<Rule>>,
 }
 
-/// A FAIL of the baseline that this run found fixed: its scope was evaluated and the resource passes
-/// (`gone: false`) or no longer exists (`gone: true`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fixed {
-    /// The baseline's finding (its message and evidence as they were).
-    pub finding: Finding,
-    pub gone: bool,
-}
-
-/// A FAIL of the baseline whose scope or resource could not be read this time: re-emitted, marked stale,
-/// so that no alert is closed by a read that failed; dropped once its scope is evaluated again.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stale {
-    /// The baseline's finding, with its triage (first seen, suppression) as of this run.
-    pub finding: Finding,
-    /// When it was last read as a FAIL.
-    pub last_seen: DateTime<Utc>,
-    /// Why it was not read this time.
-    pub reason: String,
-}
-
-/// The comparison with the baseline (`--baseline`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct History {
-    /// When the baseline scan started (its `started_at`).
-    pub baseline_started_at: DateTime<Utc>,
-    /// Sorted like findings.
-    pub fixed: Vec<Fixed>,
-    /// Sorted like findings.
-    pub stale: Vec<Stale>,
-    /// Baseline FAILs of checks, accounts or regions this run did not set out to scan: neither fixed nor
-    /// carried forward (a run of another selection is compared against the baseline of that selection).
-    pub out_of_selection: usize,
-}
-
-/// One rule of `--suppressions` and what it did in this run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleUse {
-    pub rule: Arc<Rule>,
-    /// Past its `expires` date on the scan date: it suppresses nothing.
-    pub expired: bool,
-    /// FAILs it suppressed (stale ones included).
-    pub matched: usize,
-}
-
-/// `--suppressions`: every rule, in file order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Suppressions {
-    pub rules: Vec<RuleUse>,
-    /// Whether "matched nothing" means unused: the scan was complete and covered the full selection.
-    pub complete: bool,
-}
-
-impl Suppressions {
-    pub fn expired(&self) -> impl Iterator<Item = &RuleUse> {
-        self.rules.iter().filter(|r| r.expired)
-    }
-
-    /// Active rules that matched nothing in a complete scan of the full selection.
-    pub fn unused(&self) -> impl Iterator<Item = &RuleUse> {
-        self.rules.iter().filter(move |r| self.complete && !r.expired && r.matched == 0)
-    }
-}
-
 /// Which FAILs make the scan fail (`--fail-on`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FailOn {
@@ -150,12 +85,13 @@ pub struct FailPolicy {
 }
 
 impl FailPolicy {
-    /// Whether this FAIL (of this run, `stale: false`, or carried forward) fails the scan.
-    pub fn counts(&self, f: &Finding, stale: bool) -> bool {
+    /// Whether a FAIL with this triage and severity (of this run, `stale: false`, or carried forward)
+    /// fails the scan.
+    pub fn counts(&self, triage: &Triage, severity: Severity, stale: bool) -> bool {
         let state_ok = match self.fail_on {
             FailOn::Any => true,
-            FailOn::New => !stale && f.triage.baseline != Some(BaselineState::Unchanged),
+            FailOn::New => !stale && triage.baseline != Some(BaselineState::Unchanged),
         };
-        state_ok && f.triage.suppressed.is_none() && self.min_severity.is_none_or(|m| f.severity() >= m)
+        state_ok && triage.suppressed.is_none() && self.min_severity.is_none_or(|m| severity >= m)
     }
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use super::json_import::{JsonFailedFinding, JsonImportCounts, JsonImportScope, JsonSecurityHub, JsonUntouched};
 use crate::model::OpCounts;
-use crate::model::{AccountId, CoverageStatus, ScanReport, Subject};
+use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Rule, ScanReport, Subject, Suppressions};
 
 pub const SCHEMA_VERSION: &str = crate::model::report::REPORT_SCHEMA_VERSION;
 
@@ -26,101 +27,17 @@ pub struct JsonReport<'a> {
     /// Fallbacks taken and details that could not be read (per account, or for the whole scan).
     pub notes: Vec<JsonNote<'a>>,
     pub stats: JsonStats,
+    /// Baseline FAILs carried forward: their scope or resource could not be read this time (empty without
+    /// `--baseline`). A later run reads them back from this file as FAILs last seen at `last_seen`.
+    pub stale: Vec<JsonStale<'a>>,
+    /// The comparison with `--baseline`; null without one.
+    pub baseline: Option<JsonBaseline<'a>>,
+    /// `--suppressions`: every rule and what it matched; null without one.
+    pub suppressions: Option<JsonSuppressions<'a>>,
     /// Present only when the Security Hub import ran (`--security-hub`): an optional section, so
     /// schema_version "1" readers are unaffected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<JsonSecurityHub<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonSecurityHub<'a> {
-    pub dry_run: bool,
-    pub only_failed: bool,
-    pub totals: JsonImportCounts,
-    /// One entry per (account, region), sorted; `region` is null for an account that was not scanned.
-    pub scopes: Vec<JsonImportScope<'a>>,
-    /// Every finding Security Hub refused for good, sorted by account, region, finding id.
-    pub failed_findings: Vec<JsonFailedFinding<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonImportCounts {
-    pub new: usize,
-    pub updated: usize,
-    pub archived: usize,
-    pub resolved: usize,
-    pub failed: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonImportScope<'a> {
-    pub account_id: &'a str,
-    pub region: Option<&'a str>,
-    /// `imported`, `dry_run`, `skipped` or `error`.
-    pub status: &'static str,
-    /// Why the scope was skipped, or the error (with its fix).
-    pub detail: Option<String>,
-    pub code: Option<&'a str>,
-    pub counts: JsonImportCounts,
-    /// Checks whose findings here were left as they are (not evaluated in this target).
-    pub untouched: Vec<JsonUntouched<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonFailedFinding<'a> {
-    pub account_id: &'a str,
-    pub region: &'a str,
-    pub finding_id: &'a str,
-    pub code: &'a str,
-    pub message: &'a str,
-}
-
-impl From<crate::model::import::Counts> for JsonImportCounts {
-    fn from(c: crate::model::import::Counts) -> Self {
-        Self { new: c.new, updated: c.updated, archived: c.archived, resolved: c.resolved, failed: c.failed }
-    }
-}
-
-impl<'a> JsonSecurityHub<'a> {
-    pub fn new(s: &'a crate::model::import::ImportReport) -> Self {
-        use crate::model::import::ImportStatus;
-        Self {
-            dry_run: s.dry_run,
-            only_failed: s.only_failed,
-            totals: s.totals().into(),
-            scopes: s
-                .scopes
-                .iter()
-                .map(|x| {
-                    let (detail, code) = match &x.status {
-                        ImportStatus::Imported | ImportStatus::DryRun => (None, None),
-                        ImportStatus::Skipped(reason) => (Some(reason.clone()), None),
-                        ImportStatus::Error(e) => (Some(e.message.clone()), Some(e.code.as_str())),
-                    };
-                    JsonImportScope {
-                        account_id: x.account.as_str(),
-                        region: x.region.as_ref().map(|r| r.as_str()),
-                        status: x.status.as_str(),
-                        detail,
-                        code,
-                        counts: x.counts.into(),
-                        untouched: x.untouched.iter().map(|(c, r)| JsonUntouched { check_id: c, reason: r }).collect(),
-                    }
-                })
-                .collect(),
-            failed_findings: s
-                .failures
-                .iter()
-                .map(|f| JsonFailedFinding {
-                    account_id: f.account.as_str(),
-                    region: f.region.as_str(),
-                    finding_id: &f.finding_id,
-                    code: &f.code,
-                    message: &f.message,
-                })
-                .collect(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +68,167 @@ pub struct JsonFinding<'a> {
     pub message: &'a str,
     pub fingerprint: String,
     pub evidence: &'a serde_json::Map<String, serde_json::Value>,
+    /// `new` or `unchanged` for a FAIL when the scan had a baseline; null otherwise.
+    pub baseline_state: Option<&'static str>,
+    /// When the resource's finding was first seen (with a baseline); null otherwise.
+    pub first_seen: Option<String>,
+    /// The suppression rule that accepts this FAIL; null if none.
+    pub suppressed: Option<JsonSuppressed<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonSuppressed<'a> {
+    pub rule: usize,
+    pub line: usize,
+    pub check: &'a str,
+    pub reason: &'a str,
+    pub owner: &'a str,
+    pub expires: Option<String>,
+}
+
+impl<'a> JsonSuppressed<'a> {
+    fn of(rule: &'a Rule) -> Self {
+        Self {
+            rule: rule.index,
+            line: rule.line,
+            check: &rule.check,
+            reason: &rule.reason,
+            owner: &rule.owner,
+            expires: rule.expires.map(|d| d.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonStale<'a> {
+    #[serde(flatten)]
+    pub finding: JsonFinding<'a>,
+    /// When it was last read as a FAIL.
+    pub last_seen: String,
+    /// Why it was not read this time.
+    pub reason: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonBaseline<'a> {
+    /// When the baseline scan started.
+    pub started_at: String,
+    pub new: usize,
+    pub unchanged: usize,
+    pub fixed: usize,
+    pub stale: usize,
+    /// Baseline FAILs of checks, accounts or regions this run did not set out to scan.
+    pub out_of_selection: usize,
+    /// The baseline FAILs found fixed: their scope was evaluated and the resource passes or is gone.
+    pub fixed_findings: Vec<JsonFixed<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonFixed<'a> {
+    pub check_id: &'static str,
+    #[serde(flatten)]
+    pub account: Owner<'a>,
+    pub region: &'a str,
+    pub resource_type: &'static str,
+    pub resource_id: &'a str,
+    pub resource_arn: &'a str,
+    pub fingerprint: String,
+    /// The resource no longer exists (rather than passing now).
+    pub gone: bool,
+    /// The baseline's message.
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonSuppressions<'a> {
+    pub rules: Vec<JsonRuleUse<'a>>,
+    /// Whether "matched nothing" means unused: the scan was complete and covered the full selection.
+    pub complete: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonRuleUse<'a> {
+    #[serde(flatten)]
+    pub rule: JsonSuppressed<'a>,
+    /// `active`, `expired`, or `unused` (active, matched nothing in a complete scan).
+    pub status: &'static str,
+    pub matched: usize,
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn finding<'a>(r: &'a ScanReport, f: &'a Finding) -> JsonFinding<'a> {
+    JsonFinding {
+        check_id: f.check.id,
+        status: f.status.as_str(),
+        severity: f.severity().as_str(),
+        account: Owner::of(r, &f.target.account),
+        region: f.target.region.as_str(),
+        resource_type: f.resource.resource_type,
+        resource_id: &f.resource.id,
+        resource_arn: &f.resource.arn,
+        title: f.check.title,
+        message: &f.message,
+        fingerprint: f.fingerprint(),
+        evidence: &f.evidence,
+        baseline_state: f.triage.baseline.map(BaselineState::as_str),
+        first_seen: f.triage.first_seen.as_ref().map(time),
+        suppressed: f.triage.suppressed.as_deref().map(JsonSuppressed::of),
+    }
+}
+
+fn baseline<'a>(r: &'a ScanReport, h: &'a History) -> JsonBaseline<'a> {
+    let state = |s: BaselineState| r.failures().filter(|f| f.triage.baseline == Some(s)).count();
+    JsonBaseline {
+        started_at: time(&h.baseline_started_at),
+        new: state(BaselineState::New),
+        unchanged: state(BaselineState::Unchanged),
+        fixed: h.fixed.len(),
+        stale: h.stale.len(),
+        out_of_selection: h.out_of_selection,
+        fixed_findings: h
+            .fixed
+            .iter()
+            .map(|x| {
+                let f = &x.finding;
+                JsonFixed {
+                    check_id: f.check.id,
+                    account: Owner::of(r, &f.target.account),
+                    region: f.target.region.as_str(),
+                    resource_type: f.resource.resource_type,
+                    resource_id: &f.resource.id,
+                    resource_arn: &f.resource.arn,
+                    fingerprint: f.fingerprint(),
+                    gone: x.gone,
+                    message: &f.message,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn suppressions(s: &Suppressions) -> JsonSuppressions<'_> {
+    let unused: Vec<usize> = s.unused().map(|u| u.rule.index).collect();
+    JsonSuppressions {
+        rules: s
+            .rules
+            .iter()
+            .map(|u| JsonRuleUse {
+                rule: JsonSuppressed::of(&u.rule),
+                status: if u.expired {
+                    "expired"
+                } else if unused.contains(&u.rule.index) {
+                    "unused"
+                } else {
+                    "active"
+                },
+                matched: u.matched,
+            })
+            .collect(),
+        complete: s.complete,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -203,12 +281,6 @@ pub struct JsonNote<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct JsonUntouched<'a> {
-    pub check_id: &'a str,
-    pub reason: &'a str,
-}
-
-#[derive(Debug, Serialize)]
 pub struct JsonError<'a> {
     pub account_id: &'a str,
     pub region: Option<&'a str>,
@@ -247,24 +319,15 @@ impl<'a> JsonReport<'a> {
             started_at: r.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             finished_at: r.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             incomplete: r.incomplete,
-            findings: r
-                .findings
+            findings: r.findings.iter().map(|f| finding(r, f)).collect(),
+            stale: r
+                .history
                 .iter()
-                .map(|f| JsonFinding {
-                    check_id: f.check.id,
-                    status: f.status.as_str(),
-                    severity: f.severity().as_str(),
-                    account: Owner::of(r, &f.target.account),
-                    region: f.target.region.as_str(),
-                    resource_type: f.resource.resource_type,
-                    resource_id: &f.resource.id,
-                    resource_arn: &f.resource.arn,
-                    title: f.check.title,
-                    message: &f.message,
-                    fingerprint: f.fingerprint(),
-                    evidence: &f.evidence,
-                })
+                .flat_map(|h| &h.stale)
+                .map(|s| JsonStale { finding: finding(r, &s.finding), last_seen: time(&s.last_seen), reason: &s.reason })
                 .collect(),
+            baseline: r.history.as_ref().map(|h| baseline(r, h)),
+            suppressions: r.suppressions.as_ref().map(suppressions),
             coverage: r
                 .coverage
                 .iter()

@@ -2,6 +2,7 @@
 //! writing of the files the user asked for. The ASFF files belong to `securityhub`.
 
 pub mod json;
+mod json_import;
 pub mod sarif;
 pub mod text;
 
@@ -36,9 +37,9 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
     // SARIF: everything is rendered and checked against GitHub's limits before the first byte is written,
     // so an output GitHub would reject is never written (the error names the option that makes it fit).
     let limits = sarif::Limits::GITHUB;
-    let category = outputs.sarif_category.as_deref();
+    let options = sarif::SarifOptions { category: outputs.sarif_category.clone(), omit_suppressed: outputs.sarif_omit_suppressed };
     if let Some(p) = &outputs.sarif {
-        match sarif::render_file(report, category, &limits) {
+        match sarif::render_file(report, &options, &limits) {
             Ok(file) => {
                 if let Err(e) = write_atomic(p, |w| std::io::Write::write_all(w, &file.bytes)) {
                     errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
@@ -48,7 +49,7 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
         }
     }
     if let Some(dir) = &outputs.sarif_dir {
-        match sarif::render_dir(report, category, &limits) {
+        match sarif::render_dir(report, &options, &limits) {
             Ok(files) => {
                 for file in files {
                     let p = dir.join(&file.file_name);

@@ -74,7 +74,8 @@ impl Baseline {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
         let shown = path.display();
-        let not_ours = |why: &str| format!("--baseline '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
+        let not_ours =
+            |why: &str| format!("--baseline '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
         let tool = value.pointer("/tool/name").and_then(|v| v.as_str());
         if tool != Some("orgscan") {
@@ -95,8 +96,8 @@ impl Baseline {
             _ => return Err(format!("--baseline '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
         }
         let file: File = serde_json::from_value(value).map_err(|e| format!("--baseline '{shown}' is not a valid orgscan report: {e}"))?;
-        let started_at =
-            time(&file.started_at).ok_or_else(|| format!("--baseline '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
+        let started_at = time(&file.started_at)
+            .ok_or_else(|| format!("--baseline '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
         let mut warnings = Vec::new();
         let mut findings = Vec::new();
         for e in file.findings {
@@ -108,7 +109,10 @@ impl Baseline {
         let mut stale = Vec::new();
         for s in file.stale {
             let Some(last_seen) = time(&s.last_seen) else {
-                warnings.push(format!("--baseline '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored", s.last_seen));
+                warnings.push(format!(
+                    "--baseline '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored",
+                    s.last_seen
+                ));
                 continue;
             };
             match s.entry.to_finding() {
@@ -130,12 +134,10 @@ impl Entry {
             .ok_or_else(|| format!("finding {} is of check '{}', which this orgscan does not have", self.fingerprint, self.check_id))?;
         let account: AccountId = self.account_id.parse()?;
         let region: Region = self.region.parse()?;
-        let resource_type = info
-            .resource_types
-            .iter()
-            .copied()
-            .find(|t| *t == self.resource_type)
-            .ok_or_else(|| format!("finding {} has resource type '{}', not one of {}", self.fingerprint, self.resource_type, info.id))?;
+        let resource_type =
+            info.resource_types.iter().copied().find(|t| *t == self.resource_type).ok_or_else(|| {
+                format!("finding {} has resource type '{}', not one of {}", self.fingerprint, self.resource_type, info.id)
+            })?;
         let status = match self.status.as_str() {
             "PASS" => Status::Pass,
             "FAIL" => Status::Fail,

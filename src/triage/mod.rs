@@ -32,13 +32,12 @@ pub fn apply(report: &mut ScanReport, baseline: Option<&Baseline>, rules: Option
     }
 }
 
-/// How one scope of this run ended, for the baseline FAILs in it.
-enum Read<'a> {
+/// What this run read of a baseline FAIL's scope.
+enum Outcome {
     Evaluated,
-    NotRead(String),
+    Unread(String),
     /// Not part of this run's selection.
     Outside,
-    Status(&'a CoverageStatus),
 }
 
 fn compare(report: &mut ScanReport, b: &Baseline) {
@@ -80,32 +79,29 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
             continue;
         }
         let t = &f.target;
-        let scope = scopes
-            .get(&(f.check.id, &t.account, Some(&t.region)))
-            .or_else(|| scopes.get(&(f.check.id, &t.account, None)))
-            .map_or_else(
-                // An interrupted scan has no coverage for the scopes it never reached.
-                || if report.incomplete && checks.contains(f.check.id) { Read::NotRead("the scan was interrupted before this scope".into()) } else { Read::Outside },
-                |s| Read::Status(s),
-            );
-        let read = match scope {
-            Read::Status(CoverageStatus::Evaluated { .. }) => match unreadable.get(&fp) {
-                Some(code) => Read::NotRead(format!("the resource could not be read ({code})")),
-                None => Read::Evaluated,
+        let status = scopes.get(&(f.check.id, &t.account, Some(&t.region))).or_else(|| scopes.get(&(f.check.id, &t.account, None)));
+        let outcome = match status {
+            Some(CoverageStatus::Evaluated { .. }) => match unreadable.get(&fp) {
+                Some(code) => Outcome::Unread(format!("the resource could not be read ({code})")),
+                None => Outcome::Evaluated,
             },
-            Read::Status(CoverageStatus::Error(e)) => Read::NotRead(format!("not evaluated ({}): {}", e.code, e.message)),
-            Read::Status(s) => Read::NotRead(format!("skipped: {}", s.skip_reason().unwrap_or_default())),
-            other => other,
+            Some(CoverageStatus::Error(e)) => Outcome::Unread(format!("not evaluated ({}): {}", e.code, e.message)),
+            Some(s) => Outcome::Unread(format!("skipped: {}", s.skip_reason().unwrap_or_default())),
+            // An interrupted scan has no coverage for the scopes it never reached.
+            None if report.incomplete && checks.contains(f.check.id) => {
+                Outcome::Unread("the scan was interrupted before this scope".into())
+            }
+            None => Outcome::Outside,
         };
         let mut finding = f.clone();
         finding.triage.first_seen = first_seen.get(&fp).copied();
-        match read {
-            Read::Evaluated => history.fixed.push(Fixed { gone: !now.contains_key(&fp), finding }),
-            Read::NotRead(reason) => {
+        match outcome {
+            Outcome::Evaluated => history.fixed.push(Fixed { gone: !now.contains_key(&fp), finding }),
+            Outcome::Unread(reason) => {
                 finding.triage.baseline = Some(BaselineState::Unchanged);
                 history.stale.push(Stale { finding, last_seen, reason });
             }
-            Read::Outside | Read::Status(_) => history.out_of_selection += 1,
+            Outcome::Outside => history.out_of_selection += 1,
         }
     }
     history.fixed.sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));

@@ -111,7 +111,10 @@ impl Matcher {
         let check = match r.check.as_str() {
             "*" => None,
             id => Some(check::ALL.iter().map(|c| c.info().id).find(|c| *c == id).ok_or_else(|| {
-                format!("unknown check '{id}'; allowed: \"*\" or one of {}", check::ALL.iter().map(|c| c.info().id).collect::<Vec<_>>().join(", "))
+                format!(
+                    "unknown check '{id}'; allowed: \"*\" or one of {}",
+                    check::ALL.iter().map(|c| c.info().id).collect::<Vec<_>>().join(", ")
+                )
             })?),
         };
         let reason = non_empty("reason", &r.reason)?;

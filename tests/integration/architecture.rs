@@ -8,8 +8,18 @@ use std::path::Path;
 use crate::support::root;
 
 /// Bottom to top. A module may import only from layers listed before its own.
-const LAYERS: &[&[&str]] =
-    &[&["model", "files"], &["aws"], &["check"], &["org"], &["scan"], &["triage"], &["securityhub"], &["report"], &["cli"], &["config", "progress"]];
+const LAYERS: &[&[&str]] = &[
+    &["model", "files"],
+    &["aws"],
+    &["check"],
+    &["org"],
+    &["scan"],
+    &["triage"],
+    &["securityhub"],
+    &["report"],
+    &["cli"],
+    &["config", "progress"],
+];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))

@@ -17,7 +17,7 @@ use orgscan::model::{AccountId, Target};
 use orgscan::model::{Coverage, CoverageStatus, ErrorEntry, ScanReport, Subject};
 use orgscan::model::{Finding, Status};
 use orgscan::report::Outputs;
-use orgscan::report::sarif::{self, Limits, SarifError};
+use orgscan::report::sarif::{self, Limits, SarifError, SarifOptions};
 use serde_json::Value;
 
 use crate::support::estate::{Expected, Mix, Moto, seed_account};
@@ -309,6 +309,10 @@ fn big_report(n: usize, accounts: usize) -> ScanReport {
     report(Subject::Organization { id: "o-bigorg".into(), caller: account(&ids[0]) }, findings, coverage, Vec::new())
 }
 
+fn opts(category: &str) -> SarifOptions {
+    SarifOptions { category: Some(category.to_owned()), ..SarifOptions::default() }
+}
+
 fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap()
 }
@@ -322,7 +326,7 @@ fn results(run: &Value) -> &Vec<Value> {
 
 #[test]
 fn sarif_of_a_fixed_report_matches_the_snapshot() {
-    let file = sarif::render_file(&fixed_report(), None, &Limits::GITHUB).unwrap();
+    let file = sarif::render_file(&fixed_report(), &SarifOptions::default(), &Limits::GITHUB).unwrap();
     let log = parse(&file.bytes);
     assert_schema_valid(&log);
     insta::assert_json_snapshot!("fixed_report", log, {
@@ -336,7 +340,7 @@ fn sarif_of_a_fixed_report_matches_the_snapshot() {
 #[test]
 fn fixed_report_follows_github_ingestion_rules_and_passes_the_multitool() {
     let r = fixed_report();
-    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
+    let file = sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap();
     let log = assert_github_ingestion_rules(&file.bytes);
     let run = &log["runs"][0];
     assert_eq!(log["runs"].as_array().unwrap().len(), 1);
@@ -417,7 +421,7 @@ fn fixed_report_follows_github_ingestion_rules_and_passes_the_multitool() {
 /// The checkers themselves catch what GitHub and the schema reject, so a regression cannot pass unseen.
 #[test]
 fn the_checkers_reject_broken_sarif() {
-    let good = parse(&sarif::render_file(&fixed_report(), None, &Limits::GITHUB).unwrap().bytes);
+    let good = parse(&sarif::render_file(&fixed_report(), &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes);
     type Mutation = fn(&mut Value);
     let ingestion: &[(&str, Mutation)] = &[
         ("arn: URI", |v| {
@@ -481,7 +485,7 @@ fn a_clean_scan_is_one_successful_run_with_empty_results_and_a_category_of_its_o
         "fine",
     );
     let r = report(scope, vec![ok], vec![evaluated("kms-key-not-pending-deletion", A1, "eu-west-1")], Vec::new());
-    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
+    let file = sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap();
     let log = assert_github_ingestion_rules(&file.bytes);
     assert_schema_valid(&log);
     let run = &log["runs"][0];
@@ -490,13 +494,13 @@ fn a_clean_scan_is_one_successful_run_with_empty_results_and_a_category_of_its_o
     assert_eq!(run["invocations"][0]["executionSuccessful"], true);
     assert!(run["invocations"][0].get("toolExecutionNotifications").is_none());
     assert_eq!(run["automationDetails"]["id"], "orgscan/111111111111/");
-    let custom = sarif::render_file(&r, Some("cloud/prod"), &Limits::GITHUB).unwrap();
+    let custom = sarif::render_file(&r, &opts("cloud/prod"), &Limits::GITHUB).unwrap();
     assert_eq!(parse(&custom.bytes)["runs"][0]["automationDetails"]["id"], "cloud/prod/");
 
     // An interrupted scan is not a successful run either.
     let mut interrupted = r.clone();
     interrupted.incomplete = true;
-    let log = parse(&sarif::render_file(&interrupted, None, &Limits::GITHUB).unwrap().bytes);
+    let log = parse(&sarif::render_file(&interrupted, &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes);
     assert_eq!(log["runs"][0]["invocations"][0]["executionSuccessful"], false);
     assert!(log["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"].as_str().unwrap().contains("interrupted"));
 }
@@ -509,8 +513,8 @@ fn output_is_deterministic_and_time_appears_only_in_time_fields() {
     b.errors.reverse();
     b.started_at = time(1000);
     b.finished_at = time(2000);
-    let fa = sarif::render_file(&a, None, &Limits::GITHUB).unwrap().bytes;
-    let fb = sarif::render_file(&b, None, &Limits::GITHUB).unwrap().bytes;
+    let fa = sarif::render_file(&a, &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes;
+    let fb = sarif::render_file(&b, &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes;
     let strip = |bytes: &[u8]| {
         let mut v = parse(bytes);
         for inv in v["runs"][0]["invocations"].as_array_mut().unwrap() {
@@ -521,7 +525,7 @@ fn output_is_deterministic_and_time_appears_only_in_time_fields() {
     };
     assert_ne!(fa, fb, "the times differ");
     assert_eq!(strip(&fa), strip(&fb));
-    assert_eq!(fa, sarif::render_file(&a, None, &Limits::GITHUB).unwrap().bytes);
+    assert_eq!(fa, sarif::render_file(&a, &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes);
     // Each time appears once, in its time field.
     let text = String::from_utf8(fb).unwrap();
     for t in [b.started_at, b.finished_at] {
@@ -536,94 +540,64 @@ fn output_is_deterministic_and_time_appears_only_in_time_fields() {
 fn exactly_5000_results_stay_in_one_run() {
     // GitHub keeps at most 5,000 results of a run (it accepts 25,000): orgscan never writes more.
     let r = big_report(5_000, 3);
-    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
+    let file = sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap();
     assert_eq!((file.runs, file.results), (1, 5_000));
     let log = assert_github_ingestion_rules(&file.bytes);
     assert_eq!(log["runs"][0]["automationDetails"]["id"], "orgscan/o-bigorg/");
 }
 
 #[test]
-fn past_5000_results_the_file_splits_into_one_run_per_account_each_with_its_own_category() {
-    let r = big_report(5_001, 3);
-    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
-    assert_eq!((file.runs, file.results), (3, 5_001));
-    let log = assert_github_ingestion_rules(&file.bytes);
-    assert_schema_valid(&log);
-    let runs = log["runs"].as_array().unwrap();
-    let mut total = 0;
-    for (i, run) in runs.iter().enumerate() {
-        let acct = format!("3000000000{i:02}");
-        assert_eq!(run["automationDetails"]["id"], format!("orgscan/o-bigorg/{acct}/"));
-        assert_eq!(run["properties"]["account_id"], acct.as_str());
-        assert!(results(run).iter().all(|x| x["properties"]["account_id"] == acct.as_str()));
-        total += results(run).len();
+fn past_5000_results_the_file_is_refused_naming_sarif_dir_whose_files_each_have_their_own_category() {
+    // The split is decided by the option, never by the count: no silent switch of categories at 5,001.
+    for (n, accounts) in [(5_001, 3), (25_001, 6), (5_001, 21)] {
+        let r = big_report(n, accounts);
+        let err = sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap_err();
+        assert!(matches!(err, SarifError::TooManyResults { results, per_run: 5_000 } if results == n), "{err:?}");
+        assert!(err.to_string().contains("--sarif-dir"), "{err}");
+        let files = sarif::render_dir(&r, &opts("big"), &Limits::GITHUB).unwrap();
+        assert_eq!(files.len(), accounts);
+        let mut total = 0;
+        let mut fps = BTreeSet::new();
+        for f in &files {
+            let log = assert_github_ingestion_rules(&f.bytes);
+            let acct = f.file_name.trim_end_matches(".sarif");
+            assert_eq!(log["runs"][0]["automationDetails"]["id"], format!("big/{acct}/"));
+            assert_eq!(log["runs"][0]["properties"]["account_id"], acct);
+            assert!(results(&log["runs"][0]).iter().all(|x| x["properties"]["account_id"] == acct));
+            total += results(&log["runs"][0]).len();
+            fps.extend(
+                results(&log["runs"][0]).iter().map(|x| x["partialFingerprints"]["primaryLocationLineHash"].as_str().unwrap().to_owned()),
+            );
+        }
+        assert_eq!((total, fps.len()), (n, n), "every result once, with its own fingerprint");
     }
-    assert_eq!(total, 5_001);
-    let fps: BTreeSet<&str> =
-        runs.iter().flat_map(results).map(|x| x["partialFingerprints"]["primaryLocationLineHash"].as_str().unwrap()).collect();
-    assert_eq!(fps.len(), 5_001, "every result keeps its own fingerprint");
-
-    // --sarif-dir gives the same categories, one file per account.
-    let files = sarif::render_dir(&r, None, &Limits::GITHUB).unwrap();
-    assert_eq!(
-        files.iter().map(|f| f.file_name.as_str()).collect::<Vec<_>>(),
-        ["300000000000.sarif", "300000000001.sarif", "300000000002.sarif"]
-    );
-    for (f, run) in files.iter().zip(runs) {
-        let one = assert_github_ingestion_rules(&f.bytes);
-        assert_eq!(one["runs"][0]["automationDetails"]["id"], run["automationDetails"]["id"]);
-        assert_eq!(one["runs"][0]["results"], run["results"]);
-    }
-}
-
-#[test]
-fn at_25001_results_the_file_splits_by_account_with_no_run_over_5000() {
-    let r = big_report(25_001, 6);
-    let file = sarif::render_file(&r, None, &Limits::GITHUB).unwrap();
-    assert_eq!((file.runs, file.results), (6, 25_001));
-    let log = assert_github_ingestion_rules(&file.bytes);
-    assert!(log["runs"].as_array().unwrap().iter().all(|run| results(run).len() <= 5_000));
-}
-
-#[test]
-fn past_the_run_limit_the_file_is_refused_naming_sarif_dir_and_the_dir_has_one_file_per_account() {
-    let r = big_report(5_001, 21);
-    let err = sarif::render_file(&r, None, &Limits::GITHUB).unwrap_err();
-    assert!(matches!(err, SarifError::TooManyAccounts { accounts: 21, .. }), "{err:?}");
-    assert!(err.to_string().contains("--sarif-dir"), "{err}");
-    let files = sarif::render_dir(&r, Some("big"), &Limits::GITHUB).unwrap();
-    assert_eq!(files.len(), 21);
-    let mut total = 0;
-    for f in &files {
-        let log = assert_github_ingestion_rules(&f.bytes);
-        let acct = f.file_name.trim_end_matches(".sarif");
-        assert_eq!(log["runs"][0]["automationDetails"]["id"], format!("big/{acct}/"));
-        total += results(&log["runs"][0]).len();
-    }
-    assert_eq!(total, 5_001);
+    let default = sarif::render_dir(&big_report(30, 3), &SarifOptions::default(), &Limits::GITHUB).unwrap();
+    let log = parse(&default[1].bytes);
+    assert_eq!(log["runs"][0]["automationDetails"]["id"], "orgscan/o-bigorg/300000000001/");
 }
 
 #[test]
 fn one_account_past_the_limit_is_refused_in_both_modes_naming_how_to_narrow_the_scan() {
     let r = big_report(5_001, 1);
-    for err in [sarif::render_file(&r, None, &Limits::GITHUB).unwrap_err(), sarif::render_dir(&r, None, &Limits::GITHUB).unwrap_err()] {
-        assert!(matches!(err, SarifError::AccountTooLarge { results: 5_001, .. }), "{err:?}");
-        let msg = err.to_string();
-        assert!(msg.contains("300000000000") && msg.contains("--regions") && msg.contains("--sarif-category"), "{msg}");
-    }
+    let err = sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap_err();
+    assert!(matches!(err, SarifError::TooManyResults { results: 5_001, .. }), "{err:?}");
+    let err = sarif::render_dir(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap_err();
+    assert!(matches!(err, SarifError::AccountTooLarge { results: 5_001, .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("300000000000") && msg.contains("--regions") && msg.contains("--sarif-category"), "{msg}");
 }
 
 #[test]
 fn a_file_over_the_gzip_limit_is_refused_naming_the_option() {
     let r = fixed_report();
     let small = Limits { gzip_bytes: 2_000, ..Limits::GITHUB };
-    let err = sarif::render_file(&r, None, &small).unwrap_err();
+    let err = sarif::render_file(&r, &SarifOptions::default(), &small).unwrap_err();
     assert!(matches!(err, SarifError::TooLarge { max: 2_000, .. }), "{err:?}");
     assert!(err.to_string().contains("--sarif-dir"), "{err}");
-    let err = sarif::render_dir(&r, None, &small).unwrap_err();
+    let err = sarif::render_dir(&r, &SarifOptions::default(), &small).unwrap_err();
     assert!(err.to_string().contains("--regions"), "{err}");
     // Under the real limit the same report fits.
-    assert!(sarif::render_file(&r, None, &Limits::GITHUB).is_ok());
+    assert!(sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).is_ok());
 }
 
 #[test]
@@ -740,7 +714,8 @@ async fn sarif_of_a_moto_scan_has_one_result_per_fail_and_stable_identities() {
 
     let run = &log["runs"][0];
     assert_eq!(log["runs"].as_array().unwrap().len(), 1);
-    assert_eq!(run["automationDetails"]["id"], format!("orgscan/{acct}/"));
+    // --regions narrows the scan: its category says so, and never replaces the full scan's alerts.
+    assert_eq!(run["automationDetails"]["id"], format!("orgscan/{acct}/regions=eu-west-1,us-east-2/"));
     assert_eq!(run["invocations"][0]["executionSuccessful"], true, "{}", run["invocations"]);
     assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), check::ALL.len());
 

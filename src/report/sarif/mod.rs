@@ -15,10 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, LogicalLocation, Message, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
-    ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Tool, ToolComponent,
+    ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Suppression, Tool, ToolComponent,
 };
 
-use crate::model::{AccountId, CheckInfo, CoverageStatus, ErrorEntry, Finding, NotEvaluable, ScanReport, Subject};
+use crate::model::{AccountId, BaselineState, CheckInfo, CoverageStatus, ErrorEntry, Finding, NotEvaluable, ScanReport, Stale, Subject};
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// The OASIS schema location of SARIF 2.1.0 (errata 01), the one the multitool's SARIF1011 rule accepts.
 mod parts;
@@ -65,10 +69,10 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SarifError {
     #[error(
-        "{results} failing results need more than one run ({per_run} results per run at most), and splitting them by account \
-         needs {accounts} runs, more than GitHub accepts in one file ({max_runs}); use {OPT_DIR} DIR to write one file per account"
+        "{results} results are more than GitHub keeps in one run ({per_run}); use {OPT_DIR} DIR to write one file per \
+         account (each with its own category; decide it once and keep it, as a switch of category leaves the old alerts open)"
     )]
-    TooManyAccounts { results: usize, accounts: usize, per_run: usize, max_runs: usize },
+    TooManyResults { results: usize, per_run: usize },
     #[error(
         "account {account} alone has {results} failing results, more than GitHub accepts in one run ({per_run}); \
          scan it in parts with {OPT_NARROW}"
@@ -90,16 +94,24 @@ pub struct SarifFile {
     pub results: usize,
 }
 
-/// The code-scanning category of a scan: `runAutomationDetails.id` (SARIF reads everything up to its last
-/// `/` as the category, the rest as the run's own id). Uploads with different categories do not replace each other's alerts, so the
-/// default names the organization (or the account) that was scanned.
-pub fn category(subject: &Subject, user: Option<&str>) -> String {
+/// The code-scanning category of a scan: `runAutomationDetails.id` (GitHub reads everything up to its last
+/// `/` as the category, the rest as the run's own id). Uploads with different categories do not replace each
+/// other's alerts, so the default names what was scanned: the organization (or the account), followed by what
+/// a partial selection narrowed (`orgscan/o-abc123/checks=kms-key-not-pending-deletion/regions=eu-west-1/`),
+/// so a partial run never replaces, and closes, the alerts of the full scan.
+pub fn category(subject: &Subject, partial: Option<&str>, user: Option<&str>) -> String {
     let mut c = match user {
         Some(u) => u.trim().to_owned(),
-        None => match subject {
-            Subject::Organization { id, .. } => format!("orgscan/{id}/"),
-            Subject::Account(a) | Subject::Accounts { caller: a } => format!("orgscan/{a}/"),
-        },
+        None => {
+            let base = match subject {
+                Subject::Organization { id, .. } => format!("orgscan/{id}/"),
+                Subject::Account(a) | Subject::Accounts { caller: a } => format!("orgscan/{a}/"),
+            };
+            match partial {
+                Some(p) => format!("{base}{p}/"),
+                None => base,
+            }
+        }
     };
     // github/codeql-action upload-sarif appends the same `/` to its `category` input.
     if !c.ends_with('/') {
@@ -114,58 +126,67 @@ pub fn account_category(base: &str, account: &AccountId) -> String {
     format!("{base}{account}/")
 }
 
-/// `--sarif PATH`: one file, one run; past the per-run result limit, one run per account, each with the
-/// category of [`account_category`] (GitHub refuses several runs of the same tool and category in one file).
-pub fn render_file(report: &ScanReport, user_category: Option<&str>, limits: &Limits) -> Result<SarifFile, SarifError> {
-    let r = Renderer::new(report);
-    let base = category(&report.subject, user_category);
-    let failures = r.failures();
-    let runs = if failures.len() <= limits.results_per_run {
-        vec![r.run(&base, &failures, None)]
-    } else {
-        let accounts = r.accounts();
-        if accounts.len() > limits.runs_per_file {
-            return Err(SarifError::TooManyAccounts {
-                results: failures.len(),
-                accounts: accounts.len(),
-                per_run: limits.results_per_run,
-                max_runs: limits.runs_per_file,
-            });
-        }
-        let mut runs = Vec::with_capacity(accounts.len());
-        for account in &accounts {
-            let mine = r.of_account(&failures, account, limits)?;
-            runs.push(r.run(&account_category(&base, account), &mine, Some(account)));
-        }
-        runs
-    };
-    encode("orgscan.sarif".to_owned(), runs, limits, OPT_DIR)
+/// `--sarif PATH`: one file, one run, in the scan's category. The split is decided by the option, never
+/// by the result count: past GitHub's 5,000 results per run the file is refused (the error names
+/// `--sarif-dir`), rather than switching to per-account categories behind the user's back.
+pub fn render_file(report: &ScanReport, options: &SarifOptions, limits: &Limits) -> Result<SarifFile, SarifError> {
+    let r = Renderer::new(report, options);
+    let base = category(&report.subject, report.partial.as_deref(), options.category.as_deref());
+    let results = r.results();
+    if results.len() > limits.results_per_run {
+        return Err(SarifError::TooManyResults { results: results.len(), per_run: limits.results_per_run });
+    }
+    encode("orgscan.sarif".to_owned(), vec![r.run(&base, &results, None)], limits, OPT_DIR)
 }
 
-/// `--sarif-dir DIR`: one file per account of the scan (`<account-id>.sarif`), each with its own category,
-/// including accounts without a failure, whose empty run closes their fixed alerts. Either every file fits
-/// or none is returned.
-pub fn render_dir(report: &ScanReport, user_category: Option<&str>, limits: &Limits) -> Result<Vec<SarifFile>, SarifError> {
-    let r = Renderer::new(report);
-    let base = category(&report.subject, user_category);
-    let failures = r.failures();
+/// `--sarif-dir DIR`: one file per account (`<account-id>.sarif`), each with its own category. An account
+/// gets a file when at least one of its scopes was evaluated (an empty run closes its fixed alerts) or when
+/// it has FAILs carried forward from the baseline; an account skipped or unreachable as a whole gets none,
+/// so its alerts stay as they are. Either every file fits or none is returned.
+pub fn render_dir(report: &ScanReport, options: &SarifOptions, limits: &Limits) -> Result<Vec<SarifFile>, SarifError> {
+    let r = Renderer::new(report, options);
+    let base = category(&report.subject, report.partial.as_deref(), options.category.as_deref());
+    let results = r.results();
     let mut files = Vec::new();
     for account in &r.accounts() {
-        let mine = r.of_account(&failures, account, limits)?;
+        let mine: Vec<Entry> = results.iter().filter(|e| &e.finding.target.account == account).cloned().collect();
+        let evaluated = report.coverage.iter().any(|c| &c.account == account && matches!(c.status, CoverageStatus::Evaluated { .. }));
+        if !evaluated && mine.is_empty() {
+            continue;
+        }
+        if mine.len() > limits.results_per_run {
+            return Err(SarifError::AccountTooLarge { account: account.clone(), results: mine.len(), per_run: limits.results_per_run });
+        }
         let run = r.run(&account_category(&base, account), &mine, Some(account));
         files.push(encode(format!("{account}.sarif"), vec![run], limits, OPT_NARROW)?);
     }
     Ok(files)
 }
 
+/// How SARIF is written (from `--sarif-category` and `--sarif-suppressed`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SarifOptions {
+    pub category: Option<String>,
+    /// Leave suppressed FAILs out (GitHub code scanning does not honour `result.suppressions`).
+    pub omit_suppressed: bool,
+}
+
+/// One result to write: a FAIL of this run, or one carried forward from the baseline.
+#[derive(Debug, Clone, Copy)]
+struct Entry<'a> {
+    finding: &'a Finding,
+    stale: Option<&'a Stale>,
+}
+
 struct Renderer<'a> {
     report: &'a ScanReport,
+    options: &'a SarifOptions,
     /// The rules in `tool.driver.rules` order: the checks that were run, in registry order.
     rules: Vec<&'static CheckInfo>,
 }
 
 impl<'a> Renderer<'a> {
-    fn new(report: &'a ScanReport) -> Self {
+    fn new(report: &'a ScanReport, options: &'a SarifOptions) -> Self {
         let mut rules = report.checks.clone();
         // A finding of a check missing from `checks` would otherwise have no rule to point at.
         let mut extra: Vec<&'static CheckInfo> =
@@ -173,18 +194,24 @@ impl<'a> Renderer<'a> {
         extra.sort_by_key(|c| c.id);
         extra.dedup_by_key(|c| c.id);
         rules.extend(extra);
-        Self { report, rules }
+        Self { report, options, rules }
     }
 
     fn rule_index(&self, id: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.id == id)
     }
 
-    /// Only FAIL becomes a result (a PASS is not a problem to track); sorted by rule, account, region,
-    /// resource so the same estate always gives the same bytes.
-    fn failures(&self) -> Vec<&'a Finding> {
-        let mut v: Vec<&Finding> = self.report.failures().collect();
-        v.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    /// Only FAIL becomes a result (a PASS is not a problem to track), with the baseline FAILs carried
+    /// forward as stale; suppressed ones unless they are omitted. Sorted by rule, account, region, resource
+    /// so the same estate always gives the same bytes.
+    fn results(&self) -> Vec<Entry<'a>> {
+        let r = self.report;
+        let keep = |f: &Finding| !(self.options.omit_suppressed && f.triage.suppressed.is_some());
+        let mut v: Vec<Entry> = r.failures().filter(|f| keep(f)).map(|f| Entry { finding: f, stale: None }).collect();
+        v.extend(
+            r.history.iter().flat_map(|h| &h.stale).filter(|s| keep(&s.finding)).map(|s| Entry { finding: &s.finding, stale: Some(s) }),
+        );
+        v.sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
         v
     }
 
@@ -194,19 +221,12 @@ impl<'a> Renderer<'a> {
         let mut set: BTreeSet<AccountId> = r.coverage.iter().map(|c| c.account.clone()).collect();
         set.extend(r.errors.iter().map(|e| e.account.clone()));
         set.extend(r.findings.iter().map(|f| f.target.account.clone()));
+        set.extend(r.history.iter().flat_map(|h| &h.stale).map(|s| s.finding.target.account.clone()));
         set
     }
 
-    fn of_account(&self, failures: &[&'a Finding], account: &AccountId, limits: &Limits) -> Result<Vec<&'a Finding>, SarifError> {
-        let mine: Vec<&Finding> = failures.iter().copied().filter(|f| &f.target.account == account).collect();
-        if mine.len() > limits.results_per_run {
-            return Err(SarifError::AccountTooLarge { account: account.clone(), results: mine.len(), per_run: limits.results_per_run });
-        }
-        Ok(mine)
-    }
-
-    fn run(&self, category: &str, failures: &[&Finding], account: Option<&AccountId>) -> Run {
-        let results: Vec<SarifResult> = failures.iter().map(|f| self.result(f)).collect();
+    fn run(&self, category: &str, entries: &[Entry], account: Option<&AccountId>) -> Run {
+        let results: Vec<SarifResult> = entries.iter().map(|e| self.result(e)).collect();
         let mut properties = PropertyBag::builder().build();
         if let Some(a) = account {
             properties.additional_properties.insert("account_id".into(), json!(a.as_str()));
@@ -233,12 +253,21 @@ impl<'a> Renderer<'a> {
             .build()
     }
 
-    fn result(&self, f: &Finding) -> SarifResult {
+    fn result(&self, e: &Entry) -> SarifResult {
+        let f = e.finding;
         let info = f.check;
         let account = f.target.account.as_str();
         let region = f.target.region.as_str();
+        let stale = e.stale.map(|s| {
+            format!(
+                "Not read again in this scan ({}); last seen failing at {}: ",
+                s.reason.trim_end_matches('.'),
+                s.last_seen.format("%Y-%m-%d %H:%M UTC")
+            )
+        });
         let message = format!(
-            "{} ({} {} in account {account}, region {region}).",
+            "{}{} ({} {} in account {account}, region {region}).",
+            stale.unwrap_or_default(),
             f.message.trim_end().trim_end_matches('.'),
             f.resource.resource_type,
             f.resource.id
@@ -271,6 +300,14 @@ impl<'a> Renderer<'a> {
         properties.insert("region".to_owned(), json!(region));
         properties.insert("resource_arn".to_owned(), json!(f.resource.arn));
         properties.insert("resource_type".to_owned(), json!(f.resource.resource_type));
+        if let Some(t) = &f.triage.first_seen {
+            properties.insert("first_seen".to_owned(), json!(time(t)));
+        }
+        if let Some(s) = e.stale {
+            properties.insert("stale".to_owned(), json!(true));
+            properties.insert("last_seen".to_owned(), json!(time(&s.last_seen)));
+            properties.insert("stale_reason".to_owned(), json!(s.reason));
+        }
         let mut r = SarifResult::builder()
             .rule_id(info.id)
             .level(level(info.severity))
@@ -282,6 +319,25 @@ impl<'a> Renderer<'a> {
             .properties(PropertyBag::builder().additional_properties(properties).build())
             .build();
         r.rule_index = self.rule_index(info.id).and_then(|i| i64::try_from(i).ok());
+        // SARIF §3.27.24: when one result has a baselineState, every result must. A stale result is a FAIL
+        // of the baseline that is still open as far as anyone knows: unchanged.
+        if self.report.history.is_some() {
+            let state = if e.stale.is_some() { BaselineState::Unchanged } else { f.triage.baseline.unwrap_or(BaselineState::New) };
+            r.baseline_state = Some(json!(state.as_str()));
+        }
+        // SARIF §3.27.23 and §3.35: with suppressions in play, every result carries the array (empty when
+        // not suppressed); `kind: external` (a rules file), `status: accepted`, the rule's justification.
+        if self.report.suppressions.is_some() {
+            r.suppressions = Some(
+                f.triage
+                    .suppressed
+                    .iter()
+                    .map(|rule| {
+                        Suppression::builder().kind(json!("external")).status(json!("accepted")).justification(rule.justification()).build()
+                    })
+                    .collect(),
+            );
+        }
         r
     }
 
@@ -308,7 +364,6 @@ impl<'a> Renderer<'a> {
             );
         }
         let successful = errors.is_empty() && !coverage_errors && unreadable.is_empty() && !r.incomplete;
-        let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let inv =
             Invocation::builder().execution_successful(successful).start_time_utc(time(&r.started_at)).end_time_utc(time(&r.finished_at));
         if notes.is_empty() { inv.build() } else { inv.tool_execution_notifications(notes).build() }
@@ -415,11 +470,18 @@ mod tests {
     #[test]
     fn categories_end_with_a_slash_and_name_the_scope() {
         let a: AccountId = "123456789012".parse().unwrap();
-        assert_eq!(category(&Subject::Account(a.clone()), None), "orgscan/123456789012/");
+        assert_eq!(category(&Subject::Account(a.clone()), None, None), "orgscan/123456789012/");
         let org = Subject::Organization { id: "o-abc123defg".into(), caller: a.clone() };
-        assert_eq!(category(&org, None), "orgscan/o-abc123defg/");
-        assert_eq!(category(&Subject::Accounts { caller: a.clone() }, None), "orgscan/123456789012/");
-        assert_eq!(category(&org, Some("cloud/prod")), "cloud/prod/");
+        assert_eq!(category(&org, None, None), "orgscan/o-abc123defg/");
+        assert_eq!(
+            category(&org, Some("checks=kms-key-not-pending-deletion"), None),
+            "orgscan/o-abc123defg/checks=kms-key-not-pending-deletion/"
+        );
+        assert_eq!(
+            category(&Subject::Accounts { caller: a.clone() }, Some("accounts=111111111111"), None),
+            "orgscan/123456789012/accounts=111111111111/"
+        );
+        assert_eq!(category(&org, Some("regions=eu-west-1"), Some("cloud/prod")), "cloud/prod/");
         assert_eq!(account_category("cloud/prod/", &a), "cloud/prod/123456789012/");
     }
 }

@@ -5,52 +5,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::model::import::{Counts, ImportReport, ImportStatus};
-use crate::model::{AccountId, CoverageStatus, Finding, ScanReport, Severity, Status, Subject, exit};
+use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, ScanReport, Severity, Status, Subject, exit};
+mod fmt;
+mod history;
+mod import;
 
-/// How much the summary lists before "and N more" (the JSON report holds everything).
-struct Bounds {
-    /// Failing resources per check.
-    per_check: usize,
-    /// The width a failing-resource line is cut to (its message gives way first) ...
-    line_width: usize,
-    /// ... keeping at least this much of the message however long the ARN.
-    min_message: usize,
-    /// Error causes, example accounts per cause, and the length an error's message is cut to.
-    error_groups: usize,
-    error_examples: usize,
-    error_message: usize,
-    /// Skip reasons and (check, code) groups of resources not evaluable; example resources over all groups.
-    gap_groups: usize,
-    not_evaluable_examples: usize,
-    notes: usize,
-    /// Security Hub: accounts in the table (account and region rows in a dry run), import errors and refused
-    /// findings, grouped lines ("Not touched", "Left as they are") per list.
-    import_accounts: usize,
-    import_listed: usize,
-    import_groups: usize,
-}
-
-const B: Bounds = Bounds {
-    per_check: 5,
-    line_width: 160,
-    min_message: 60,
-    error_groups: 10,
-    error_examples: 3,
-    error_message: 120,
-    gap_groups: 5,
-    not_evaluable_examples: 3,
-    notes: 10,
-    import_accounts: 20,
-    import_listed: 20,
-    import_groups: 10,
-};
+use self::fmt::{B, cut, named, one_line};
+use self::history::{baseline, stale, suppressions};
+use self::import::render_security_hub;
 
 pub fn render(r: &ScanReport) -> String {
     let mut s = String::new();
     header(r, &mut s);
+    baseline(r, &mut s);
     check_table(r, &mut s);
     failing_resources(r, &mut s);
+    stale(r, &mut s);
+    suppressions(r, &mut s);
     coverage_gaps(r, &mut s);
     errors(r, &mut s);
     notes(r, &mut s);
@@ -121,7 +92,8 @@ fn check_table(r: &ScanReport, s: &mut String) {
 
 fn failing_resources(r: &ScanReport, s: &mut String) {
     let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in r.failures() {
+    // Suppressed FAILs are listed under their rule instead.
+    for f in r.failures().filter(|f| f.triage.suppressed.is_none()) {
         by_check.entry(f.check.id).or_default().push(f);
     }
     if by_check.is_empty() {
@@ -146,7 +118,8 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
             ))
         });
         for f in fs.iter().take(B.per_check) {
-            let prefix = format!("    {}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
+            let new = if f.triage.baseline == Some(BaselineState::New) { "NEW " } else { "" };
+            let prefix = format!("    {new}{}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
             let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
             let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
         }
@@ -315,7 +288,18 @@ fn notes(r: &ScanReport, s: &mut String) {
 }
 
 fn verdict(r: &ScanReport) -> String {
-    let fails = r.failures().count();
+    let fails = r.failing().count();
+    // FAILs that do not fail the scan: suppressed, unchanged under --fail-on new, or below --fail-severity.
+    let accepted = r.failures().count() + r.history.as_ref().map_or(0, |h| h.stale.len()) - fails;
+    let verdict = verdict_of(r, fails);
+    if accepted > 0 {
+        format!("{verdict} ({accepted} other FAIL(s) do not fail the scan: suppressed, or outside --fail-on/--fail-severity)")
+    } else {
+        verdict
+    }
+}
+
+fn verdict_of(r: &ScanReport, fails: usize) -> String {
     match r.exit_code() {
         exit::OK => "OK: every scope evaluated, nothing failed".to_owned(),
         exit::FAILED_INCOMPLETE => {
@@ -330,148 +314,5 @@ fn verdict(r: &ScanReport) -> String {
         }
         _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
-    }
-}
-
-/// ` (account name)` when the organization named the account.
-fn named(r: &ScanReport, account: &AccountId) -> String {
-    r.account_name(account).map(|n| format!(" ({})", one_line(n))).unwrap_or_default()
-}
-
-/// The text on one line: a line break in an AWS message must not break the summary's layout.
-fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-/// The text on one line, cut to at most `max` characters (`...` marks the cut).
-fn cut(s: &str, max: usize) -> String {
-    let s = one_line(s.trim());
-    if s.chars().count() <= max {
-        return s;
-    }
-    let keep = max.saturating_sub(3);
-    let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
-    format!("{}...", s[..end].trim_end())
-}
-
-/// The Security Hub import: per account (per account and region in a dry run), then what was not imported.
-fn render_security_hub(sh: &ImportReport, s: &mut String) {
-    let mode = if sh.only_failed { "FAILs only" } else { "FAILs active, PASSes archived" };
-    // Accounts with an import error first, then those with refused findings, then the rest by id: the rows a
-    // person must act on are never the ones cut.
-    let mut rank: BTreeMap<&AccountId, u8> = BTreeMap::new();
-    for x in &sh.scopes {
-        let r = match (&x.status, x.counts.failed) {
-            (ImportStatus::Error(_), _) => 0,
-            (_, 0) => 2,
-            _ => 1,
-        };
-        rank.entry(&x.account).and_modify(|v| *v = (*v).min(r)).or_insert(r);
-    }
-    for f in &sh.failures {
-        rank.entry(&f.account).and_modify(|v| *v = (*v).min(1)).or_insert(1);
-    }
-    let rank = |a: &AccountId| rank.get(a).copied().unwrap_or(2);
-    // One row per account; per account and region in a dry run.
-    let mut rows: Vec<(&AccountId, &str, Counts)> = if sh.dry_run {
-        let _ = writeln!(s, "\nSecurity Hub import, DRY RUN ({mode}): nothing was sent; what would be sent per account and region:");
-        let _ = writeln!(s, "  {:<14} {:<16} {:>6} {:>8} {:>9} {:>9}", "ACCOUNT", "REGION", "NEW", "UPDATED", "ARCHIVED", "RESOLVED");
-        let dry = sh.scopes.iter().filter(|x| x.status == ImportStatus::DryRun);
-        dry.map(|x| (&x.account, x.region.as_ref().map_or("*", |r| r.as_str()), x.counts)).collect()
-    } else {
-        let _ = writeln!(s, "\nSecurity Hub import ({mode}), per account:");
-        let _ = writeln!(
-            s,
-            "  {:<14} {:>9} {:>6} {:>8} {:>9} {:>9} {:>7}",
-            "ACCOUNT", "IMPORTED", "NEW", "UPDATED", "ARCHIVED", "RESOLVED", "FAILED"
-        );
-        let sent: BTreeSet<&AccountId> =
-            sh.scopes.iter().filter(|x| matches!(x.status, ImportStatus::Imported | ImportStatus::Error(_))).map(|x| &x.account).collect();
-        sh.by_account().into_iter().filter(|(a, _)| sent.contains(a)).map(|(a, c)| (a, "", c)).collect()
-    };
-    rows.sort_by_key(|(a, region, _)| (rank(a), *a, *region));
-    let row = |s: &mut String, account: &str, region: &str, c: Counts| {
-        let _ = if sh.dry_run {
-            writeln!(s, "  {account:<14} {region:<16} {:>6} {:>8} {:>9} {:>9}", c.new, c.updated, c.archived, c.resolved)
-        } else {
-            let (i, n, u, a, r, f) = (c.imported(), c.new, c.updated, c.archived, c.resolved, c.failed);
-            writeln!(s, "  {account:<14} {i:>9} {n:>6} {u:>8} {a:>9} {r:>9} {f:>7}")
-        };
-    };
-    let mut total = Counts::default();
-    for (_, _, c) in &rows {
-        total += *c;
-    }
-    for (account, region, c) in rows.iter().take(B.import_accounts) {
-        row(s, account.as_str(), region, *c);
-    }
-    if rows.len() > B.import_accounts {
-        let accounts = |rows: &[(&AccountId, &str, Counts)]| rows.iter().map(|r| r.0).collect::<BTreeSet<_>>().len();
-        let hidden = accounts(&rows) - accounts(&rows[..B.import_accounts]);
-        let _ = if sh.dry_run {
-            writeln!(
-                s,
-                "  ... and {} more account/region rows, {hidden} more accounts (see the JSON report)",
-                rows.len() - B.import_accounts
-            )
-        } else {
-            writeln!(s, "  ... and {hidden} more accounts (see the JSON report)")
-        };
-    }
-    if rows.len() > 1 {
-        row(s, "TOTAL", "", total);
-    }
-    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
-    for x in &sh.scopes {
-        if let ImportStatus::Skipped(reason) = &x.status {
-            *skipped.entry(reason.as_str()).or_default() += 1;
-        }
-    }
-    if !skipped.is_empty() {
-        let _ = writeln!(s, "  Not touched (a partial scope never resolves a live finding):");
-        for (reason, n) in skipped.iter().take(B.import_groups) {
-            let _ = writeln!(s, "    {n} scope(s): {}", one_line(reason));
-        }
-        if skipped.len() > B.import_groups {
-            let _ = writeln!(s, "    ... and {} more reasons (see the JSON report)", skipped.len() - B.import_groups);
-        }
-    }
-    let mut untouched: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for x in sh.scopes.iter().filter(|x| matches!(x.status, ImportStatus::Imported | ImportStatus::DryRun)) {
-        for (check, why) in &x.untouched {
-            *untouched.entry((check.as_str(), why.as_str())).or_default() += 1;
-        }
-    }
-    if !untouched.is_empty() {
-        let _ = writeln!(s, "  Left as they are in imported regions (these checks were not evaluated there):");
-        for ((check, why), n) in untouched.iter().take(B.import_groups) {
-            let _ = writeln!(s, "    {check} in {n} region(s): {}", one_line(why));
-        }
-        if untouched.len() > B.import_groups {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", untouched.len() - B.import_groups);
-        }
-    }
-    let errors: Vec<_> =
-        sh.scopes.iter().filter_map(|x| if let ImportStatus::Error(e) = &x.status { Some((x, e)) } else { None }).collect();
-    if !errors.is_empty() {
-        let _ = writeln!(s, "  Import errors ({}; these scopes were not, or only partly, imported):", errors.len());
-        for (x, e) in errors.iter().take(B.import_listed) {
-            let region = x.region.as_ref().map(|r| r.as_str()).unwrap_or("*");
-            // Not cut: the message ends with the command that fixes it where orgscan knows one.
-            let _ = writeln!(s, "    {}/{region}: {}", x.account, one_line(&e.to_string()));
-        }
-        if errors.len() > B.import_listed {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", errors.len() - B.import_listed);
-        }
-    }
-    if !sh.failures.is_empty() {
-        let _ = writeln!(s, "  Findings Security Hub refused ({}):", sh.failures.len());
-        for f in sh.failures.iter().take(B.import_listed) {
-            let _ =
-                writeln!(s, "    {}/{} {} {}: {}", f.account, f.region, f.finding_id, one_line(&f.code), cut(&f.message, B.error_message));
-        }
-        if sh.failures.len() > B.import_listed {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", sh.failures.len() - B.import_listed);
-        }
     }
 }
