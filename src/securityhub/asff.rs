@@ -239,6 +239,16 @@ impl AsffFinding {
         out
     }
 
+    /// The archived form of a baseline FAIL whose resource is gone (its scope was evaluated and the resource
+    /// no longer exists): what `archived_copy` sends for it during an import, built from the baseline.
+    pub fn gone(f: &Finding, created_at: &str, updated_at: DateTime<Utc>) -> Self {
+        let mut out = Self::from_finding(f, created_at, updated_at);
+        out.record_state = "ARCHIVED".to_owned();
+        out.product_fields = product_fields(f.check, Some(("ArchivedBecause", "the resource is no longer reported by this check")));
+        out.fit();
+        out
+    }
+
     /// An archived copy of a finding orgscan imported earlier whose resource this run no longer reports
     /// (deleted, or out of the check's scope): what Security Hub holds, re-sent with `RecordState=ARCHIVED`.
     /// Returns `None` when the stored finding lacks what a valid import needs.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::asff::{AsffFinding, AsffSeverity, MAX_FINDING_BYTES, SizeBound, timestamp};
 use crate::files::write_atomic;
-use crate::model::{AccountId, Region, ResourceDetails, ScanReport};
+use crate::model::{AccountId, Finding, Region, ResourceDetails, ScanReport};
 
 /// At most 100 findings per `BatchImportFindings` request.
 pub const MAX_BATCH_FINDINGS: usize = 100;
@@ -171,12 +171,20 @@ fn is_batch_file_name(name: &str) -> bool {
     name.strip_prefix("batch-").and_then(|r| r.strip_suffix(".json")).is_some_and(|d| d.len() >= 4 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Every finding of the report in ASFF, grouped by (account, region) in report order.
+/// Every finding of the report in ASFF, grouped by (account, region) in report order, as the import would
+/// send it: `CreatedAt` from the finding's first sighting when the scan had a baseline (else the scan's
+/// start), and, with a baseline, an archived copy of every baseline FAIL whose resource is gone.
 pub fn by_scope(report: &ScanReport, updated_at: DateTime<Utc>) -> BTreeMap<(AccountId, Region), Vec<AsffFinding>> {
-    let created_at = timestamp(report.started_at);
+    let started = timestamp(report.started_at);
+    let created = |f: &Finding| f.triage.first_seen.map_or_else(|| started.clone(), timestamp);
     let mut out: BTreeMap<(AccountId, Region), Vec<AsffFinding>> = BTreeMap::new();
     for f in &report.findings {
-        let a = AsffFinding::from_finding(f, &created_at, updated_at).with_account_name(report.account_name(&f.target.account));
+        let a = AsffFinding::from_finding(f, &created(f), updated_at).with_account_name(report.account_name(&f.target.account));
+        out.entry((f.target.account.clone(), f.target.region.clone())).or_default().push(a);
+    }
+    for x in report.history.iter().flat_map(|h| &h.fixed).filter(|x| x.gone) {
+        let f = &x.finding;
+        let a = AsffFinding::gone(f, &created(f), updated_at).with_account_name(report.account_name(&f.target.account));
         out.entry((f.target.account.clone(), f.target.region.clone())).or_default().push(a);
     }
     out
