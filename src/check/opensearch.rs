@@ -6,7 +6,7 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings, resource_level};
+use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -214,13 +214,27 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<DomainInfo>, Vec<(Resource, S
     Ok((domains, unreadable))
 }
 
+/// Tag reads in flight at once.
+const TAG_PARALLELISM: usize = 4;
+
+/// The tags of one domain: `ListTags` (ARN; `TagList` of `Key`/`Value`, not paginated).
+/// <https://docs.aws.amazon.com/opensearch-service/latest/APIReference/API_ListTags.html>
+async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeError> {
+    let out = {
+        let _permit = cx.gate(Service::OpenSearch).permit().await;
+        cx.clients.opensearch().list_tags().arn(&domain.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
+    };
+    Ok(Some(out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
+}
+
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (domains, unreadable) = collect(cx).await?;
-        Ok(evaluate(&cx.target, &domains)?.with_unreadable(INFO, &cx.target, unreadable))
+        let evaluation = evaluate(&cx.target, &domains)?.with_unreadable(INFO, &cx.target, unreadable);
+        with_fail_tags(cx, evaluation, TAG_PARALLELISM, |domain| read_tags(cx, domain)).await
     })
 }
 
