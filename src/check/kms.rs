@@ -19,7 +19,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // ListKeys 500/s and DescribeKey 2,000/s per account and region (KMS quotas), shared with the account's
     // cryptographic workloads' management calls.
     rate: Rate::new(100, 100),
-    iam_actions: &["kms:ListKeys", "kms:DescribeKey"],
+    // kms:ListResourceTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by AWS Key Management Service"; a key policy must allow it too, as for DescribeKey).
+    iam_actions: &["kms:ListKeys", "kms:DescribeKey", "kms:ListResourceTags"],
     security_hub_controls: &["KMS.3"],
     resource_types: &["AwsKmsKey"],
     description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \

@@ -21,7 +21,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     service: Service::Lambda,
     // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
     rate: Rate::new(8, 8),
-    iam_actions: &["lambda:ListFunctions"],
+    // lambda:ListTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by AWS Lambda").
+    iam_actions: &["lambda:ListFunctions", "lambda:ListTags"],
     security_hub_controls: &["Lambda.2"],
     resource_types: &["AwsLambdaFunction"],
     description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \

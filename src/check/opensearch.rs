@@ -17,8 +17,9 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // The OpenSearch configuration API publishes no per-call quota; stay modest.
     rate: Rate::new(10, 10),
     // The OpenSearch Service API is authorized under the legacy `es:` prefix (Service Authorization
-    // Reference, "Actions defined by Amazon OpenSearch Service").
-    iam_actions: &["es:ListDomainNames", "es:DescribeDomains"],
+    // Reference, "Actions defined by Amazon OpenSearch Service"). es:ListTags is called only with `read_tags`
+    // (suppression rules on tags), and only for FAILs; declared with the others so the shipped policies grant it.
+    iam_actions: &["es:ListDomainNames", "es:DescribeDomains", "es:ListTags"],
     security_hub_controls: &["Opensearch.1", "ES.1"],
     resource_types: &["AwsOpenSearchServiceDomain", "AwsElasticsearchDomain"],
     description: "OpenSearch Service (and legacy Elasticsearch) domains can encrypt indices, logs, swap files \

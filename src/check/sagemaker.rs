@@ -18,7 +18,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     service: Service::SageMaker,
     // SageMaker List*/Describe*: a conservative share of the account's control-plane budget.
     rate: Rate::new(10, 10),
-    iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance"],
+    // sagemaker:ListTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by Amazon SageMaker").
+    iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance", "sagemaker:ListTags"],
     security_hub_controls: &["SageMaker.1", "SageMaker.2"],
     resource_types: &["AwsSageMakerNotebookInstance"],
     description: "A notebook instance that is not in a VPC, or whose direct internet access is enabled, can \
