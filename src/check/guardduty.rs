@@ -7,7 +7,7 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings, resource_level};
+use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -84,8 +84,8 @@ pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation
     Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new() })
 }
 
-/// The region's detector, or the detector that could not be read.
-async fn collect(cx: &CheckContext) -> Result<Result<RegionDetector, (Resource, ScopeError)>, ScopeError> {
+/// The region's detector with its tags (`None` without a detector), or the detector that could not be read.
+async fn collect(cx: &CheckContext) -> Result<Result<(RegionDetector, Tags), (Resource, ScopeError)>, ScopeError> {
     let gd = cx.clients.guardduty();
     // One detector per region is all AWS allows; one ListDetectors page holds it.
     let ids = {
@@ -93,14 +93,19 @@ async fn collect(cx: &CheckContext) -> Result<Result<RegionDetector, (Resource, 
         gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
     };
     let Some(id) = ids.into_iter().min() else {
-        return Ok(Ok(RegionDetector::None));
+        return Ok(Ok((RegionDetector::None, None)));
     };
     let answer = {
         let _permit = cx.gate(Service::GuardDuty).permit().await;
         gd.get_detector().detector_id(&id).send().await
     };
     match answer {
-        Ok(out) => Ok(Ok(RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) })),
+        Ok(out) => {
+            // `GetDetector` answers with the detector's `tags` itself: no call of its own.
+            // <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetDetector.html>
+            let tags = out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+            Ok(Ok((RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) }, Some(tags))))
+        }
         Err(e) => {
             let err = ScopeError::from_sdk("GetDetector", &e);
             if !resource_level(&err) {
@@ -122,7 +127,14 @@ pub static CHECK: Check = Check { info: INFO, run };
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         match collect(cx).await? {
-            Ok(detector) => evaluate(&cx.target, &detector),
+            // The FAIL of a disabled detector carries the detector's tags. The FAIL of a region without one is
+            // about the account, whose tags live in Organizations (readable from the management account only):
+            // they are not read, so it has `tags: None` and a rule on tags does not match it.
+            Ok((detector, tags)) => with_fail_tags(cx, evaluate(&cx.target, &detector)?, 1, |_| {
+                let tags = tags.clone();
+                async move { Ok(tags) }
+            })
+            .await,
             Err(unreadable) => Ok(Evaluation::default().with_unreadable(INFO, &cx.target, vec![unreadable])),
         }
     })

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Described, Evaluation, collect_findings, describe_each, resource_level};
+use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -19,7 +19,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // ListKeys 500/s and DescribeKey 2,000/s per account and region (KMS quotas), shared with the account's
     // cryptographic workloads' management calls.
     rate: Rate::new(100, 100),
-    iam_actions: &["kms:ListKeys", "kms:DescribeKey"],
+    // kms:ListResourceTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by AWS Key Management Service"; a key policy must allow it too, as for DescribeKey).
+    iam_actions: &["kms:ListKeys", "kms:DescribeKey", "kms:ListResourceTags"],
     security_hub_controls: &["KMS.3"],
     resource_types: &["AwsKmsKey"],
     description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \
@@ -156,13 +159,27 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<KeyInfo>, Vec<(Resource, Scop
     .await
 }
 
+/// The tags of one key: `ListResourceTags` (KeyId; `TagKey`/`TagValue`, at most 50 a page, `Truncated` and
+/// `NextMarker` page on). <https://docs.aws.amazon.com/kms/latest/APIReference/API_ListResourceTags.html>
+async fn read_tags(cx: &CheckContext, key: Resource) -> Result<Tags, ScopeError> {
+    let mut tags = std::collections::BTreeMap::new();
+    let pages = cx.clients.kms().list_resource_tags().key_id(&key.id).into_paginator().send();
+    cx.gate(Service::Kms)
+        .pages("ListResourceTags", pages, |page| {
+            tags.extend(page.tags().iter().map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())));
+        })
+        .await?;
+    Ok(Some(tags))
+}
+
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (keys, unreadable) = collect(cx).await?;
-        Ok(evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable))
+        let evaluation = evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable);
+        with_fail_tags(cx, evaluation, DESCRIBE_PARALLELISM, |key| read_tags(cx, key)).await
     })
 }
 

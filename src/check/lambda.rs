@@ -11,8 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{Check, CheckContext, Evaluation, collect_findings};
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, Evaluation, Tags, collect_findings, with_fail_tags};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "lambda-supported-runtime",
@@ -21,7 +21,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     service: Service::Lambda,
     // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
     rate: Rate::new(8, 8),
-    iam_actions: &["lambda:ListFunctions"],
+    // lambda:ListTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by AWS Lambda").
+    iam_actions: &["lambda:ListFunctions", "lambda:ListTags"],
     security_hub_controls: &["Lambda.2"],
     resource_types: &["AwsLambdaFunction"],
     description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
@@ -186,13 +189,27 @@ async fn collect(cx: &CheckContext) -> Result<Vec<FunctionInfo>, ScopeError> {
     Ok(out)
 }
 
+/// Tag reads in flight at once: each takes a permit of the Lambda control-plane budget anyway.
+const TAG_PARALLELISM: usize = 4;
+
+/// The tags of one function: `ListTags` (Resource = the function's ARN; a map, not paginated).
+/// <https://docs.aws.amazon.com/lambda/latest/api/API_ListTags.html>
+async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeError> {
+    let out = {
+        let _permit = cx.gate(Service::Lambda).permit().await;
+        cx.clients.lambda().list_tags().resource(&function.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
+    };
+    Ok(Some(out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
+}
+
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let functions = collect(cx).await?;
-        evaluate(&cx.target, &functions, &cx.settings.lambda_runtimes, scan_date(cx.scan_time))
+        let evaluation = evaluate(&cx.target, &functions, &cx.settings.lambda_runtimes, scan_date(cx.scan_time))?;
+        with_fail_tags(cx, evaluation, TAG_PARALLELISM, |function| read_tags(cx, function)).await
     })
 }
 

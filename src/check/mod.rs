@@ -6,17 +6,18 @@
 //! tests, `orgscan checks`, SARIF rules, docs) is derived from the registry below. Walking accounts,
 //! limiting, credentials, rendering and importing live elsewhere.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use std::future::Future;
 
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::aws::Clients;
 use crate::aws::limits::{Gate, Limits};
-use crate::model::{CheckInfo, Finding, FindingError, NotEvaluable, Rate, Resource, ScopeError, Service, Target};
+use crate::model::{CheckInfo, Finding, FindingError, NotEvaluable, Rate, Resource, ScopeError, Service, Status, Target};
 
 /// Per-check settings that come from the user (loaded once, shared by every target).
 #[derive(Debug, Clone)]
@@ -168,6 +169,54 @@ where
         }
     }
     Ok((found, unreadable))
+}
+
+/// A resource's tags, as a check reads them for [`with_fail_tags`]: `None` when the resource has no tags the
+/// check can read (an account-level finding).
+pub(crate) type Tags = Option<BTreeMap<String, String>>;
+
+/// Reads the tags of every FAIL of `evaluation`, `parallelism` at a time, when the settings ask for them (a
+/// suppression rule matches on tags); never for a PASS, and not at all otherwise. `read` takes its permits
+/// from the check's gate like every other call of the check.
+///
+/// Tags serve suppression matching only, so a tag read that fails (denied, throttled after every retry, the
+/// resource gone since) leaves the FAIL as it is, with `tags: None`: a rule on tags does not match it, every
+/// other rule still does. It is logged, not made a resource not evaluable: the resource was evaluated, and
+/// `not_evaluable` means "neither PASS nor FAIL". An expired session still ends the scope, so it is renewed
+/// and the scope run again, as for every other read.
+pub(crate) async fn with_fail_tags<Fut>(
+    cx: &CheckContext,
+    mut evaluation: Evaluation,
+    parallelism: usize,
+    read: impl Fn(Resource) -> Fut,
+) -> Result<Evaluation, ScopeError>
+where
+    Fut: Future<Output = Result<Tags, ScopeError>>,
+{
+    if !cx.settings.read_tags {
+        return Ok(evaluation);
+    }
+    let failing: Vec<(usize, Resource)> =
+        evaluation.findings.iter().enumerate().filter(|(_, f)| f.status == Status::Fail).map(|(i, f)| (i, f.resource.clone())).collect();
+    let read = &read;
+    let answers: Vec<(usize, Result<Tags, ScopeError>)> =
+        stream::iter(failing).map(|(i, r)| async move { (i, read(r).await) }).buffer_unordered(parallelism.max(1)).collect().await;
+    for (i, answer) in answers {
+        let finding = &mut evaluation.findings[i];
+        match answer {
+            Ok(tags) => finding.tags = tags,
+            Err(e) if !resource_level(&e) => return Err(e),
+            // The resource's ARN and the AWS error: never a tag, never a credential.
+            Err(e) => tracing::warn!(
+                target = %cx.target,
+                check = finding.check.id,
+                resource = %finding.resource.arn,
+                code = %e.code,
+                "tags not read, the FAIL is kept without tags (suppression rules on tags do not match it): {e}"
+            ),
+        }
+    }
+    Ok(evaluation)
 }
 
 /// The request budget of `service` per account and region: the stricter of the budgets its checks declare,

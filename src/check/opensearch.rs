@@ -6,7 +6,7 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Evaluation, collect_findings, resource_level};
+use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -17,8 +17,9 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // The OpenSearch configuration API publishes no per-call quota; stay modest.
     rate: Rate::new(10, 10),
     // The OpenSearch Service API is authorized under the legacy `es:` prefix (Service Authorization
-    // Reference, "Actions defined by Amazon OpenSearch Service").
-    iam_actions: &["es:ListDomainNames", "es:DescribeDomains"],
+    // Reference, "Actions defined by Amazon OpenSearch Service"). es:ListTags is called only with `read_tags`
+    // (suppression rules on tags), and only for FAILs; declared with the others so the shipped policies grant it.
+    iam_actions: &["es:ListDomainNames", "es:DescribeDomains", "es:ListTags"],
     security_hub_controls: &["Opensearch.1", "ES.1"],
     resource_types: &["AwsOpenSearchServiceDomain", "AwsElasticsearchDomain"],
     description: "OpenSearch Service (and legacy Elasticsearch) domains can encrypt indices, logs, swap files \
@@ -214,13 +215,27 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<DomainInfo>, Vec<(Resource, S
     Ok((domains, unreadable))
 }
 
+/// Tag reads in flight at once.
+const TAG_PARALLELISM: usize = 4;
+
+/// The tags of one domain: `ListTags` (ARN; `TagList` of `Key`/`Value`, not paginated).
+/// <https://docs.aws.amazon.com/opensearch-service/latest/APIReference/API_ListTags.html>
+async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeError> {
+    let out = {
+        let _permit = cx.gate(Service::OpenSearch).permit().await;
+        cx.clients.opensearch().list_tags().arn(&domain.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
+    };
+    Ok(Some(out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
+}
+
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (domains, unreadable) = collect(cx).await?;
-        Ok(evaluate(&cx.target, &domains)?.with_unreadable(INFO, &cx.target, unreadable))
+        let evaluation = evaluate(&cx.target, &domains)?.with_unreadable(INFO, &cx.target, unreadable);
+        with_fail_tags(cx, evaluation, TAG_PARALLELISM, |domain| read_tags(cx, domain)).await
     })
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Described, Evaluation, collect_findings, describe_each, resource_level};
+use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -18,7 +18,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     service: Service::SageMaker,
     // SageMaker List*/Describe*: a conservative share of the account's control-plane budget.
     rate: Rate::new(10, 10),
-    iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance"],
+    // sagemaker:ListTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by Amazon SageMaker").
+    iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance", "sagemaker:ListTags"],
     security_hub_controls: &["SageMaker.1", "SageMaker.2"],
     resource_types: &["AwsSageMakerNotebookInstance"],
     description: "A notebook instance that is not in a VPC, or whose direct internet access is enabled, can \
@@ -140,13 +143,28 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<NotebookInfo>, Vec<(Resource,
     .await
 }
 
+/// The tags of one notebook instance: `ListTags` (ResourceArn; `Tags` of `Key`/`Value`, `NextToken` pages on).
+/// <https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTags.html>
+async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeError> {
+    let mut tags = std::collections::BTreeMap::new();
+    let pages = cx.clients.sagemaker().list_tags().resource_arn(&notebook.arn).into_paginator().send();
+    cx.gate(Service::SageMaker)
+        .pages("ListTags", pages, |page| {
+            // Key is required and Value optional in the API model; a tag without a value has the empty one.
+            tags.extend(page.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))));
+        })
+        .await?;
+    Ok(Some(tags))
+}
+
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check { info: INFO, run };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (notebooks, unreadable) = collect(cx).await?;
-        Ok(evaluate(&cx.target, &notebooks)?.with_unreadable(INFO, &cx.target, unreadable))
+        let evaluation = evaluate(&cx.target, &notebooks)?.with_unreadable(INFO, &cx.target, unreadable);
+        with_fail_tags(cx, evaluation, DESCRIBE_PARALLELISM, |notebook| read_tags(cx, notebook)).await
     })
 }
 

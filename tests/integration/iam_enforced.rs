@@ -4,7 +4,8 @@
 //! `deploy/scanner-policy.json`, every member's `OrgScanAudit` role exactly the policy of
 //! `deploy/audit-role.yaml`, and the Security Hub import `deploy/securityhub-import-policy.json`. A scan
 //! evaluates every scope, the scanning (management) account's own included; without any one action it does
-//! not.
+//! not. The scans read the tags of their FAILs (as suppression rules on tags ask): without a tag action, that
+//! check's FAILs are still reported, without tags.
 //!
 //! moto enforces identity policies only (no SCPs, trust policies or external ids), and answers a denial with
 //! an XML `403 AccessDenied` for every service, which the SDK cannot parse for JSON-protocol services: a
@@ -159,6 +160,16 @@ impl Estate {
         }
     }
 
+    /// A scan that reads the tags of its FAILs (as suppression rules on tags ask), so the tag reads are held to
+    /// the policies too.
+    async fn scan_tagged(&self) -> ScanReport {
+        let factory = self.moto.factory(&self.scanner).with_interceptor(ContentSha256);
+        match orgscan::run_scan(&tagged_plan(), factory, std::future::pending(), &mut orgscan::scan::Silent).await {
+            Ok(r) => r,
+            Err(e) => panic!("scan did not start: {e}"),
+        }
+    }
+
     async fn scan(&self, extra: &[&str]) -> ScanReport {
         let factory = self.moto.factory(&self.scanner).with_interceptor(ContentSha256);
         let mut args = vec!["--role-name", ROLE, "--regions", REGION];
@@ -166,6 +177,13 @@ impl Estate {
         // The library's run: the scan, then the Security Hub import when --security-hub asks for it.
         crate::securityhub::scan_import(factory, &args).await
     }
+}
+
+/// The plan of every enforced scan but the Security Hub ones: tags read, as suppression rules on tags ask.
+fn tagged_plan() -> orgscan::config::ScanPlan {
+    let mut plan = crate::support::plan(&["--role-name", ROLE, "--regions", REGION]);
+    plan.settings.read_tags = true;
+    plan
 }
 
 async fn estate() -> Estate {
@@ -187,15 +205,21 @@ async fn estate() -> Estate {
     Estate { moto, management: org.management, scanner, admin, members }
 }
 
-/// Whether every (check, account, region) scope of the scan was evaluated, nothing went unread, and every
-/// account carries its name and OU path.
+/// Whether every (check, account, region) scope of the scan was evaluated, nothing went unread (the tags of
+/// every FAIL included: the estate's FAILs are all taggable), and every account carries its name and OU path.
 fn complete(r: &ScanReport) -> bool {
     r.errors.is_empty()
+        && untagged(r).next().is_none()
         && r.not_evaluable.is_empty()
         && r.notes.is_empty()
         && r.coverage.iter().all(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
         && r.accounts.len() == 3
         && r.accounts.values().all(|a| a.ou_path.is_some())
+}
+
+/// The FAILs whose tags were not read (a denied tag read keeps the FAIL, without tags).
+fn untagged(r: &ScanReport) -> impl Iterator<Item = &orgscan::model::Finding> {
+    r.failures().filter(|f| f.tags.is_none())
 }
 
 fn describe(r: &ScanReport) -> String {
@@ -207,6 +231,7 @@ fn describe(r: &ScanReport) -> String {
         .chain(r.not_evaluable.iter().map(|n| format!("not evaluable {} {}", n.resource.arn, n.error)))
         .chain(r.errors.iter().map(|e| format!("error {} {}", e.account, e.error)))
         .chain(r.notes.iter().map(|n| format!("note {:?} {}", n.account, n.text)))
+        .chain(untagged(r).map(|f| format!("FAIL without tags {}", f.resource.arn)))
         .collect();
     bad.join("\n")
 }
@@ -215,7 +240,7 @@ fn describe(r: &ScanReport) -> String {
 async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_any_one_action_it_is_not() {
     let e = estate().await;
 
-    let r = e.scan(&[]).await;
+    let r = e.scan_tagged().await;
     assert!(complete(&r), "the shipped policies must be enough:\n{}", describe(&r));
     let accounts: BTreeSet<&str> = r.coverage.iter().map(|c| c.account.as_str()).collect();
     assert_eq!(accounts.len(), 3, "the management account and both members");
@@ -260,8 +285,7 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
         }
         e.set_scanner_policy(&deploy_policy("deploy/scanner-policy.json", Some(&action))).await;
         let factory = e.moto.factory(&e.scanner).with_interceptor(ContentSha256);
-        let plan = crate::support::plan(&["--role-name", ROLE, "--regions", REGION]);
-        match orgscan::run_scan(&plan, factory, std::future::pending(), &mut orgscan::scan::Silent).await {
+        match orgscan::run_scan(&tagged_plan(), factory, std::future::pending(), &mut orgscan::scan::Silent).await {
             Ok(r) => assert!(!complete(&r), "without {action} in deploy/scanner-policy.json the scan still covered everything"),
             Err(err) => assert!(action.starts_with("organizations:") || action == "sts:AssumeRole", "{action}: {err}"),
         }
@@ -274,17 +298,18 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
             continue;
         }
         e.set_audit_policy(&audit_policy(Some(&action))).await;
-        let r = e.scan(&[]).await;
+        let r = e.scan_tagged().await;
         assert!(!complete(&r), "without {action} in deploy/audit-role.yaml the scan still covered everything");
         // Only that action's check is hurt, and only in the members (the scanning account has its own policy).
         let hurt = r.coverage.iter().filter(|c| c.status.as_str() != "evaluated").map(|c| (c.check_id, c.account.as_str()));
         let unread = r.not_evaluable.iter().map(|n| (n.check_id, n.target.account.as_str()));
-        for (check, account) in hurt.chain(unread) {
+        let tagless = untagged(&r).map(|f| (f.check.id, f.target.account.as_str()));
+        for (check, account) in hurt.chain(unread).chain(tagless) {
             assert!(check == check_of(&action) && account != e.management, "without {action}: {check} in {account}\n{}", describe(&r));
         }
     }
     e.set_audit_policy(&audit_policy(None)).await;
-    assert!(complete(&e.scan(&[]).await), "restored");
+    assert!(complete(&e.scan_tagged().await), "restored");
 }
 
 /// The check whose calls need `action` (none for the walker's own actions).

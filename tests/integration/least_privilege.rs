@@ -79,6 +79,17 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     let mut called = BTreeSet::new();
     called_actions(&read_json(&a), &mut called);
     called_actions(&read_json(&b), &mut called);
+    // Tags are read only when suppression rules match on them (`read_tags`), and only for FAILs: the same
+    // account scanned in-process with it on records every check's tag read.
+    let mut tagged = crate::support::plan(&["--accounts", &m0, "--regions", "eu-west-1"]);
+    tagged.settings.read_tags = true;
+    let r = orgscan::run_scan(&tagged, moto.factory(&org.management_creds), std::future::pending(), &mut orgscan::scan::Silent)
+        .await
+        .unwrap_or_else(|e| panic!("scan did not start: {e}"));
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let untagged: Vec<_> = r.failures().filter(|f| f.tags.is_none()).map(|f| &f.resource.arn).collect();
+    assert!(untagged.is_empty(), "every FAIL of the estate has readable tags: {untagged:?}");
+    called.extend(r.stats.api.keys().map(|(service, op)| format!("{}:{op}", iam_prefix(service))));
     // GetCallerIdentity needs no permission ("No permissions are required to perform this operation",
     // STS API reference) and cannot be denied.
     called.remove("sts:GetCallerIdentity");

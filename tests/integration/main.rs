@@ -18,4 +18,5 @@ mod realism_proxy;
 mod sarif;
 mod securityhub;
 mod summary;
+mod tags;
 mod this_account;
