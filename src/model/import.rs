@@ -19,6 +19,10 @@ pub struct Counts {
     pub resolved: usize,
     /// Findings Security Hub refused for good (see the failures list).
     pub failed: usize,
+    /// FAILs whose workflow was set to `SUPPRESSED` (a suppression rule accepts them).
+    pub suppressed: usize,
+    /// FAILs orgscan had suppressed whose rule expired or was removed: workflow back to `NEW`.
+    pub unsuppressed: usize,
 }
 
 impl Counts {
@@ -34,6 +38,8 @@ impl std::ops::AddAssign for Counts {
         self.archived += o.archived;
         self.resolved += o.resolved;
         self.failed += o.failed;
+        self.suppressed += o.suppressed;
+        self.unsuppressed += o.unsuppressed;
     }
 }
 

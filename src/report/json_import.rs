@@ -20,6 +20,8 @@ pub struct JsonImportCounts {
     pub archived: usize,
     pub resolved: usize,
     pub failed: usize,
+    pub suppressed: usize,
+    pub unsuppressed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,7 +49,15 @@ pub struct JsonFailedFinding<'a> {
 
 impl From<crate::model::import::Counts> for JsonImportCounts {
     fn from(c: crate::model::import::Counts) -> Self {
-        Self { new: c.new, updated: c.updated, archived: c.archived, resolved: c.resolved, failed: c.failed }
+        Self {
+            new: c.new,
+            updated: c.updated,
+            archived: c.archived,
+            resolved: c.resolved,
+            failed: c.failed,
+            suppressed: c.suppressed,
+            unsuppressed: c.unsuppressed,
+        }
     }
 }
 

@@ -8,8 +8,9 @@ pub mod plan;
 pub mod sink;
 #[cfg(test)]
 mod testing;
+pub mod workflow;
 
 /// The IAM actions the import needs in each member account (a policy of its own in `deploy/`).
-pub const IAM_ACTIONS: &[&str] = &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
+pub const IAM_ACTIONS: &[&str] = &["securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"];
 
 pub use sink::{ImportOptions, Sink};

@@ -38,6 +38,12 @@ pub struct Existing {
     pub created_at: Option<String>,
     /// The archived copy to send if this run no longer reports the finding (built for active ones only).
     pub archive: Option<AsffFinding>,
+    /// `Workflow.Status` (`NEW`, `NOTIFIED`, `SUPPRESSED`, `RESOLVED`).
+    pub workflow: Option<String>,
+    /// `Note.Text`.
+    pub note: Option<String>,
+    /// The note was written by orgscan (`Note.UpdatedBy`): a suppression orgscan set, and may lift.
+    pub note_by_orgscan: bool,
 }
 
 /// What the import may touch in one target (account, region). Decided per check: a check evaluated there
@@ -170,8 +176,8 @@ pub(super) fn explain(e: ScopeError, target: &Target) -> ScopeError {
              the region out with --exclude-regions {region}"
         ),
         c if c.contains("AccessDenied") || c == "UnauthorizedOperation" => format!(
-            "Fix: allow securityhub:BatchImportFindings and securityhub:GetFindings to the role orgscan uses in account {account} \
-             (README, Security Hub)"
+            "Fix: allow securityhub:BatchImportFindings, securityhub:GetFindings and (for suppressions) securityhub:BatchUpdateFindings \
+             to the role orgscan uses in account {account} (README, Security Hub; deploy/securityhub-import-policy.json)"
         ),
         _ => return e,
     };
@@ -192,7 +198,15 @@ mod tests {
             archived.record_state = "ARCHIVED".into();
             archived
         });
-        Existing { id: a.id, active, created_at: Some("2026-01-01T00:00:00.000Z".into()), archive }
+        Existing {
+            id: a.id,
+            active,
+            created_at: Some("2026-01-01T00:00:00.000Z".into()),
+            archive,
+            workflow: None,
+            note: None,
+            note_by_orgscan: false,
+        }
     }
 
     fn kinds(p: &[(AsffFinding, Kind)]) -> Vec<(String, Kind)> {

@@ -17,13 +17,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, RecordState, StringFilter, StringFilterComparison};
+use aws_sdk_securityhub::types::{
+    AwsSecurityFindingFilters, AwsSecurityFindingIdentifier, NoteUpdate, RecordState, StringFilter, StringFilterComparison, WorkflowStatus,
+    WorkflowUpdate,
+};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 
 use super::asff::{self, AsffFinding};
 use super::batch;
 use super::plan::{Existing, Kind, count, explain, is_retryable, plan_sends, protected_ids, readiness};
+use super::workflow;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::model::import::{Counts, FailedImport, ImportReport, ImportStatus, TargetImport};
@@ -200,10 +204,14 @@ impl Sink<'_> {
             created_at,
             self.now,
         );
+        let changes = workflow::plan(&job.findings, &existing);
         if self.options.dry_run {
             out.status = ImportStatus::DryRun;
             for (_, kind) in &planned {
                 count(&mut out.counts, *kind);
+            }
+            for c in &changes {
+                count_workflow(&mut out.counts, c.status, c.ids.len());
             }
             return (out, Vec::new());
         }
@@ -221,6 +229,19 @@ impl Sink<'_> {
             if let Some(e) = r.error {
                 out.status = ImportStatus::Error(e);
                 break;
+            }
+        }
+        // Workflow changes need the findings in Security Hub: only after every batch went through.
+        if out.status == ImportStatus::Imported {
+            for change in changes {
+                let r = self.update_workflow(&client, &target, &change).await;
+                count_workflow(&mut out.counts, change.status, r.accepted.len());
+                out.counts.failed += r.failed.len();
+                failures.extend(r.failed);
+                if let Some(e) = r.error {
+                    out.status = ImportStatus::Error(e);
+                    break;
+                }
             }
         }
         tracing::info!(target = %target, new = out.counts.new, updated = out.counts.updated, archived = out.counts.archived, failed = out.counts.failed, "Security Hub import");
@@ -265,12 +286,81 @@ impl Sink<'_> {
                 if active && archive.is_none() {
                     tracing::warn!(target = %target, id, "an earlier orgscan finding lacks the fields needed to archive it");
                 }
-                out.push(Existing { id: id.to_owned(), active, created_at: f.created_at().map(str::to_owned), archive });
+                out.push(Existing {
+                    id: id.to_owned(),
+                    active,
+                    created_at: f.created_at().map(str::to_owned),
+                    archive,
+                    workflow: f.workflow().and_then(|w| w.status()).map(|s| s.as_str().to_owned()),
+                    note: f.note().and_then(|n| n.text()).map(str::to_owned),
+                    note_by_orgscan: f.note().and_then(|n| n.updated_by()) == Some(workflow::NOTE_AUTHOR),
+                });
             }
         })
         .await
         .map_err(|e| explain(e, target))?;
         Ok(out)
+    }
+
+    /// One `BatchUpdateFindings` call (and re-sends of the findings it could not process for a reason that
+    /// may pass). Every `UnprocessedFindings` entry is read: the call answers HTTP 200 when some fail.
+    async fn update_workflow(&self, client: &aws_sdk_securityhub::Client, target: &Target, change: &workflow::Change) -> BatchResult {
+        let mut result = BatchResult::default();
+        let product = asff::product_arn(target);
+        let status = match change.status {
+            workflow::Target::Suppressed => WorkflowStatus::Suppressed,
+            workflow::Target::New => WorkflowStatus::New,
+        };
+        let mut pending = change.ids.clone();
+        let max_attempts = self.options.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let ids = pending.iter().map(|id| AwsSecurityFindingIdentifier::builder().id(id).product_arn(&product).build()).collect();
+            let response = {
+                let _permit = self.limits.permit(Service::SecurityHub, target).await;
+                client
+                    .batch_update_findings()
+                    .set_finding_identifiers(Some(ids))
+                    .workflow(WorkflowUpdate::builder().status(status.clone()).build())
+                    .note(NoteUpdate::builder().text(&change.note).updated_by(workflow::NOTE_AUTHOR).build())
+                    .send()
+                    .await
+            };
+            let out = match response {
+                Ok(o) => o,
+                Err(e) => {
+                    result.error = Some(explain(ScopeError::from_sdk("BatchUpdateFindings", &e), target));
+                    return result;
+                }
+            };
+            let mut retry = Vec::new();
+            let mut unprocessed = HashSet::new();
+            for u in out.unprocessed_findings() {
+                let id = u.finding_identifier().and_then(|i| i.id()).unwrap_or("(no id)").to_owned();
+                let code = u.error_code().unwrap_or("Unknown");
+                unprocessed.insert(id.clone());
+                // A finding imported a moment ago may not be visible yet, and a concurrent update may clear.
+                let transient = is_retryable(code) || code == "FindingNotFound" || code == "ConcurrentUpdateError";
+                if transient && attempt < max_attempts && pending.contains(&id) {
+                    retry.push(id);
+                } else {
+                    result.failed.push(FailedImport {
+                        account: target.account.clone(),
+                        region: target.region.clone(),
+                        finding_id: id,
+                        code: code.to_owned(),
+                        message: format!("BatchUpdateFindings (workflow {}): {}", status.as_str(), u.error_message().unwrap_or_default()),
+                    });
+                }
+            }
+            result.accepted.extend(pending.iter().filter(|id| !unprocessed.contains(*id)).cloned());
+            if retry.is_empty() {
+                return result;
+            }
+            tokio::time::sleep(self.options.retry_backoff.saturating_mul(1 << (attempt - 1).min(6))).await;
+            attempt += 1;
+            pending = retry;
+        }
     }
 
     /// Sends one batch; re-sends only the findings that failed with a retryable code, with backoff.
@@ -334,5 +424,12 @@ impl Sink<'_> {
             attempt += 1;
             pending = retry;
         }
+    }
+}
+
+fn count_workflow(c: &mut Counts, status: workflow::Target, n: usize) {
+    match status {
+        workflow::Target::Suppressed => c.suppressed += n,
+        workflow::Target::New => c.unsuppressed += n,
     }
 }

@@ -305,7 +305,7 @@ fn coverage_gaps_notes_and_the_security_hub_import_are_grouped_and_bounded() {
             } else {
                 ImportStatus::Imported
             },
-            counts: Counts { new: 2, updated: 1, archived: 3, resolved: 1, failed: 0 },
+            counts: Counts { new: 2, updated: 1, archived: 3, resolved: 1, failed: 0, ..Counts::default() },
             untouched: vec![("kms-key-not-pending-deletion".into(), "not evaluated (AccessDeniedException)".into())],
         })
         .chain((30..35).map(|i| TargetImport {

@@ -74,6 +74,14 @@ pub(super) fn render_security_hub(sh: &ImportReport, s: &mut String) {
     if rows.len() > 1 {
         row(s, "TOTAL", "", total);
     }
+    if total.suppressed + total.unsuppressed > 0 {
+        let (set, back) = if sh.dry_run { ("would be set", "would go") } else { ("set", "went") };
+        let _ = writeln!(
+            s,
+            "  Workflow (BatchUpdateFindings): {} FAIL(s) {set} to SUPPRESSED by a rule, {} {back} back to NEW (rule expired or removed)",
+            total.suppressed, total.unsuppressed
+        );
+    }
     let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     for x in &sh.scopes {
         if let ImportStatus::Skipped(reason) = &x.status {
