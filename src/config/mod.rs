@@ -76,7 +76,9 @@ fn partial_selection(args: &ScanArgs, checks: &[&'static Check], regions: &Regio
         v.join(",")
     };
     if checks.len() < check::ALL.len() {
-        parts.push(format!("checks={}", checks.iter().map(|c| c.info().id).collect::<Vec<_>>().join(",")));
+        // In registry order, whatever order --checks gave them in.
+        let ids: Vec<&str> = check::ALL.iter().map(|c| c.info().id).filter(|id| checks.iter().any(|c| c.info().id == *id)).collect();
+        parts.push(format!("checks={}", ids.join(",")));
     }
     match regions {
         RegionPlan::Explicit(r) => parts.push(format!("regions={}", r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(","))),

@@ -37,7 +37,7 @@ fn schema_errors(log: &Value) -> Vec<String> {
     validator.iter_errors(log).map(|e| format!("{e} at {}", e.instance_path)).take(20).collect()
 }
 
-fn assert_schema_valid(log: &Value) {
+pub(crate) fn assert_schema_valid(log: &Value) {
     let errors = schema_errors(log);
     assert!(errors.is_empty(), "SARIF does not validate against schemas/sarif-2.1.0.schema.json:\n{}", errors.join("\n"));
 }
@@ -55,7 +55,7 @@ fn has_scheme(uri: &str) -> bool {
 }
 
 /// GitHub's ingestion rules and hard limits on one SARIF file (`bytes` as written).
-fn assert_github_ingestion_rules(bytes: &[u8]) -> Value {
+pub(crate) fn assert_github_ingestion_rules(bytes: &[u8]) -> Value {
     let limits = Limits::GITHUB;
     let gz = sarif::gzip_len(bytes).unwrap();
     assert!(gz <= limits.gzip_bytes, "{gz} bytes gzipped > {}", limits.gzip_bytes);
@@ -122,7 +122,7 @@ fn assert_github_ingestion_rules(bytes: &[u8]) -> Value {
 /// warning-level result (SARIF's default `level` is warning). Its notes (no code snippets, no
 /// version control provenance, rule ids not of the form AB1234) do not apply to cloud resources. Version
 /// 5.7.0's `Ghas` rules do not include the older GH1005 (relative URIs): the Rust checks above cover it.
-fn multitool_validate(path: &Path) {
+pub(crate) fn multitool_validate(path: &Path) {
     let Some(tool) = std::env::var_os("ORGSCAN_SARIF_MULTITOOL").filter(|v| !v.is_empty()) else {
         panic!("ORGSCAN_SARIF_MULTITOOL is not set: run the tests with scripts/test.sh, which installs the SARIF multitool");
     };
