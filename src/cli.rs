@@ -7,11 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  clean: every scope evaluated (regions not enabled or closed by SCP are skipped), nothing failed
-  1  FAILs found, every scope evaluated
+  1  FAILs that fail the scan (unsuppressed; see --fail-on, --fail-severity), every scope evaluated
   2  bad invocation or configuration (nothing was scanned)
   3  incomplete, no FAILs: some scope or resource could not be read, the scan was stopped (Ctrl-C,
      SIGTERM), or the Security Hub import did not complete
-  4  FAILs found, and incomplete as for 3
+  4  FAILs that fail the scan, and incomplete as for 3
   5  an output could not be written or was refused (wins over 0, 1, 3 and 4)
   6  AWS could not be reached, or the scan could not start for a reason that may pass (throttling,
      5xx or timeouts after every retry): nothing was scanned, retry later";

@@ -235,7 +235,7 @@ pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2"];
 pub mod exit {
     /// Every scope evaluated (skips by region or SCP allowed), nothing failed, every output written.
     pub const OK: u8 = 0;
-    /// At least one FAIL, every scope evaluated.
+    /// At least one FAIL that fails the scan (unsuppressed, under the `FailPolicy`), every scope evaluated.
     pub const FAILED: u8 = 1;
     /// Bad invocation or configuration (nothing was scanned): the message names the value.
     pub const USAGE: u8 = 2;

@@ -19,5 +19,6 @@ mod realism_proxy;
 mod sarif;
 mod securityhub;
 mod summary;
+mod suppressions;
 mod tags;
 mod this_account;
