@@ -750,3 +750,64 @@ async fn sarif_of_a_moto_scan_has_one_result_per_fail_and_stable_identities() {
     });
     assert_eq!(by_rule.len(), check::ALL.len(), "every check fails somewhere in the estate: {by_rule:?}");
 }
+
+#[test]
+fn an_account_skipped_or_unreachable_as_a_whole_gets_no_sarif_file_unless_fails_are_carried_forward() {
+    use orgscan::model::{BaselineState, History, Stale};
+    let (a1, a2, a3) = (A1, A2, "333333333333");
+    let t1 = target(a1, "eu-west-1");
+    let fail =
+        finding(check::kms::INFO, &t1, "AwsKmsKey", "k1", "arn:aws:kms:eu-west-1:111111111111:key/k1", Status::Fail, "pending deletion");
+    let whole = |account: &str, status: CoverageStatus| Coverage {
+        check_id: check::kms::INFO.id,
+        account: account.parse().unwrap(),
+        region: None,
+        status,
+    };
+    let coverage = vec![
+        evaluated(check::kms::INFO.id, a1, "eu-west-1"),
+        // A SUSPENDED account, and one whose audit role cannot be assumed.
+        whole(a2, CoverageStatus::Skipped { reason: "account is SUSPENDED, not ACTIVE".into() }),
+        whole(a3, CoverageStatus::Error(ScopeError::new("AccessDenied", "cannot assume the audit role"))),
+    ];
+    let errors = vec![ErrorEntry {
+        account: account(a3),
+        region: None,
+        check_id: None,
+        error: ScopeError::new("AccessDenied", "cannot assume the audit role"),
+    }];
+    let org = Subject::Organization { id: "o-abc123defg".into(), caller: account(a1) };
+    let mut r = report(org, vec![fail], coverage, errors);
+    let names = |r: &ScanReport| -> Vec<String> {
+        sarif::render_dir(r, &SarifOptions::default(), &Limits::GITHUB).unwrap().into_iter().map(|f| f.file_name).collect()
+    };
+    assert_eq!(names(&r), ["111111111111.sarif"], "no file, so no empty run closing their alerts");
+    // --sarif: one run, of the evaluated account's results only.
+    let log = parse(&sarif::render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap().bytes);
+    assert_eq!(log["runs"].as_array().unwrap().len(), 1);
+    assert!(results(&log["runs"][0]).iter().all(|x| x["properties"]["account_id"] == a1));
+
+    // With a baseline FAIL of the unreachable account carried forward, that account's file holds it.
+    let t3 = target(a3, "eu-west-1");
+    let mut old =
+        finding(check::kms::INFO, &t3, "AwsKmsKey", "k3", "arn:aws:kms:eu-west-1:333333333333:key/k3", Status::Fail, "pending deletion");
+    old.triage.baseline = Some(BaselineState::Unchanged);
+    r.history = Some(History {
+        baseline_started_at: time(-86_400),
+        fixed: Vec::new(),
+        stale: vec![Stale { finding: old, last_seen: time(-86_400), reason: "not evaluated (AccessDenied)".into() }],
+        out_of_selection: 0,
+    });
+    assert_eq!(names(&r), ["111111111111.sarif", "333333333333.sarif"]);
+    let files = sarif::render_dir(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap();
+    let log = assert_github_ingestion_rules(&files[1].bytes);
+    assert_schema_valid(&log);
+    let run = &log["runs"][0];
+    assert_eq!(run["automationDetails"]["id"], "orgscan/o-abc123defg/333333333333/");
+    assert_eq!(results(run).len(), 1);
+    assert_eq!(
+        (results(run)[0]["baselineState"].as_str(), results(run)[0]["properties"]["stale"].as_bool()),
+        (Some("unchanged"), Some(true))
+    );
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+}
