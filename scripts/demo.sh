@@ -22,7 +22,8 @@ eval "$(target/debug/examples/demo_seed "$MOTO_ENDPOINT" 4 "$regions")"
 
 mkdir -p demo-out
 set +e
-target/debug/orgscan scan --regions "$regions" --json demo-out/report.json --sarif demo-out/orgscan.sarif --asff-dir demo-out/asff "$@"
+target/debug/orgscan scan --regions "$regions" --json demo-out/report.json --sarif demo-out/orgscan.sarif --asff-dir demo-out/asff \
+  --html demo-out/report.html "$@"
 code=$?
 set -e
 echo

@@ -6,6 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/moto-env.sh
+# Chromium, chromium-driver and selenium for the HTML report's browser tests (tests/integration/html.rs).
+# shellcheck source=scripts/browser-env.sh
+source scripts/browser-env.sh
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh

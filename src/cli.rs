@@ -235,6 +235,12 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Write one self-contained HTML report to this file, atomically: overview, accounts-by-checks heatmap
+    /// grouped by OU (drill down to regions), a findings table that sorts and filters, errors and skips by
+    /// cause. It fetches nothing when opened (inline styles, script and data; a CSP forbids requests).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+
     /// Write SARIF 2.1.0 for GitHub code scanning to this file, atomically: one result per FAIL. Past
     /// 5,000 results (the most GitHub keeps per run) it holds one run per account (at most 20); a file
     /// GitHub would reject or truncate is never written, and the error names --sarif-dir.

@@ -46,6 +46,7 @@ pub struct FileOutputs {
     pub sarif_dir: Option<PathBuf>,
     pub sarif_category: Option<String>,
     pub sarif_suppressed: Option<crate::cli::SarifSuppressedArg>,
+    pub html: Option<PathBuf>,
     pub asff_dir: Option<PathBuf>,
 }
 
@@ -77,6 +78,7 @@ impl FileConfig {
             rebase(&mut o.json);
             rebase(&mut o.sarif);
             rebase(&mut o.sarif_dir);
+            rebase(&mut o.html);
             rebase(&mut o.asff_dir);
         }
         Ok(cfg)
@@ -113,6 +115,7 @@ impl FileConfig {
         a.outputs.sarif_dir = args.outputs.sarif_dir.clone().or(o.sarif_dir);
         a.outputs.sarif_category = args.outputs.sarif_category.clone().or(o.sarif_category);
         a.outputs.sarif_suppressed = args.outputs.sarif_suppressed.or(o.sarif_suppressed);
+        a.outputs.html = args.outputs.html.clone().or(o.html);
         a.history.baseline = args.history.baseline.clone().or(self.baseline);
         a.history.suppressions = args.history.suppressions.clone().or(self.suppressions);
         a.history.fail_on = args.history.fail_on.or(self.fail_on);

@@ -289,6 +289,7 @@ impl ScanPlan {
             sarif_dir: o.sarif_dir.clone(),
             sarif_category: o.sarif_category.clone(),
             sarif_omit_suppressed: o.sarif_suppressed == Some(SarifSuppressedArg::Omit),
+            html: o.html.clone(),
         };
         if o.sarif_suppressed.is_some() && outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
             return Err(ConfigError("--sarif-suppressed needs --sarif PATH or --sarif-dir DIR".into()));
@@ -324,7 +325,14 @@ impl ScanPlan {
         {
             return Err(ConfigError(format!("--json and --sarif both name '{}': give each output its own file", s.display())));
         }
-        for p in outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()) {
+        let files: Vec<&PathBuf> =
+            outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()).chain(outputs.html.iter()).collect();
+        for (i, a) in files.iter().enumerate() {
+            if files[..i].contains(a) {
+                return Err(ConfigError(format!("two outputs name '{}': give each output its own file", a.display())));
+            }
+        }
+        for p in outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()).chain(outputs.html.iter()) {
             check_writable(p)?;
         }
         if let Some(dir) = &outputs.sarif_dir {

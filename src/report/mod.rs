@@ -1,6 +1,7 @@
 //! The outputs: pure functions of the scan report (the terminal summary, the JSON report, SARIF), and the
 //! writing of the files the user asked for. The ASFF files belong to `securityhub`.
 
+pub mod html;
 pub mod json;
 mod json_import;
 pub mod sarif;
@@ -23,6 +24,8 @@ pub struct Outputs {
     pub sarif_category: Option<String>,
     /// `--sarif-suppressed omit`: suppressed FAILs are left out of SARIF (GitHub ignores `suppressions`).
     pub sarif_omit_suppressed: bool,
+    /// `--html PATH`: the self-contained HTML report.
+    pub html: Option<PathBuf>,
 }
 
 /// Writes every requested output file, atomically. Returns the errors (one per file that failed).
@@ -33,6 +36,16 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
         && let Err(e) = write_atomic(p, |w| json::to_writer(report, w))
     {
         errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
+    }
+    if let Some(p) = &outputs.html {
+        match html::render(report) {
+            Ok(page) => {
+                if let Err(e) = write_atomic(p, |w| std::io::Write::write_all(w, page.as_bytes())) {
+                    errors.push(format!("cannot write the HTML report '{}': {e}", p.display()));
+                }
+            }
+            Err(e) => errors.push(format!("HTML report '{}' not written: {e}", p.display())),
+        }
     }
     // SARIF: everything is rendered and checked against GitHub's limits before the first byte is written,
     // so an output GitHub would reject is never written (the error names the option that makes it fit).

@@ -37,6 +37,7 @@ fn full_config() -> FileConfig {
             sarif_dir: Some("sarif".into()),
             sarif_category: Some("orgscan/prod/".into()),
             sarif_suppressed: Some(orgscan::cli::SarifSuppressedArg::Omit),
+            html: Some("r.html".into()),
             asff_dir: Some("asff".into()),
         }),
         security_hub: Some(FileSecurityHub { import: Some(true), only_failed: Some(false), dry_run: Some(false) }),

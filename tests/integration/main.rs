@@ -8,6 +8,7 @@ mod architecture;
 mod config;
 mod faults;
 mod history;
+mod html;
 mod http_faults;
 mod iam_enforced;
 mod least_privilege;
