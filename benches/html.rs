@@ -36,7 +36,7 @@ fn synthetic() -> Result<ScanReport, BoxError> {
             for c in check::ALL {
                 let info = c.info();
                 // One scope in a hundred could not be read.
-                if (a + n) % 100 == 0 {
+                if (a + n).is_multiple_of(100) {
                     let status = CoverageStatus::Error(ScopeError::new("AccessDeniedException", "not authorized"));
                     coverage.push(Coverage { check_id: info.id, account: account.clone(), region: Some(region.clone()), status });
                     n += 1;
@@ -47,7 +47,8 @@ fn synthetic() -> Result<ScanReport, BoxError> {
                     let id = format!("{}-{n:07}", info.id);
                     let arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
                     let b = Finding::builder(info, &target).resource(info.resource_types[0], &id, arn);
-                    let f = if (n + i) % 3 == 0 { b.fail(format!("{id} fails {}", info.id)) } else { b.pass(format!("{id} passes")) };
+                    let f =
+                        if (n + i).is_multiple_of(3) { b.fail(format!("{id} fails {}", info.id)) } else { b.pass(format!("{id} passes")) };
                     findings.push(f.build()?);
                 }
                 let status = CoverageStatus::Evaluated { resources: PER_SCOPE, not_applicable: 0, not_evaluable: 0 };
