@@ -36,6 +36,12 @@ pub const IAM_ACTIONS: &[&str] = &[
     "kms:EnableKey",
 ];
 
+/// Actions the role needs that orgscan does not call itself: the first `CreateDetector` in an account makes
+/// GuardDuty create its service-linked role `AWSServiceRoleForAmazonGuardDuty` with the caller's permission
+/// (GuardDuty User Guide, "Service-linked role permissions for GuardDuty"). moto creates none, so only the
+/// template test holds this one.
+pub const IMPLIED_IAM_ACTIONS: &[&str] = &["iam:CreateServiceLinkedRole"];
+
 /// The exit code of a fix, with the meanings of [`crate::model::exit`]: 0 nothing selected fails (after an
 /// apply: the rescan shows every selected FAIL passing); 1 selected FAILs remain (a dry run: there is
 /// something to fix; manual items always remain); 3 / 4 the same with something not done or not verified
