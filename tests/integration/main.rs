@@ -7,6 +7,7 @@ mod support;
 mod architecture;
 mod config;
 mod faults;
+mod fix;
 mod history;
 mod http_faults;
 mod iam_enforced;
