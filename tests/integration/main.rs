@@ -8,6 +8,7 @@ mod architecture;
 mod config;
 mod faults;
 mod fix;
+mod fix_iam;
 mod history;
 mod http_faults;
 mod iam_enforced;
