@@ -277,7 +277,7 @@ pub async fn run_fix(
     let go = plan.apply && changes > 0 && (!plan.confirm || ui.confirm(changes));
     if !go {
         if changes > 0 {
-            ui.say(&format!("Nothing was changed: --apply makes the {changes} change(s) (with --yes when not on a terminal).\n"));
+            ui.say(&format!("\nNothing was changed: --apply makes the {changes} change(s) (with --yes when not on a terminal).\n"));
         }
         outcome.exit_code = fix::exit_code(!outcome.items.is_empty(), incomplete, false);
         return Ok(outcome);

@@ -47,9 +47,14 @@ pub fn opensearch(f: &Finding) -> Vec<String> {
     // Domain names: 3 to 28 characters (OpenSearch Service API Reference, CreateDomain).
     let new = sh(&replacement(name, "-enc", 28));
     let name = sh(name);
-    let mut steps = vec![format!(
-        "aws es describe-elasticsearch-domain --region {region} --domain-name {name} --query 'DomainStatus.EncryptionAtRestOptions'"
-    )];
+    let es = engine.starts_with("Elasticsearch_");
+    let mut steps = vec![if es {
+        format!(
+            "aws es describe-elasticsearch-domain --region {region} --domain-name {name} --query 'DomainStatus.EncryptionAtRestOptions'"
+        )
+    } else {
+        format!("aws opensearch describe-domain --region {region} --domain-name {name} --query 'DomainStatus.EncryptionAtRestOptions'")
+    }];
     if in_place_encryption_allowed(engine) {
         steps.push(format!(
             "aws opensearch update-domain-config --region {region} --domain-name {name} --encryption-at-rest-options Enabled=true   # starts a blue/green deployment; or recreate the domain:"
@@ -75,7 +80,11 @@ pub fn opensearch(f: &Finding) -> Vec<String> {
     };
     steps.push(create);
     steps.push(format!("# move the data from {name} to {new} (snapshot and restore, or reindex), point the clients at {new}, then:"));
-    steps.push(format!("aws es delete-elasticsearch-domain --region {region} --domain-name {name}"));
+    steps.push(if es {
+        format!("aws es delete-elasticsearch-domain --region {region} --domain-name {name}")
+    } else {
+        format!("aws opensearch delete-domain --region {region} --domain-name {name}")
+    });
     steps
 }
 

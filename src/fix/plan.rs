@@ -140,32 +140,28 @@ pub fn build(findings: &[Finding], filter: &Filter, options: Options, table: &Ru
 }
 
 fn remedy(f: &Finding, options: Options, table: &RuntimeTable, today: NaiveDate) -> Remedy {
-    let region = manual::sh(f.target.region.as_str());
     let id = f.check.id;
+    let notes = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     if id == kms::INFO.id {
         let mut steps = vec![Step::CancelKeyDeletion];
-        let mut notes = vec![
-            "after CancelKeyDeletion the key is Disabled, not usable: what is encrypted under it stays unreadable until it is enabled"
-                .to_owned(),
-        ];
+        let mut text =
+            vec!["after CancelKeyDeletion a key is Disabled, not usable: what is encrypted under it stays unreadable until it is enabled"];
         if options.enable_keys {
             steps.push(Step::EnableKey);
         } else {
-            notes.push(format!(
-                "not enabled without --enable-keys; once you know it should be usable: aws kms enable-key --region {region} --key-id {}",
-                manual::sh(&f.resource.id)
-            ));
+            text.push(
+                "without --enable-keys the key stays Disabled; once you know it should be usable: aws kms enable-key --region REGION --key-id KEY_ID",
+            );
         }
-        Remedy::Change { steps, notes }
+        Remedy::Change { steps, notes: notes(&text) }
     } else if id == guardduty::INFO.id {
         let step = if f.resource.resource_type == "AwsAccount" { Step::CreateDetector } else { Step::UpdateDetector };
-        let notes = vec![
-            "GuardDuty adds cost: it is billed on the CloudTrail events, VPC flow logs and DNS logs it analyses (30-day free trial per account and region)".to_owned(),
-            format!(
-                "for a whole organization, enable it once from the GuardDuty delegated administrator instead: aws guardduty update-organization-configuration --region {region} --detector-id ADMIN_DETECTOR_ID --auto-enable-organization-members ALL"
-            ),
+        let text = [
+            "GuardDuty adds cost: it is billed on the CloudTrail events, VPC flow logs and DNS logs it analyses (30-day free trial per account and region)",
+            "for a whole organization, enable it from the GuardDuty delegated administrator instead, once per region: aws guardduty \
+             update-organization-configuration --region REGION --detector-id ADMIN_DETECTOR_ID --auto-enable-organization-members ALL",
         ];
-        Remedy::Change { steps: vec![step], notes }
+        Remedy::Change { steps: vec![step], notes: notes(&text) }
     } else if id == opensearch::INFO.id {
         let engine = f.evidence.get("engine_version").and_then(|v| v.as_str()).unwrap_or("unknown engine");
         if !manual::in_place_encryption_allowed(engine) {
@@ -183,10 +179,11 @@ fn remedy(f: &Finding, options: Options, table: &RuntimeTable, today: NaiveDate)
         } else {
             Remedy::Change {
                 steps: vec![Step::UpdateDomainConfig],
-                notes: vec![
-                    "starts a blue/green deployment: the domain stays available but runs twice its nodes until the data is migrated; encryption at rest cannot be turned off again; the AWS managed key aws/es is used".to_owned(),
-                    "refused when the domain has UltraWarm or cold storage enabled or a change in progress (checked right before)".to_owned(),
-                ],
+                notes: notes(&[
+                    "UpdateDomainConfig starts a blue/green deployment: the domain stays available but runs twice its nodes until the data is migrated; \
+                     encryption at rest cannot be turned off again; the AWS managed key aws/es is used",
+                    "a domain with UltraWarm or cold storage enabled, or a change in progress, is refused (read right before the change)",
+                ]),
             }
         }
     } else if id == sagemaker::INFO.id {
@@ -222,6 +219,8 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
     for (n, i) in items.iter().enumerate() {
         groups.entry((&i.finding.target.account, &i.finding.target.region)).or_default().push((n + 1, i));
     }
+    // The notes of the changes are the same for every resource of a kind: printed once, at the end.
+    let mut all_notes: Vec<&str> = Vec::new();
     let mut account: Option<&AccountId> = None;
     for ((a, r), entries) in groups {
         if account != Some(a) {
@@ -235,10 +234,17 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
             match &i.remedy {
                 Remedy::Change { steps, notes } => {
                     let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
-                    let _ = writeln!(s, "        change: {}", names.join(", then "));
-                    for note in notes {
-                        let _ = writeln!(s, "        note: {note}");
-                    }
+                    let refs: Vec<String> = notes
+                        .iter()
+                        .map(|note| {
+                            let k = all_notes.iter().position(|x| x == note).unwrap_or_else(|| {
+                                all_notes.push(note);
+                                all_notes.len() - 1
+                            });
+                            (k + 1).to_string()
+                        })
+                        .collect();
+                    let _ = writeln!(s, "        change: {} (notes {})", names.join(", then "), refs.join(", "));
                 }
                 Remedy::Manual { why, commands } => {
                     let _ = writeln!(s, "        MANUAL: {why}");
@@ -248,6 +254,12 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
                 }
             }
             let _ = writeln!(s, "        fingerprint {}", f.fingerprint());
+        }
+    }
+    if !all_notes.is_empty() {
+        let _ = writeln!(s, "\nNotes on the changes:");
+        for (k, note) in all_notes.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {note}", k + 1);
         }
     }
     s
@@ -306,7 +318,12 @@ mod tests {
         let text = render(&all, "r.json", &|a| format!("role of {a}"));
         assert!(text.contains("7 FAIL(s) selected from r.json: 4 to change (5 API call(s)), 3 manual"), "{text}");
         assert!(text.contains("Account 111111111111 (role of 111111111111)") && text.contains("adds cost"), "{text}");
-        assert!(text.contains("change: CancelKeyDeletion, then EnableKey") && text.contains("is Disabled"), "{text}");
+        assert!(
+            text.contains("change: CancelKeyDeletion, then EnableKey (notes ")
+                && text.contains(". after CancelKeyDeletion a key is Disabled"),
+            "{text}"
+        );
+        assert_eq!(text.matches("adds cost").count(), 1, "each note once: {text}");
     }
 
     #[test]
