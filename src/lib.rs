@@ -5,7 +5,7 @@
 //! render or import; renderers never call AWS.
 //!
 //! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
-//! `report`, then `cli`, `config`, `progress` and this file, which wires one run. A module imports only from
+//! `report` and `fix` (orgscan fix), then `cli`, `config`, `progress` and this file, which wires one run. A module imports only from
 //! layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
@@ -274,7 +274,8 @@ pub async fn run_fix(
         apply_calls: Default::default(),
         exit_code: 0,
     };
-    let go = plan.apply && changes > 0 && (!plan.confirm || ui.confirm(changes));
+    // Stopped (Ctrl-C, SIGTERM) during the scan: nothing is asked, nothing changed.
+    let go = plan.apply && changes > 0 && !*stop.borrow() && (!plan.confirm || ui.confirm(changes));
     if !go {
         if changes > 0 {
             ui.say(&format!("\nNothing was changed: --apply makes the {changes} change(s) (with --yes when not on a terminal).\n"));

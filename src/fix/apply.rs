@@ -202,6 +202,7 @@ async fn apply_item(
         if step == Step::EnableKey && !now.contains(&Step::CancelKeyDeletion) && !earlier.contains(&Step::CancelKeyDeletion) {
             let why = "orgscan did not cancel this key's deletion, so it does not enable it".to_owned();
             write(journal, rec.entry(step, StepResult::Skipped, Some(why.clone()), Some(&before.state), None))?;
+            say(format!("{what}: {} skipped: {why}", step.as_str()));
             continue;
         }
         write(journal, rec.entry(step, StepResult::Started, None, Some(&before.state), None))?;
