@@ -275,9 +275,12 @@ pub async fn run_fix(
         exit_code: 0,
     };
     // Stopped (Ctrl-C, SIGTERM) during the scan: nothing is asked, nothing changed.
-    let go = plan.apply && changes > 0 && !*stop.borrow() && (!plan.confirm || ui.confirm(changes));
+    let asked = plan.apply && changes > 0 && !*stop.borrow();
+    let go = asked && (!plan.confirm || ui.confirm(changes));
     if !go {
-        if changes > 0 {
+        if asked {
+            ui.say("Not confirmed: nothing was changed.\n");
+        } else if changes > 0 {
             ui.say(&format!("\nNothing was changed: --apply makes the {changes} change(s) (with --yes when not on a terminal).\n"));
         }
         outcome.exit_code = fix::exit_code(!outcome.items.is_empty(), incomplete, false);
