@@ -28,4 +28,9 @@ code=$?
 set -e
 echo
 echo "orgscan exited with $code (1 = failing resources found, as the demo estate intends). Reports: $root/demo-out/" >&2
+# What `orgscan fix` would do about them: the plan only (without --apply nothing is changed).
+if [[ -f demo-out/report.json ]]; then
+  target/debug/orgscan fix --from demo-out/report.json --journal demo-out/fix-journal.jsonl >demo-out/fix-plan.txt || true
+  echo "The fix plan (nothing was changed): demo-out/fix-plan.txt" >&2
+fi
 ls -1 demo-out >&2

@@ -12,7 +12,7 @@ source scripts/browser-env.sh
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh
-# Two servers: the shared one every test uses, and one whose IAM enforcement (global to a moto server, see
+# Servers: the shared one every test uses, and one whose IAM enforcement (global to a moto server, see
 # MOTO.md) the least-privilege test turns on after seeding, so it cannot disturb the tests running beside it.
 moto_start
 shared_pid="$MOTO_PID"
@@ -20,9 +20,15 @@ export ORGSCAN_TEST_ENDPOINT="$MOTO_ENDPOINT"
 moto_start
 iam_pid="$MOTO_PID"
 export ORGSCAN_TEST_IAM_ENDPOINT="$MOTO_ENDPOINT"
+# A third, for the least privilege of `orgscan fix` (tests/integration/fix_iam.rs): its own enforcement, so it
+# runs beside the scan's without either turning enforcement on under the other's seeding.
+moto_start
+fix_iam_pid="$MOTO_PID"
+export ORGSCAN_TEST_IAM_FIX_ENDPOINT="$MOTO_ENDPOINT"
 stop_both() {
   MOTO_PID="$shared_pid" moto_stop
   MOTO_PID="$iam_pid" moto_stop
+  MOTO_PID="$fix_iam_pid" moto_stop
 }
 trap stop_both EXIT INT TERM
 

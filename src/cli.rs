@@ -54,6 +54,101 @@ pub enum Command {
     /// Scan the organization (or one account) and report.
     #[command(after_help = EXIT_CODES_HELP)]
     Scan(Box<ScanArgs>),
+    /// Fix what a scan found: print the plan; with --apply, make the changes (confirmed, journaled) and rescan.
+    #[command(
+        long_about = "Fix what a scan found. The FAILs of an earlier JSON report (--from) or of a scan (--scan), narrowed by \
+--checks, --accounts, --regions and --only, become a plan: per FAIL, the API calls orgscan would make, in which account and \
+region and with which credentials, or the manual steps (with the resource's commands filled in). The plan is printed and \
+nothing changes unless --apply is given; --apply asks for confirmation on a terminal and needs --yes otherwise.\n\n\
+Automatic: KMS keys pending deletion (CancelKeyDeletion: the key is then Disabled; --enable-keys also enables it), GuardDuty \
+(CreateDetector, or UpdateDetector of a disabled one: it adds cost), OpenSearch encryption at rest (UpdateDomainConfig, only \
+with --allow-blue-green, where AWS allows it in place). SageMaker notebooks and Lambda runtimes are always manual.\n\n\
+Each resource is read again right before it is changed and skipped if it no longer fails; every step is appended to the \
+journal (--journal, JSON Lines) as it happens, so a stopped run resumes without repeating a change; the touched scopes are \
+rescanned at the end with the audit role (--role-name).",
+        after_help = FIX_EXIT_CODES_HELP
+    )]
+    Fix(Box<FixArgs>),
+}
+
+pub const FIX_EXIT_CODES_HELP: &str = "\
+Exit codes (those of `orgscan scan`, read for the selected FAILs):
+  0  nothing selected fails: after --apply, the rescan shows every selected FAIL passing (or gone)
+  1  selected FAILs remain: a plan with something to do (without --apply, or not confirmed), manual items,
+     or changes that were skipped
+  2  bad invocation (nothing was read or changed): the message names the value; also --apply without
+     --yes when standard input is not a terminal
+  3  nothing selected fails, but something was not done or verified: a change failed, the run was stopped
+     (Ctrl-C, SIGTERM: run it again with the same --journal to resume), the rescan could not read a scope
+  4  selected FAILs remain, and incomplete as for 3
+  5  the journal could not be written: the run stopped before the next change
+  6  AWS could not be reached, or the run could not start for a reason that may pass: retry later";
+
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["from", "scan"]))]
+pub struct FixArgs {
+    /// Fix the FAILs of this earlier JSON report (the --json file of `orgscan scan`); read and validated
+    /// before any AWS call.
+    #[arg(long, value_name = "REPORT.json")]
+    pub from: Option<PathBuf>,
+
+    /// Scan first (with the audit role, --role-name), then fix the FAILs of that scan.
+    #[arg(long)]
+    pub scan: bool,
+
+    /// Only these accounts (comma-separated ids); with --scan, the accounts scanned (default: the organization).
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub accounts: Vec<String>,
+
+    /// Only these regions (comma-separated); with --scan, the regions scanned (default: every enabled region).
+    #[arg(long, value_delimiter = ',', value_name = "REGION,REGION")]
+    pub regions: Vec<String>,
+
+    /// Only the FAIL with this fingerprint (the JSON report's `fingerprint`, printed in the plan); repeatable
+    /// or comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "FINGERPRINT")]
+    pub only: Vec<String>,
+
+    #[command(flatten)]
+    pub checks: CheckArgs,
+
+    /// Make the changes (after confirmation on a terminal; with --yes otherwise). Without it nothing changes.
+    #[arg(long)]
+    pub apply: bool,
+
+    /// With --apply: do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// After cancelling a KMS key's deletion (which leaves the key Disabled), enable it (EnableKey).
+    #[arg(long)]
+    pub enable_keys: bool,
+
+    /// Enable encryption at rest on OpenSearch domains in place (UpdateDomainConfig), which starts a
+    /// blue/green deployment; without it those domains get manual steps.
+    #[arg(long)]
+    pub allow_blue_green: bool,
+
+    /// The journal (JSON Lines): every step of --apply is appended as it happens; an earlier run's journal
+    /// makes a resumed run skip what it shows done. Use a new path for a new remediation.
+    #[arg(long, value_name = "PATH", default_value = "orgscan-fix-journal.jsonl")]
+    pub journal: PathBuf,
+
+    /// Name of the role that makes the changes in each member account (deploy/remediation-role.yaml).
+    /// Default: OrganizationAccountAccessRole. The scanning account uses its own credentials.
+    #[arg(long, value_name = "NAME")]
+    pub remediation_role_name: Option<String>,
+
+    /// Role ARN template of the role that makes the changes, with {account} (and optionally {partition}).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub remediation_role_arn_template: Option<String>,
+
+    /// The audit role (read-only): for --scan and the rescan after the changes.
+    #[command(flatten)]
+    pub access: AccessArgs,
+
+    #[command(flatten)]
+    pub tuning: TuningArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

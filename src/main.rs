@@ -6,6 +6,7 @@ use orgscan::aws::ClientFactory;
 use orgscan::check;
 use orgscan::cli::{ChecksFormat, Cli, Command, LogFormat};
 use orgscan::config::ScanPlan;
+use orgscan::config::fix::FixPlan;
 use orgscan::model::exit;
 use orgscan::report;
 use tracing::Level;
@@ -39,6 +40,61 @@ fn main() -> ExitCode {
                 }
             };
             ExitCode::from(runtime.block_on(scan(plan, cli.quiet)))
+        }
+        Command::Fix(args) => {
+            // Every bad value (and --apply without --yes off a terminal) is refused here, before any AWS call.
+            let plan = match FixPlan::from_args(&args) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("orgscan: error: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("orgscan: error: cannot start the async runtime: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            ExitCode::from(runtime.block_on(fix(plan)))
+        }
+    }
+}
+
+/// The terminal side of `orgscan fix`: the plan and each step on stdout, the question on stderr.
+struct Terminal;
+
+impl orgscan::FixUi for Terminal {
+    fn say(&mut self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`orgscan fix ... | head`) must not stop the changes or their journal.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+
+    fn confirm(&mut self, changes: usize) -> bool {
+        eprint!("Make these {changes} change(s)? Type yes to apply: ");
+        let mut answer = String::new();
+        match std::io::stdin().read_line(&mut answer) {
+            Ok(_) => answer.trim() == "yes",
+            Err(_) => false,
+        }
+    }
+}
+
+async fn fix(mut plan: FixPlan) -> u8 {
+    let factory = ClientFactory::from_env(&plan.base.aws).await;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let signal = stop_signal().await;
+        eprintln!("orgscan: {signal} received; stopping after the step in progress (the journal records every step)");
+        let _ = tx.send(true);
+    });
+    match orgscan::run_fix(&mut plan, factory, rx, &mut Terminal).await {
+        Ok(outcome) => outcome.exit_code,
+        Err(e) => {
+            eprintln!("orgscan: error: {e}");
+            e.exit_code()
         }
     }
 }

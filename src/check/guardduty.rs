@@ -117,6 +117,15 @@ async fn collect(cx: &CheckContext) -> Result<Result<(RegionDetector, Tags), (Re
     }
 }
 
+/// The region's detector read again (`orgscan fix` does so right before it creates or enables one); a
+/// detector that cannot be read is an error.
+pub async fn read_detector(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
+    match collect(cx).await? {
+        Ok((detector, _)) => Ok(detector),
+        Err((_, e)) => Err(e),
+    }
+}
+
 fn detector_arn(target: &Target, id: &str) -> String {
     format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account)
 }

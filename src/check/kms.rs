@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use crate::aws::limits::Gate;
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -70,7 +71,8 @@ impl AsffDetails for AwsKmsKeyDetails {
     }
 }
 
-const PENDING_STATES: &[&str] = &["PendingDeletion", "PendingReplicaDeletion"];
+/// The key states this check fails (`orgscan fix` cancels the deletion of keys in them).
+pub const PENDING_STATES: &[&str] = &["PendingDeletion", "PendingReplicaDeletion"];
 
 /// Pure evaluation: customer-managed keys only; pending (replica) deletion fails, every other state passes.
 pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result<Evaluation, ScopeError> {
@@ -120,43 +122,57 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<KeyInfo>, Vec<(Resource, Scop
         listed.extend(page.keys().iter().filter_map(|k| Some((k.key_id()?.to_owned(), k.key_arn().map(str::to_owned)))));
     })
     .await?;
-    describe_each(listed, DESCRIBE_PARALLELISM, |(id, listed_arn)| {
-        let kms = kms.clone();
-        async move {
-            let arn = listed_arn
-                .unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{id}", cx.target.partition, cx.target.region, cx.target.account));
-            let _permit = gate.permit().await;
-            let out = match kms.describe_key().key_id(&id).send().await {
-                Ok(out) => out,
-                // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(Described::Gone),
-                Err(e) => {
-                    // ListKeys lists keys whose key policy does not let the caller describe them ("Unless the
-                    // key policy explicitly allows it, you cannot use IAM policies to allow access to a KMS
-                    // key", KMS Developer Guide, "Key policies"): such a key is not evaluable, the others are.
-                    let err = ScopeError::from_sdk("DescribeKey", &e);
-                    if resource_level(&err) {
-                        return Ok(Described::Unreadable(Resource { resource_type: "AwsKmsKey", id, arn }, err));
-                    }
-                    return Err(err);
-                }
-            };
-            let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
-            // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
-            let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
-                return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
-            };
-            Ok(Described::Found(KeyInfo {
-                key_id: m.key_id().to_owned(),
-                arn: m.arn().map(str::to_owned).unwrap_or(arn),
-                manager: Some(manager.as_str().to_owned()),
-                state: state.as_str().to_owned(),
-                deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
-                pending_window_days: m.pending_deletion_window_in_days(),
-            }))
+    describe_each(listed, DESCRIBE_PARALLELISM, |(id, listed_arn)| describe(&kms, gate, &cx.target, id, listed_arn)).await
+}
+
+/// One key's `DescribeKey`, under a permit of `gate`.
+async fn describe(
+    kms: &aws_sdk_kms::Client,
+    gate: Gate<'_>,
+    target: &Target,
+    id: String,
+    listed_arn: Option<String>,
+) -> Result<Described<KeyInfo>, ScopeError> {
+    let arn = listed_arn.unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{id}", target.partition, target.region, target.account));
+    let _permit = gate.permit().await;
+    let out = match kms.describe_key().key_id(&id).send().await {
+        Ok(out) => out,
+        // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(Described::Gone),
+        Err(e) => {
+            // ListKeys lists keys whose key policy does not let the caller describe them ("Unless the
+            // key policy explicitly allows it, you cannot use IAM policies to allow access to a KMS
+            // key", KMS Developer Guide, "Key policies"): such a key is not evaluable, the others are.
+            let err = ScopeError::from_sdk("DescribeKey", &e);
+            if resource_level(&err) {
+                return Ok(Described::Unreadable(Resource { resource_type: "AwsKmsKey", id, arn }, err));
+            }
+            return Err(err);
         }
-    })
-    .await
+    };
+    let m = out.key_metadata().ok_or_else(|| ScopeError::new("ResponseError", format!("DescribeKey {id}: no KeyMetadata")))?;
+    // AWS always returns both; a key whose state or manager is unknown cannot be judged either way.
+    let (Some(state), Some(manager)) = (m.key_state(), m.key_manager()) else {
+        return Err(ScopeError::new("ResponseError", format!("DescribeKey {id}: KeyState or KeyManager missing")));
+    };
+    Ok(Described::Found(KeyInfo {
+        key_id: m.key_id().to_owned(),
+        arn: m.arn().map(str::to_owned).unwrap_or(arn),
+        manager: Some(manager.as_str().to_owned()),
+        state: state.as_str().to_owned(),
+        deletion_date: m.deletion_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+        pending_window_days: m.pending_deletion_window_in_days(),
+    }))
+}
+
+/// One key read again (`orgscan fix` does so right before it changes the key): `None` when it no longer
+/// exists; a key that cannot be read is an error.
+pub async fn describe_key(cx: &CheckContext, key_id: &str) -> Result<Option<KeyInfo>, ScopeError> {
+    match describe(&cx.clients.kms(), cx.gate(Service::Kms), &cx.target, key_id.to_owned(), None).await? {
+        Described::Found(k) => Ok(Some(k)),
+        Described::Gone => Ok(None),
+        Described::Unreadable(_, e) => Err(e),
+    }
 }
 
 /// The tags of one key: `ListResourceTags` (KeyId; `TagKey`/`TagValue`, at most 50 a page, `Truncated` and

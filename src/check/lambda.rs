@@ -95,6 +95,30 @@ impl RuntimeTable {
     pub fn get(&self, id: &str) -> Option<&RuntimeEntry> {
         self.runtimes.get(id)
     }
+
+    /// The runtime of the same language (`python`, `nodejs`, `java`, `dotnet`, `ruby`, `provided`) that stays
+    /// supported longest after `today`, to suggest in place of `runtime`; `None` for a language the table
+    /// does not know or with no supported runtime left.
+    pub fn successor(&self, runtime: &str, today: NaiveDate) -> Option<&str> {
+        let lang = language(runtime)?;
+        self.runtimes
+            .values()
+            .filter(|r| language(&r.id) == Some(lang) && r.deprecation > today && r.id != runtime)
+            .max_by(|a, b| (a.deprecation, &a.id).cmp(&(b.deprecation, &b.id)))
+            .map(|r| r.id.as_str())
+    }
+}
+
+/// The language of a runtime id, from its leading letters (`python3.12` -> `python`, `java8.al2` -> `java`);
+/// `dotnetcore` is .NET, and Go moved to the OS-only `provided` runtimes when `go1.x` was deprecated.
+fn language(runtime: &str) -> Option<&str> {
+    let end = runtime.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(runtime.len());
+    match &runtime[..end] {
+        "" => None,
+        "dotnetcore" => Some("dotnet"),
+        "go" => Some("provided"),
+        lang => Some(lang),
+    }
 }
 
 /// ASFF `Resources[].Details.AwsLambdaFunction`: the fields this check read.
@@ -249,6 +273,17 @@ mod tests {
         for old in ["python2.7", "python3.6", "python3.7", "nodejs14.x", "dotnetcore3.1", "dotnet5.0", "dotnet7", "ruby2.5", "java8"] {
             assert!(t.get(old).is_some_and(|e| e.deprecation < date("2025-01-01")), "{old}");
         }
+    }
+
+    #[test]
+    fn the_successor_is_the_same_language_supported_longest() {
+        let t = RuntimeTable::bundled().unwrap();
+        let today = date("2026-11-28");
+        assert_eq!(t.successor("python3.8", today), Some("python3.14"));
+        assert_eq!(t.successor("nodejs16.x", today), Some("nodejs24.x"));
+        assert_eq!(t.successor("dotnetcore3.1", today), Some("dotnet10"));
+        assert_eq!(t.successor("go1.x", today).map(|r| r.starts_with("provided")), Some(true));
+        assert_eq!(t.successor("cobol85", today), None);
     }
 
     #[test]

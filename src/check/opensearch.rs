@@ -42,6 +42,11 @@ pub struct DomainInfo {
     /// `EncryptionAtRestOptions.Enabled`; `None` when the options are missing.
     pub encrypted: Option<bool>,
     pub kms_key_id: Option<String>,
+    /// UltraWarm (`ClusterConfig.WarmEnabled`) or cold storage (`ClusterConfig.ColdStorageOptions.Enabled`):
+    /// either keeps `orgscan fix` from enabling encryption at rest in place.
+    pub warm_or_cold: bool,
+    /// A configuration change is in progress (`Processing`).
+    pub processing: bool,
 }
 
 /// ASFF `EncryptionAtRestOptions` of both domain types.
@@ -201,18 +206,39 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<DomainInfo>, Vec<(Resource, S
                 continue;
             }
         };
-        for s in out.domain_status_list() {
-            let enc = s.encryption_at_rest_options();
-            domains.push(DomainInfo {
-                name: s.domain_name().to_owned(),
-                arn: s.arn().to_owned(),
-                engine_version: s.engine_version().map(str::to_owned),
-                encrypted: enc.and_then(|e| e.enabled()),
-                kms_key_id: enc.and_then(|e| e.kms_key_id()).map(str::to_owned),
-            });
-        }
+        domains.extend(out.domain_status_list().iter().map(domain_info));
     }
     Ok((domains, unreadable))
+}
+
+fn domain_info(s: &aws_sdk_opensearch::types::DomainStatus) -> DomainInfo {
+    let enc = s.encryption_at_rest_options();
+    let cluster = s.cluster_config();
+    let warm = cluster.and_then(|c| c.warm_enabled()).unwrap_or(false);
+    let cold = cluster.and_then(|c| c.cold_storage_options()).is_some_and(|c| c.enabled());
+    DomainInfo {
+        name: s.domain_name().to_owned(),
+        arn: s.arn().to_owned(),
+        engine_version: s.engine_version().map(str::to_owned),
+        encrypted: enc.and_then(|e| e.enabled()),
+        kms_key_id: enc.and_then(|e| e.kms_key_id()).map(str::to_owned),
+        warm_or_cold: warm || cold,
+        processing: s.processing().unwrap_or(false),
+    }
+}
+
+/// One domain read again (`orgscan fix` does so right before it changes the domain): `None` when it no
+/// longer exists.
+pub async fn describe_domain(cx: &CheckContext, name: &str) -> Result<Option<DomainInfo>, ScopeError> {
+    let out = {
+        let _permit = cx.gate(Service::OpenSearch).permit().await;
+        match cx.clients.opensearch().describe_domains().domain_names(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(ScopeError::from_sdk("DescribeDomains", &e)),
+        }
+    };
+    Ok(out.domain_status_list().iter().find(|s| s.domain_name() == name).map(domain_info))
 }
 
 /// Tag reads in flight at once.
@@ -251,6 +277,8 @@ mod tests {
             engine_version: engine.map(str::to_owned),
             encrypted,
             kms_key_id: encrypted.filter(|e| *e).map(|_| "key-1".to_owned()),
+            warm_or_cold: false,
+            processing: false,
         }
     }
 

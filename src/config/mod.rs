@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod file;
+pub mod fix;
 
 pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
@@ -168,21 +169,34 @@ pub fn validate_ou(s: &str) -> Result<String, ConfigError> {
     crate::org::validate_ou_id(s).map_err(ConfigError)
 }
 
-fn validate_template(t: &str) -> Result<String, ConfigError> {
+/// The role ARN template of a (template option, name option) pair: the template, or the name (default
+/// [`DEFAULT_ROLE_NAME`]) in every account; each validated, the error naming its option.
+pub(crate) fn role_arn_template(template: (&str, Option<&str>), name: (&str, Option<&str>)) -> Result<String, ConfigError> {
+    match (template.1, name.1) {
+        (Some(_), Some(_)) => Err(ConfigError(format!("{} and {} conflict: give one of them", template.0, name.0))),
+        (Some(t), None) => validate_template(template.0, t),
+        (None, n) => {
+            let n = validate_role_name(name.0, n.unwrap_or(DEFAULT_ROLE_NAME))?;
+            Ok(format!("arn:{{partition}}:iam::{{account}}:role/{n}"))
+        }
+    }
+}
+
+fn validate_template(flag: &str, t: &str) -> Result<String, ConfigError> {
     if !t.contains("{account}") {
         return Err(ConfigError(format!(
-            "invalid --role-arn-template '{t}': it must contain {{account}}, e.g. 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
+            "invalid {flag} '{t}': it must contain {{account}}, e.g. 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
         )));
     }
     if !t.starts_with("arn:") || !t.contains(":role/") {
         return Err(ConfigError(format!(
-            "invalid --role-arn-template '{t}': expected an IAM role ARN such as 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
+            "invalid {flag} '{t}': expected an IAM role ARN such as 'arn:{{partition}}:iam::{{account}}:role/OrgScanAudit'"
         )));
     }
     Ok(t.to_owned())
 }
 
-fn validate_role_name(n: &str) -> Result<String, ConfigError> {
+fn validate_role_name(flag: &str, n: &str) -> Result<String, ConfigError> {
     // IAM role names: 1-64 of [A-Za-z0-9+=,.@_-], optionally under a path.
     let ok = !n.is_empty()
         && n.len() <= 512
@@ -190,9 +204,7 @@ fn validate_role_name(n: &str) -> Result<String, ConfigError> {
     if ok {
         Ok(n.to_owned())
     } else {
-        Err(ConfigError(format!(
-            "invalid --role-name '{n}': expected an IAM role name of letters, digits and +=,.@_- (optionally with a path)"
-        )))
+        Err(ConfigError(format!("invalid {flag} '{n}': expected an IAM role name of letters, digits and +=,.@_- (optionally with a path)")))
     }
 }
 
@@ -262,16 +274,8 @@ impl ScanPlan {
         };
 
         let a = &args.access;
-        let role_arn_template = match (&a.role_arn_template, &a.role_name) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError("--role-arn-template and --role-name conflict: give one of them".into()));
-            }
-            (Some(t), None) => validate_template(t)?,
-            (None, name) => {
-                let name = validate_role_name(name.as_deref().unwrap_or(DEFAULT_ROLE_NAME))?;
-                format!("arn:{{partition}}:iam::{{account}}:role/{name}")
-            }
-        };
+        let role_arn_template =
+            role_arn_template(("--role-arn-template", a.role_arn_template.as_deref()), ("--role-name", a.role_name.as_deref()))?;
         if let Some(id) = &a.external_id
             && !(2..=1224).contains(&id.len())
         {
@@ -429,11 +433,12 @@ mod tests {
 
     #[test]
     fn role_templates_need_the_account() {
-        assert!(validate_template("arn:{partition}:iam::{account}:role/Audit").is_ok());
-        assert!(validate_template("arn:aws:iam::123456789012:role/Audit").unwrap_err().0.contains("{account}"));
-        assert!(validate_template("{account}").unwrap_err().0.contains("IAM role ARN"));
-        assert!(validate_role_name("bad name").is_err());
-        assert!(validate_role_name("path/Audit-Role_1").is_ok());
+        let t = "--role-arn-template";
+        assert!(validate_template(t, "arn:{partition}:iam::{account}:role/Audit").is_ok());
+        assert!(validate_template(t, "arn:aws:iam::123456789012:role/Audit").unwrap_err().0.contains("{account}"));
+        assert!(validate_template(t, "{account}").unwrap_err().0.contains("IAM role ARN"));
+        assert!(validate_role_name("--role-name", "bad name").unwrap_err().0.contains("invalid --role-name 'bad name'"));
+        assert!(validate_role_name("--role-name", "path/Audit-Role_1").is_ok());
     }
 
     #[test]

@@ -67,15 +67,24 @@ impl Baseline {
     /// Reads and validates `path`. Refuses a file that is not an orgscan JSON report, or one of a schema
     /// version this orgscan does not read, with an error that names the file and what was expected.
     pub fn load(path: &Path) -> Result<Self, String> {
+        Self::load_as(path, "--baseline")
+    }
+
+    /// [`Self::load`] for another option that reads an earlier report (`orgscan fix --from`): errors name it.
+    pub fn load_as(path: &Path, option: &str) -> Result<Self, String> {
         let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --baseline '{shown}': {e}"))?;
-        Self::parse(path, &text)
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {option} '{shown}': {e}"))?;
+        Self::parse_as(path, &text, option)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        Self::parse_as(path, text, "--baseline")
+    }
+
+    fn parse_as(path: &Path, text: &str, option: &str) -> Result<Self, String> {
         let shown = path.display();
         let not_ours =
-            |why: &str| format!("--baseline '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
+            |why: &str| format!("{option} '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
         let tool = value.pointer("/tool/name").and_then(|v| v.as_str());
         if tool != Some("orgscan") {
@@ -89,36 +98,34 @@ impl Baseline {
             }
             Ok(v) if v > REPORT_SCHEMA_VERSION.parse::<u32>().unwrap_or(u32::MAX) => {
                 return Err(format!(
-                    "--baseline '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
+                    "{option} '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
                      versions {readable}: upgrade orgscan, or give a report it wrote"
                 ));
             }
-            _ => return Err(format!("--baseline '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
+            _ => return Err(format!("{option} '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
         }
-        let file: File = serde_json::from_value(value).map_err(|e| format!("--baseline '{shown}' is not a valid orgscan report: {e}"))?;
+        let file: File = serde_json::from_value(value).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
         let started_at = time(&file.started_at)
-            .ok_or_else(|| format!("--baseline '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
+            .ok_or_else(|| format!("{option} '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
         let mut warnings = Vec::new();
         let mut findings = Vec::new();
         for e in file.findings {
             match e.to_finding() {
                 Ok(f) => findings.push(f),
-                Err(w) => warnings.push(format!("--baseline '{shown}': {w}; that entry is ignored")),
+                Err(w) => warnings.push(format!("{option} '{shown}': {w}; that entry is ignored")),
             }
         }
         let mut stale = Vec::new();
         for s in file.stale {
             let Some(last_seen) = time(&s.last_seen) else {
-                warnings.push(format!(
-                    "--baseline '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored",
-                    s.last_seen
-                ));
+                warnings
+                    .push(format!("{option} '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored", s.last_seen));
                 continue;
             };
             match s.entry.to_finding() {
                 Ok(f) if f.status == Status::Fail => stale.push((f, last_seen)),
-                Ok(_) => warnings.push(format!("--baseline '{shown}': a stale entry is not a FAIL; that entry is ignored")),
-                Err(w) => warnings.push(format!("--baseline '{shown}': {w}; that entry is ignored")),
+                Ok(_) => warnings.push(format!("{option} '{shown}': a stale entry is not a FAIL; that entry is ignored")),
+                Err(w) => warnings.push(format!("{option} '{shown}': {w}; that entry is ignored")),
             }
         }
         Ok(Self { path: path.to_owned(), started_at, findings, stale, warnings })

@@ -16,7 +16,9 @@ const LAYERS: &[&[&str]] = &[
     &["scan"],
     &["triage"],
     &["securityhub"],
-    &["report"],
+    // `fix` (orgscan fix) beside the outputs: it uses the checks, the walker's credentials and the scanner
+    // below it, and only the command line and the root use it.
+    &["report", "fix"],
     &["cli"],
     &["config", "progress"],
 ];

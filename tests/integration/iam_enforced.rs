@@ -36,7 +36,7 @@ const ROLE: &str = "OrgScanAudit";
 /// computes wrongly (MOTO.md), unless the request carries `X-Amz-Content-SHA256`: this adds the real hash
 /// of the body before signing, so the header is signed like any other. Test-only: AWS needs no such header.
 #[derive(Debug)]
-struct ContentSha256;
+pub(crate) struct ContentSha256;
 
 impl Intercept for ContentSha256 {
     fn name(&self) -> &'static str {
@@ -64,7 +64,7 @@ fn iam_moto() -> Moto {
 }
 
 /// `POST /moto-api/reset-auth` with body `0` as text/plain: enforcement from the next request on.
-fn enforce_iam(moto: &Moto) {
+pub(crate) fn enforce_iam(moto: &Moto) {
     let addr = moto.endpoint.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
     let req = format!(
@@ -77,7 +77,7 @@ fn enforce_iam(moto: &Moto) {
 }
 
 /// The actions of the permission policy in deploy/audit-role.yaml, as the JSON policy CloudFormation makes.
-fn audit_policy(without: Option<&str>) -> String {
+pub(crate) fn audit_policy(without: Option<&str>) -> String {
     let text = std::fs::read_to_string(root().join("deploy/audit-role.yaml")).unwrap();
     let policies = text.split("Policies:").nth(1).expect("the template has a Policies section");
     let actions: Vec<&str> =
@@ -87,7 +87,7 @@ fn audit_policy(without: Option<&str>) -> String {
 }
 
 /// A JSON policy from deploy/, without one action.
-fn deploy_policy(file: &str, without: Option<&str>) -> String {
+pub(crate) fn deploy_policy(file: &str, without: Option<&str>) -> String {
     let mut p: Value = read_json(&root().join(file));
     for st in p["Statement"].as_array_mut().unwrap() {
         let actions: Vec<String> = match &st["Action"] {
@@ -109,7 +109,7 @@ fn remove<'a>(actions: &[&'a str], without: Option<&str>) -> Vec<&'a str> {
     actions.iter().copied().filter(|a| Some(*a) != without).collect()
 }
 
-fn actions_of(policy: &str) -> Vec<String> {
+pub(crate) fn actions_of(policy: &str) -> Vec<String> {
     let p: Value = serde_json::from_str(policy).unwrap();
     p["Statement"]
         .as_array()
@@ -119,11 +119,11 @@ fn actions_of(policy: &str) -> Vec<String> {
         .collect()
 }
 
-fn admin_policy() -> String {
+pub(crate) fn admin_policy() -> String {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()
 }
 
-async fn user_with_keys(iam: &aws_sdk_iam::Client, name: &str, policy: &str) -> Credentials {
+pub(crate) async fn user_with_keys(iam: &aws_sdk_iam::Client, name: &str, policy: &str) -> Credentials {
     iam.create_user().user_name(name).send().await.unwrap();
     iam.put_user_policy().user_name(name).policy_name("orgscan").policy_document(policy).send().await.unwrap();
     let k = iam.create_access_key().user_name(name).send().await.unwrap();

@@ -7,6 +7,8 @@ mod support;
 mod architecture;
 mod config;
 mod faults;
+mod fix;
+mod fix_iam;
 mod history;
 mod html;
 mod http_faults;

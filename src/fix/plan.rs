@@ -1,0 +1,343 @@
+//! The plan: for each selected FAIL, the API calls orgscan would make, or the manual steps. Pure: built from
+//! findings alone, so a plan from a report file needs no AWS call, and it is unit-tested without AWS.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use chrono::NaiveDate;
+
+use super::manual;
+use crate::check::lambda::RuntimeTable;
+use crate::check::{guardduty, kms, lambda, opensearch, sagemaker};
+use crate::model::{AccountId, Finding, Region, Service, Status};
+
+/// One API call that changes a resource. Each is journaled on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
+    /// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).
+    CancelKeyDeletion,
+    /// KMS `EnableKey` ("Sets the key state of a KMS key to enabled", KMS API Reference, EnableKey), only
+    /// after orgscan cancelled the key's deletion, and only with `--enable-keys`.
+    EnableKey,
+    /// GuardDuty `CreateDetector` with `enable: true` ("To start using GuardDuty, you must create a detector
+    /// in each Region where you enable the service. You can have only one detector per account per
+    /// Region", GuardDuty API Reference, CreateDetector).
+    CreateDetector,
+    /// GuardDuty `UpdateDetector` with `enable: true` (GuardDuty API Reference, UpdateDetector).
+    UpdateDetector,
+    /// OpenSearch `UpdateDomainConfig` with `EncryptionAtRestOptions.Enabled=true` ("Can only be used when
+    /// creating a new domain or enabling encryption at rest for the first time on an existing domain",
+    /// OpenSearch Service API Reference, EncryptionAtRestOptions). It starts a blue/green deployment
+    /// (Developer Guide, "Making configuration changes": "Enabling encryption of data at rest").
+    UpdateDomainConfig,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] =
+        [Step::CancelKeyDeletion, Step::EnableKey, Step::CreateDetector, Step::UpdateDetector, Step::UpdateDomainConfig];
+
+    /// The API operation, as the journal and the plan name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::CancelKeyDeletion => "CancelKeyDeletion",
+            Step::EnableKey => "EnableKey",
+            Step::CreateDetector => "CreateDetector",
+            Step::UpdateDetector => "UpdateDetector",
+            Step::UpdateDomainConfig => "UpdateDomainConfig",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    pub fn service(self) -> Service {
+        match self {
+            Step::CancelKeyDeletion | Step::EnableKey => Service::Kms,
+            Step::CreateDetector | Step::UpdateDetector => Service::GuardDuty,
+            Step::UpdateDomainConfig => Service::OpenSearch,
+        }
+    }
+
+    /// The IAM action of the call (see [`super::IAM_ACTIONS`]).
+    pub fn iam_action(self) -> String {
+        format!("{}:{}", self.service().iam_prefix(), self.as_str())
+    }
+}
+
+/// `--checks`, `--accounts`, `--regions` and `--only`: a FAIL is kept when it matches every one given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Check ids; empty keeps every check.
+    pub checks: Vec<&'static str>,
+    pub accounts: Vec<AccountId>,
+    pub regions: Vec<Region>,
+    /// Fingerprints (64 hex digits).
+    pub only: BTreeSet<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, f: &Finding) -> bool {
+        (self.checks.is_empty() || self.checks.contains(&f.check.id))
+            && (self.accounts.is_empty() || self.accounts.contains(&f.target.account))
+            && (self.regions.is_empty() || self.regions.contains(&f.target.region))
+            && (self.only.is_empty() || self.only.contains(&f.fingerprint()))
+    }
+
+    /// The `--only` fingerprints that name no FAIL among `findings`, each with why (a PASS, or absent).
+    pub fn unmatched(&self, findings: &[Finding]) -> Vec<String> {
+        self.only
+            .iter()
+            .filter_map(|fp| match findings.iter().find(|f| &f.fingerprint() == fp).map(|f| f.status) {
+                Some(Status::Fail) => None,
+                Some(Status::Pass) => Some(format!("--only {fp}: that finding is a PASS, nothing to fix")),
+                None => Some(format!("--only {fp}: no finding of the selection has this fingerprint")),
+            })
+            .collect()
+    }
+}
+
+/// `--enable-keys` and `--allow-blue-green`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub enable_keys: bool,
+    pub allow_blue_green: bool,
+}
+
+/// What becomes of one FAIL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// orgscan makes these calls, in this order, each after reading the resource again.
+    Change { steps: Vec<Step>, notes: Vec<String> },
+    /// Never automatic: why, and the commands to run by hand.
+    Manual { why: String, commands: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub finding: Finding,
+    pub remedy: Remedy,
+}
+
+impl Item {
+    pub fn steps(&self) -> &[Step] {
+        match &self.remedy {
+            Remedy::Change { steps, .. } => steps,
+            Remedy::Manual { .. } => &[],
+        }
+    }
+}
+
+/// The items of the FAILs among `findings` that `filter` keeps, one per fingerprint, in report order
+/// (check, account, region, resource).
+pub fn build(findings: &[Finding], filter: &Filter, options: Options, table: &RuntimeTable, today: NaiveDate) -> Vec<Item> {
+    let mut seen = BTreeSet::new();
+    let mut kept: Vec<&Finding> =
+        findings.iter().filter(|f| f.status == Status::Fail && filter.keeps(f) && seen.insert(f.fingerprint())).collect();
+    kept.sort_by(|a, b| (&a.target.account, &a.target.region, a.sort_key()).cmp(&(&b.target.account, &b.target.region, b.sort_key())));
+    kept.into_iter().map(|f| Item { finding: f.clone(), remedy: remedy(f, options, table, today) }).collect()
+}
+
+fn remedy(f: &Finding, options: Options, table: &RuntimeTable, today: NaiveDate) -> Remedy {
+    let id = f.check.id;
+    let notes = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    if id == kms::INFO.id {
+        let mut steps = vec![Step::CancelKeyDeletion];
+        let mut text =
+            vec!["after CancelKeyDeletion a key is Disabled, not usable: what is encrypted under it stays unreadable until it is enabled"];
+        if options.enable_keys {
+            steps.push(Step::EnableKey);
+        } else {
+            text.push(
+                "without --enable-keys the key stays Disabled; once you know it should be usable: aws kms enable-key --region REGION --key-id KEY_ID",
+            );
+        }
+        Remedy::Change { steps, notes: notes(&text) }
+    } else if id == guardduty::INFO.id {
+        let step = if f.resource.resource_type == "AwsAccount" { Step::CreateDetector } else { Step::UpdateDetector };
+        let text = [
+            "GuardDuty adds cost: it is billed on the CloudTrail events, VPC flow logs and DNS logs it analyses (30-day free trial per account and region)",
+            "for a whole organization, enable it from the GuardDuty delegated administrator instead, once per region: aws guardduty \
+             update-organization-configuration --region REGION --detector-id ADMIN_DETECTOR_ID --auto-enable-organization-members ALL",
+        ];
+        Remedy::Change { steps: vec![step], notes: notes(&text) }
+    } else if id == opensearch::INFO.id {
+        let engine = f.evidence.get("engine_version").and_then(|v| v.as_str()).unwrap_or("unknown engine");
+        if !manual::in_place_encryption_allowed(engine) {
+            Remedy::Manual {
+                why: format!(
+                    "{engine} cannot enable encryption at rest on an existing domain (that needs OpenSearch or Elasticsearch 6.7 or later): recreate it encrypted and move the data"
+                ),
+                commands: manual::opensearch(f),
+            }
+        } else if !options.allow_blue_green {
+            Remedy::Manual {
+                why: "enabling encryption at rest on an existing domain starts a blue/green deployment (a copy of the cluster, data migrated, then switched over); orgscan does it only with --allow-blue-green".to_owned(),
+                commands: manual::opensearch(f),
+            }
+        } else {
+            Remedy::Change {
+                steps: vec![Step::UpdateDomainConfig],
+                notes: notes(&[
+                    "UpdateDomainConfig starts a blue/green deployment: the domain stays available but runs twice its nodes until the data is migrated; \
+                     encryption at rest cannot be turned off again; the AWS managed key aws/es is used",
+                    "a domain with UltraWarm or cold storage enabled, or a change in progress, is refused (read right before the change)",
+                ]),
+            }
+        }
+    } else if id == sagemaker::INFO.id {
+        Remedy::Manual {
+            why: "a notebook instance's VPC and direct internet access cannot be changed: it must be recreated and its data moved, which orgscan never does".to_owned(),
+            commands: manual::sagemaker(f),
+        }
+    } else if id == lambda::INFO.id {
+        Remedy::Manual {
+            why: "a new runtime can break the function (its code and dependencies must support it), so orgscan never changes one"
+                .to_owned(),
+            commands: manual::lambda(f, table, today),
+        }
+    } else {
+        Remedy::Manual { why: "orgscan has no fix for this check".to_owned(), commands: vec![f.check.remediation_cli.to_owned()] }
+    }
+}
+
+/// Counts of a plan: (FAILs, changes, API calls, manual).
+pub fn counts(items: &[Item]) -> (usize, usize, usize, usize) {
+    let changes = items.iter().filter(|i| !i.steps().is_empty()).count();
+    let calls = items.iter().map(|i| i.steps().len()).sum();
+    (items.len(), changes, calls, items.len() - changes)
+}
+
+/// The plan as printed: grouped by account (with the credentials the changes use there) and region, one
+/// entry per FAIL with its fingerprint (for `--only`).
+pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String) -> String {
+    let (fails, changes, calls, manual) = counts(items);
+    let mut s =
+        format!("orgscan fix: {fails} FAIL(s) selected from {source}: {changes} to change ({calls} API call(s)), {manual} manual\n");
+    let mut groups: BTreeMap<(&AccountId, &Region), Vec<(usize, &Item)>> = BTreeMap::new();
+    for (n, i) in items.iter().enumerate() {
+        groups.entry((&i.finding.target.account, &i.finding.target.region)).or_default().push((n + 1, i));
+    }
+    // The notes of the changes are the same for every resource of a kind: printed once, at the end.
+    let mut all_notes: Vec<&str> = Vec::new();
+    let mut account: Option<&AccountId> = None;
+    for ((a, r), entries) in groups {
+        if account != Some(a) {
+            let _ = writeln!(s, "\nAccount {a} ({})", role(a));
+            account = Some(a);
+        }
+        let _ = writeln!(s, "  {r}");
+        for (n, i) in entries {
+            let f = &i.finding;
+            let _ = writeln!(s, "    [{n}] {} {}: {}", f.check.id, f.resource.id, f.message);
+            match &i.remedy {
+                Remedy::Change { steps, notes } => {
+                    let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
+                    let refs: Vec<String> = notes
+                        .iter()
+                        .map(|note| {
+                            let k = all_notes.iter().position(|x| x == note).unwrap_or_else(|| {
+                                all_notes.push(note);
+                                all_notes.len() - 1
+                            });
+                            (k + 1).to_string()
+                        })
+                        .collect();
+                    let _ = writeln!(s, "        change: {} (notes {})", names.join(", then "), refs.join(", "));
+                }
+                Remedy::Manual { why, commands } => {
+                    let _ = writeln!(s, "        MANUAL: {why}");
+                    for c in commands {
+                        let _ = writeln!(s, "          {}{c}", if c.starts_with('#') { "" } else { "$ " });
+                    }
+                }
+            }
+            let _ = writeln!(s, "        fingerprint {}", f.fingerprint());
+        }
+    }
+    if !all_notes.is_empty() {
+        let _ = writeln!(s, "\nNotes on the changes:");
+        for (k, note) in all_notes.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {note}", k + 1);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Target;
+
+    fn fail(info: &'static crate::model::CheckInfo, rtype: &'static str, id: &str, evidence: &[(&str, &str)]) -> Finding {
+        let t = Target::new("111111111111".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let mut b = Finding::builder(info, &t).resource(rtype, id, format!("arn:aws:x:eu-west-1:111111111111:{id}")).fail("fails");
+        for (k, v) in evidence {
+            b = b.evidence(k, *v);
+        }
+        b.build().unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
+    }
+
+    fn estate() -> Vec<Finding> {
+        vec![
+            fail(kms::INFO, "AwsKmsKey", "k1", &[("key_state", "PendingDeletion")]),
+            fail(guardduty::INFO, "AwsAccount", "111111111111", &[]),
+            fail(guardduty::INFO, "AwsGuardDutyDetector", "d1", &[("status", "DISABLED")]),
+            fail(opensearch::INFO, "AwsOpenSearchServiceDomain", "os-plain", &[("engine_version", "OpenSearch_2.11")]),
+            fail(opensearch::INFO, "AwsElasticsearchDomain", "es-old", &[("engine_version", "Elasticsearch_5.6")]),
+            fail(sagemaker::INFO, "AwsSageMakerNotebookInstance", "nb-open", &[("subnet_id", "subnet-1")]),
+            fail(lambda::INFO, "AwsLambdaFunction", "fn-old", &[("runtime", "python3.8")]),
+        ]
+    }
+
+    #[test]
+    fn safe_fixes_are_changes_and_the_rest_manual() {
+        let table = RuntimeTable::bundled().unwrap();
+        let plain = build(&estate(), &Filter::default(), Options::default(), &table, today());
+        let steps: Vec<(&str, Vec<Step>)> = plain.iter().map(|i| (i.finding.resource.id.as_str(), i.steps().to_vec())).collect();
+        assert!(steps.contains(&("k1", vec![Step::CancelKeyDeletion])));
+        assert!(steps.contains(&("111111111111", vec![Step::CreateDetector])));
+        assert!(steps.contains(&("d1", vec![Step::UpdateDetector])));
+        for manual in ["os-plain", "es-old", "nb-open", "fn-old"] {
+            assert!(steps.contains(&(manual, vec![])), "{manual}");
+        }
+        let all = build(&estate(), &Filter::default(), Options { enable_keys: true, allow_blue_green: true }, &table, today());
+        let of = |id: &str| all.iter().find(|i| i.finding.resource.id == id).unwrap();
+        assert_eq!(of("k1").steps(), [Step::CancelKeyDeletion, Step::EnableKey]);
+        assert_eq!(of("os-plain").steps(), [Step::UpdateDomainConfig]);
+        assert!(of("es-old").steps().is_empty(), "Elasticsearch 5.6 cannot be encrypted in place");
+        let Remedy::Manual { commands, .. } = &of("fn-old").remedy else { panic!() };
+        assert!(commands.iter().any(|c| c.contains("--function-name fn-old --runtime python3.14")), "{commands:?}");
+        let Remedy::Manual { commands, .. } = &of("nb-open").remedy else { panic!() };
+        assert!(commands.iter().any(|c| c.contains("--subnet-id subnet-1") && c.contains("--direct-internet-access Disabled")));
+        let text = render(&all, "r.json", &|a| format!("role of {a}"));
+        assert!(text.contains("7 FAIL(s) selected from r.json: 4 to change (5 API call(s)), 3 manual"), "{text}");
+        assert!(text.contains("Account 111111111111 (role of 111111111111)") && text.contains("adds cost"), "{text}");
+        assert!(
+            text.contains("change: CancelKeyDeletion, then EnableKey (notes ")
+                && text.contains(". after CancelKeyDeletion a key is Disabled"),
+            "{text}"
+        );
+        assert_eq!(text.matches("adds cost").count(), 1, "each note once: {text}");
+    }
+
+    #[test]
+    fn the_filter_narrows_and_names_unmatched_fingerprints() {
+        let table = RuntimeTable::bundled().unwrap();
+        let findings = estate();
+        let only = Filter { checks: vec![kms::INFO.id, guardduty::INFO.id], ..Filter::default() };
+        assert_eq!(build(&findings, &only, Options::default(), &table, today()).len(), 3);
+        let fp = findings[0].fingerprint();
+        let one = Filter { only: BTreeSet::from([fp.clone(), "0".repeat(64)]), ..Filter::default() };
+        let items = build(&findings, &one, Options::default(), &table, today());
+        assert_eq!(items.len(), 1);
+        assert_eq!(one.unmatched(&findings), [format!("--only {}: no finding of the selection has this fingerprint", "0".repeat(64))]);
+        let elsewhere = Filter { regions: vec!["us-east-1".parse().unwrap()], ..Filter::default() };
+        assert!(build(&findings, &elsewhere, Options::default(), &table, today()).is_empty());
+    }
+}

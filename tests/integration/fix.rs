@@ -1,0 +1,433 @@
+//! `orgscan fix` end to end against moto, through the CLI: scan, plan (a dry run changes nothing), apply,
+//! rescan; a resource fixed between the plan and the apply is skipped; a run stopped by SIGTERM in the middle
+//! resumes from its journal without repeating a change.
+//!
+//! What moto lacks, and what these tests therefore cannot show: it changes a domain's encryption at once (no
+//! blue/green deployment, `Processing` stays false) and never refuses `UpdateDomainConfig` (engine version,
+//! UltraWarm: orgscan decides those itself, so they are tested here through its own refusal); it ignores
+//! CreateDetector's `clientToken` and accepts several detectors per region (so a repeated create would show,
+//! which the resume test relies on); `CancelKeyDeletion` is accepted on a key in any state.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use aws_credential_types::Credentials;
+use serde_json::Value;
+
+use crate::support::estate::{Mix, Moto, create_org, seed_account};
+use crate::support::{orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
+
+const REGIONS: &str = "eu-west-1,us-east-1";
+
+/// What the tests compare before and after: every resource of the five checks in an account, by
+/// `region/kind/id`, with the state the checks read.
+async fn state(moto: &Moto, creds: &Credentials, regions: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for region in regions {
+        let cfg = moto.sdk_config(creds, region);
+        let kms = aws_sdk_kms::Client::new(&cfg);
+        for k in kms.list_keys().send().await.unwrap().keys() {
+            let id = k.key_id().unwrap();
+            let m = kms.describe_key().key_id(id).send().await.unwrap();
+            out.insert(format!("{region}/kms/{id}"), format!("{:?}", m.key_metadata().unwrap().key_state()));
+        }
+        let gd = aws_sdk_guardduty::Client::new(&cfg);
+        let ids = gd.list_detectors().send().await.unwrap().detector_ids().to_vec();
+        out.insert(format!("{region}/guardduty/count"), ids.len().to_string());
+        for id in ids {
+            let d = gd.get_detector().detector_id(&id).send().await.unwrap();
+            out.insert(format!("{region}/guardduty/{id}"), format!("{:?}", d.status()));
+        }
+        let os = aws_sdk_opensearch::Client::new(&cfg);
+        for d in os.list_domain_names().send().await.unwrap().domain_names() {
+            let name = d.domain_name().unwrap();
+            let s = os.describe_domain().domain_name(name).send().await.unwrap();
+            out.insert(format!("{region}/opensearch/{name}"), format!("{:?}", s.domain_status().unwrap().encryption_at_rest_options()));
+        }
+        let sm = aws_sdk_sagemaker::Client::new(&cfg);
+        for n in sm.list_notebook_instances().send().await.unwrap().notebook_instances() {
+            let name = n.notebook_instance_name().unwrap();
+            let d = sm.describe_notebook_instance().notebook_instance_name(name).send().await.unwrap();
+            out.insert(format!("{region}/sagemaker/{name}"), format!("{:?} {:?}", d.direct_internet_access(), d.subnet_id()));
+        }
+        let lambda = aws_sdk_lambda::Client::new(&cfg);
+        for f in lambda.list_functions().send().await.unwrap().functions() {
+            out.insert(format!("{region}/lambda/{}", f.function_name().unwrap()), format!("{:?}", f.runtime()));
+        }
+    }
+    out
+}
+
+/// The journal's entries.
+fn journal(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l:?}: {e}")))
+        .collect()
+}
+
+fn applied<'a>(entries: &'a [Value], action: &str) -> Vec<&'a Value> {
+    entries.iter().filter(|e| e["action"] == action && e["result"] == "applied").collect()
+}
+
+/// (status, check, region, resource) of every finding of a report.
+fn statuses(report: &Value) -> BTreeMap<(String, String, String), String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap().to_owned();
+            ((s("check_id"), s("region"), s("resource_id")), s("status"))
+        })
+        .collect()
+}
+
+/// A domain with UltraWarm: AWS refuses to enable encryption at rest on it, so orgscan must not try.
+async fn ultrawarm_domain(moto: &Moto, creds: &Credentials, region: &str) {
+    use aws_sdk_opensearch::types::ClusterConfig;
+    let os = aws_sdk_opensearch::Client::new(&moto.sdk_config(creds, region));
+    let warm = ClusterConfig::builder().warm_enabled(true).warm_count(2).build();
+    os.create_domain().domain_name("os-warm").engine_version("OpenSearch_2.11").cluster_config(warm).send().await.unwrap();
+    os.create_domain().domain_name("es-old").engine_version("Elasticsearch_6.5").send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_plan_apply_rescan_fixes_every_fixable_fail_and_leaves_the_rest_as_manual() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 1).await.unwrap();
+    let member = org.members[0].0.clone();
+    let creds = moto.assume(&member).await.unwrap();
+    let regions: Vec<&str> = REGIONS.split(',').collect();
+    // eu-west-1: every branch and no detector; us-east-1: a disabled detector.
+    seed_account(&moto, &creds, &member, &regions, |r| if r == 0 { Mix::full(2) } else { Mix::guardduty_only(1) }).await.unwrap();
+    ultrawarm_domain(&moto, &creds, "eu-west-1").await;
+    let dir = tempdir();
+    let (report, report2, journal_path) = (dir.path().join("r.json"), dir.path().join("r2.json"), dir.path().join("fix.jsonl"));
+    let m = &org.management_creds;
+    let o = orgscan(&moto, m, &["scan", "--accounts", &member, "--regions", REGIONS, "--json", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // The plan changes nothing (no journal either), and says what it would do and with which role.
+    let before = state(&moto, &creds, &regions).await;
+    let fix = |extra: &[&str]| {
+        let mut args = vec!["fix", "--from", report.to_str().unwrap(), "--journal", journal_path.to_str().unwrap()];
+        args.extend_from_slice(&["--remediation-role-name", "OrgScanRemediation", "--enable-keys", "--allow-blue-green"]);
+        args.extend_from_slice(extra);
+        orgscan(&moto, m, &args)
+    };
+    let dry = fix(&[]);
+    let plan = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(1), "something to fix: {}\n{plan}", stderr(&dry));
+    assert_eq!(state(&moto, &creds, &regions).await, before, "a dry run changes nothing");
+    assert!(!journal_path.exists(), "a dry run writes no journal");
+    for needle in [
+        &format!("Account {member} (arn:aws:iam::{member}:role/OrgScanRemediation)") as &str,
+        "change: CancelKeyDeletion, then EnableKey",
+        "change: CreateDetector",
+        "change: UpdateDetector",
+        "change: UpdateDomainConfig",
+        "adds cost",
+        "update-organization-configuration",
+        "MANUAL: a new runtime can break the function",
+        "aws lambda update-function-configuration --region eu-west-1 --function-name fn-deprecated --runtime python3.14",
+        "aws sagemaker create-notebook-instance --region eu-west-1 --notebook-instance-name nb-open-vpc",
+        "--direct-internet-access Disabled",
+        "Elasticsearch_6.5 cannot enable encryption at rest on an existing domain",
+        "aws es create-elasticsearch-domain --region eu-west-1 --domain-name es-old-enc --elasticsearch-version 6.5",
+        "aws es delete-elasticsearch-domain --region eu-west-1 --domain-name es-old",
+        "Nothing was changed: --apply makes the",
+    ] {
+        assert!(plan.contains(needle), "the plan lacks {needle:?}:\n{plan}");
+    }
+    // Without --allow-blue-green, the domains are manual steps too.
+    let no_bg = orgscan(&moto, m, &["fix", "--from", report.to_str().unwrap(), "--journal", journal_path.to_str().unwrap()]);
+    assert!(stdout(&no_bg).contains("orgscan does it only with --allow-blue-green"), "{}", stdout(&no_bg));
+
+    let o = fix(&["--apply", "--yes"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    // Manual FAILs remain (and the UltraWarm domain was refused), so the verdict is 1.
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("skipped: UltraWarm or cold storage is enabled"), "{out}");
+    assert!(out.contains("Rescan with the audit role") && out.contains("changed FAIL(s) pass now"), "{out}");
+    let entries = journal(&journal_path);
+    for (action, n) in [("CancelKeyDeletion", 1), ("EnableKey", 1), ("CreateDetector", 1), ("UpdateDetector", 1), ("UpdateDomainConfig", 2)]
+    {
+        assert_eq!(applied(&entries, action).len(), n, "{action}: {entries:#?}");
+    }
+    for e in &entries {
+        for field in ["time", "run", "account", "region", "check", "fingerprint", "resource", "action", "result", "credentials"] {
+            assert!(e[field].is_string(), "{field} in {e}");
+        }
+        assert_eq!(e["account"], member.as_str());
+        assert!(e["credentials"].as_str().unwrap().ends_with(":role/OrgScanRemediation"), "{e}");
+        if e["result"] == "applied" {
+            assert!(e["state_before"].is_object() && e["state_after"].is_object(), "{e}");
+        }
+    }
+    let cancel = applied(&entries, "CancelKeyDeletion")[0];
+    assert_eq!(cancel["state_before"]["key_state"], "PendingDeletion");
+    assert_eq!(cancel["state_after"]["key_state"], "Disabled", "CancelKeyDeletion leaves the key Disabled");
+    let text = std::fs::read_to_string(&journal_path).unwrap();
+    for secret in [m.secret_access_key(), m.session_token().unwrap_or("no-token"), "orgscan-leak-canary"] {
+        assert!(!text.contains(secret) && !out.contains(secret) && !err.contains(secret), "a secret leaked");
+    }
+
+    // The rescan: every fixable FAIL passes; the manual ones, and the refused domain, fail as before.
+    let o = orgscan(&moto, m, &["scan", "--accounts", &member, "--regions", REGIONS, "--json", report2.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let (old, new) = (statuses(&read_json(&report)), statuses(&read_json(&report2)));
+    let after = state(&moto, &creds, &regions).await;
+    for ((check, region, id), status) in old.iter().filter(|(_, s)| *s == "FAIL") {
+        let manual = matches!(check.as_str(), "sagemaker-notebook-no-direct-internet" | "lambda-supported-runtime")
+            || matches!(id.as_str(), "os-warm" | "es-old");
+        if check == "guardduty-enabled" {
+            let region_status: Vec<&String> = new.iter().filter(|((c, r, _), _)| c == check && r == region).map(|(_, s)| s).collect();
+            assert_eq!(region_status, ["PASS"], "GuardDuty in {region}");
+        } else if manual {
+            assert_eq!(new.get(&(check.clone(), region.clone(), id.clone())), Some(status), "{check} {id} is left as it was");
+            let key = format!("{region}/{}/{id}", check.split('-').next().unwrap());
+            assert_eq!(after.get(&key), before.get(&key), "{key} untouched");
+        } else {
+            assert_eq!(new.get(&(check.clone(), region.clone(), id.clone())).map(String::as_str), Some("PASS"), "{check} {id}");
+        }
+    }
+    assert!(after.iter().any(|(k, v)| k.contains("/kms/") && v.contains("Enabled")), "--enable-keys enabled the cancelled key");
+    assert_eq!(after["eu-west-1/guardduty/count"], "1", "one detector created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_fixed_between_the_plan_and_the_apply_is_skipped() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    let mix = Mix { kms: true, ..Mix::guardduty_only(0) };
+    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| mix).await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
+    let other = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    kms.schedule_key_deletion().key_id(&other).pending_window_in_days(7).send().await.unwrap();
+    let dir = tempdir();
+    let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
+    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", "eu-west-1", "--json", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Someone cancels this key's deletion after the report was written.
+    kms.cancel_key_deletion().key_id(&other).send().await.unwrap();
+
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--enable-keys", "--journal", j.to_str().unwrap()],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "every selected FAIL passes now: {out}\n{}", stderr(&o));
+    assert!(out.contains(&format!("{other} in {account}/eu-west-1: skipped: the key is Disabled, no longer pending deletion")), "{out}");
+    assert!(out.contains(&format!("Account {account} (the caller's own credentials")), "{out}");
+    let entries = journal(&j);
+    let of_other: Vec<&Value> = entries.iter().filter(|e| e["resource"].as_str().unwrap().ends_with(&other)).collect();
+    assert_eq!(of_other.len(), 1, "{of_other:#?}");
+    assert_eq!((of_other[0]["result"].as_str(), of_other[0]["state_before"]["key_state"].as_str()), (Some("skipped"), Some("Disabled")));
+    assert_eq!(applied(&entries, "CancelKeyDeletion").len(), 1, "only the other key was changed");
+    let state = kms.describe_key().key_id(&other).send().await.unwrap();
+    assert_eq!(
+        state.key_metadata().unwrap().key_state().map(|s| s.as_str()),
+        Some("Disabled"),
+        "a key orgscan did not cancel is not enabled by it"
+    );
+}
+
+/// A loopback proxy in front of moto that holds the `nth` KMS CancelKeyDeletion until released; every other
+/// request passes as it is (moto closes each connection after its answer).
+struct Hold {
+    endpoint: String,
+    reached: tokio::sync::mpsc::UnboundedReceiver<()>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn hold(upstream: &str, nth: usize) -> Hold {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let (tx, reached) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let seen = Arc::new(Mutex::new(0usize));
+    let gate = release.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (upstream, tx, gate, seen) = (upstream.clone(), tx.clone(), gate.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let head = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match inbound.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+                let length: usize =
+                    text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                while buf.len() < head + length {
+                    match inbound.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                if text.contains("x-amz-target: trentservice.cancelkeydeletion") {
+                    let n = {
+                        let mut s = seen.lock().unwrap();
+                        *s += 1;
+                        *s
+                    };
+                    if n == nth {
+                        let _ = tx.send(());
+                        gate.notified().await;
+                    }
+                }
+                let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                if up.write_all(&buf).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy(&mut up, &mut inbound).await;
+                let _ = inbound.shutdown().await;
+            });
+        }
+    });
+    Hold { endpoint, reached, release }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_sigterm_resumes_from_its_journal_without_repeating_a_change() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::guardduty_only(2)).await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
+    for _ in 0..3 {
+        let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+        kms.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    }
+    let dir = tempdir();
+    let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
+    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", "eu-west-1", "--json", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let args = ["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--journal", j.to_str().unwrap()];
+
+    // The plan: CreateDetector, then the three keys. The second CancelKeyDeletion is held at the proxy until
+    // the run has received SIGTERM (it says so on stderr), so the run is stopped in the middle of a change.
+    let mut proxy = hold(&moto.endpoint, 2).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgscan"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("ORGSCAN_") || k == "RUST_LOG") {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token().unwrap_or_default())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/orgscan-test-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/orgscan-test-credentials")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (mut out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let stdout_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains("SIGTERM received") {
+                let _ = seen_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    proxy.reached.recv().await.expect("the second CancelKeyDeletion reaches the proxy");
+    let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(kill.success());
+    seen_rx.recv().await.expect("the run acknowledges SIGTERM");
+    proxy.release.notify_one();
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let (out, err) = (stdout_reader.join().unwrap(), stderr_reader.join().unwrap());
+    assert_eq!(status.code(), Some(4), "stopped with FAILs left: {out}\n{err}");
+    assert!(out.contains("Stopped before every change was made") && out.contains("to resume"), "{out}");
+    let first = journal(&j);
+    assert_eq!(applied(&first, "CreateDetector").len(), 1, "{first:#?}");
+    assert_eq!(applied(&first, "CancelKeyDeletion").len(), 2, "the change in flight was finished and journaled: {first:#?}");
+    let done: Vec<String> = applied(&first, "CancelKeyDeletion").iter().map(|e| e["resource"].as_str().unwrap().to_owned()).collect();
+
+    // A key the first run fixed is scheduled for deletion again: the resumed run must not repeat its change.
+    let again = done[0].rsplit('/').next().unwrap().to_owned();
+    kms.schedule_key_deletion().key_id(&again).pending_window_in_days(7).send().await.unwrap();
+    let o = orgscan(&moto, &creds, &args);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "the re-scheduled key fails again: {out}\n{}", stderr(&o));
+    assert!(out.contains("step(s) applied by earlier runs"), "{out}");
+    assert!(out.contains("CancelKeyDeletion done by run orgscan-fix-") && out.contains("CreateDetector done by run"), "{out}");
+    let all = journal(&j);
+    assert_eq!(applied(&all, "CancelKeyDeletion").len(), 3, "each key's deletion cancelled once: {all:#?}");
+    assert_eq!(applied(&all, "CreateDetector").len(), 1);
+    let gd = aws_sdk_guardduty::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
+    assert_eq!(gd.list_detectors().send().await.unwrap().detector_ids().len(), 1, "no second detector");
+    let k = kms.describe_key().key_id(&again).send().await.unwrap();
+    assert_eq!(k.key_metadata().unwrap().key_state().map(|s| s.as_str()), Some("PendingDeletion"), "not cancelled twice");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_aws_call() {
+    let dir = tempdir();
+    let not_report = dir.path().join("x.json");
+    std::fs::write(&not_report, "{}").unwrap();
+    let bad_journal = dir.path().join("j.jsonl");
+    std::fs::write(&bad_journal, "not a journal\n").unwrap();
+    let report = not_report.to_str().unwrap();
+    let journal_arg = bad_journal.to_str().unwrap();
+    crate::support::assert_refused_before_any_aws_call(
+        &["fix"],
+        &[
+            (&["--scan", "--accounts", "12345"], &["'12345'", "12 digits"]),
+            (&["--scan", "--regions", "mars-1"], &["'mars-1'"]),
+            (&["--scan", "--checks", "nope"], &["'nope'", "kms-key-not-pending-deletion"]),
+            (&["--scan", "--only", "abc"], &["invalid --only 'abc'", "64 hexadecimal digits"]),
+            (&["--scan", "--apply"], &["--apply needs --yes"]),
+            (&["--scan", "--yes"], &["--yes needs --apply"]),
+            (&["--scan", "--remediation-role-name", "bad name"], &["invalid --remediation-role-name 'bad name'"]),
+            (&["--scan", "--remediation-role-arn-template", "arn:aws:iam::1:role/x"], &["--remediation-role-arn-template", "{account}"]),
+            (&["--from", report], &["--from", "is not an orgscan JSON report"]),
+            (&["--scan", "--journal", journal_arg], &["--journal", "line 1", "not an orgscan fix journal entry"]),
+        ],
+    );
+    // Neither or both sources: clap refuses (exit 2).
+    let creds = Moto::root_credentials();
+    for args in [&["fix"][..], &["fix", "--scan", "--from", report]] {
+        let o = orgscan_env("http://127.0.0.1:9", &creds, args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn fix_help_documents_the_exit_codes() {
+    let o = orgscan_env("http://127.0.0.1:9", &Moto::root_credentials(), &["fix", "--help"], &[]);
+    let help = stdout(&o);
+    for n in
+        ["0  nothing selected fails", "1  selected FAILs remain", "2  bad invocation", "3  ", "4  ", "5  the journal", "6  AWS could not"]
+    {
+        assert!(help.contains(n), "{n:?} in {help}");
+    }
+}
