@@ -6,6 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/moto-env.sh
+# The OCSF validators (py-ocsf-models, pyarrow), pinned, into the same .venv.
+bash scripts/ocsf-env.sh
+export ORGSCAN_OCSF_PYTHON="$root/.venv/bin/python"
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh

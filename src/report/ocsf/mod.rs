@@ -433,6 +433,28 @@ mod tests {
     }
 
     #[test]
+    fn resources_not_evaluable_and_scopes_in_error_are_no_events() {
+        use crate::model::{Coverage, CoverageStatus, NotEvaluable, Resource, ScopeError};
+        let mut r = report();
+        let target = Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let resource = Resource { resource_type: "AwsKmsKey", id: "k3".into(), arn: "arn:aws:kms:eu-west-1:123456789012:key/k3".into() };
+        let error = ScopeError::new("AccessDeniedException", "key policy");
+        r.not_evaluable.push(NotEvaluable {
+            check_id: "kms-key-not-pending-deletion",
+            target: target.clone(),
+            resource,
+            error: error.clone(),
+        });
+        r.coverage.push(Coverage {
+            check_id: "guardduty-enabled",
+            account: target.account.clone(),
+            region: Some(target.region.clone()),
+            status: CoverageStatus::Error(error),
+        });
+        assert_eq!(lines(&r).len(), r.findings.len());
+    }
+
+    #[test]
     fn without_an_organization_the_account_is_named_by_its_id_and_has_no_org() {
         let mut r = report();
         r.accounts.clear();
