@@ -22,7 +22,8 @@ eval "$(target/debug/examples/demo_seed "$MOTO_ENDPOINT" 4 "$regions")"
 
 mkdir -p demo-out
 set +e
-target/debug/orgscan scan --regions "$regions" --json demo-out/report.json --sarif demo-out/orgscan.sarif --asff-dir demo-out/asff "$@"
+target/debug/orgscan scan --regions "$regions" --json demo-out/report.json --sarif demo-out/orgscan.sarif --asff-dir demo-out/asff \
+  --ocsf demo-out/orgscan.ocsf.jsonl --ocsf-dir demo-out/security-lake "$@"
 code=$?
 set -e
 echo

@@ -15,6 +15,7 @@
 pub mod parquet;
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -60,7 +61,7 @@ pub struct Event<'a, D, U> {
     pub finding_info: FindingInfo<'a>,
     pub compliance: ComplianceObject,
     pub resources: [ResourceDetails<'a, D>; 1],
-    pub remediation: Remediation,
+    pub remediation: Remediation<'a>,
     pub cloud: Cloud<'a>,
     /// orgscan's own triage (baseline state, suppression), when there is any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,9 +142,9 @@ pub struct ResourceDetails<'a, D> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Remediation {
+pub struct Remediation<'a> {
     /// What to do, then the AWS CLI commands that do it (placeholders in capitals).
-    pub desc: String,
+    pub desc: Cow<'a, str>,
     pub references: [&'static str; 1],
 }
 
@@ -196,12 +197,13 @@ pub struct Triage {
     pub suppressed: Option<String>,
 }
 
-/// What every event of one report shares: the scan's times, formatted once.
+/// What every event of one report shares: the scan's times and each check's remediation, formatted once.
 pub struct Scan<'a> {
     report: &'a ScanReport,
     time: i64,
     time_dt: String,
     logged_time: i64,
+    remediation: BTreeMap<&'static str, String>,
 }
 
 impl<'a> Scan<'a> {
@@ -211,6 +213,7 @@ impl<'a> Scan<'a> {
             time: report.started_at.timestamp_millis(),
             time_dt: datetime(report.started_at),
             logged_time: report.finished_at.timestamp_millis(),
+            remediation: report.checks.iter().map(|c| (c.id, remediation(c))).collect(),
         }
     }
 
@@ -297,7 +300,10 @@ impl<'a> Scan<'a> {
                 cloud_partition: f.target.partition.as_str(),
                 data,
             }],
-            remediation: Remediation { desc: remediation(check), references: [check.docs_url] },
+            remediation: Remediation {
+                desc: self.remediation.get(check.id).map_or_else(|| Cow::Owned(remediation(check)), |r| Cow::Borrowed(r.as_str())),
+                references: [check.docs_url],
+            },
             cloud: Cloud {
                 provider: "AWS",
                 region: f.target.region.as_str(),
