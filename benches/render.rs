@@ -1,13 +1,14 @@
-//! Rendering benchmark: the JSON report, SARIF and ASFF for 10,000 and 100,000 synthetic findings, each
-//! compared with plain `serde_json` serialization of the same findings (the practical floor for producing
-//! that many bytes). `cargo bench --bench render`; ORGSCAN_BENCH_FINDINGS="10000,100000" to change sizes.
+//! Rendering benchmark: the JSON report, SARIF, ASFF and OCSF (JSON Lines and Security Lake Parquet) for
+//! 10,000 and 100,000 synthetic findings, each compared with plain `serde_json` serialization of the same
+//! findings (the practical floor for producing that many bytes). `cargo bench --bench render`;
+//! ORGSCAN_BENCH_FINDINGS="10000,100000" to change sizes.
 
 use std::time::{Duration, Instant};
 
 use orgscan::check;
 use orgscan::model::Finding;
 use orgscan::model::{AccountId, Region, Target};
-use orgscan::model::{Coverage, CoverageStatus, ScanReport, Subject};
+use orgscan::model::{AccountInfo, Coverage, CoverageStatus, ScanReport, Subject};
 
 fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
@@ -35,6 +36,14 @@ fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     }
     let subject = Subject::Organization { id: "o-exampleorg1".into(), caller: "100000000000".parse()? };
     let mut report = ScanReport { findings, coverage, ..ScanReport::new(subject, check::ALL.iter().map(|c| c.info()).collect()) };
+    // An organization's accounts have names and OU paths (the JSON report, SARIF and OCSF carry them).
+    for f in &report.findings {
+        report.accounts.entry(f.target.account.clone()).or_insert_with(|| AccountInfo {
+            name: format!("workload-{}", f.target.account),
+            ou_path: Some("Root/Workloads/Prod".into()),
+            ous: vec!["ou-ab12-workload".into(), "ou-ab12-prod0001".into()],
+        });
+    }
     report.sort();
     Ok(report)
 }
@@ -102,6 +111,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes
         });
         rows.push(("asff", t, b));
+        // OCSF: one Compliance Finding per finding (PASSes included), as JSON Lines ...
+        let (t, b) = time(runs, || {
+            let mut out = Vec::new();
+            orgscan::report::ocsf::to_writer(&report, &mut out).map(|_| out.len()).unwrap_or(0)
+        });
+        rows.push(("ocsf", t, b));
+        // ... and as Snappy-compressed Parquet, one file per (region, account, day) as Security Lake wants.
+        let (t, b) = time(runs, || match orgscan::report::ocsf::parquet::render_dir(&report) {
+            Ok(files) => files.iter().map(|f| f.bytes.len()).sum(),
+            Err(_) => 0,
+        });
+        rows.push(("ocsf-pq", t, b));
         for (name, t, bytes) in rows {
             println!(
                 "{name:<8} {n:>8} {:>10.1} {:>10.1} {:>12.0} {:>13.2}x",

@@ -23,7 +23,7 @@ eval "$(target/debug/examples/demo_seed "$MOTO_ENDPOINT" 4 "$regions")"
 mkdir -p demo-out
 set +e
 target/debug/orgscan scan --regions "$regions" --json demo-out/report.json --sarif demo-out/orgscan.sarif --asff-dir demo-out/asff \
-  --html demo-out/report.html "$@"
+  --html demo-out/report.html --ocsf demo-out/orgscan.ocsf.jsonl --ocsf-dir demo-out/security-lake "$@"
 code=$?
 set -e
 echo

@@ -9,6 +9,9 @@ bash scripts/moto-env.sh
 # Chromium, chromium-driver and selenium for the HTML report's browser tests (tests/integration/html.rs).
 # shellcheck source=scripts/browser-env.sh
 source scripts/browser-env.sh
+# The OCSF validators (py-ocsf-models, pyarrow), pinned, into the same .venv.
+bash scripts/ocsf-env.sh
+export ORGSCAN_OCSF_PYTHON="$root/.venv/bin/python"
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh

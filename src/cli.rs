@@ -360,6 +360,18 @@ pub struct OutputArgs {
     /// and would keep the alert open: omitted, the alert closes, and reopens when the rule expires).
     #[arg(long, value_enum, value_name = "include|omit")]
     pub sarif_suppressed: Option<SarifSuppressedArg>,
+
+    /// Write OCSF 1.5.0 Compliance Findings (class_uid 2003) to this file as JSON Lines, atomically: one
+    /// event per (check, resource), PASS included, for SIEMs and the new Security Hub. Coverage gaps are not
+    /// events: they are in the JSON report.
+    #[arg(long, value_name = "PATH")]
+    pub ocsf: Option<PathBuf>,
+
+    /// Write the OCSF events as Parquet for an Amazon Security Lake custom source into this directory,
+    /// created if missing: region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/orgscan-<start>.parquet.
+    /// Sync the directory to s3://<lake bucket>/ext/<custom source>/.
+    #[arg(long, value_name = "DIR")]
+    pub ocsf_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

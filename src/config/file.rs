@@ -48,6 +48,8 @@ pub struct FileOutputs {
     pub sarif_suppressed: Option<crate::cli::SarifSuppressedArg>,
     pub html: Option<PathBuf>,
     pub asff_dir: Option<PathBuf>,
+    pub ocsf: Option<PathBuf>,
+    pub ocsf_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,8 @@ impl FileConfig {
             rebase(&mut o.sarif_dir);
             rebase(&mut o.html);
             rebase(&mut o.asff_dir);
+            rebase(&mut o.ocsf);
+            rebase(&mut o.ocsf_dir);
         }
         Ok(cfg)
     }
@@ -116,6 +120,8 @@ impl FileConfig {
         a.outputs.sarif_category = args.outputs.sarif_category.clone().or(o.sarif_category);
         a.outputs.sarif_suppressed = args.outputs.sarif_suppressed.or(o.sarif_suppressed);
         a.outputs.html = args.outputs.html.clone().or(o.html);
+        a.outputs.ocsf = args.outputs.ocsf.clone().or(o.ocsf);
+        a.outputs.ocsf_dir = args.outputs.ocsf_dir.clone().or(o.ocsf_dir);
         a.history.baseline = args.history.baseline.clone().or(self.baseline);
         a.history.suppressions = args.history.suppressions.clone().or(self.suppressions);
         a.history.fail_on = args.history.fail_on.or(self.fail_on);

@@ -294,6 +294,8 @@ impl ScanPlan {
             sarif_category: o.sarif_category.clone(),
             sarif_omit_suppressed: o.sarif_suppressed == Some(SarifSuppressedArg::Omit),
             html: o.html.clone(),
+            ocsf: o.ocsf.clone(),
+            ocsf_dir: o.ocsf_dir.clone(),
         };
         if o.sarif_suppressed.is_some() && outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
             return Err(ConfigError("--sarif-suppressed needs --sarif PATH or --sarif-dir DIR".into()));
@@ -324,19 +326,28 @@ impl ScanPlan {
                 )));
             }
         }
-        if let (Some(j), Some(s)) = (&outputs.json, &outputs.sarif)
-            && j == s
-        {
-            return Err(ConfigError(format!("--json and --sarif both name '{}': give each output its own file", s.display())));
-        }
-        let files: Vec<&PathBuf> =
-            outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()).chain(outputs.html.iter()).collect();
-        for (i, a) in files.iter().enumerate() {
-            if files[..i].contains(a) {
-                return Err(ConfigError(format!("two outputs name '{}': give each output its own file", a.display())));
+        let files = [("--json", &outputs.json), ("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)];
+        for (i, (a, pa)) in files.iter().enumerate() {
+            for (b, pb) in &files[i + 1..] {
+                if let (Some(pa), Some(pb)) = (pa, pb)
+                    && pa == pb
+                {
+                    return Err(ConfigError(format!("{a} and {b} both name '{}': give each output its own file", pa.display())));
+                }
             }
         }
-        for p in outputs.json.iter().filter(|p| !is_stdout(p)).chain(outputs.sarif.iter()).chain(outputs.html.iter()) {
+        if outputs.ocsf.as_deref().is_some_and(is_stdout) {
+            return Err(ConfigError("invalid --ocsf '-': only --json writes to stdout; give a file path".into()));
+        }
+        let files: Vec<&PathBuf> = outputs
+            .json
+            .iter()
+            .filter(|p| !is_stdout(p))
+            .chain(outputs.sarif.iter())
+            .chain(outputs.html.iter())
+            .chain(outputs.ocsf.iter())
+            .collect();
+        for p in files {
             check_writable(p)?;
         }
         if let Some(dir) = &outputs.sarif_dir {
@@ -347,6 +358,16 @@ impl ScanPlan {
                 .map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': cannot create the directory: {e}", dir.display())))?;
             // The per-account file names are known only after the scan; probing any name checks the directory.
             check_writable(&dir.join("orgscan.sarif")).map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': {e}", dir.display())))?;
+        }
+        if let Some(dir) = &outputs.ocsf_dir {
+            if dir.exists() && !dir.is_dir() {
+                return Err(ConfigError(format!("invalid --ocsf-dir '{}': it exists and is not a directory", dir.display())));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': cannot create the directory: {e}", dir.display())))?;
+            // The partition directories are known only after the scan; the top directory takes them.
+            check_writable(&dir.join("orgscan.parquet"))
+                .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': {e}", dir.display())))?;
         }
 
         let t = &args.tuning;

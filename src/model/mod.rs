@@ -11,6 +11,7 @@ pub mod service;
 pub mod severity;
 pub mod target;
 pub mod triage;
+pub mod verdict;
 
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
@@ -21,3 +22,4 @@ pub use service::{Rate, Service};
 pub use severity::Severity;
 pub use target::{AccountId, Partition, Region, Target};
 pub use triage::{BaselineState, FailOn, FailPolicy, Rule, Triage};
+pub use verdict::{Compliance, ReportedSeverity, Verdict, Workflow};

@@ -1,9 +1,10 @@
-//! The outputs: pure functions of the scan report (the terminal summary, the JSON report, SARIF), and the
-//! writing of the files the user asked for. The ASFF files belong to `securityhub`.
+//! The outputs: pure functions of the scan report (the terminal summary, the JSON report, SARIF, OCSF), and
+//! the writing of the files the user asked for. The ASFF files belong to `securityhub`.
 
 pub mod html;
 pub mod json;
 mod json_import;
+pub mod ocsf;
 pub mod sarif;
 pub mod text;
 
@@ -26,6 +27,10 @@ pub struct Outputs {
     pub sarif_omit_suppressed: bool,
     /// `--html PATH`: the self-contained HTML report.
     pub html: Option<PathBuf>,
+    /// `--ocsf PATH`: OCSF Compliance Findings as JSON Lines.
+    pub ocsf: Option<PathBuf>,
+    /// `--ocsf-dir DIR`: OCSF as Parquet, in Amazon Security Lake's custom-source partitions.
+    pub ocsf_dir: Option<PathBuf>,
 }
 
 /// Writes every requested output file, atomically. Returns the errors (one per file that failed).
@@ -72,6 +77,28 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
                 }
             }
             Err(e) => errors.push(format!("SARIF files in '{}' not written: {e}", dir.display())),
+        }
+    }
+    if let Some(p) = &outputs.ocsf
+        && let Err(e) = write_atomic(p, |w| ocsf::to_writer(report, w))
+    {
+        errors.push(format!("cannot write OCSF '{}': {e}", p.display()));
+    }
+    if let Some(dir) = &outputs.ocsf_dir {
+        match ocsf::parquet::render_dir(report) {
+            Ok(files) => {
+                for file in files {
+                    let p = dir.join(&file.path);
+                    let written = p
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|()| write_atomic(&p, |w| std::io::Write::write_all(w, &file.bytes)));
+                    if let Err(e) = written {
+                        errors.push(format!("cannot write OCSF Parquet '{}': {e}", p.display()));
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("OCSF Parquet files in '{}' not written: {e}", dir.display())),
         }
     }
     errors

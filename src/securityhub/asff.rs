@@ -13,7 +13,7 @@ use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CheckInfo, Finding, ResourceDetails, Severity, Status, Target};
+use crate::model::{CheckInfo, Finding, ResourceDetails, Target, Verdict};
 
 pub const SCHEMA_VERSION: &str = "2018-10-08";
 /// Every `GeneratorId` orgscan writes starts with this; the sink recognises its own findings by it.
@@ -149,15 +149,6 @@ pub fn resource_id(f: &Finding) -> String {
     if f.resource.resource_type == "AwsAccount" { format!("AWS::::Account:{}", f.target.account) } else { f.resource.arn.clone() }
 }
 
-fn severity_label(s: Severity) -> &'static str {
-    match s {
-        Severity::Low => "LOW",
-        Severity::Medium => "MEDIUM",
-        Severity::High => "HIGH",
-        Severity::Critical => "CRITICAL",
-    }
-}
-
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -200,11 +191,10 @@ impl AsffFinding {
     /// `CreatedAt` of the finding already in Security Hub, if there is one.
     pub fn from_finding(f: &Finding, created_at: &str, updated_at: DateTime<Utc>) -> Self {
         let check = f.check;
-        let (compliance, record_state, label) = match f.status {
-            Status::Fail => ("FAILED", "ACTIVE", severity_label(check.severity)),
-            Status::Pass => ("PASSED", "ARCHIVED", "INFORMATIONAL"),
-        };
-        let severity = AsffSeverity { label: label.to_owned(), original: Some(severity_label(check.severity).to_owned()) };
+        // Status, record state and label: `model::verdict`, shared with SARIF and OCSF.
+        let verdict = Verdict::of(f);
+        let (compliance, record_state, label) = (verdict.compliance.asff(), verdict.asff_record_state(), verdict.severity.asff_label());
+        let severity = AsffSeverity { label: label.to_owned(), original: Some(check.severity.asff_label().to_owned()) };
         let mut out = Self {
             schema_version: SCHEMA_VERSION.to_owned(),
             id: finding_id(f),
@@ -260,8 +250,8 @@ impl AsffFinding {
             .and_then(|s| s.label())
             .or_else(|| existing.severity().and_then(|s| s.label()))
             .map(|l| l.as_str().to_owned())
-            .unwrap_or_else(|| severity_label(check.severity).to_owned());
-        let severity = AsffSeverity { label, original: Some(severity_label(check.severity).to_owned()) };
+            .unwrap_or_else(|| check.severity.asff_label().to_owned());
+        let severity = AsffSeverity { label, original: Some(check.severity.asff_label().to_owned()) };
         let status =
             existing.compliance().and_then(|c| c.status()).map(|s| s.as_str().to_owned()).unwrap_or_else(|| "NOT_AVAILABLE".to_owned());
         let description = existing.description().filter(|d| !d.trim().is_empty()).unwrap_or(check.title);

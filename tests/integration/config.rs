@@ -39,6 +39,8 @@ fn full_config() -> FileConfig {
             sarif_suppressed: Some(orgscan::cli::SarifSuppressedArg::Omit),
             html: Some("r.html".into()),
             asff_dir: Some("asff".into()),
+            ocsf: Some("r.ocsf.jsonl".into()),
+            ocsf_dir: Some("security-lake".into()),
         }),
         security_hub: Some(FileSecurityHub { import: Some(true), only_failed: Some(false), dry_run: Some(false) }),
         baseline: Some("previous.json".into()),

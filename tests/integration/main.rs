@@ -16,6 +16,7 @@ mod iam_enforced;
 mod least_privilege;
 mod long_scans;
 mod mocks;
+mod ocsf;
 mod org;
 mod real_org;
 mod realism_proxy;

@@ -27,8 +27,7 @@ pub(super) fn rule(c: &CheckInfo) -> ReportingDescriptor {
         c.docs_url
     );
     let mut props = BTreeMap::new();
-    // GitHub reads `security-severity` (a number in a string, 0.0 to 10.0) to rank security alerts:
-    // over 9.0 critical, 7.0 to 8.9 high, 4.0 to 6.9 medium, 0.1 to 3.9 low.
+    // GitHub reads `security-severity` to rank security alerts (the bands: `Severity::sarif_security_severity`).
     props.insert("security-severity".to_owned(), json!(security_severity(c.severity)));
     // The checks read the resource's own configuration: no heuristics, so a FAIL is a fact.
     props.insert("precision".to_owned(), json!("very-high"));
@@ -64,30 +63,21 @@ fn pascal_case(id: &str) -> String {
         .collect()
 }
 
+/// GitHub's `security-severity` of a check (declared with the other scales in `model::severity`).
 pub fn security_severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "9.5",
-        Severity::High => "8.0",
-        Severity::Medium => "5.5",
-        Severity::Low => "2.0",
-    }
+    s.sarif_security_severity()
 }
 
 pub(super) fn level(s: Severity) -> ResultLevel {
-    match s {
-        Severity::Critical | Severity::High => ResultLevel::Error,
-        Severity::Medium => ResultLevel::Warning,
-        Severity::Low => ResultLevel::Note,
+    match s.sarif_level() {
+        "error" => ResultLevel::Error,
+        "warning" => ResultLevel::Warning,
+        _ => ResultLevel::Note,
     }
 }
 
 pub(super) fn level_str(s: Severity) -> &'static str {
-    match level(s) {
-        ResultLevel::Error => "error",
-        ResultLevel::Warning => "warning",
-        ResultLevel::Note => "note",
-        ResultLevel::None => "none",
-    }
+    s.sarif_level()
 }
 
 /// Everything but RFC 3986 "unreserved" characters is percent-encoded, so a resource id can never add a

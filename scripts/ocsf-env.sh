@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs (once) the pinned OCSF validators into the project's virtual environment (made by moto-env.sh):
+# py-ocsf-models, the OCSF models Prowler's OCSF output is built on, which validates every event of
+# `--ocsf`, and pyarrow, which reads the `--ocsf-dir` Parquet files back (tests/integration/ocsf.rs).
+# Called by scripts/test.sh; a validator that cannot be installed fails it: no check is skipped.
+set -euo pipefail
+PY_OCSF_MODELS_VERSION="0.10.0"
+PYARROW_VERSION="26.0.1"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+bash "$root/scripts/moto-env.sh"
+if ! "$venv/bin/python" - "$PY_OCSF_MODELS_VERSION" "$PYARROW_VERSION" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+sys.exit(m.version("py-ocsf-models") != sys.argv[1] or m.version("pyarrow") != sys.argv[2])
+PY
+then
+  echo "orgscan: installing py-ocsf-models==$PY_OCSF_MODELS_VERSION and pyarrow==$PYARROW_VERSION into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "pyarrow==$PYARROW_VERSION"
+fi
