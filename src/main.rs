@@ -23,41 +23,26 @@ fn main() -> ExitCode {
             print!("{}", render_checks(format));
             ExitCode::SUCCESS
         }
-        Command::Scan(args) => {
-            // Every bad value is refused here, before any AWS call.
-            let plan = match ScanPlan::from_args(&args) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("orgscan: error: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
-            };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("orgscan: error: cannot start the async runtime: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
-            };
-            ExitCode::from(runtime.block_on(scan(plan, cli.quiet)))
+        // Every bad value is refused before any AWS call (for fix, also --apply without --yes off a terminal).
+        Command::Scan(args) => run(ScanPlan::from_args(&args), |plan| scan(plan, cli.quiet)),
+        Command::Fix(args) => run(FixPlan::from_args(&args), fix),
+    }
+}
+
+/// Runs a validated plan on a multi-threaded runtime; a plan that does not validate exits 2, naming the value.
+fn run<P, E: std::fmt::Display, F: std::future::Future<Output = u8>>(plan: Result<P, E>, work: impl FnOnce(P) -> F) -> ExitCode {
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("orgscan: error: {e}");
+            return ExitCode::from(exit::USAGE);
         }
-        Command::Fix(args) => {
-            // Every bad value (and --apply without --yes off a terminal) is refused here, before any AWS call.
-            let plan = match FixPlan::from_args(&args) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("orgscan: error: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
-            };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("orgscan: error: cannot start the async runtime: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
-            };
-            ExitCode::from(runtime.block_on(fix(plan)))
+    };
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => ExitCode::from(runtime.block_on(work(plan))),
+        Err(e) => {
+            eprintln!("orgscan: error: cannot start the async runtime: {e}");
+            ExitCode::from(exit::USAGE)
         }
     }
 }

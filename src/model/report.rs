@@ -18,7 +18,7 @@ use super::finding::{Finding, Resource, Status, fingerprint};
 use super::history::{History, Suppressions};
 use super::import::ImportReport;
 use super::target::{AccountId, Region, Target};
-use super::triage::FailPolicy;
+use super::triage::{BaselineState, FailPolicy};
 
 /// API call counts for one (service, operation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -278,6 +278,11 @@ impl ScanReport {
 
     pub fn failures(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.status == Status::Fail)
+    }
+
+    /// This run's FAILs in `state` against the baseline (0 without one).
+    pub fn baseline_count(&self, state: BaselineState) -> usize {
+        self.failures().filter(|f| f.triage.baseline == Some(state)).count()
     }
 
     pub fn has_errors(&self) -> bool {

@@ -180,7 +180,7 @@ fn finding<'a>(r: &'a ScanReport, f: &'a Finding) -> JsonFinding<'a> {
 }
 
 fn baseline<'a>(r: &'a ScanReport, h: &'a History) -> JsonBaseline<'a> {
-    let state = |s: BaselineState| r.failures().filter(|f| f.triage.baseline == Some(s)).count();
+    let state = |b: BaselineState| r.baseline_count(b);
     JsonBaseline {
         started_at: time(&h.baseline_started_at),
         new: state(BaselineState::New),

@@ -48,6 +48,13 @@ pub struct ImportOptions {
     pub concurrency: usize,
 }
 
+impl ImportOptions {
+    /// The wait before re-sending after the `attempt`-th send (from 1): doubling, capped at 64 times the first.
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.retry_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(6))
+    }
+}
+
 impl Default for ImportOptions {
     fn default() -> Self {
         Self { dry_run: false, only_failed: false, max_attempts: 5, retry_backoff: Duration::from_millis(200), concurrency: 16 }
@@ -357,7 +364,7 @@ impl Sink<'_> {
             if retry.is_empty() {
                 return result;
             }
-            tokio::time::sleep(self.options.retry_backoff.saturating_mul(1 << (attempt - 1).min(6))).await;
+            tokio::time::sleep(self.options.backoff(attempt)).await;
             attempt += 1;
             pending = retry;
         }
@@ -418,7 +425,7 @@ impl Sink<'_> {
             if retry.is_empty() {
                 return result;
             }
-            let wait = self.options.retry_backoff.saturating_mul(1 << (attempt - 1).min(6));
+            let wait = self.options.backoff(attempt);
             tracing::debug!(target = %target, retry = retry.len(), attempt, "re-sending findings that failed with a retryable code");
             tokio::time::sleep(wait).await;
             attempt += 1;

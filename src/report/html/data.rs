@@ -312,7 +312,7 @@ pub fn page(r: &ScanReport) -> Page {
     totals.by_severity =
         ["critical", "high", "medium", "low"].iter().map(|s| (*s, r.failures().filter(|f| f.severity().as_str() == *s).count())).collect();
     totals.baseline = r.history.as_ref().map(|h| {
-        let state = |b: BaselineState| r.failures().filter(|f| f.triage.baseline == Some(b)).count();
+        let state = |b: BaselineState| r.baseline_count(b);
         BaselineTotals {
             since: h.baseline_started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             new: state(BaselineState::New),

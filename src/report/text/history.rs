@@ -9,7 +9,7 @@ use crate::model::{BaselineState, ScanReport};
 /// The comparison with the baseline, right under the header: what changed since the last run.
 pub(super) fn baseline(r: &ScanReport, s: &mut String) {
     let Some(h) = &r.history else { return };
-    let state = |b: BaselineState| r.failures().filter(|f| f.triage.baseline == Some(b)).count();
+    let state = |b: BaselineState| r.baseline_count(b);
     let _ = write!(
         s,
         "Since the baseline of {}: {} new, {} fixed, {} unchanged",
