@@ -217,6 +217,11 @@ pub struct HistoryArgs {
     /// FAILs below this severity do not fail the scan (they are still reported).
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_severity: Option<SeverityArg>,
+
+    /// WARNINGs (a Lambda runtime deprecating within --lambda-warn-days) fail the scan too, as low-severity
+    /// FAILs would. Without it they are reported (SARIF `warning`, ASFF `WARNING`) and leave the exit code be.
+    #[arg(long)]
+    pub fail_on_warning: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -317,9 +322,15 @@ pub struct CheckArgs {
     #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
     pub checks: Vec<String>,
 
-    /// Replace the bundled Lambda runtime table (TOML, same layout as data/lambda-runtimes.toml).
+    /// Replace the bundled Lambda runtime table (TOML, same layout as data/lambda-runtimes.toml). A table
+    /// last updated more than 180 days before the scan date is announced in the summary and the report.
     #[arg(long, value_name = "PATH")]
     pub lambda_runtimes: Option<PathBuf>,
+
+    /// A Lambda runtime deprecated within this many days of the scan date is a WARNING, not a PASS
+    /// (0 to 3650; 0 turns warnings off). Default 90.
+    #[arg(long, value_name = "DAYS")]
+    pub lambda_warn_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -108,15 +108,18 @@ pub async fn run_scan_with_accounts(
             accounts: vec![walker.own_account()?],
             infos: Default::default(),
             notes: Vec::new(),
+            guardduty_admins: None,
         },
         Selection::Organization(sel) => walker.plan(sel).await?,
     };
     let (subject, accounts) = (org.subject, org.accounts);
+    let mut settings = plan.settings.clone();
+    settings.guardduty_admins = org.guardduty_admins.map(Arc::new);
     let scanner = Scanner {
         factory: factory.clone(),
         limits,
         checks: plan.checks.clone(),
-        settings: plan.settings.clone(),
+        settings,
         concurrency: plan.concurrency,
         scp_denied: plan.scp_denied,
     };
@@ -166,6 +169,8 @@ pub trait FixUi {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterFix {
     Pass,
+    /// No longer failing, but a WARNING (e.g. moved to a runtime deprecated within --lambda-warn-days).
+    Warn,
     Fail,
     /// The resource is no longer there (its scope was evaluated).
     Gone,
@@ -335,7 +340,7 @@ pub async fn run_fix(
         rescan(plan, &factory, stop, &mut outcome, ui).await;
     }
     incomplete |= outcome.after.iter().any(|a| matches!(a, AfterFix::Unread(_)));
-    let failing = outcome.after.iter().any(|a| !matches!(a, AfterFix::Pass | AfterFix::Gone));
+    let failing = outcome.after.iter().any(|a| !matches!(a, AfterFix::Pass | AfterFix::Warn | AfterFix::Gone));
     outcome.exit_code = fix::exit_code(failing, incomplete, journal_failed);
     if applied.stopped {
         ui.say(&format!(
@@ -387,6 +392,7 @@ async fn rescan(
         let after = after_fix(&report, f);
         let shown = match &after {
             AfterFix::Pass => "PASS".to_owned(),
+            AfterFix::Warn => "WARNING (no longer failing)".to_owned(),
             AfterFix::Fail => "still FAIL".to_owned(),
             AfterFix::Gone => "gone".to_owned(),
             AfterFix::NotRescanned => "not rescanned".to_owned(),
@@ -395,7 +401,7 @@ async fn rescan(
         text.push_str(&format!("  [{}] {} {} in {}: {shown}\n", n + 1, f.check.id, f.resource.id, f.target));
         outcome.after[n] = after;
     }
-    let passing = touched.iter().filter(|&&n| matches!(outcome.after[n], AfterFix::Pass | AfterFix::Gone)).count();
+    let passing = touched.iter().filter(|&&n| matches!(outcome.after[n], AfterFix::Pass | AfterFix::Warn | AfterFix::Gone)).count();
     let manual = outcome.items.len() - touched.len();
     text.push_str(&format!("{passing} of {} changed FAIL(s) pass now; {manual} manual FAIL(s) left as they are\n", touched.len()));
     ui.say(&text);
@@ -418,6 +424,7 @@ fn after_fix(report: &ScanReport, f: &model::Finding) -> AfterFix {
     match found.map(|g| g.status) {
         Some(model::Status::Pass) => AfterFix::Pass,
         Some(model::Status::Fail) => AfterFix::Fail,
+        Some(model::Status::Warn) => AfterFix::Warn,
         None => {
             let scope = report
                 .coverage

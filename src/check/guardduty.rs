@@ -15,9 +15,15 @@ pub static INFO: &CheckInfo = &CheckInfo {
     title: "GuardDuty is enabled in every region",
     severity: Severity::High,
     service: Service::GuardDuty,
-    // GuardDuty publishes no quota for these reads; two calls per region are all the check makes.
+    // GuardDuty publishes no quota for these reads; the check makes two to four calls per region.
     rate: Rate::new(10, 10),
-    iam_actions: &["guardduty:ListDetectors", "guardduty:GetDetector"],
+    // GetAdministratorAccount and DescribeOrganizationConfiguration are evidence of who manages the detector.
+    iam_actions: &[
+        "guardduty:ListDetectors",
+        "guardduty:GetDetector",
+        "guardduty:GetAdministratorAccount",
+        "guardduty:DescribeOrganizationConfiguration",
+    ],
     security_hub_controls: &["GuardDuty.1"],
     resource_types: &["AwsAccount", "AwsGuardDutyDetector"],
     description: "GuardDuty continuously analyses CloudTrail events, VPC flow logs and DNS logs for \
@@ -29,6 +35,9 @@ pub static INFO: &CheckInfo = &CheckInfo {
         aws guardduty update-detector --region REGION --detector-id DETECTOR_ID --enable",
     docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/guardduty-controls.html#guardduty-1",
 };
+
+/// GuardDuty's service principal, whose delegated administrators the walker reads from Organizations.
+pub const SERVICE_PRINCIPAL: &str = "guardduty.amazonaws.com";
 
 /// ASFF `Resources[].Details.AwsGuardDutyDetector` (an account without a detector has no ASFF details).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,8 +67,29 @@ pub enum RegionDetector {
     },
 }
 
+/// Who manages a detector: evidence only, the verdict is the detector's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Management {
+    /// A member account: `GetAdministratorAccount` names its administrator (the organization's delegated
+    /// administrator, or an inviting account) and the relationship status (`Enabled`, `Invited`, ...).
+    Member { administrator: String, relationship: Option<String> },
+    /// The organization's GuardDuty delegated administrator in this Region (`DescribeOrganizationConfiguration`
+    /// answers only there): whether accounts are enabled automatically (`AutoEnableOrganizationMembers`:
+    /// `NEW`, `ALL` or `NONE`).
+    Administrator { auto_enable: Option<String> },
+    /// Neither: no administrator, and not the delegated administrator.
+    Standalone,
+    /// Not read: the AWS error code.
+    NotRead(String),
+}
+
 /// Pure evaluation: exactly one finding per account and region.
 pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation, ScopeError> {
+    evaluate_managed(target, detector, None)
+}
+
+/// [`evaluate`], with who manages the detector as evidence (and in the message).
+pub fn evaluate_managed(target: &Target, detector: &RegionDetector, management: Option<&Management>) -> Result<Evaluation, ScopeError> {
     let b = Finding::builder(INFO, target);
     let b = match detector {
         RegionDetector::None => b
@@ -69,19 +99,44 @@ pub fn evaluate(target: &Target, detector: &RegionDetector) -> Result<Evaluation
         RegionDetector::Detector { id, status } => {
             let arn = detector_arn(target, id);
             let status = status.as_deref().unwrap_or("UNKNOWN");
-            let b = b
+            let mut b = b
                 .resource("AwsGuardDutyDetector", id, arn)
                 .evidence("detector_id", id.as_str())
                 .evidence("status", status)
                 .details(AwsGuardDutyDetectorDetails { status: Some(status.to_owned()) });
+            let managed = match management {
+                Some(Management::Member { administrator, relationship }) => {
+                    b = b.evidence("administrator_account", administrator.as_str()).evidence("administrator_relationship", relationship.clone());
+                    format!("; managed by the GuardDuty administrator account {administrator}")
+                }
+                Some(Management::Administrator { auto_enable }) => {
+                    b = b.evidence("delegated_administrator", true).evidence("auto_enable_organization_members", auto_enable.clone());
+                    let auto = match auto_enable.as_deref() {
+                        Some("ALL") => "every account of the organization is enabled automatically",
+                        Some("NEW") => "new accounts are enabled automatically, existing ones are not",
+                        Some("NONE") => "accounts are not enabled automatically",
+                        _ => "auto-enable not reported",
+                    };
+                    format!("; this account is the GuardDuty delegated administrator here ({auto})")
+                }
+                Some(Management::Standalone) => {
+                    b = b.evidence("administrator_account", serde_json::Value::Null);
+                    String::new()
+                }
+                Some(Management::NotRead(code)) => {
+                    b = b.evidence("administrator_not_read", code.as_str());
+                    String::new()
+                }
+                None => String::new(),
+            };
             if status == "ENABLED" {
-                b.pass(format!("GuardDuty detector {id} is enabled in {}", target.region))
+                b.pass(format!("GuardDuty detector {id} is enabled in {}{managed}", target.region))
             } else {
-                b.fail(format!("GuardDuty detector {id} in {} is {status}, not ENABLED", target.region))
+                b.fail(format!("GuardDuty detector {id} in {} is {status}, not ENABLED{managed}", target.region))
             }
         }
     };
-    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new() })
+    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() })
 }
 
 /// The region's detector with its tags (`None` without a detector), or the detector that could not be read.
@@ -126,12 +181,56 @@ pub async fn read_detector(cx: &CheckContext) -> Result<RegionDetector, ScopeErr
     }
 }
 
+/// Who manages the detector `id`: `GetAdministratorAccount` first (a member's administrator); without one,
+/// in an account Organizations names GuardDuty's delegated administrator (`CheckSettings::guardduty_admins`),
+/// `DescribeOrganizationConfiguration`, which only the delegated administrator may call: its
+/// `AutoEnableOrganizationMembers` says whether accounts are enabled automatically. Any other account
+/// without an administrator is standalone (when the walker did not read the administrators, it is not
+/// asked either, and the evidence says only that it has no administrator). An error is evidence (`NotRead`), never a failure of the check: the verdict is the
+/// detector's own status. An expired session still ends the scope, so it is renewed and run again.
+/// <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetAdministratorAccount.html>
+/// <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_DescribeOrganizationConfiguration.html>
+async fn management(cx: &CheckContext, id: &str) -> Result<Management, ScopeError> {
+    let gd = cx.clients.guardduty();
+    let admin = {
+        let _permit = cx.gate(Service::GuardDuty).permit().await;
+        gd.get_administrator_account().detector_id(id).send().await
+    };
+    let admin = match admin {
+        Ok(out) => out.administrator().and_then(|a| Some((a.account_id()?.to_owned(), a.relationship_status().map(str::to_owned)))),
+        Err(e) => return not_read(ScopeError::from_sdk("GetAdministratorAccount", &e)),
+    };
+    if let Some((administrator, relationship)) = admin {
+        return Ok(Management::Member { administrator, relationship });
+    }
+    if !cx.settings.guardduty_admins.as_ref().is_some_and(|a| a.contains(&cx.target.account)) {
+        return Ok(Management::Standalone);
+    }
+    let org = {
+        let _permit = cx.gate(Service::GuardDuty).permit().await;
+        gd.describe_organization_configuration().detector_id(id).send().await
+    };
+    match org {
+        Ok(out) => Ok(Management::Administrator { auto_enable: out.auto_enable_organization_members().map(|a| a.as_str().to_owned()) }),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_bad_request_exception()) => Ok(Management::Standalone),
+        Err(e) => not_read(ScopeError::from_sdk("DescribeOrganizationConfiguration", &e)),
+    }
+}
+
+fn not_read(e: ScopeError) -> Result<Management, ScopeError> {
+    if !resource_level(&e) {
+        return Err(e);
+    }
+    tracing::debug!(code = %e.code, "GuardDuty administrator not read: {e}");
+    Ok(Management::NotRead(e.code))
+}
+
 fn detector_arn(target: &Target, id: &str) -> String {
     format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account)
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
@@ -139,11 +238,24 @@ fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
             // The FAIL of a disabled detector carries the detector's tags. The FAIL of a region without one is
             // about the account, whose tags live in Organizations (readable from the management account only):
             // they are not read, so it has `tags: None` and a rule on tags does not match it.
-            Ok((detector, tags)) => with_fail_tags(cx, evaluate(&cx.target, &detector)?, 1, |_| {
-                let tags = tags.clone();
-                async move { Ok(tags) }
-            })
-            .await,
+            Ok((detector, tags)) => {
+                let managed = match &detector {
+                    RegionDetector::Detector { id, .. } => Some(management(cx, id).await?),
+                    RegionDetector::None => None,
+                };
+                let mut evaluation = evaluate_managed(&cx.target, &detector, managed.as_ref())?;
+                if let (Some(Management::NotRead(code)), RegionDetector::Detector { id, .. }) = (&managed, &detector) {
+                    evaluation.notes.push(format!(
+                        "region {}: who administers GuardDuty detector {id} was not read ({code}); its verdict stands",
+                        cx.target.region
+                    ));
+                }
+                with_fail_tags(cx, evaluation, 1, |_| {
+                    let tags = tags.clone();
+                    async move { Ok(tags) }
+                })
+                .await
+            }
             Err(unreadable) => Ok(Evaluation::default().with_unreadable(INFO, &cx.target, vec![unreadable])),
         }
     })
@@ -176,5 +288,24 @@ mod tests {
         assert!(off.findings[0].message.contains("DISABLED"));
         let unknown = evaluate(&t(), &RegionDetector::Detector { id: "d1".into(), status: None }).unwrap();
         assert_eq!(unknown.findings[0].status, Status::Fail);
+    }
+
+    #[test]
+    fn who_manages_the_detector_is_evidence_not_verdict() {
+        let on = RegionDetector::Detector { id: "d1".into(), status: Some("ENABLED".into()) };
+        let member = Management::Member { administrator: "111111111111".into(), relationship: Some("Enabled".into()) };
+        let e = evaluate_managed(&t(), &on, Some(&member)).unwrap();
+        let f = &e.findings[0];
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.evidence["administrator_account"], "111111111111");
+        assert!(f.message.ends_with("managed by the GuardDuty administrator account 111111111111"), "{}", f.message);
+        let admin = Management::Administrator { auto_enable: Some("NEW".into()) };
+        let e = evaluate_managed(&t(), &on, Some(&admin)).unwrap();
+        assert_eq!(e.findings[0].evidence["auto_enable_organization_members"], "NEW");
+        assert!(e.findings[0].message.contains("delegated administrator here (new accounts are enabled automatically"));
+        let off = RegionDetector::Detector { id: "d1".into(), status: Some("DISABLED".into()) };
+        let e = evaluate_managed(&t(), &off, Some(&Management::NotRead("AccessDeniedException".into()))).unwrap();
+        assert_eq!(e.findings[0].status, Status::Fail);
+        assert_eq!(e.findings[0].evidence["administrator_not_read"], "AccessDeniedException");
     }
 }

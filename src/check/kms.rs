@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::aws::limits::Gate;
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
+use crate::model::{AsffDetails, CheckInfo, Finding, KeyAlias, Rate, Resource, ScopeError, Service, Severity, Status, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
     id: "kms-key-not-pending-deletion",
@@ -23,7 +23,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // kms:ListResourceTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
     // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
     // defined by AWS Key Management Service"; a key policy must allow it too, as for DescribeKey).
-    iam_actions: &["kms:ListKeys", "kms:DescribeKey", "kms:ListResourceTags"],
+    // kms:ListAliases only in a region with a key pending deletion: the scan matches resources that name the
+    // key by an alias (`scan::dependents`). It is an IAM-only permission, not governed by key policies
+    // (KMS Developer Guide, "ListAliases").
+    iam_actions: &["kms:ListKeys", "kms:DescribeKey", "kms:ListAliases", "kms:ListResourceTags"],
     security_hub_controls: &["KMS.3"],
     resource_types: &["AwsKmsKey"],
     description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \
@@ -108,7 +111,7 @@ pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
+    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() })
 }
 
 /// Describes keys a few at a time: one target's keys are independent calls.
@@ -188,13 +191,55 @@ async fn read_tags(cx: &CheckContext, key: Resource) -> Result<Tags, ScopeError>
     Ok(Some(tags))
 }
 
+/// The aliases of the keys pending deletion in this target (`ListAliases`, paginated; `TargetKeyId` is the
+/// key id), into the evaluation's key references and each such key's evidence. An alias read that fails
+/// leaves the verdicts as they are and is recorded, so the dependents' step says uses by alias were not matched.
+/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html>
+async fn read_aliases(cx: &CheckContext, evaluation: &mut Evaluation) -> Result<(), ScopeError> {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let pages = cx.clients.kms().list_aliases().into_paginator().send();
+    let read = cx
+        .gate(Service::Kms)
+        .pages("ListAliases", pages, |page| {
+            aliases.extend(page.aliases().iter().filter_map(|a| Some((a.alias_name()?.to_owned(), a.target_key_id()?.to_owned()))));
+        })
+        .await;
+    match read {
+        Ok(()) => {}
+        Err(e) if resource_level(&e) => {
+            tracing::warn!(target = %cx.target, code = %e.code, "KMS aliases not read: resources that name a key pending deletion by alias are not matched: {e}");
+            evaluation.notes.push(format!(
+                "region {}: the KMS aliases were not read ({}), so a resource that names a key pending deletion by an alias is not linked to it",
+                cx.target.region, e.code
+            ));
+            evaluation.keys.alias_errors.push((cx.target.clone(), e.code));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    for f in evaluation.findings.iter_mut().filter(|f| f.status == Status::Fail) {
+        let mut names: Vec<&str> = aliases.iter().filter(|(_, k)| *k == f.resource.id).map(|(a, _)| a.as_str()).collect();
+        names.sort_unstable();
+        f.evidence.insert("aliases".into(), names.into());
+    }
+    let pending: std::collections::HashSet<&str> =
+        evaluation.findings.iter().filter(|f| f.status == Status::Fail).map(|f| f.resource.id.as_str()).collect();
+    let mine = aliases.iter().filter(|(_, k)| pending.contains(k.as_str()));
+    let mine: Vec<KeyAlias> = mine.map(|(alias, key_id)| KeyAlias { target: cx.target.clone(), alias: alias.clone(), key_id: key_id.clone() }).collect();
+    evaluation.keys.aliases.extend(mine);
+    Ok(())
+}
+
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (keys, unreadable) = collect(cx).await?;
-        let evaluation = evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable);
+        let mut evaluation = evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable);
+        if evaluation.findings.iter().any(|f| f.status == Status::Fail) {
+            read_aliases(cx, &mut evaluation).await?;
+        }
         with_fail_tags(cx, evaluation, DESCRIBE_PARALLELISM, |key| read_tags(cx, key)).await
     })
 }
@@ -202,7 +247,6 @@ fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Status;
 
     fn key(id: &str, manager: &str, state: &str, deletion: Option<&str>) -> KeyInfo {
         KeyInfo {

@@ -17,12 +17,17 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::aws::Clients;
 use crate::aws::limits::{Gate, Limits};
-use crate::model::{CheckInfo, Finding, FindingError, NotEvaluable, Rate, Resource, ScopeError, Service, Status, Target};
+use crate::model::{CheckInfo, Finding, FindingError, KeyRefs, KeyUse, NotEvaluable, Rate, Resource, ScopeError, Service, Status, Target};
 
 /// Per-check settings that come from the user (loaded once, shared by every target).
 #[derive(Debug, Clone)]
 pub struct CheckSettings {
     pub lambda_runtimes: Arc<lambda::RuntimeTable>,
+    /// `--lambda-warn-days`: a runtime deprecated within this many days of the scan date is a WARNING.
+    pub lambda_warn_days: u32,
+    /// GuardDuty's delegated administrators (read by the walker): the accounts the GuardDuty check asks
+    /// for the organization's auto-enable setting. `None` when not read (`--accounts`, `--this-account`).
+    pub guardduty_admins: Option<Arc<std::collections::BTreeSet<crate::model::AccountId>>>,
     /// Read the tags of every FAIL resource (a suppression rule matches on tags); off by default, as it
     /// costs a call per failing resource in most services.
     pub read_tags: bool,
@@ -54,6 +59,12 @@ pub struct Evaluation {
     pub not_applicable: usize,
     /// Resources listed whose read was denied or failed: reported, never evaluated.
     pub not_evaluable: Vec<NotEvaluable>,
+    /// The KMS keys the resources read name in their configuration, and key aliases: the scan links a key
+    /// pending deletion to its dependents from these (`scan::dependents`).
+    pub keys: KeyRefs,
+    /// What could not be read that does not change a verdict (e.g. who administers a detector): the
+    /// report's notes for the target's account.
+    pub notes: Vec<String>,
 }
 
 impl Evaluation {
@@ -65,6 +76,27 @@ impl Evaluation {
             resource,
             error,
         }));
+        self
+    }
+
+    /// Records that `resource` names `key` (an id, ARN or alias, as configured) to protect `purpose`.
+    pub fn with_key_use(
+        mut self,
+        info: &'static CheckInfo,
+        target: &Target,
+        resource: &Resource,
+        key: &str,
+        purpose: &'static str,
+    ) -> Self {
+        if !key.trim().is_empty() {
+            self.keys.uses.push(KeyUse {
+                check_id: info.id,
+                target: target.clone(),
+                resource: resource.clone(),
+                key: key.to_owned(),
+                purpose,
+            });
+        }
         self
     }
 }
@@ -91,6 +123,14 @@ pub struct Check {
     /// Collects and evaluates. An error covers the whole (check, target) scope: no finding of a scope that
     /// errored is reported, so a partial read never passes.
     pub run: for<'a> fn(&'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>>,
+    /// What the check has to say about the scan as a whole once every scope ran (the report's notes), e.g.
+    /// that its data is stale: [`no_notes`] for most.
+    pub notes: fn(&CheckSettings, DateTime<Utc>, &[Finding]) -> Vec<String>,
+}
+
+/// A check without notes of its own.
+pub fn no_notes(_: &CheckSettings, _: DateTime<Utc>, _: &[Finding]) -> Vec<String> {
+    Vec::new()
 }
 
 impl Check {

@@ -169,7 +169,16 @@ pub fn evaluate(target: &Target, domains: &[DomainInfo]) -> Result<Evaluation, S
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
+    let mut e = Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    // `EncryptionAtRestOptions.KmsKeyId`: the key the domain's data at rest is encrypted under (a domain
+    // encrypted under the AWS managed key `aws/es` names it too; only customer keys can be pending deletion).
+    for d in domains.iter().filter(|d| d.encrypted == Some(true)) {
+        if let Some(k) = &d.kms_key_id {
+            let resource = Resource { resource_type: resource_type(d.engine_version.as_deref()), id: d.name.clone(), arn: d.arn.clone() };
+            e = e.with_key_use(INFO, target, &resource, k, "encryption at rest");
+        }
+    }
+    Ok(e)
 }
 
 /// `DescribeDomains` accepts at most 5 names per call (AWS API reference).
@@ -255,7 +264,7 @@ async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeErr
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

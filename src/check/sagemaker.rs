@@ -67,6 +67,8 @@ pub struct NotebookInfo {
     /// `Enabled` or `Disabled`.
     pub direct_internet_access: Option<String>,
     pub subnet_id: Option<String>,
+    /// `KmsKeyId`: the key that encrypts the instance's ML storage volume (`None` for the AWS managed key).
+    pub kms_key_id: Option<String>,
 }
 
 /// Pure evaluation of the `DirectInternetAccess` field itself and the VPC placement (never `RootAccess`).
@@ -97,7 +99,14 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new() })
+    let mut e = Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    for n in notebooks {
+        if let Some(k) = &n.kms_key_id {
+            let resource = Resource { resource_type: "AwsSageMakerNotebookInstance", id: n.name.clone(), arn: n.arn.clone() };
+            e = e.with_key_use(INFO, target, &resource, k, "storage volume encryption");
+        }
+    }
+    Ok(e)
 }
 
 const DESCRIBE_PARALLELISM: usize = 4;
@@ -137,6 +146,7 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<NotebookInfo>, Vec<(Resource,
                 name,
                 direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_owned()),
                 subnet_id: out.subnet_id().map(str::to_owned),
+                kms_key_id: out.kms_key_id().map(str::to_owned),
             }))
         }
     })
@@ -158,7 +168,7 @@ async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
@@ -179,6 +189,7 @@ mod tests {
             arn: format!("arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/{name}"),
             direct_internet_access: access.map(str::to_owned),
             subnet_id: subnet.map(str::to_owned),
+            kms_key_id: None,
         }
     }
 

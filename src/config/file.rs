@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub scp_denied: Option<crate::cli::ScpDeniedArg>,
     pub checks: Option<Vec<String>>,
     pub lambda_runtimes: Option<PathBuf>,
+    pub lambda_warn_days: Option<u32>,
     pub role_name: Option<String>,
     pub role_arn_template: Option<String>,
     pub external_id: Option<String>,
@@ -36,6 +37,7 @@ pub struct FileConfig {
     pub suppressions: Option<PathBuf>,
     pub fail_on: Option<crate::cli::FailOnArg>,
     pub fail_severity: Option<crate::cli::SeverityArg>,
+    pub fail_on_warning: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +107,7 @@ impl FileConfig {
         a.selection.scp_denied = args.selection.scp_denied.or(self.scp_denied);
         a.checks.checks = list(&args.checks.checks, self.checks);
         a.checks.lambda_runtimes = args.checks.lambda_runtimes.clone().or(self.lambda_runtimes);
+        a.checks.lambda_warn_days = args.checks.lambda_warn_days.or(self.lambda_warn_days);
         a.access.role_name = args.access.role_name.clone().or(self.role_name);
         a.access.role_arn_template = args.access.role_arn_template.clone().or(self.role_arn_template);
         a.access.external_id = args.access.external_id.clone().or(self.external_id);
@@ -126,6 +129,7 @@ impl FileConfig {
         a.history.suppressions = args.history.suppressions.clone().or(self.suppressions);
         a.history.fail_on = args.history.fail_on.or(self.fail_on);
         a.history.fail_severity = args.history.fail_severity.or(self.fail_severity);
+        a.history.fail_on_warning |= self.fail_on_warning.unwrap_or(false);
         a.security_hub.asff_dir = args.security_hub.asff_dir.clone().or(o.asff_dir);
         let sh = self.security_hub.unwrap_or_default();
         a.security_hub.security_hub |= sh.import.unwrap_or(false);

@@ -65,7 +65,7 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
             scp_denied: None,
         },
         access: args.access.clone(),
-        checks: CheckArgs { checks, lambda_runtimes: args.checks.lambda_runtimes.clone() },
+        checks: CheckArgs { checks, lambda_runtimes: args.checks.lambda_runtimes.clone(), lambda_warn_days: args.checks.lambda_warn_days },
         outputs: OutputArgs {
             json: None,
             sarif: None,
@@ -78,7 +78,7 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
         },
         tuning: args.tuning.clone(),
         security_hub: SecurityHubArgs { security_hub: false, security_hub_only_failed: false, dry_run: false, asff_dir: None },
-        history: HistoryArgs { baseline: None, suppressions: None, fail_on: None, fail_severity: None },
+        history: HistoryArgs { baseline: None, suppressions: None, fail_on: None, fail_severity: None, fail_on_warning: false },
     }
 }
 

@@ -11,7 +11,10 @@ pub mod fix;
 pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
 use crate::aws::limits;
-use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
+use crate::check::{
+    self, Check, CheckSettings,
+    lambda::{self, RuntimeTable},
+};
 use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::files::{check_writable, is_stdout};
@@ -272,6 +275,7 @@ impl ScanPlan {
             Some(p) => RuntimeTable::from_path(p)?,
             None => RuntimeTable::bundled()?,
         };
+        let lambda_warn_days = lambda::warn_days(args.checks.lambda_warn_days)?;
 
         let a = &args.access;
         let role_arn_template =
@@ -410,13 +414,14 @@ impl ScanPlan {
                 SeverityArg::High => Severity::High,
                 SeverityArg::Critical => Severity::Critical,
             }),
+            warnings: h.fail_on_warning,
         };
 
         Ok(Self {
             selection,
             regions,
             checks,
-            settings: CheckSettings { lambda_runtimes: Arc::new(table), read_tags },
+            settings: CheckSettings { lambda_runtimes: Arc::new(table), lambda_warn_days, guardduty_admins: None, read_tags },
             access: AccessPlan {
                 role_arn_template,
                 external_id: a.external_id.clone(),

@@ -92,6 +92,7 @@ impl Filter {
             .filter_map(|fp| match findings.iter().find(|f| &f.fingerprint() == fp).map(|f| f.status) {
                 Some(Status::Fail) => None,
                 Some(Status::Pass) => Some(format!("--only {fp}: that finding is a PASS, nothing to fix")),
+                Some(Status::Warn) => Some(format!("--only {fp}: that finding is a WARNING, not a FAIL: nothing to fix yet")),
                 None => Some(format!("--only {fp}: no finding of the selection has this fingerprint")),
             })
             .collect()

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::check_info::CheckInfo;
+use super::related::Related;
 use super::severity::Severity;
 use super::target::Target;
 use super::triage::Triage;
@@ -19,6 +20,10 @@ use super::triage::Triage;
 pub enum Status {
     Pass,
     Fail,
+    /// Not failing yet, but about to (a Lambda runtime deprecating within `--lambda-warn-days`): reported
+    /// as open everywhere, and failing the scan only with `--fail-on-warning`.
+    #[serde(rename = "WARNING")]
+    Warn,
 }
 
 impl Status {
@@ -26,7 +31,24 @@ impl Status {
         match self {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
+            Status::Warn => "WARNING",
         }
+    }
+
+    /// The status of `as_str`; `None` for any other text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PASS" => Some(Status::Pass),
+            "FAIL" => Some(Status::Fail),
+            "WARNING" => Some(Status::Warn),
+            _ => None,
+        }
+    }
+
+    /// A FAIL or a WARNING: what every output lists as open, the baseline compares and a suppression rule
+    /// may accept.
+    pub fn is_open(self) -> bool {
+        self != Status::Pass
     }
 }
 
@@ -57,6 +79,9 @@ pub struct Finding {
     pub tags: Option<BTreeMap<String, String>>,
     /// Baseline state, first sighting and suppression (set after the scan, see [`Triage`]).
     pub triage: Triage,
+    /// Other resources of the scan linked with this one (for a KMS key pending deletion: the resources
+    /// that use it), set after the scan by `scan::dependents`; sorted.
+    pub related: Vec<Related>,
 }
 
 impl Finding {
@@ -146,6 +171,10 @@ impl FindingBuilder {
         self.status(Status::Fail).message(message)
     }
 
+    pub fn warn(self, message: impl Into<String>) -> Self {
+        self.status(Status::Warn).message(message)
+    }
+
     pub fn message(mut self, message: impl Into<String>) -> Self {
         self.message = Some(message.into());
         self
@@ -185,6 +214,7 @@ impl FindingBuilder {
             details: self.details,
             tags: self.tags,
             triage: Triage::default(),
+            related: Vec::new(),
         })
     }
 }

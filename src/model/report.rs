@@ -222,9 +222,10 @@ pub struct ScanReport {
 }
 
 /// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
-pub const REPORT_SCHEMA_VERSION: &str = "2";
-/// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1.
-pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2"];
+pub const REPORT_SCHEMA_VERSION: &str = "3";
+/// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1; 3
+/// adds the WARNING status and the findings' `related` resources.
+pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2", "3"];
 
 /// Exit codes (documented in `--help` and the README).
 ///
@@ -280,6 +281,15 @@ impl ScanReport {
         self.findings.iter().filter(|f| f.status == Status::Fail)
     }
 
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status == Status::Warn)
+    }
+
+    /// FAILs and WARNINGs: what the outputs list as open.
+    pub fn open(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status.is_open())
+    }
+
     /// This run's FAILs in `state` against the baseline (0 without one).
     pub fn baseline_count(&self, state: BaselineState) -> usize {
         self.failures().filter(|f| f.triage.baseline == Some(state)).count()
@@ -311,13 +321,17 @@ impl ScanReport {
             || !self.evaluated_anything()
     }
 
-    /// The FAILs that fail the scan under its [`FailPolicy`]: unsuppressed, severe enough, new if asked,
-    /// of this run or carried forward from the baseline.
+    /// The FAILs (and WARNINGs with `--fail-on-warning`) that fail the scan under its [`FailPolicy`]:
+    /// unsuppressed, severe enough, new if asked, of this run or carried forward from the baseline.
     pub fn failing(&self) -> impl Iterator<Item = &Finding> {
-        let stale = self.history.iter().flat_map(|h| h.stale.iter().map(|s| &s.finding));
-        self.failures()
-            .filter(|f| self.fail_policy.counts(&f.triage, f.severity(), false))
-            .chain(stale.filter(|f| f.status == Status::Fail && self.fail_policy.counts(&f.triage, f.severity(), true)))
+        let stale = self.history.iter().flat_map(|h| h.stale.iter().map(|s| (&s.finding, true)));
+        // A WARNING counts only with `--fail-on-warning`, at its reported (low) severity.
+        let fails = |f: &Finding, stale: bool| match f.status {
+            Status::Pass => false,
+            Status::Fail => self.fail_policy.counts(&f.triage, f.severity(), stale),
+            Status::Warn => self.fail_policy.warnings && self.fail_policy.counts(&f.triage, super::Severity::Low, stale),
+        };
+        self.open().map(|f| (f, false)).chain(stale).filter(move |(f, stale)| fails(f, *stale)).map(|(f, _)| f)
     }
 
     /// The exit code of the scan itself (outputs that could not be written make it `exit::OUTPUT`).

@@ -82,6 +82,8 @@ pub struct FailPolicy {
     pub fail_on: FailOn,
     /// FAILs below this severity do not fail the scan.
     pub min_severity: Option<Severity>,
+    /// `--fail-on-warning`: WARNINGs fail the scan too (at low severity, see `model::verdict`).
+    pub warnings: bool,
 }
 
 impl FailPolicy {

@@ -10,12 +10,18 @@
 //! | FAIL, medium | `MEDIUM` | `warning` / 5.5 | 3 Medium |
 //! | FAIL, high | `HIGH` | `error` / 8.0 | 4 High |
 //! | FAIL, critical | `CRITICAL` | `error` / 9.5 | 5 Critical |
+//! | WARNING (any severity) | `LOW` | `warning` / the rule's | 2 Low |
 //!
 //! Status: a FAIL is ASFF `FAILED`/`ACTIVE` and OCSF compliance `Fail` (3) with finding status `New` (1), or
 //! `Suppressed` (3) when a suppression rule accepts it (the workflow Security Hub gets, see `securityhub::workflow`);
 //! a PASS is `PASSED`/`ARCHIVED` and OCSF `Pass` (1) with status `Resolved` (4), as Security Hub sets
 //! `Workflow.Status` to `RESOLVED` for a `PASSED` finding. OCSF ids: OCSF 1.5.0, `compliance.status_id` and
 //! the Finding class's `status_id` and `severity_id` enums (schema.ocsf.io, class Compliance Finding, 2003).
+//! A WARNING (a runtime about to be deprecated) is ASFF `WARNING`/`ACTIVE` ("WARNING - Some information is
+//! missing or this control is not supported given your configuration" is Security Hub's own reading; for a
+//! finding that is not failing yet it is the status that keeps it open without counting it as failed, AWS
+//! Security Hub API Reference, `Compliance`) and OCSF compliance `Warning` (2), reported at low severity
+//! with SARIF `level: warning` whatever the check's severity: it is a notice, not yet a violation.
 
 use super::finding::{Finding, Status};
 use super::severity::Severity;
@@ -32,6 +38,7 @@ impl ReportedSeverity {
     pub fn of(status: Status, severity: Severity) -> Self {
         match status {
             Status::Fail => ReportedSeverity::Rated(severity),
+            Status::Warn => ReportedSeverity::Rated(Severity::Low),
             Status::Pass => ReportedSeverity::Informational,
         }
     }
@@ -60,6 +67,7 @@ impl ReportedSeverity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compliance {
     Passed,
+    Warning,
     Failed,
 }
 
@@ -68,6 +76,7 @@ impl Compliance {
     pub fn asff(self) -> &'static str {
         match self {
             Compliance::Passed => "PASSED",
+            Compliance::Warning => "WARNING",
             Compliance::Failed => "FAILED",
         }
     }
@@ -76,6 +85,7 @@ impl Compliance {
     pub fn ocsf(self) -> (u8, &'static str) {
         match self {
             Compliance::Passed => (1, "Pass"),
+            Compliance::Warning => (2, "Warning"),
             Compliance::Failed => (3, "Fail"),
         }
     }
@@ -84,9 +94,9 @@ impl Compliance {
 /// Where a finding stands in a review workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workflow {
-    /// A FAIL no rule accepts.
+    /// A FAIL or WARNING no rule accepts.
     New,
-    /// A FAIL a suppression rule accepts.
+    /// A FAIL or WARNING a suppression rule accepts.
     Suppressed,
     /// A PASS.
     Resolved,
@@ -117,14 +127,19 @@ impl Verdict {
     pub fn of(f: &Finding) -> Self {
         let severity = ReportedSeverity::of(f.status, f.severity());
         match f.status {
-            Status::Fail => Verdict {
-                compliance: Compliance::Failed,
+            Status::Fail | Status::Warn => Verdict {
+                compliance: if f.status == Status::Fail { Compliance::Failed } else { Compliance::Warning },
                 active: true,
                 workflow: if f.triage.suppressed.is_some() { Workflow::Suppressed } else { Workflow::New },
                 severity,
             },
             Status::Pass => Verdict { compliance: Compliance::Passed, active: false, workflow: Workflow::Resolved, severity },
         }
+    }
+
+    /// SARIF `level`: the severity's for a FAIL, `warning` for a WARNING (a PASS is not a SARIF result).
+    pub fn sarif_level(f: &Finding) -> &'static str {
+        if f.status == Status::Warn { "warning" } else { f.severity().sarif_level() }
     }
 
     /// ASFF `RecordState`.

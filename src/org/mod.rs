@@ -1,5 +1,6 @@
 //! The walker: who is calling, which accounts the organization holds, and credentials for each.
 
+pub mod delegated;
 pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,6 +225,8 @@ pub struct OrgPlan {
     pub accounts: Vec<AccountPlan>,
     pub infos: BTreeMap<AccountId, AccountInfo>,
     pub notes: Vec<Note>,
+    /// GuardDuty's delegated administrators; `None` when not read (not an organization scan, or refused).
+    pub guardduty_admins: Option<BTreeSet<AccountId>>,
 }
 
 /// Everything needed to reach member accounts.
@@ -267,6 +270,7 @@ impl Walker<'_> {
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
         let mut infos = BTreeMap::new();
         let mut notes = Vec::new();
+        let mut guardduty_admins = None;
         let subject;
         if sel.accounts.is_empty() {
             let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::organization)?;
@@ -302,6 +306,18 @@ impl Walker<'_> {
                     }
                 },
             };
+            match delegated::guardduty_admins(&central, &self.limits, &central_target).await {
+                Ok(admins) => guardduty_admins = Some(admins),
+                Err(error) => {
+                    tracing::warn!(code = %error.code, "cannot read GuardDuty's delegated administrator: {}", error.message);
+                    notes.push(Note {
+                        account: None,
+                        text: format!(
+                            "GuardDuty's delegated administrator could not be read, so no finding says whether new accounts are enabled automatically: {error}"
+                        ),
+                    });
+                }
+            }
             let under = |ou: &String| {
                 tree.as_ref()
                     .ok_or_else(|| ScopeError::internal("the OU tree was not read"))
@@ -343,7 +359,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok(OrgPlan { subject, accounts: plans, infos, notes })
+        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins })
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

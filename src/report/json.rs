@@ -7,7 +7,7 @@ use serde::Serialize;
 
 pub use super::json_import::{JsonFailedFinding, JsonImportCounts, JsonImportScope, JsonSecurityHub, JsonUntouched};
 use crate::model::OpCounts;
-use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Rule, ScanReport, Subject, Suppressions};
+use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Related, Rule, ScanReport, Subject, Suppressions};
 
 pub const SCHEMA_VERSION: &str = crate::model::report::REPORT_SCHEMA_VERSION;
 
@@ -74,6 +74,8 @@ pub struct JsonFinding<'a> {
     pub first_seen: Option<String>,
     /// The suppression rule that accepts this FAIL; null if none.
     pub suppressed: Option<JsonSuppressed<'a>>,
+    /// Other resources of the scan linked with this one (a KMS key's dependents).
+    pub related: &'a [Related],
 }
 
 #[derive(Debug, Serialize)]
@@ -176,6 +178,7 @@ fn finding<'a>(r: &'a ScanReport, f: &'a Finding) -> JsonFinding<'a> {
         baseline_state: f.triage.baseline.map(BaselineState::as_str),
         first_seen: f.triage.first_seen.as_ref().map(time),
         suppressed: f.triage.suppressed.as_deref().map(JsonSuppressed::of),
+        related: &f.related,
     }
 }
 

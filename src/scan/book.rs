@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use super::{AccountOutcome, ScopeResult, ScpDenied};
 use crate::check::Check;
 use crate::model::{
-    AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, NotEvaluable, Note, Region, ScanReport, ScopeError, Stats, Subject,
+    AccountId, CheckInfo, Coverage, CoverageStatus, ErrorEntry, Finding, KeyRefs, NotEvaluable, Note, Region, ScanReport, ScopeError,
+    Stats, Subject,
 };
 
 /// The books of a scan: findings, coverage and errors as they arrive.
@@ -25,6 +26,8 @@ pub(super) struct Book {
     unresolved: BTreeSet<AccountId>,
     /// Scopes planned and not finished yet.
     pending: BTreeSet<(&'static str, AccountId, Region)>,
+    /// What the evaluated scopes recorded of KMS keys, for `dependents::link`.
+    keys: KeyRefs,
 }
 
 impl Book {
@@ -84,6 +87,8 @@ impl Book {
                 };
                 self.findings.extend(e.findings);
                 self.not_evaluable.extend(e.not_evaluable);
+                self.keys.extend(e.keys);
+                self.notes.extend(e.notes.into_iter().map(|n| (r.target.account.clone(), n)));
                 status
             }
             // Decided per scope, whatever the other checks there did: Control Tower's Region deny exempts
@@ -121,7 +126,8 @@ impl Book {
         }
     }
 
-    pub(super) fn finish(mut self, subject: Subject, checks: Vec<&'static CheckInfo>, accounts: usize) -> ScanReport {
+    /// The report, and what the scopes recorded of KMS keys.
+    pub(super) fn finish(mut self, subject: Subject, checks: Vec<&'static CheckInfo>, accounts: usize) -> (ScanReport, KeyRefs) {
         for c in &self.coverage {
             // An account that failed as a whole already has its one error entry.
             if self.accounts_failed.contains(&c.account) {
@@ -152,7 +158,7 @@ impl Book {
             ..ScanReport::new(subject, checks)
         };
         report.sort();
-        report
+        (report, self.keys)
     }
 }
 

@@ -2,6 +2,7 @@
 //! coverage so that nothing that was not evaluated is ever reported as passing.
 
 mod book;
+mod dependents;
 pub mod regions;
 
 use std::future::Future;
@@ -16,7 +17,7 @@ use self::regions::{RegionPlan, ResolvedRegions};
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::check::{Check, CheckContext, CheckSettings, Evaluation};
-use crate::model::{AccountId, Region, ScanReport, ScopeError, Status, Subject, Target};
+use crate::model::{AccountId, Note, Region, ScanReport, ScopeError, Status, Subject, Target};
 use crate::org::{AccountPlan, AccountSource};
 
 /// Observes progress (the terminal progress bar); called from the scan loop, never concurrently.
@@ -157,7 +158,13 @@ impl Scanner {
         }
         // Every call of the run counts, the walker's (STS, Organizations) included: the factory is per run.
         let api = self.factory.stats().snapshot();
-        let mut report = book.finish(subject, self.checks.iter().map(|c| c.info()).collect(), n_accounts);
+        let (mut report, keys) = book.finish(subject, self.checks.iter().map(|c| c.info()).collect(), n_accounts);
+        dependents::link(&mut report, &keys);
+        for c in &self.checks {
+            let notes = (c.notes)(&self.settings, scan_time, &report.findings);
+            report.notes.extend(notes.into_iter().map(|text| Note { account: None, text }));
+        }
+        report.notes.sort();
         report.started_at = started_at;
         report.finished_at = Utc::now();
         report.incomplete = incomplete;

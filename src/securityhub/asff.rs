@@ -28,6 +28,8 @@ const MAX_TITLE: usize = 256;
 const MAX_DESCRIPTION: usize = 1024;
 const MAX_RECOMMENDATION: usize = 512;
 const MAX_PRODUCT_FIELD_VALUE: usize = 2048;
+const MAX_RELATED_FINDINGS: usize = 10;
+const MAX_RESOURCES: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -52,6 +54,9 @@ pub struct AsffFinding {
     pub resources: Vec<AsffResource>,
     pub record_state: String,
     pub finding_provider_fields: AsffFindingProviderFields,
+    /// The findings of the same scan this one is linked with (a KMS key's dependents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_findings: Vec<AsffRelatedFinding>,
     /// An upper bound of the compact JSON size, set when the finding is built: batching needs a size for
     /// every finding, and a bound is much cheaper than a measurement.
     #[serde(skip)]
@@ -96,6 +101,14 @@ pub struct AsffCompliance {
     pub status: String,
     /// The Security Hub control ids the check corresponds to (e.g. `KMS.3`).
     pub related_requirements: Vec<String>,
+}
+
+/// `RelatedFindings[]`: another finding by its product ARN and `Id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AsffRelatedFinding {
+    pub product_arn: String,
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,10 +236,33 @@ impl AsffFinding {
             }],
             record_state: record_state.to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
+            related_findings: Vec::new(),
             size_bound: SizeBound(None),
         };
+        out.link(f);
         out.fit();
         out
+    }
+
+    /// A KMS key's dependents: their own findings as `RelatedFindings` (at most 10) and the resources as
+    /// further `Resources` (at most 32 in all), AWS Security Hub API Reference, `AwsSecurityFinding`. The
+    /// description names them all (cut at 1,024 characters); the JSON report and SARIF list every one.
+    fn link(&mut self, f: &Finding) {
+        for r in &f.related {
+            let target = Target { partition: f.target.partition, account: r.account.clone(), region: r.region.clone() };
+            if let (Some(fp), true) = (&r.finding, self.related_findings.len() < MAX_RELATED_FINDINGS) {
+                self.related_findings.push(AsffRelatedFinding { product_arn: product_arn(&target), id: id_of(&r.check_id, fp) });
+            }
+            if self.resources.len() < MAX_RESOURCES {
+                self.resources.push(AsffResource {
+                    resource_type: r.resource_type.clone(),
+                    id: r.arn.clone(),
+                    partition: f.target.partition.to_string(),
+                    region: r.region.to_string(),
+                    details: None,
+                });
+            }
+        }
     }
 
     /// The archived form of a baseline FAIL whose resource is gone (its scope was evaluated and the resource
@@ -283,6 +319,7 @@ impl AsffFinding {
             }],
             record_state: "ARCHIVED".to_owned(),
             finding_provider_fields: AsffFindingProviderFields { severity, types: types() },
+            related_findings: Vec::new(),
             size_bound: SizeBound(None),
         };
         out.fit();
@@ -298,73 +335,6 @@ impl AsffFinding {
 
     pub fn is_active(&self) -> bool {
         self.record_state == "ACTIVE"
-    }
-
-    /// The SDK form, for `BatchImportFindings`.
-    pub fn to_sdk(&self) -> sh::AwsSecurityFinding {
-        let severity = || {
-            sh::Severity::builder()
-                .label(sh::SeverityLabel::from(self.severity.label.as_str()))
-                .set_original(self.severity.original.clone())
-                .build()
-        };
-        let fp = &self.finding_provider_fields;
-        sh::AwsSecurityFinding::builder()
-            .schema_version(&self.schema_version)
-            .id(&self.id)
-            .product_arn(&self.product_arn)
-            .generator_id(&self.generator_id)
-            .aws_account_id(&self.aws_account_id)
-            .set_aws_account_name(self.aws_account_name.clone())
-            .set_types(Some(self.types.clone()))
-            .created_at(&self.created_at)
-            .updated_at(&self.updated_at)
-            .severity(severity())
-            .title(&self.title)
-            .description(&self.description)
-            .remediation(
-                sh::Remediation::builder()
-                    .recommendation(
-                        sh::Recommendation::builder()
-                            .text(&self.remediation.recommendation.text)
-                            .url(&self.remediation.recommendation.url)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .set_product_fields(Some(self.product_fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
-            .compliance(
-                sh::Compliance::builder()
-                    .status(sh::ComplianceStatus::from(self.compliance.status.as_str()))
-                    .set_related_requirements(Some(self.compliance.related_requirements.clone()))
-                    .build(),
-            )
-            .set_resources(Some(self.resources.iter().map(AsffResource::to_sdk).collect()))
-            .record_state(sh::RecordState::from(self.record_state.as_str()))
-            .finding_provider_fields(
-                sh::FindingProviderFields::builder()
-                    .severity(
-                        sh::FindingProviderSeverity::builder()
-                            .label(sh::SeverityLabel::from(fp.severity.label.as_str()))
-                            .set_original(fp.severity.original.clone())
-                            .build(),
-                    )
-                    .set_types(Some(fp.types.clone()))
-                    .build(),
-            )
-            .build()
-    }
-}
-
-impl AsffResource {
-    fn to_sdk(&self) -> sh::Resource {
-        sh::Resource::builder()
-            .r#type(&self.resource_type)
-            .id(&self.id)
-            .partition(sh::Partition::from(self.partition.as_str()))
-            .region(&self.region)
-            .set_details(self.details.as_ref().and_then(ResourceDetails::to_sdk))
-            .build()
     }
 }
 

@@ -79,6 +79,7 @@ impl AsffFinding {
                         + 64
                 })
                 .sum::<usize>()
+            + self.related_findings.iter().map(|r| string_bound(&r.product_arn) + string_bound(&r.id) + 32).sum::<usize>()
             + string_bound(&self.record_state)
             + sev(&self.finding_provider_fields.severity)
             + list(&self.finding_provider_fields.types)

@@ -1,10 +1,11 @@
 //! Security Hub: the ASFF wire types (`asff`), batching and the `--asff-dir` files (`batch`), which targets
-//! may be imported and what each is sent (`plan`), and the import sink itself (`sink`), the only output with
+//! may be imported and what each is sent (`plan`), the SDK form of the wire types (`sdk`), and the import sink itself (`sink`), the only output with
 //! side effects.
 
 pub mod asff;
 pub mod batch;
 pub mod plan;
+pub mod sdk;
 pub mod sink;
 #[cfg(test)]
 mod testing;

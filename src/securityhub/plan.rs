@@ -132,8 +132,8 @@ pub fn plan_sends(
         let a = AsffFinding::from_finding(f, created, now).with_account_name(account_name);
         let kind = match (f.status, before) {
             (Status::Pass, _) => Kind::Archived { resolved: was_active },
-            (Status::Fail, Some(_)) => Kind::Updated,
-            (Status::Fail, None) => Kind::New,
+            (Status::Fail | Status::Warn, Some(_)) => Kind::Updated,
+            (Status::Fail | Status::Warn, None) => Kind::New,
         };
         out.push((a, kind));
     }

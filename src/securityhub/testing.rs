@@ -23,6 +23,7 @@ pub fn kms(id: &str, status: Status) -> Finding {
         .details(check::kms::AwsKmsKeyDetails { key_id: id.into(), key_state: Some(state.into()), key_manager: Some("CUSTOMER".into()) });
     match status {
         Status::Fail => b.fail("pending deletion"),
+        Status::Warn => b.warn("about to be deleted"),
         Status::Pass => b.pass("enabled"),
     }
     .build()

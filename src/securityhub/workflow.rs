@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::asff;
 use super::plan::Existing;
-use crate::model::{Finding, Status};
+use crate::model::Finding;
 
 /// `Note.UpdatedBy` of every note orgscan writes: how it recognises the suppressions it set.
 pub const NOTE_AUTHOR: &str = "orgscan";
@@ -50,7 +50,7 @@ fn note(text: &str) -> String {
 pub fn plan(local: &[&Finding], existing: &[Existing]) -> Vec<Change> {
     let before: HashMap<&str, &Existing> = existing.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut groups: BTreeMap<(Target, String), Vec<String>> = BTreeMap::new();
-    for f in local.iter().filter(|f| f.status == Status::Fail) {
+    for f in local.iter().filter(|f| f.status.is_open()) {
         let id = asff::finding_id(f);
         let was = before.get(id.as_str());
         let suppressed_by_us = was.is_some_and(|e| e.workflow.as_deref() == Some("SUPPRESSED") && e.note_by_orgscan);
@@ -80,7 +80,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::Rule;
+    use crate::model::{Rule, Status};
     use crate::securityhub::testing::kms;
 
     fn existing(f: &Finding, workflow: &str, note: Option<&str>, by_orgscan: bool) -> Existing {

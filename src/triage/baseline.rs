@@ -50,6 +50,9 @@ struct Entry {
     evidence: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     first_seen: Option<String>,
+    /// Schema 3: the resources linked with this one.
+    #[serde(default)]
+    related: Vec<crate::model::Related>,
 }
 
 #[derive(Deserialize)]
@@ -123,8 +126,8 @@ impl Baseline {
                 continue;
             };
             match s.entry.to_finding() {
-                Ok(f) if f.status == Status::Fail => stale.push((f, last_seen)),
-                Ok(_) => warnings.push(format!("{option} '{shown}': a stale entry is not a FAIL; that entry is ignored")),
+                Ok(f) if f.status.is_open() => stale.push((f, last_seen)),
+                Ok(_) => warnings.push(format!("{option} '{shown}': a stale entry is not a FAIL or WARNING; that entry is ignored")),
                 Err(w) => warnings.push(format!("{option} '{shown}': {w}; that entry is ignored")),
             }
         }
@@ -145,11 +148,8 @@ impl Entry {
             info.resource_types.iter().copied().find(|t| *t == self.resource_type).ok_or_else(|| {
                 format!("finding {} has resource type '{}', not one of {}", self.fingerprint, self.resource_type, info.id)
             })?;
-        let status = match self.status.as_str() {
-            "PASS" => Status::Pass,
-            "FAIL" => Status::Fail,
-            other => return Err(format!("finding {} has status '{other}' (expected PASS or FAIL)", self.fingerprint)),
-        };
+        let status = Status::parse(&self.status)
+            .ok_or_else(|| format!("finding {} has status '{}' (expected PASS, FAIL or WARNING)", self.fingerprint, self.status))?;
         let mut b = Finding::builder(info, &Target::new(account, region))
             .resource(resource_type, &self.resource_id, &self.resource_arn)
             .status(status)
@@ -162,6 +162,7 @@ impl Entry {
             return Err(format!("finding {} does not match its check, account, region and resource id", self.fingerprint));
         }
         f.triage.first_seen = self.first_seen.as_deref().and_then(time);
+        f.related = self.related.clone();
         Ok(f)
     }
 }

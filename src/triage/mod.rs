@@ -49,7 +49,7 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
     let mut fails: Vec<(&Finding, DateTime<Utc>)> = Vec::new();
     for f in &b.findings {
         first_seen.insert(f.fingerprint(), f.triage.first_seen.unwrap_or(b.started_at));
-        if f.status == Status::Fail {
+        if f.status.is_open() {
             fails.push((f, b.started_at));
         }
     }
@@ -62,7 +62,7 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
     for f in &mut report.findings {
         let fp = f.fingerprint();
         f.triage.first_seen = Some(first_seen.get(&fp).copied().unwrap_or(report.started_at));
-        if f.status == Status::Fail {
+        if f.status.is_open() {
             f.triage.baseline = Some(if was_failing.contains(&fp) { BaselineState::Unchanged } else { BaselineState::New });
         }
         now.insert(fp, f.status);
@@ -75,7 +75,7 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
     let mut seen = HashSet::new();
     for (f, last_seen) in fails {
         let fp = f.fingerprint();
-        if !seen.insert(fp.clone()) || now.get(&fp) == Some(&Status::Fail) {
+        if !seen.insert(fp.clone()) || now.get(&fp).is_some_and(|s| s.is_open()) {
             continue;
         }
         let t = &f.target;
@@ -115,7 +115,7 @@ fn suppress(report: &mut ScanReport, rules: &RuleSet, today: NaiveDate) {
         rules.matchers.iter().map(|m| RuleUse { rule: m.rule.clone(), expired: m.is_expired(today), matched: 0 }).collect();
     let accounts = &report.accounts;
     let mut apply_to = |f: &mut Finding| {
-        if f.status != Status::Fail {
+        if !f.status.is_open() {
             return;
         }
         let ous = accounts.get(&f.target.account).map_or(&[][..], |a| a.ous.as_slice());

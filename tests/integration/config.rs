@@ -23,6 +23,7 @@ fn full_config() -> FileConfig {
         scp_denied: Some(orgscan::cli::ScpDeniedArg::Error),
         checks: s("guardduty-enabled"),
         lambda_runtimes: Some(PathBuf::from("runtimes.toml")),
+        lambda_warn_days: Some(30),
         role_name: Some("OrgScanAudit".into()),
         role_arn_template: Some("arn:{partition}:iam::{account}:role/OrgScanAudit".into()),
         external_id: Some("external-id".into()),
@@ -47,6 +48,7 @@ fn full_config() -> FileConfig {
         suppressions: Some("suppressions.toml".into()),
         fail_on: Some(orgscan::cli::FailOnArg::New),
         fail_severity: Some(orgscan::cli::SeverityArg::High),
+        fail_on_warning: Some(true),
     }
 }
 

@@ -10,8 +10,9 @@
 //! moto enforces identity policies only (no SCPs, trust policies or external ids), and answers a denial with
 //! an XML `403 AccessDenied` for every service, which the SDK cannot parse for JSON-protocol services: a
 //! denied scope therefore shows up as an error whatever its code. moto does not implement Account
-//! `ListRegions`, so `account:ListRegions` cannot be exercised here (the scans name their region); the
-//! static test in least_privilege.rs holds the policies to every action, that one included.
+//! `ListRegions`, so `account:ListRegions` cannot be exercised here (the scans name their region), nor
+//! GuardDuty `DescribeOrganizationConfiguration` (called only in GuardDuty's delegated administrator); the
+//! static test in least_privilege.rs holds the policies to every action, those included.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -211,7 +212,8 @@ fn complete(r: &ScanReport) -> bool {
     r.errors.is_empty()
         && untagged(r).next().is_none()
         && r.not_evaluable.is_empty()
-        && r.notes.is_empty()
+        // The one note this estate has is about its data, not its reads: the cobol85 functions' unknown runtime.
+        && r.notes.iter().all(|n| n.account.is_none() && n.text.starts_with("Lambda runtimes unknown to the runtime table"))
         && r.coverage.iter().all(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
         && r.accounts.len() == 3
         && r.accounts.values().all(|a| a.ou_path.is_some())
@@ -280,7 +282,7 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
     // not start: the organization cannot be listed).
     let scanner_policy = deploy_policy("deploy/scanner-policy.json", None);
     for action in actions_of(&scanner_policy) {
-        if action == "account:ListRegions" {
+        if NOT_SERVED.contains(&action.as_str()) {
             continue; // not served by moto (see the module comment)
         }
         e.set_scanner_policy(&deploy_policy("deploy/scanner-policy.json", Some(&action))).await;
@@ -294,7 +296,7 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
 
     // Without any one action of the audit role, the members are no longer fully read.
     for action in actions_of(&audit_policy(None)) {
-        if action == "account:ListRegions" {
+        if NOT_SERVED.contains(&action.as_str()) {
             continue;
         }
         e.set_audit_policy(&audit_policy(Some(&action))).await;
@@ -311,6 +313,9 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
     e.set_audit_policy(&audit_policy(None)).await;
     assert!(complete(&e.scan_tagged().await), "restored");
 }
+
+/// Actions whose operations moto does not serve (see the module comment).
+const NOT_SERVED: &[&str] = &["account:ListRegions", "guardduty:DescribeOrganizationConfiguration"];
 
 /// The check whose calls need `action` (none for the walker's own actions).
 fn check_of(action: &str) -> &'static str {

@@ -58,8 +58,10 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     let (m0, prod) = (org.members[0].0.clone(), org.ou("prod").to_owned());
     let creds = moto.assume(&m0).await.unwrap();
     let role = crate::support::estate::ensure_lambda_role(&moto, &creds).await.unwrap();
-    // Resources of every check, so every describe call happens.
+    // Resources of every check, so every describe call happens; m0 is GuardDuty's delegated administrator,
+    // so the organization scan asks it for the auto-enable setting (DescribeOrganizationConfiguration).
     seed_region(&moto, &creds, &m0, "eu-west-1", Mix::full(1), &role).await.unwrap();
+    crate::support::estate::register_guardduty_admin(&moto, &org.management_creds, &m0).await.unwrap();
     let dir = tempdir();
 
     // An OU-scoped organization scan with explicit regions and the Security Hub import.
@@ -115,6 +117,7 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     for a in orgscan::org::IAM_ACTIONS
         .iter()
         .chain(orgscan::org::tree::IAM_ACTIONS)
+        .chain(orgscan::org::delegated::IAM_ACTIONS)
         .chain(orgscan::scan::regions::IAM_ACTIONS)
         .chain(orgscan::securityhub::IAM_ACTIONS)
     {
@@ -135,7 +138,13 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     let checks = orgscan::check::iam_actions();
     let member = set(&[&checks, orgscan::scan::regions::IAM_ACTIONS]);
     assert_eq!(audit_role_actions(), member, "deploy/audit-role.yaml");
-    let scanner = set(&[&checks, orgscan::scan::regions::IAM_ACTIONS, orgscan::org::IAM_ACTIONS, orgscan::org::tree::IAM_ACTIONS]);
+    let scanner = set(&[
+        &checks,
+        orgscan::scan::regions::IAM_ACTIONS,
+        orgscan::org::IAM_ACTIONS,
+        orgscan::org::tree::IAM_ACTIONS,
+        orgscan::org::delegated::IAM_ACTIONS,
+    ]);
     assert_eq!(policy_actions("deploy/scanner-policy.json"), scanner, "deploy/scanner-policy.json");
     assert_eq!(policy_actions("deploy/securityhub-import-policy.json"), set(&[orgscan::securityhub::IAM_ACTIONS]));
     // And together they grant exactly what the scans called.

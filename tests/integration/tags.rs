@@ -56,7 +56,12 @@ fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientFactory) {
         target,
         limits: Arc::new(Limits::with_rates(orgscan::check::rate)),
         scan_time: chrono::Utc::now(),
-        settings: CheckSettings { lambda_runtimes: Arc::new(RuntimeTable::bundled().unwrap()), read_tags },
+        settings: CheckSettings {
+            lambda_runtimes: Arc::new(RuntimeTable::bundled().unwrap()),
+            lambda_warn_days: 90,
+            guardduty_admins: None,
+            read_tags,
+        },
     };
     (cx, factory)
 }
@@ -71,7 +76,7 @@ fn calls(factory: &ClientFactory, service: &str, op: &str) -> (u64, u64) {
 
 // KMS with mocks: two customer keys, one pending deletion (FAIL), one enabled (PASS).
 
-fn kms_keys() -> (Rule, Rule) {
+fn kms_keys() -> (Rule, Rule, Rule) {
     let list = mock!(aws_sdk_kms::Client::list_keys).then_output(|| {
         ListKeysOutput::builder()
             .keys(KeyListEntry::builder().key_id("k-pending").build())
@@ -90,7 +95,13 @@ fn kms_keys() -> (Rule, Rule) {
             .unwrap();
         DescribeKeyOutput::builder().key_metadata(m).build()
     });
-    (list, describe)
+    // With a key pending deletion the check reads the region's aliases (for its dependents): one alias.
+    let aliases = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+        aws_sdk_kms::operation::list_aliases::ListAliasesOutput::builder()
+            .aliases(aws_sdk_kms::types::AliasListEntry::builder().alias_name("alias/app").target_key_id("k-pending").build())
+            .build()
+    });
+    (list, describe, aliases)
 }
 
 fn kms_tag(k: &str, v: &str) -> aws_sdk_kms::types::Tag {
@@ -99,7 +110,7 @@ fn kms_tag(k: &str, v: &str) -> aws_sdk_kms::types::Tag {
 
 #[tokio::test]
 async fn kms_reads_the_tags_of_failing_keys_only_and_pages_through_them() {
-    let (list, describe) = kms_keys();
+    let (list, describe, aliases) = kms_keys();
     // Two pages: `Truncated` with a `NextMarker`, then the rest.
     let first = mock!(aws_sdk_kms::Client::list_resource_tags)
         .match_requests(|r| r.key_id() == Some("k-pending") && r.marker().is_none())
@@ -111,7 +122,7 @@ async fn kms_reads_the_tags_of_failing_keys_only_and_pages_through_them() {
     let other = mock!(aws_sdk_kms::Client::list_resource_tags)
         .match_requests(|r| r.key_id() != Some("k-pending"))
         .then_output(|| ListResourceTagsOutput::builder().build());
-    let (cx, factory) = mocked(&[&list, &describe, &first, &second, &other], true);
+    let (cx, factory) = mocked(&[&list, &describe, &aliases, &first, &second, &other], true);
 
     let e = orgscan::check::kms::CHECK.run(&cx).await.unwrap();
     let pending = by_id(&e, "k-pending");
@@ -125,13 +136,18 @@ async fn kms_reads_the_tags_of_failing_keys_only_and_pages_through_them() {
 
 #[tokio::test]
 async fn kms_makes_no_tag_call_when_tags_are_not_asked_for() {
-    let (list, describe) = kms_keys();
+    let (list, describe, aliases) = kms_keys();
     let tag_reads = mock!(aws_sdk_kms::Client::list_resource_tags).then_output(|| ListResourceTagsOutput::builder().build());
-    let (cx, factory) = mocked(&[&list, &describe, &tag_reads], false);
+    let (cx, factory) = mocked(&[&list, &describe, &aliases, &tag_reads], false);
 
     let e = orgscan::check::kms::CHECK.run(&cx).await.unwrap();
     assert_eq!(by_id(&e, "k-pending").status, Status::Fail);
     assert!(e.findings.iter().all(|f| f.tags.is_none()));
+    // The aliases of the pending key, read once for the region: in its evidence and the key references.
+    assert_eq!(aliases.num_calls(), 1);
+    assert_eq!(by_id(&e, "k-pending").evidence["aliases"], serde_json::json!(["alias/app"]));
+    assert!(by_id(&e, "k-enabled").evidence.get("aliases").is_none());
+    assert_eq!(e.keys.aliases.iter().map(|a| (a.alias.as_str(), a.key_id.as_str())).collect::<Vec<_>>(), [("alias/app", "k-pending")]);
     assert_eq!(tag_reads.num_calls(), 0);
     assert_eq!(calls(&factory, "KMS", "ListResourceTags"), (0, 0));
 }
@@ -139,14 +155,14 @@ async fn kms_makes_no_tag_call_when_tags_are_not_asked_for() {
 #[tokio::test]
 async fn a_denied_kms_tag_read_keeps_the_fail_without_tags_and_an_expired_session_ends_the_scope() {
     // A key policy that allows DescribeKey but not ListResourceTags: the FAIL stays, nothing else changes.
-    let (list, describe) = kms_keys();
+    let (list, describe, aliases) = kms_keys();
     let denied = mock!(aws_sdk_kms::Client::list_resource_tags).then_error(|| {
         ListResourceTagsError::generic(err_meta(
             "AccessDeniedException",
             "User: arn:aws:sts::111122223333:assumed-role/OrgScanAudit/s is not authorized to perform: kms:ListResourceTags",
         ))
     });
-    let (cx, _) = mocked(&[&list, &describe, &denied], true);
+    let (cx, _) = mocked(&[&list, &describe, &aliases, &denied], true);
     let e = orgscan::check::kms::CHECK.run(&cx).await.unwrap();
     let pending = by_id(&e, "k-pending");
     assert_eq!((pending.status, &pending.tags), (Status::Fail, &None));
@@ -156,11 +172,11 @@ async fn a_denied_kms_tag_read_keeps_the_fail_without_tags_and_an_expired_sessio
 
     // An expired session is no resource's problem: the scope ends, to be renewed and run again (as for a
     // describe), rather than every FAIL of a dead session silently losing its tags.
-    let (list, describe) = kms_keys();
+    let (list, describe, aliases) = kms_keys();
     let expired = mock!(aws_sdk_kms::Client::list_resource_tags).then_error(|| {
         ListResourceTagsError::generic(err_meta("ExpiredTokenException", "The security token included in the request is expired"))
     });
-    let (cx, _) = mocked(&[&list, &describe, &expired], true);
+    let (cx, _) = mocked(&[&list, &describe, &aliases, &expired], true);
     let err = orgscan::check::kms::CHECK.run(&cx).await.unwrap_err();
     assert!(err.is_expired_token(), "{err}");
 }

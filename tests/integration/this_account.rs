@@ -35,7 +35,7 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
     assert_eq!(report["errors"], Value::Array(vec![]));
     // The image-packaged function is counted as not applicable, not reported.
     let lambda: Vec<_> = coverage.iter().filter(|c| c["check_id"] == "lambda-supported-runtime").collect();
-    assert!(lambda.iter().all(|c| c["detail"].as_str().unwrap().contains("3 resources evaluated, 1 not applicable")), "{lambda:?}");
+    assert!(lambda.iter().all(|c| c["detail"].as_str().unwrap().contains("4 resources evaluated, 1 not applicable")), "{lambda:?}");
 
     // Messages say what is wrong.
     let msg = |id: &str| {
@@ -51,6 +51,10 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
     assert!(msg("nb-open").contains("direct internet access is enabled"));
     assert!(msg("fn-unknown").contains("unknown to orgscan's runtime table"));
     assert!(msg("fn-deprecated").contains("deprecated since 2024-10-14"));
+    // $LATEST was upgraded; production (alias prod -> version 1) was not.
+    let aliased = msg("fn-aliased");
+    assert!(aliased.contains("uses runtime python3.12, supported until"), "{aliased}");
+    assert!(aliased.contains("alias 'prod' still route to version 1 on runtime python3.7, deprecated since"), "{aliased}");
 
     // The summary lists failing resources of all five checks and the exit code.
     let summary = stdout(&o);

@@ -252,6 +252,12 @@ pub async fn seed_region(
                 expect("lambda-supported-runtime", name, "AwsLambdaFunction", f.function_arn().ok_or("no function ARN")?, status);
             }
         }
+        if mix.lambda_edge_cases {
+            // Production still on the old runtime: version 1 published on python3.7, alias `prod` on it,
+            // then $LATEST upgraded to python3.12. The function fails for its alias.
+            let (name, arn) = seed_aliased_function(&lambda, "fn-aliased", role_arn).await?;
+            expect("lambda-supported-runtime", &name, "AwsLambdaFunction", &arn, "FAIL");
+        }
     }
 
     if mix.kms {
@@ -284,6 +290,36 @@ pub async fn seed_region(
         _ => expect("guardduty-enabled", account, "AwsAccount", &format!("arn:aws:iam::{account}:root"), "FAIL"),
     }
     Ok(out)
+}
+
+/// Registers `account` as GuardDuty's delegated administrator in Organizations (called by the management
+/// account, as AWS requires).
+pub async fn register_guardduty_admin(moto: &Moto, management: &Credentials, account: &str) -> Result<(), BoxError> {
+    let org = aws_sdk_organizations::Client::new(&moto.sdk_config(management, "us-east-1"));
+    org.register_delegated_administrator().account_id(account).service_principal("guardduty.amazonaws.com").send().await?;
+    Ok(())
+}
+
+/// A function whose alias `prod` routes to version 1, published on python3.7, while `$LATEST` was then
+/// upgraded to python3.12: its name and (unqualified) ARN.
+pub async fn seed_aliased_function(lambda: &aws_sdk_lambda::Client, name: &str, role_arn: &str) -> Result<(String, String), BoxError> {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    let f = lambda
+        .create_function()
+        .function_name(name)
+        .role(role_arn)
+        .runtime(Runtime::Python37)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(lambda_zip())).build())
+        .send()
+        .await?;
+    let arn = f.function_arn().ok_or("no function ARN")?.to_owned();
+    let v = lambda.publish_version().function_name(name).send().await?;
+    let version = v.version().ok_or("no version")?.to_owned();
+    lambda.update_function_configuration().function_name(name).runtime(Runtime::Python312).send().await?;
+    lambda.create_alias().function_name(name).name("prod").function_version(version).send().await?;
+    Ok((name.to_owned(), arn))
 }
 
 /// Seeds one account in several regions; GuardDuty varies by region so every branch appears.

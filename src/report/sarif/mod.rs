@@ -28,7 +28,7 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
 mod parts;
 
 pub use self::parts::{artifact_uri, gzip_len, security_severity};
-use self::parts::{encode, level, rule};
+use self::parts::{encode, level, related_locations, rule};
 
 pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -201,13 +201,13 @@ impl<'a> Renderer<'a> {
         self.rules.iter().position(|r| r.id == id)
     }
 
-    /// Only FAIL becomes a result (a PASS is not a problem to track), with the baseline FAILs carried
+    /// Only FAIL and WARNING become results (a PASS is not a problem to track), with the baseline FAILs carried
     /// forward as stale; suppressed ones unless they are omitted. Sorted by rule, account, region, resource
     /// so the same estate always gives the same bytes.
     fn results(&self) -> Vec<Entry<'a>> {
         let r = self.report;
         let keep = |f: &Finding| !(self.options.omit_suppressed && f.triage.suppressed.is_some());
-        let mut v: Vec<Entry> = r.failures().filter(|f| keep(f)).map(|f| Entry { finding: f, stale: None }).collect();
+        let mut v: Vec<Entry> = r.open().filter(|f| keep(f)).map(|f| Entry { finding: f, stale: None }).collect();
         v.extend(
             r.history.iter().flat_map(|h| &h.stale).filter(|s| keep(&s.finding)).map(|s| Entry { finding: &s.finding, stale: Some(s) }),
         );
@@ -289,6 +289,7 @@ impl<'a> Renderer<'a> {
                     .build(),
             ])
             .build();
+        let related = related_locations(f);
         let mut properties = BTreeMap::new();
         properties.insert("account_id".to_owned(), json!(account));
         if let Some(name) = self.report.account_name(&f.target.account) {
@@ -310,7 +311,7 @@ impl<'a> Renderer<'a> {
         }
         let mut r = SarifResult::builder()
             .rule_id(info.id)
-            .level(level(info.severity))
+            .level(level(f))
             .message(Message::builder().text(message).build())
             .locations(vec![location])
             // GitHub matches alerts across uploads by this key; orgscan's fingerprint hashes (check, partition,
@@ -319,6 +320,9 @@ impl<'a> Renderer<'a> {
             .properties(PropertyBag::builder().additional_properties(properties).build())
             .build();
         r.rule_index = self.rule_index(info.id).and_then(|i| i64::try_from(i).ok());
+        if !related.is_empty() {
+            r.related_locations = Some(related);
+        }
         // SARIF §3.27.24: when one result has a baselineState, every result must. A stale result is a FAIL
         // of the baseline that is still open as far as anyone knows: unchanged.
         if self.report.history.is_some() {

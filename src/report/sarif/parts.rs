@@ -6,10 +6,14 @@ use std::io::Write;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-use serde_sarif::sarif::{MultiformatMessageString, PropertyBag, ReportingConfiguration, ReportingDescriptor, ResultLevel, Run, Sarif};
+use serde_sarif::sarif::{
+    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString, PhysicalLocation, PropertyBag, Region as SarifRegion,
+    ReportingConfiguration, ReportingDescriptor, ResultLevel, Run, Sarif,
+};
 
 use super::{Limits, SCHEMA_URI, SarifError, SarifFile, VERSION};
-use crate::model::{CheckInfo, Finding, Severity};
+use crate::check;
+use crate::model::{CheckInfo, Finding, Related, Severity, Verdict};
 
 /// One `reportingDescriptor` per check, all from its static metadata.
 pub(super) fn rule(c: &CheckInfo) -> ReportingDescriptor {
@@ -68,8 +72,9 @@ pub fn security_severity(s: Severity) -> &'static str {
     s.sarif_security_severity()
 }
 
-pub(super) fn level(s: Severity) -> ResultLevel {
-    match s.sarif_level() {
+/// A result's `level` (see `model::verdict`).
+pub(super) fn level(f: &Finding) -> ResultLevel {
+    match Verdict::sarif_level(f) {
         "error" => ResultLevel::Error,
         "warning" => ResultLevel::Warning,
         _ => ResultLevel::Note,
@@ -97,11 +102,45 @@ fn segment(s: &str) -> String {
 /// account-level finding (resource type `AwsAccount`, e.g. GuardDuty without a detector) stops at the
 /// service. Relative, without a scheme: GitHub rejects absolute URIs that do not match the checkout.
 pub fn artifact_uri(f: &Finding) -> String {
-    let mut uri =
-        format!("aws/{}/{}/{}", segment(f.target.account.as_str()), segment(f.target.region.as_str()), segment(f.check.service.as_str()));
-    if f.resource.resource_type != "AwsAccount" {
+    uri_of(f.target.account.as_str(), f.target.region.as_str(), f.check.service.as_str(), f.resource.resource_type, &f.resource.id)
+}
+
+/// SARIF §3.27.22 `relatedLocations`, each with an `id` unique in the result and a message: a KMS key's
+/// dependents, at the pseudo-paths their own results have.
+pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
+    f.related
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Location::builder()
+                .id(i64::try_from(i).unwrap_or(i64::MAX))
+                .physical_location(
+                    PhysicalLocation::builder()
+                        .artifact_location(ArtifactLocation::builder().uri(related_uri(r)).build())
+                        .region(SarifRegion::builder().start_line(1).build())
+                        .build(),
+                )
+                .logical_locations(vec![
+                    LogicalLocation::builder().name(r.resource_id.clone()).fully_qualified_name(r.arn.clone()).kind("resource").build(),
+                ])
+                .message(Message::builder().text(r.describe()).build())
+                .build()
+        })
+        .collect()
+}
+
+/// The pseudo-path of a resource linked with a finding (see [`artifact_uri`]): the same path its own
+/// finding has, when the check that read it is known.
+fn related_uri(r: &Related) -> String {
+    let service = check::ALL.iter().map(|c| c.info()).find(|i| i.id == r.check_id).map_or("unknown", |i| i.service.as_str());
+    uri_of(r.account.as_str(), r.region.as_str(), service, &r.resource_type, &r.resource_id)
+}
+
+fn uri_of(account: &str, region: &str, service: &str, resource_type: &str, id: &str) -> String {
+    let mut uri = format!("aws/{}/{}/{}", segment(account), segment(region), segment(service));
+    if resource_type != "AwsAccount" {
         uri.push('/');
-        uri.push_str(&segment(&f.resource.id));
+        uri.push_str(&segment(id));
     }
     uri
 }

@@ -20,6 +20,7 @@ pub fn render(r: &ScanReport) -> String {
     baseline(r, &mut s);
     check_table(r, &mut s);
     failing_resources(r, &mut s);
+    warnings(r, &mut s);
     stale(r, &mut s);
     suppressions(r, &mut s);
     coverage_gaps(r, &mut s);
@@ -57,7 +58,12 @@ fn check_table(r: &ScanReport, s: &mut String) {
     // One pass over each list, whatever the number of checks; a row holds the counts of COLUMNS.
     let mut rows: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
     for f in &r.findings {
-        rows.entry(f.check.id).or_default()[if f.status == Status::Pass { 0 } else { 1 }] += 1;
+        // WARNINGs have a section of their own (`warnings`): neither PASS nor FAIL.
+        match f.status {
+            Status::Pass => rows.entry(f.check.id).or_default()[0] += 1,
+            Status::Fail => rows.entry(f.check.id).or_default()[1] += 1,
+            Status::Warn => {}
+        }
     }
     for c in &r.coverage {
         let column = match c.status {
@@ -126,6 +132,26 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
         if fs.len() > B.per_check {
             let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - B.per_check);
         }
+    }
+}
+
+/// WARNINGs (runtimes deprecated soon): their own line, soonest first, and whether they fail the scan.
+fn warnings(r: &ScanReport, s: &mut String) {
+    let mut ws: Vec<&Finding> = r.warnings().filter(|f| f.triage.suppressed.is_none()).collect();
+    if ws.is_empty() {
+        return;
+    }
+    let when = |f: &Finding| f.evidence.get("deprecation_date").and_then(|d| d.as_str()).map(str::to_owned);
+    ws.sort_by(|a, b| (when(a), a.sort_key()).cmp(&(when(b), b.sort_key())));
+    let fails = if r.fail_policy.warnings { "they fail the scan (--fail-on-warning)" } else { "they do not fail the scan" };
+    let _ = writeln!(s, "\nWarnings ({}; not failing yet, {fails}; soonest first, at most {}):", ws.len(), B.per_check);
+    for f in ws.iter().take(B.per_check) {
+        let prefix = format!("    {}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
+        let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
+        let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
+    }
+    if ws.len() > B.per_check {
+        let _ = writeln!(s, "    ... and {} more (see the JSON report)", ws.len() - B.per_check);
     }
 }
 
@@ -290,7 +316,10 @@ fn notes(r: &ScanReport, s: &mut String) {
 fn verdict(r: &ScanReport) -> String {
     let fails = r.failing().count();
     // FAILs that do not fail the scan: suppressed, unchanged under --fail-on new, or below --fail-severity.
-    let accepted = r.failures().count() + r.history.as_ref().map_or(0, |h| h.stale.len()) - fails;
+    // The open findings the policy weighs: FAILs, and WARNINGs with --fail-on-warning.
+    let weighed = |f: &Finding| f.status == Status::Fail || (f.status == Status::Warn && r.fail_policy.warnings);
+    let stale = r.history.iter().flat_map(|h| &h.stale).map(|s| &s.finding);
+    let accepted = r.open().chain(stale).filter(|f| weighed(f)).count().saturating_sub(fails);
     let verdict = verdict_of(r, fails);
     if accepted > 0 {
         format!("{verdict} ({accepted} other FAIL(s) do not fail the scan: suppressed, or outside --fail-on/--fail-severity)")

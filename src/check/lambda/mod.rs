@@ -1,0 +1,495 @@
+//! Lambda functions use a supported runtime (Security Hub Lambda.2).
+//!
+//! A deprecated runtime no longer receives security patches; functions keep running on it, so nothing
+//! forces an upgrade. <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>
+
+pub mod runtimes;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_lambda::types::FunctionVersion;
+use aws_sdk_securityhub::types as sh;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+pub use self::runtimes::{RuntimeState, RuntimeTable, STALE_AFTER_DAYS};
+use super::{Check, CheckContext, CheckSettings, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
+
+/// `--lambda-warn-days` when not given, and the largest it may be.
+pub const DEFAULT_WARN_DAYS: u32 = 90;
+pub const MAX_WARN_DAYS: u32 = 3650;
+
+/// `--lambda-warn-days`, validated: the error names the value and the range.
+pub fn warn_days(given: Option<u32>) -> Result<u32, String> {
+    match given.unwrap_or(DEFAULT_WARN_DAYS) {
+        d if d <= MAX_WARN_DAYS => Ok(d),
+        d => Err(format!("invalid --lambda-warn-days {d}: allowed 0 to {MAX_WARN_DAYS} days (0 turns warnings off)")),
+    }
+}
+
+pub static INFO: &CheckInfo = &CheckInfo {
+    id: "lambda-supported-runtime",
+    title: "Lambda functions use a supported runtime",
+    severity: Severity::Medium,
+    service: Service::Lambda,
+    // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
+    rate: Rate::new(8, 8),
+    // lambda:ListTags is called only with `read_tags` (suppression rules on tags), and only for FAILs;
+    // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
+    // defined by AWS Lambda").
+    // lambda:ListAliases only for functions with a published version on a worse runtime than $LATEST.
+    iam_actions: &["lambda:ListFunctions", "lambda:ListAliases", "lambda:ListTags"],
+    security_hub_controls: &["Lambda.2"],
+    resource_types: &["AwsLambdaFunction"],
+    description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
+        is deprecated it no longer receives security updates, yet functions on it keep serving invocations. \
+        Functions packaged as container images are out of scope (their runtime is inside the image). The published \
+        versions that aliases route to count too: upgrading $LATEST leaves an alias such as prod on its old runtime. \
+        A runtime deprecated within --lambda-warn-days (default 90) is a WARNING.",
+    remediation: "Move the function to a supported runtime of the same language (test the code on it first), \
+        then update the function configuration.",
+    remediation_cli: "aws lambda update-function-configuration --region REGION --function-name FUNCTION_NAME --runtime RUNTIME",
+    docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/lambda-controls.html#lambda-2",
+};
+
+/// ASFF `Resources[].Details.AwsLambdaFunction`: the fields this check read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsLambdaFunctionDetails {
+    pub function_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+}
+
+impl AsffDetails for AwsLambdaFunctionDetails {
+    const KEY: &'static str = "AwsLambdaFunction";
+
+    fn to_sdk(&self) -> sh::ResourceDetails {
+        let f = sh::AwsLambdaFunctionDetails::builder().function_name(&self.function_name).set_runtime(self.runtime.clone()).build();
+        sh::ResourceDetails::builder().aws_lambda_function(f).build()
+    }
+}
+
+/// One version of a function as `ListFunctions` lists it (`$LATEST` or a published version). Environment
+/// variables are never copied here: secrets stop at the collection boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// `$LATEST` or the version number.
+    pub version: String,
+    pub runtime: Option<String>,
+    /// `Zip` or `Image`.
+    pub package_type: Option<String>,
+}
+
+/// A published version that aliases route traffic to, with the aliases' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasedVersion {
+    pub aliases: Vec<String>,
+    pub version: VersionInfo,
+}
+
+/// The fields of `ListFunctions` (and, for some functions, `ListAliases`) this check reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionInfo {
+    pub name: String,
+    /// The unqualified ARN (the resource every output names).
+    pub arn: String,
+    pub latest: VersionInfo,
+    /// The published versions that an alias points to, when they were read (see `collect`).
+    pub aliased: Vec<AliasedVersion>,
+    /// `KMSKeyArn` of any version: the customer key that encrypts its environment variables.
+    pub kms_keys: Vec<String>,
+}
+
+/// The runtime of one version to evaluate; `None` when out of scope (an image, or no runtime).
+fn zip_runtime(v: &VersionInfo) -> Option<&str> {
+    match (v.runtime.as_deref(), v.package_type.as_deref()) {
+        (_, Some("Image")) | (None, _) | (Some(""), _) => None,
+        (Some(r), _) => Some(r),
+    }
+}
+
+/// "runtime python3.7, deprecated since 2023-12-04".
+fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable) -> String {
+    match state {
+        RuntimeState::Supported { until } => format!("runtime {runtime}, supported until {until}"),
+        RuntimeState::Deprecating { on, days } => {
+            format!("runtime {runtime}, which is deprecated on {on} (in {days} days): plan the upgrade before then")
+        }
+        RuntimeState::Unknown => format!(
+            "runtime {runtime}, which is unknown to orgscan's runtime table (updated {}); check it against the AWS Lambda runtimes page",
+            table.updated
+        ),
+        RuntimeState::Deprecated { since } => format!("runtime {runtime}, deprecated since {since}: it no longer receives security updates"),
+    }
+}
+
+fn state_evidence(runtime: &str, state: RuntimeState) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("runtime".into(), runtime.into());
+    m.insert("runtime_status".into(), state.as_str().into());
+    if let Some(d) = state.date() {
+        m.insert("deprecation_date".into(), d.to_string().into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Pure evaluation against the table on the scan date. A function is as bad as the worst of its `$LATEST`
+/// and the published versions its aliases route to: deprecated or unknown fails, deprecating within
+/// `warn_days` is a WARNING, supported passes. Image-packaged or runtime-less functions are not applicable.
+pub fn evaluate(
+    target: &Target,
+    functions: &[FunctionInfo],
+    table: &RuntimeTable,
+    today: NaiveDate,
+    warn_days: u32,
+) -> Result<Evaluation, ScopeError> {
+    let mut not_applicable = 0;
+    let mut results = Vec::new();
+    let mut uses = Vec::new();
+    for f in functions {
+        let resource = Resource { resource_type: "AwsLambdaFunction", id: f.name.clone(), arn: f.arn.clone() };
+        uses.extend(f.kms_keys.iter().map(|k| (resource.clone(), k.clone())));
+        let Some(runtime) = zip_runtime(&f.latest) else {
+            not_applicable += 1;
+            continue;
+        };
+        let latest = table.state(runtime, today, warn_days);
+        let aliased: Vec<(&AliasedVersion, &str, RuntimeState)> = f
+            .aliased
+            .iter()
+            .filter_map(|a| zip_runtime(&a.version).map(|r| (a, r, table.state(r, today, warn_days))))
+            .collect();
+        let worst = aliased.iter().map(|(_, _, s)| *s).chain([latest]).max().unwrap_or(latest);
+        let mut message = format!("Lambda function {} uses {}", f.name, describe(runtime, latest, table));
+        // The aliased versions worse than $LATEST are what an upgrade of $LATEST leaves running.
+        for (a, r, s) in aliased.iter().filter(|(_, _, s)| *s > latest) {
+            let names = a.aliases.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+            let what = if a.aliases.len() == 1 { "alias" } else { "aliases" };
+            message.push_str(&format!("; {what} {names} still route to version {} on {}", a.version.version, describe(r, *s, table)));
+        }
+        let mut b = Finding::builder(INFO, target)
+            .resource(resource.resource_type, &resource.id, &resource.arn)
+            .evidence("runtime", runtime)
+            .evidence("runtime_status", latest.as_str())
+            .details(AwsLambdaFunctionDetails { function_name: f.name.clone(), runtime: Some(runtime.to_owned()) });
+        if let Some(d) = latest.date() {
+            b = b.evidence("deprecation_date", d.to_string());
+        }
+        if !aliased.is_empty() {
+            let versions: Vec<serde_json::Value> = aliased
+                .iter()
+                .map(|(a, r, s)| {
+                    let mut v = state_evidence(r, *s);
+                    if let serde_json::Value::Object(m) = &mut v {
+                        m.insert("version".into(), a.version.version.clone().into());
+                        m.insert("aliases".into(), a.aliases.clone().into());
+                    }
+                    v
+                })
+                .collect();
+            b = b.evidence("aliased_versions", versions);
+        }
+        let b = match worst {
+            RuntimeState::Supported { .. } => b.pass(message),
+            RuntimeState::Deprecating { .. } => b.warn(message),
+            RuntimeState::Unknown | RuntimeState::Deprecated { .. } => b.fail(message),
+        };
+        results.push(b.build());
+    }
+    let mut e = Evaluation { findings: collect_findings(results)?, not_applicable, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    for (resource, key) in uses {
+        e = e.with_key_use(INFO, target, &resource, &key, "environment variables");
+    }
+    Ok(e)
+}
+
+/// `FunctionArn` of a `ListFunctions` entry without its version qualifier: with `FunctionVersion=ALL`
+/// every entry is qualified, `$LATEST` included (`...:function:name:$LATEST`).
+fn unqualified(arn: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => arn.strip_suffix(&format!(":{v}")).unwrap_or(arn).to_owned(),
+        None => arn.to_owned(),
+    }
+}
+
+/// Lists every version of every function, then reads the aliases of the functions that need it.
+///
+/// `ListFunctions` with `FunctionVersion=ALL` lists the published versions too, each with the runtime it
+/// was published with ("Set FunctionVersion to ALL to include all published versions of each function in
+/// addition to the unpublished version", Lambda API Reference, ListFunctions): up to 50 entries a page, so
+/// the extra pages are one per 50 published versions. Only a function with a published version on a
+/// runtime worse than its `$LATEST`'s needs `ListAliases` (one call, a page of up to 50 aliases), to learn
+/// whether an alias routes to that version (`FunctionVersion`, and `RoutingConfig.AdditionalVersionWeights`
+/// for weighted aliases, Lambda API Reference, AliasConfiguration). Both take permits of the Lambda gate.
+async fn collect(cx: &CheckContext, table: &RuntimeTable, today: NaiveDate, warn_days: u32) -> Result<CollectedFunctions, ScopeError> {
+    let lambda = cx.clients.lambda();
+    let gate = cx.gate(Service::Lambda);
+    let mut by_name: BTreeMap<String, Listed> = BTreeMap::new();
+    let pages = lambda.list_functions().function_version(FunctionVersion::All).into_paginator().send();
+    gate.pages("ListFunctions", pages, |page| {
+        for f in page.functions() {
+            let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else { continue };
+            let v = VersionInfo {
+                version: f.version().unwrap_or(LATEST).to_owned(),
+                runtime: f.runtime().map(|r| r.as_str().to_owned()),
+                package_type: f.package_type().map(|p| p.as_str().to_owned()),
+            };
+            let e = by_name.entry(name.to_owned()).or_default();
+            if let Some(k) = f.kms_key_arn().filter(|k| !k.is_empty() && !e.kms_keys.iter().any(|x| x == k)) {
+                e.kms_keys.push(k.to_owned());
+            }
+            if v.version == LATEST {
+                e.latest = Some((unqualified(arn, f.version()), v));
+            } else {
+                e.published.push(v);
+            }
+        }
+    })
+    .await?;
+    let mut functions = Vec::new();
+    let mut candidates = Vec::new();
+    let rank = |v: &VersionInfo| zip_runtime(v).map(|r| table.state(r, today, warn_days));
+    for (name, listed) in by_name {
+        // A published version without its function's $LATEST was listed mid-deletion: nothing to evaluate.
+        let Some((arn, latest)) = listed.latest else { continue };
+        let worse: Vec<VersionInfo> = listed.published.into_iter().filter(|v| rank(v) > rank(&latest)).collect();
+        let info = FunctionInfo { name, arn, latest, aliased: Vec::new(), kms_keys: listed.kms_keys };
+        if worse.is_empty() {
+            functions.push(info);
+        } else {
+            candidates.push((info, worse));
+        }
+    }
+    let (read, unreadable) = describe_each(candidates, ALIAS_PARALLELISM, |(info, worse)| aliases(cx, info, worse)).await?;
+    functions.extend(read);
+    Ok((functions, unreadable))
+}
+
+type CollectedFunctions = (Vec<FunctionInfo>, Vec<(Resource, ScopeError)>);
+
+/// The versions of one function, as listed.
+#[derive(Default)]
+struct Listed {
+    latest: Option<(String, VersionInfo)>,
+    published: Vec<VersionInfo>,
+    kms_keys: Vec<String>,
+}
+
+const LATEST: &str = "$LATEST";
+
+/// `ListAliases` reads in flight at once (each takes a permit of the Lambda budget anyway).
+const ALIAS_PARALLELISM: usize = 4;
+
+/// The aliases of `info` that route to one of `worse` (its published versions on a worse runtime than
+/// `$LATEST`). A function whose aliases cannot be read is not evaluable: its `$LATEST` alone could pass
+/// while production runs a deprecated version.
+async fn aliases(cx: &CheckContext, mut info: FunctionInfo, worse: Vec<VersionInfo>) -> Result<Described<FunctionInfo>, ScopeError> {
+    let mut routes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let pages = cx.clients.lambda().list_aliases().function_name(&info.name).into_paginator().send();
+    let read = cx
+        .gate(Service::Lambda)
+        .pages("ListAliases", pages, |page| {
+            for a in page.aliases() {
+                let Some(name) = a.name() else { continue };
+                let weighted = a.routing_config().and_then(|r| r.additional_version_weights()).into_iter().flat_map(|w| w.keys());
+                for v in a.function_version().into_iter().chain(weighted.map(String::as_str)) {
+                    routes.entry(v.to_owned()).or_default().push(name.to_owned());
+                }
+            }
+        })
+        .await;
+    match read {
+        Ok(()) => {}
+        Err(e) if e.code == "ResourceNotFoundException" => return Ok(Described::Gone),
+        Err(e) if resource_level(&e) => {
+            return Ok(Described::Unreadable(Resource { resource_type: "AwsLambdaFunction", id: info.name, arn: info.arn }, e));
+        }
+        Err(e) => return Err(e),
+    }
+    for v in worse {
+        if let Some(mut names) = routes.remove(&v.version) {
+            names.sort();
+            names.dedup();
+            info.aliased.push(AliasedVersion { aliases: names, version: v });
+        }
+    }
+    Ok(Described::Found(info))
+}
+
+/// What the check tells about the scan as a whole: a stale runtime table, and the runtimes it did not know.
+fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, findings: &[Finding]) -> Vec<String> {
+    let table = &settings.lambda_runtimes;
+    let mut out = Vec::new();
+    if let Some(days) = table.stale_days(scan_date(scan_time)) {
+        out.push(format!(
+            "the Lambda runtime table was last updated on {} ({days} days before this scan, over {STALE_AFTER_DAYS}): runtimes added or \
+             deprecated since are missing from it; update orgscan or pass --lambda-runtimes",
+            table.updated
+        ));
+    }
+    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.check.id == INFO.id) {
+        let runtimes = std::iter::once(&f.evidence).chain(
+            f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_object()),
+        );
+        for m in runtimes {
+            if let (Some(r), Some("unknown")) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str())) {
+                *unknown.entry(r).or_default() += 1;
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|(r, n)| format!("{r} ({n})")).collect();
+        out.push(format!(
+            "Lambda runtimes unknown to the runtime table (updated {}): {}; they fail as unknown, not as deprecated: check them \
+             against the AWS Lambda runtimes page, then update orgscan or pass --lambda-runtimes",
+            table.updated,
+            list.join(", ")
+        ));
+    }
+    out
+}
+
+/// Tag reads in flight at once: each takes a permit of the Lambda control-plane budget anyway.
+const TAG_PARALLELISM: usize = 4;
+
+/// The tags of one function: `ListTags` (Resource = the function's ARN; a map, not paginated).
+/// <https://docs.aws.amazon.com/lambda/latest/api/API_ListTags.html>
+async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeError> {
+    let out = {
+        let _permit = cx.gate(Service::Lambda).permit().await;
+        cx.clients.lambda().list_tags().resource(&function.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
+    };
+    Ok(Some(out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
+}
+
+/// The check, as the registry lists it.
+pub static CHECK: Check = Check { info: INFO, run, notes };
+
+fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
+    Box::pin(async move {
+        let (table, today, warn_days) = (&cx.settings.lambda_runtimes, scan_date(cx.scan_time), cx.settings.lambda_warn_days);
+        let (functions, unreadable) = collect(cx, table, today, warn_days).await?;
+        let evaluation = evaluate(&cx.target, &functions, table, today, warn_days)?.with_unreadable(INFO, &cx.target, unreadable);
+        with_fail_tags(cx, evaluation, TAG_PARALLELISM, |function| read_tags(cx, function)).await
+    })
+}
+
+fn scan_date(t: DateTime<Utc>) -> NaiveDate {
+    t.date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    fn v(version: &str, runtime: Option<&str>, package: &str) -> VersionInfo {
+        VersionInfo { version: version.into(), runtime: runtime.map(str::to_owned), package_type: Some(package.into()) }
+    }
+
+    fn f(name: &str, runtime: Option<&str>, package: &str) -> FunctionInfo {
+        FunctionInfo {
+            name: name.into(),
+            arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{name}"),
+            latest: v(LATEST, runtime, package),
+            aliased: Vec::new(),
+            kms_keys: Vec::new(),
+        }
+    }
+
+    fn target() -> Target {
+        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn eval(fns: &[FunctionInfo], today: &str, warn_days: u32) -> Evaluation {
+        evaluate(&target(), fns, &RuntimeTable::bundled().unwrap(), date(today), warn_days).unwrap()
+    }
+
+    #[test]
+    fn deprecation_takes_effect_on_its_date_and_warns_before() {
+        // python3.10 is deprecated on 2026-10-31.
+        let fns = [f("fn", Some("python3.10"), "Zip")];
+        let before = eval(&fns, "2026-07-01", 90);
+        assert_eq!(before.findings[0].status, Status::Pass);
+        assert!(before.findings[0].message.contains("supported until 2026-10-31"));
+        let soon = eval(&fns, "2026-10-01", 90);
+        assert_eq!(soon.findings[0].status, Status::Warn);
+        assert!(soon.findings[0].message.contains("deprecated on 2026-10-31 (in 30 days)"), "{}", soon.findings[0].message);
+        assert_eq!(soon.findings[0].evidence["runtime_status"], "deprecating");
+        assert_eq!(eval(&fns, "2026-10-01", 0).findings[0].status, Status::Pass);
+        let on = eval(&fns, "2026-10-31", 90);
+        assert_eq!(on.findings[0].status, Status::Fail);
+        assert!(on.findings[0].message.contains("deprecated since 2026-10-31"));
+        assert_eq!(on.findings[0].evidence["runtime_status"], "deprecated");
+    }
+
+    #[test]
+    fn unknown_runtimes_fail_as_unknown_and_images_are_not_applicable() {
+        let fns =
+            [f("odd", Some("cobol85"), "Zip"), f("img", None, "Image"), f("img2", Some("python3.12"), "Image"), f("none", None, "Zip")];
+        let e = eval(&fns, "2026-11-28", 90);
+        assert_eq!(e.not_applicable, 3);
+        assert_eq!(e.findings.len(), 1);
+        assert_eq!(e.findings[0].status, Status::Fail);
+        assert!(e.findings[0].message.contains("unknown to orgscan's runtime table"));
+        assert!(!e.findings[0].message.contains("deprecated"));
+        assert_eq!(e.findings[0].evidence["runtime_status"], "unknown");
+    }
+
+    #[test]
+    fn an_alias_on_an_old_version_fails_the_function_and_is_named() {
+        let mut prod = f("api", Some("python3.12"), "Zip");
+        prod.aliased = vec![AliasedVersion { aliases: vec!["live".into(), "prod".into()], version: v("3", Some("python3.7"), "Zip") }];
+        let e = eval(&[prod], "2026-11-28", 90);
+        let x = &e.findings[0];
+        assert_eq!(x.status, Status::Fail);
+        assert_eq!(x.resource.arn, "arn:aws:lambda:eu-west-1:123456789012:function:api");
+        assert!(x.message.contains("uses runtime python3.12, supported until"), "{}", x.message);
+        assert!(x.message.contains("aliases 'live', 'prod' still route to version 3 on runtime python3.7, deprecated since"), "{}", x.message);
+        assert_eq!(x.evidence["aliased_versions"][0]["version"], "3");
+        assert_eq!(x.evidence["aliased_versions"][0]["runtime_status"], "deprecated");
+        // A deprecating aliased version makes a WARNING of a supported $LATEST.
+        let mut soon = f("api", Some("python3.12"), "Zip");
+        soon.aliased = vec![AliasedVersion { aliases: vec!["prod".into()], version: v("2", Some("python3.10"), "Zip") }];
+        let w = eval(&[soon], "2026-10-01", 90);
+        assert_eq!(w.findings[0].status, Status::Warn);
+        assert!(w.findings[0].message.contains("alias 'prod' still route"), "{}", w.findings[0].message);
+    }
+
+    #[test]
+    fn the_keys_of_every_function_are_recorded_images_included() {
+        let mut img = f("img", None, "Image");
+        img.kms_keys = vec!["arn:aws:kms:eu-west-1:123456789012:key/k1".into()];
+        let e = eval(&[img], "2026-11-28", 90);
+        assert_eq!(e.keys.uses.len(), 1);
+        assert_eq!((e.keys.uses[0].resource.id.as_str(), e.keys.uses[0].purpose), ("img", "environment variables"));
+    }
+
+    #[test]
+    fn qualified_arns_lose_their_version() {
+        assert_eq!(unqualified("arn:aws:lambda:r:1:function:f:$LATEST", Some("$LATEST")), "arn:aws:lambda:r:1:function:f");
+        assert_eq!(unqualified("arn:aws:lambda:r:1:function:f", None), "arn:aws:lambda:r:1:function:f");
+    }
+
+    #[test]
+    fn a_stale_table_and_unknown_runtimes_are_noted() {
+        let table = RuntimeTable::bundled().unwrap();
+        let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, guardduty_admins: None, read_tags: false };
+        let late = (table.updated + chrono::Days::new(200)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let e = eval(&[f("odd", Some("cobol85"), "Zip"), f("ok", Some("python3.12"), "Zip")], "2026-11-28", 90);
+        let n = notes(&settings, late, &e.findings);
+        assert_eq!(n.len(), 2, "{n:?}");
+        assert!(n[0].contains("200 days before this scan") && n[0].contains("--lambda-runtimes"), "{}", n[0]);
+        assert!(n[1].contains("cobol85 (1)") && n[1].contains("not as deprecated"), "{}", n[1]);
+        let fresh = table.updated.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        assert!(notes(&settings, fresh, &[]).is_empty());
+    }
+}
