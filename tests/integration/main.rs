@@ -6,6 +6,7 @@ mod support;
 
 mod architecture;
 mod config;
+mod deeper;
 mod faults;
 mod fix;
 mod fix_iam;

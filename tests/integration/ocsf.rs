@@ -18,7 +18,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs tests/support/ocsf_validate.py on the JSON Lines file (and the Parquet directory).
-fn validate(events: &Path, parquet_dir: Option<&Path>) -> Value {
+pub(crate) fn validate(events: &Path, parquet_dir: Option<&Path>) -> Value {
     let py = python();
     let mut cmd = Command::new(&py);
     cmd.arg(root().join("tests/support/ocsf_validate.py")).arg(events);

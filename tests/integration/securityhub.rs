@@ -112,7 +112,7 @@ fn without_id(rows: &[Row]) -> Vec<(String, String, String, String)> {
 
 /// Every ASFF batch file under `dir`: each validates against the schema, holds at most 100 findings and
 /// converts into the SDK's `AwsSecurityFinding` with every required field. Returns the findings by scope.
-fn check_asff_dir(dir: &Path) -> BTreeMap<(String, String), Vec<Vec<AsffFinding>>> {
+pub(crate) fn check_asff_dir(dir: &Path) -> BTreeMap<(String, String), Vec<Vec<AsffFinding>>> {
     let mut out: BTreeMap<(String, String), Vec<Vec<AsffFinding>>> = BTreeMap::new();
     for account in std::fs::read_dir(dir).unwrap() {
         let account = account.unwrap();

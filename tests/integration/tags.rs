@@ -32,7 +32,7 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// A check context whose every call is answered by `rules` (nothing reaches a network), with SDK retries
 /// quick enough for throttling tests, and its factory (for the call statistics).
-fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientFactory) {
+pub(crate) fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientFactory) {
     let cfg = aws_types::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_types::region::Region::new(REGION))
