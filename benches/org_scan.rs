@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench org_scan` (after `scripts/test.sh` or `scripts/moto-env.sh` installed moto).
 //! Environment: ORGSCAN_BENCH_ACCOUNTS (member counts, default "10,25,50"), ORGSCAN_BENCH_REGIONS (default 4),
-//! ORGSCAN_BENCH_DELAY_MS (default 50), ORGSCAN_BENCH_MODES (default "direct,latency,serial"),
+//! ORGSCAN_BENCH_DELAY_MS (default 50), ORGSCAN_BENCH_MODES (default "direct,latency,shallow,serial"),
 //! ORGSCAN_BENCH_SERIAL (member counts to run serially, default: the largest only).
 //!
 //! Runs, per size N (members; the management account is scanned too):
@@ -10,6 +10,9 @@
 //!   process: the emulator, not orgscan, should be the bottleneck);
 //! - `latency`: through a proxy that adds a fixed delay to every request; its floor is the larger of the
 //!   critical path (the longest chain of dependent calls x the delay) and moto's busy time;
+//! - `shallow`: `latency` with `--shallow` (the five verdicts without the follow-up reads: Lambda aliases,
+//!   KMS aliases, the GuardDuty administrator): what those reads add, in calls per account and in wall time
+//!   against the floor;
 //! - `serial`: `latency` with `--concurrency 1`, the naive baseline.
 
 #[path = "../tests/support/estate.rs"]
@@ -29,9 +32,13 @@ use orgscan::aws::ClientFactory;
 use orgscan::cli::{Cli, Command as CliCommand};
 use orgscan::config::ScanPlan;
 
-/// Dependent calls in the longest chain of a scan with explicit regions: GetCallerIdentity → ListAccounts →
-/// AssumeRole → a check's list call → its describe call.
-const CRITICAL_CHAIN: u32 = 5;
+/// Dependent calls in the longest chain of a `--shallow` scan with explicit regions: GetCallerIdentity →
+/// ListAccounts → AssumeRole → a check's list call → its describe call.
+const CRITICAL_CHAIN_SHALLOW: u32 = 5;
+/// With the follow-up reads, KMS reads the aliases of a region with a key pending deletion after its
+/// describes (ListKeys → DescribeKey → ListAliases); GuardDuty's administrator is read beside GetDetector,
+/// Lambda's aliases after ListFunctions (as a describe would be): one more step.
+const CRITICAL_CHAIN: u32 = 6;
 
 struct MotoServer {
     child: Child,
@@ -144,6 +151,7 @@ async fn run(
     n: usize,
     args: Vec<String>,
     delay: Duration,
+    chain: u32,
 ) -> Result<RunResult, BoxError> {
     let factory = ClientFactory::from_sdk_config(Moto { endpoint: endpoint.to_owned() }.sdk_config(creds, "us-east-1"));
     let plan = plan(&args)?;
@@ -163,7 +171,7 @@ async fn run(
     let service: Vec<Duration> = proxy.map(|p| p.take()).unwrap_or_default();
     let service_mean_ms =
         if service.is_empty() { 0.0 } else { service.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / service.len() as f64 };
-    let critical = f64::from(CRITICAL_CHAIN) * delay.as_secs_f64();
+    let critical = f64::from(chain) * delay.as_secs_f64();
     let floor = if proxy.is_some() { critical.max(moto_cpu) } else { moto_cpu };
     Ok(RunResult {
         mode,
@@ -199,8 +207,11 @@ async fn bench() -> Result<(), BoxError> {
     sizes.dedup();
     let n_regions = env_num("ORGSCAN_BENCH_REGIONS", 4) as usize;
     let delay = Duration::from_millis(env_num("ORGSCAN_BENCH_DELAY_MS", 50));
-    let modes: Vec<String> =
-        std::env::var("ORGSCAN_BENCH_MODES").unwrap_or_else(|_| "direct,latency,serial".into()).split(',').map(str::to_owned).collect();
+    let modes: Vec<String> = std::env::var("ORGSCAN_BENCH_MODES")
+        .unwrap_or_else(|_| "direct,latency,shallow,serial".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let largest = sizes.last().copied().unwrap_or(10);
     let serial_sizes = env_list("ORGSCAN_BENCH_SERIAL", &largest.to_string());
     let all_regions =
@@ -243,6 +254,7 @@ async fn bench() -> Result<(), BoxError> {
             let (name, endpoint, p, extra): (&'static str, &str, Option<&proxy::DelayProxy>, &[&str]) = match mode.as_str() {
                 "direct" => ("direct", &moto.endpoint, None, &[]),
                 "latency" => ("latency", &proxy.endpoint, Some(&proxy), &[]),
+                "shallow" => ("shallow", &proxy.endpoint, Some(&proxy), &["--shallow"]),
                 "serial" if serial_sizes.contains(&n) => {
                     ("serial", &proxy.endpoint, Some(&proxy), &["--concurrency", "1", "--per-account-concurrency", "1"])
                 }
@@ -250,7 +262,8 @@ async fn bench() -> Result<(), BoxError> {
             };
             let mut a = args.clone();
             a.extend(extra.iter().map(|s| (*s).to_owned()));
-            let r = run(name, &moto, &org.management_creds, endpoint, p, n, a, delay).await?;
+            let chain = if name == "shallow" { CRITICAL_CHAIN_SHALLOW } else { CRITICAL_CHAIN };
+            let r = run(name, &moto, &org.management_creds, endpoint, p, n, a, delay, chain).await?;
             eprintln!("{name:<8} N={n:<3} {:>7.2}s", r.wall);
             results.push(r);
         }
@@ -323,6 +336,25 @@ async fn bench() -> Result<(), BoxError> {
                 largest as f64 / smallest as f64
             ));
         }
+    }
+    if let (Some(l), Some(s)) = (find("latency", largest), find("shallow", largest)) {
+        // What the follow-up reads cost: calls per account, by operation, and wall time against each floor.
+        let extra = l.calls as f64 - s.calls as f64;
+        println!("\nfollow-up reads at N={largest} (latency vs shallow), extra calls by operation:");
+        for (op, calls) in &l.by_op {
+            let before = s.by_op.get(op).copied().unwrap_or(0);
+            if *calls != before {
+                println!("  {:<14} {:<32} {:>6} -> {:>6}", op.0, op.1, before, calls);
+            }
+        }
+        ratios.push(format!(
+            "follow-up reads@{largest}: +{:.2} calls per account ({:+.1}%), wall/floor {:.2} vs shallow {:.2}, wall {:.2}x shallow",
+            extra / l.accounts.max(1) as f64,
+            100.0 * extra / s.calls.max(1) as f64,
+            l.wall / l.floor,
+            s.wall / s.floor,
+            l.wall / s.wall
+        ));
     }
     if let Some(r) = results.iter().filter(|r| r.n == largest).map(|r| r.peak_rss).reduce(f64::max) {
         ratios.push(format!("peak_rss@{largest}={r:.1}MB (target <= 100)"));

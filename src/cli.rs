@@ -331,6 +331,12 @@ pub struct CheckArgs {
     /// (0 to 3650; 0 turns warnings off). Default 90.
     #[arg(long, value_name = "DAYS")]
     pub lambda_warn_days: Option<u32>,
+
+    /// Only the five verdicts, as Security Hub's controls give them: skip the reads that answer the next
+    /// question (the Lambda versions aliases route to, the KMS aliases and every key's dependents, who
+    /// administers GuardDuty). Fewer API calls; an alias on an old runtime is then not seen.
+    #[arg(long)]
+    pub shallow: bool,
 }
 
 #[derive(Debug, Clone, Args)]

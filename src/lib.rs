@@ -101,6 +101,7 @@ pub async fn run_scan_with_accounts(
         caller: caller.clone(),
         access: &access,
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+        read_delegated: plan.settings.deep,
     };
     let org = match &plan.selection {
         Selection::ThisAccount => OrgPlan {
@@ -300,6 +301,8 @@ pub async fn run_fix(
         caller: caller.clone(),
         access: &remediation,
         session_name: format!("orgscan-fix-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+        // The fix walks the organization to reach the accounts it changes, nothing more.
+        read_delegated: false,
     };
     let mut accounts: Vec<AccountId> =
         outcome.items.iter().filter(|i| !i.steps().is_empty()).map(|i| i.finding.target.account.clone()).collect();

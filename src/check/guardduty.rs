@@ -139,8 +139,13 @@ pub fn evaluate_managed(target: &Target, detector: &RegionDetector, management: 
     Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() })
 }
 
-/// The region's detector with its tags (`None` without a detector), or the detector that could not be read.
-async fn collect(cx: &CheckContext) -> Result<Result<(RegionDetector, Tags), (Resource, ScopeError)>, ScopeError> {
+/// What `collect` read of a region: the detector with its tags and who manages it, or the detector that
+/// could not be read.
+type Collected = Result<(RegionDetector, Tags, Option<Management>), (Resource, ScopeError)>;
+
+/// The region's detector (`None` without one) with its tags, and who manages it when `deep` (read beside
+/// `GetDetector`: both need only the detector id, so the follow-up adds no step to the scope's chain).
+async fn collect(cx: &CheckContext, deep: bool) -> Result<Collected, ScopeError> {
     let gd = cx.clients.guardduty();
     // One detector per region is all AWS allows; one ListDetectors page holds it.
     let ids = {
@@ -148,18 +153,25 @@ async fn collect(cx: &CheckContext) -> Result<Result<(RegionDetector, Tags), (Re
         gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
     };
     let Some(id) = ids.into_iter().min() else {
-        return Ok(Ok((RegionDetector::None, None)));
+        return Ok(Ok((RegionDetector::None, None, None)));
     };
-    let answer = {
+    let detector = async {
         let _permit = cx.gate(Service::GuardDuty).permit().await;
         gd.get_detector().detector_id(&id).send().await
     };
+    let managed = async {
+        match deep {
+            true => management(cx, &id).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (answer, managed) = futures::join!(detector, managed);
     match answer {
         Ok(out) => {
             // `GetDetector` answers with the detector's `tags` itself: no call of its own.
             // <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetDetector.html>
             let tags = out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
-            Ok(Ok((RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) }, Some(tags))))
+            Ok(Ok((RegionDetector::Detector { id, status: out.status().map(|s| s.as_str().to_owned()) }, Some(tags), managed?)))
         }
         Err(e) => {
             let err = ScopeError::from_sdk("GetDetector", &e);
@@ -175,8 +187,8 @@ async fn collect(cx: &CheckContext) -> Result<Result<(RegionDetector, Tags), (Re
 /// The region's detector read again (`orgscan fix` does so right before it creates or enables one); a
 /// detector that cannot be read is an error.
 pub async fn read_detector(cx: &CheckContext) -> Result<RegionDetector, ScopeError> {
-    match collect(cx).await? {
-        Ok((detector, _)) => Ok(detector),
+    match collect(cx, false).await? {
+        Ok((detector, _, _)) => Ok(detector),
         Err((_, e)) => Err(e),
     }
 }
@@ -234,15 +246,11 @@ pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
-        match collect(cx).await? {
+        match collect(cx, cx.settings.deep).await? {
             // The FAIL of a disabled detector carries the detector's tags. The FAIL of a region without one is
             // about the account, whose tags live in Organizations (readable from the management account only):
             // they are not read, so it has `tags: None` and a rule on tags does not match it.
-            Ok((detector, tags)) => {
-                let managed = match &detector {
-                    RegionDetector::Detector { id, .. } => Some(management(cx, id).await?),
-                    RegionDetector::None => None,
-                };
+            Ok((detector, tags, managed)) => {
                 let mut evaluation = evaluate_managed(&cx.target, &detector, managed.as_ref())?;
                 if let (Some(Management::NotRead(code)), RegionDetector::Detector { id, .. }) = (&managed, &detector) {
                     evaluation.notes.push(format!(

@@ -237,7 +237,7 @@ fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (keys, unreadable) = collect(cx).await?;
         let mut evaluation = evaluate(&cx.target, &keys, cx.scan_time)?.with_unreadable(INFO, &cx.target, unreadable);
-        if evaluation.findings.iter().any(|f| f.status == Status::Fail) {
+        if cx.settings.deep && evaluation.findings.iter().any(|f| f.status == Status::Fail) {
             read_aliases(cx, &mut evaluation).await?;
         }
         with_fail_tags(cx, evaluation, DESCRIBE_PARALLELISM, |key| read_tags(cx, key)).await

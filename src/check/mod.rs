@@ -25,12 +25,22 @@ pub struct CheckSettings {
     pub lambda_runtimes: Arc<lambda::RuntimeTable>,
     /// `--lambda-warn-days`: a runtime deprecated within this many days of the scan date is a WARNING.
     pub lambda_warn_days: u32,
+    /// The follow-up reads (`--shallow` turns them off): the published versions Lambda aliases route to, the
+    /// KMS aliases and key dependents, who administers GuardDuty.
+    pub deep: bool,
     /// GuardDuty's delegated administrators (read by the walker): the accounts the GuardDuty check asks
     /// for the organization's auto-enable setting. `None` when not read (`--accounts`, `--this-account`).
     pub guardduty_admins: Option<Arc<std::collections::BTreeSet<crate::model::AccountId>>>,
     /// Read the tags of every FAIL resource (a suppression rule matches on tags); off by default, as it
     /// costs a call per failing resource in most services.
     pub read_tags: bool,
+}
+
+impl CheckSettings {
+    /// The settings of a scan before the walk (which adds `guardduty_admins`).
+    pub fn new(lambda_runtimes: lambda::RuntimeTable, lambda_warn_days: u32, deep: bool, read_tags: bool) -> Self {
+        Self { lambda_runtimes: Arc::new(lambda_runtimes), lambda_warn_days, deep, guardduty_admins: None, read_tags }
+    }
 }
 
 /// Everything a check may use for one target.

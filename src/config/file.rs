@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub checks: Option<Vec<String>>,
     pub lambda_runtimes: Option<PathBuf>,
     pub lambda_warn_days: Option<u32>,
+    pub shallow: Option<bool>,
     pub role_name: Option<String>,
     pub role_arn_template: Option<String>,
     pub external_id: Option<String>,
@@ -108,6 +109,7 @@ impl FileConfig {
         a.checks.checks = list(&args.checks.checks, self.checks);
         a.checks.lambda_runtimes = args.checks.lambda_runtimes.clone().or(self.lambda_runtimes);
         a.checks.lambda_warn_days = args.checks.lambda_warn_days.or(self.lambda_warn_days);
+        a.checks.shallow |= self.shallow.unwrap_or(false);
         a.access.role_name = args.access.role_name.clone().or(self.role_name);
         a.access.role_arn_template = args.access.role_arn_template.clone().or(self.role_arn_template);
         a.access.external_id = args.access.external_id.clone().or(self.external_id);

@@ -65,7 +65,12 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
             scp_denied: None,
         },
         access: args.access.clone(),
-        checks: CheckArgs { checks, lambda_runtimes: args.checks.lambda_runtimes.clone(), lambda_warn_days: args.checks.lambda_warn_days },
+        checks: CheckArgs {
+            checks,
+            lambda_runtimes: args.checks.lambda_runtimes.clone(),
+            lambda_warn_days: args.checks.lambda_warn_days,
+            shallow: args.checks.shallow,
+        },
         outputs: OutputArgs {
             json: None,
             sarif: None,

@@ -2,7 +2,6 @@
 //! call, with a message that names the value and what is allowed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub mod file;
@@ -421,7 +420,7 @@ impl ScanPlan {
             selection,
             regions,
             checks,
-            settings: CheckSettings { lambda_runtimes: Arc::new(table), lambda_warn_days, guardduty_admins: None, read_tags },
+            settings: CheckSettings::new(table, lambda_warn_days, !args.checks.shallow, read_tags),
             access: AccessPlan {
                 role_arn_template,
                 external_id: a.external_id.clone(),

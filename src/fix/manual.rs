@@ -115,11 +115,24 @@ pub fn sagemaker(f: &Finding) -> Vec<String> {
 pub fn lambda(f: &Finding, table: &RuntimeTable, today: NaiveDate) -> Vec<String> {
     let (region, name) = (sh(f.target.region.as_str()), sh(&f.resource.id));
     let runtime = evidence(f, "runtime").and_then(|r| table.successor(r, today)).map_or_else(|| "RUNTIME".to_owned(), sh);
-    vec![
+    let mut out = vec![
         format!("aws lambda get-function-configuration --region {region} --function-name {name} --query 'Runtime'"),
         "# test the code and its dependencies on the new runtime first (e.g. on a published version behind an alias)".to_owned(),
         format!("aws lambda update-function-configuration --region {region} --function-name {name} --runtime {runtime}"),
-    ]
+    ];
+    // The aliases that still route to a version on an old runtime: publish the upgraded $LATEST, move them.
+    let aliased = f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten();
+    let stale: Vec<&str> = aliased
+        .filter(|v| v.get("runtime_status").and_then(|s| s.as_str()).is_some_and(|s| s != "supported"))
+        .flat_map(|v| v.get("aliases").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str()))
+        .collect();
+    if !stale.is_empty() {
+        out.push(format!("aws lambda publish-version --region {region} --function-name {name} --query Version"));
+        out.extend(stale.iter().map(|alias| {
+            format!("aws lambda update-alias --region {region} --function-name {name} --name {} --function-version NEW_VERSION", sh(alias))
+        }));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -134,6 +147,25 @@ mod tests {
         assert_eq!(sh("x;rm -rf /"), "'x;rm -rf /'");
         assert_eq!(sh("it's"), r"'it'\''s'");
         assert_eq!(sh(""), "''");
+    }
+
+    #[test]
+    fn an_alias_on_an_old_version_gets_its_commands() {
+        let t = crate::model::Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let versions = serde_json::json!([{"version": "1", "aliases": ["prod"], "runtime": "python3.7", "runtime_status": "deprecated"},
+            {"version": "2", "aliases": ["canary"], "runtime": "python3.13", "runtime_status": "supported"}]);
+        let f = Finding::builder(crate::check::lambda::INFO, &t)
+            .resource("AwsLambdaFunction", "api", "arn:aws:lambda:eu-west-1:123456789012:function:api")
+            .evidence("runtime", "python3.12")
+            .evidence("aliased_versions", versions)
+            .fail("alias prod on python3.7")
+            .build()
+            .unwrap();
+        let today = "2026-12-01".parse().unwrap();
+        let c = lambda(&f, &RuntimeTable::bundled().unwrap(), today);
+        assert!(c.iter().any(|l| l.contains("publish-version") && l.contains("--function-name api")), "{c:?}");
+        assert!(c.iter().any(|l| l.contains("update-alias") && l.contains("--name prod")), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("canary")), "a supported alias is left alone: {c:?}");
     }
 
     #[test]

@@ -163,4 +163,13 @@ mod tests {
         let sarif: Vec<f64> = all.iter().filter_map(|s| s.sarif_security_severity().parse().ok()).collect();
         assert!(sarif.windows(2).all(|w| w[0] < w[1]), "{sarif:?}");
     }
+
+    #[test]
+    fn a_warning_is_open_low_and_its_own_compliance_status() {
+        assert_eq!(ReportedSeverity::of(Status::Warn, Severity::Critical), ReportedSeverity::Rated(Severity::Low));
+        assert_eq!((Compliance::Warning.asff(), Compliance::Warning.ocsf()), ("WARNING", (2, "Warning")));
+        assert!(Status::Warn.is_open() && Status::Fail.is_open() && !Status::Pass.is_open());
+        assert_eq!(Status::parse(Status::Warn.as_str()), Some(Status::Warn));
+        assert_eq!(Status::parse("WARN"), None);
+    }
 }

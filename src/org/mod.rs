@@ -237,6 +237,8 @@ pub struct Walker<'a> {
     pub access: &'a AccessPlan,
     /// Session name that identifies orgscan in the member accounts' CloudTrail.
     pub session_name: String,
+    /// Read GuardDuty's delegated administrators (the checks' follow-up reads are on, see `--shallow`).
+    pub read_delegated: bool,
 }
 
 /// How many roles are assumed at once while preparing accounts.
@@ -292,7 +294,12 @@ impl Walker<'_> {
             subject = Subject::Organization { id: org_id, caller: self.caller.account.clone() };
             // The tree gives every finding its account's OU path, and resolves --ou / --exclude-ou. Without
             // an OU selection a failed walk costs only the paths; with one, the selection cannot be made.
-            let tree = match tree::read(&central, &self.limits, &central_target).await {
+            // The tree and GuardDuty's delegated administrators are independent reads: side by side.
+            let delegated = async {
+                if self.read_delegated { Some(delegated::guardduty_admins(&central, &self.limits, &central_target).await) } else { None }
+            };
+            let (tree, delegated) = futures::join!(tree::read(&central, &self.limits, &central_target), delegated);
+            let tree = match tree {
                 Ok(t) => Some(t),
                 Err(error) => match sel.ous.first().or(sel.exclude_ous.first()) {
                     Some(ou) => return Err(WalkError::Ou { ou: ou.clone(), error }),
@@ -306,9 +313,10 @@ impl Walker<'_> {
                     }
                 },
             };
-            match delegated::guardduty_admins(&central, &self.limits, &central_target).await {
-                Ok(admins) => guardduty_admins = Some(admins),
-                Err(error) => {
+            match delegated {
+                None => {}
+                Some(Ok(admins)) => guardduty_admins = Some(admins),
+                Some(Err(error)) => {
                     tracing::warn!(code = %error.code, "cannot read GuardDuty's delegated administrator: {}", error.message);
                     notes.push(Note {
                         account: None,

@@ -159,7 +159,9 @@ impl Scanner {
         // Every call of the run counts, the walker's (STS, Organizations) included: the factory is per run.
         let api = self.factory.stats().snapshot();
         let (mut report, keys) = book.finish(subject, self.checks.iter().map(|c| c.info()).collect(), n_accounts);
-        dependents::link(&mut report, &keys);
+        if self.settings.deep {
+            dependents::link(&mut report, &keys);
+        }
         for c in &self.checks {
             let notes = (c.notes)(&self.settings, scan_time, &report.findings);
             report.notes.extend(notes.into_iter().map(|text| Note { account: None, text }));

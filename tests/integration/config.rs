@@ -24,6 +24,7 @@ fn full_config() -> FileConfig {
         checks: s("guardduty-enabled"),
         lambda_runtimes: Some(PathBuf::from("runtimes.toml")),
         lambda_warn_days: Some(30),
+        shallow: Some(true),
         role_name: Some("OrgScanAudit".into()),
         role_arn_template: Some("arn:{partition}:iam::{account}:role/OrgScanAudit".into()),
         external_id: Some("external-id".into()),

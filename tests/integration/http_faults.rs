@@ -126,6 +126,9 @@ fn lists() -> Vec<Rule> {
                 .build()
         }),
         mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| ListDetectorsOutput::builder().detector_ids("det-1").build()),
+        // Read beside GetDetector (who administers the detector): none.
+        mock!(aws_sdk_guardduty::Client::get_administrator_account)
+            .then_output(|| aws_sdk_guardduty::operation::get_administrator_account::GetAdministratorAccountOutput::builder().build()),
     ]
 }
 
@@ -248,4 +251,29 @@ async fn a_malformed_success_answer_is_a_scope_error_not_a_panic() {
         other => panic!("expected a scope error, got {other:?}"),
     }
     assert_eq!(report.exit_code(), exit::INCOMPLETE);
+}
+
+/// A follow-up read that keeps failing (who administers a detector) is retried like every call, then
+/// becomes a note of the account (and evidence of the finding): the detector's verdict stands.
+#[tokio::test]
+async fn a_failing_follow_up_read_is_retried_then_noted_and_the_verdict_stands() {
+    for fault in FAULTS {
+        let detector = mock!(aws_sdk_guardduty::Client::get_detector).then_output(|| {
+            aws_sdk_guardduty::operation::get_detector::GetDetectorOutput::builder()
+                .status(aws_sdk_guardduty::types::DetectorStatus::Enabled)
+                .service_role("r")
+                .build()
+        });
+        let admin = mock!(aws_sdk_guardduty::Client::get_administrator_account).then_http_response(http(fault));
+        let mut rules = vec![caller(), admin, detector];
+        rules.extend(lists());
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let report = scan_with(factory(&refs), &["--this-account", "--regions", "eu-west-1", "--checks", "guardduty-enabled"]).await;
+        let case = fault.name;
+        assert_eq!(attempts(&report, "GuardDuty", "GetAdministratorAccount"), u64::from(MAX_ATTEMPTS), "{case}");
+        assert_eq!(report.findings.len(), 1, "{case}");
+        assert_eq!(report.findings[0].status, orgscan::model::Status::Pass, "{case}");
+        assert!(report.findings[0].evidence.contains_key("administrator_not_read"), "{case}");
+        assert!(report.notes.iter().any(|n| n.account.is_some() && n.text.contains("who administers GuardDuty detector det-1")), "{case}");
+    }
 }

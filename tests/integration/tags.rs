@@ -59,6 +59,7 @@ pub(crate) fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientF
         settings: CheckSettings {
             lambda_runtimes: Arc::new(RuntimeTable::bundled().unwrap()),
             lambda_warn_days: 90,
+            deep: true,
             guardduty_admins: None,
             read_tags,
         },

@@ -228,7 +228,9 @@ async fn collect(cx: &CheckContext, table: &RuntimeTable, today: NaiveDate, warn
     let lambda = cx.clients.lambda();
     let gate = cx.gate(Service::Lambda);
     let mut by_name: BTreeMap<String, Listed> = BTreeMap::new();
-    let pages = lambda.list_functions().function_version(FunctionVersion::All).into_paginator().send();
+    // `--shallow`: $LATEST only, as Security Hub's Lambda.2 reads it.
+    let all = cx.settings.deep.then_some(FunctionVersion::All);
+    let pages = lambda.list_functions().set_function_version(all).into_paginator().send();
     gate.pages("ListFunctions", pages, |page| {
         for f in page.functions() {
             let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else { continue };
@@ -482,7 +484,7 @@ mod tests {
     #[test]
     fn a_stale_table_and_unknown_runtimes_are_noted() {
         let table = RuntimeTable::bundled().unwrap();
-        let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, guardduty_admins: None, read_tags: false };
+        let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, guardduty_admins: None, read_tags: false };
         let late = (table.updated + chrono::Days::new(200)).and_hms_opt(0, 0, 0).unwrap().and_utc();
         let e = eval(&[f("odd", Some("cobol85"), "Zip"), f("ok", Some("python3.12"), "Zip")], "2026-11-28", 90);
         let n = notes(&settings, late, &e.findings);
