@@ -212,8 +212,7 @@ fn complete(r: &ScanReport) -> bool {
     r.errors.is_empty()
         && untagged(r).next().is_none()
         && r.not_evaluable.is_empty()
-        // The one note this estate has is about its data, not its reads: the cobol85 functions' unknown runtime.
-        && r.notes.iter().all(|n| n.account.is_none() && n.text.starts_with("Lambda runtimes unknown to the runtime table"))
+        && r.notes.is_empty()
         && r.coverage.iter().all(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
         && r.accounts.len() == 3
         && r.accounts.values().all(|a| a.ou_path.is_some())

@@ -68,6 +68,11 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
         assert!(summary.contains(&format!("  {check} [")), "{check} missing from failing resources:\n{summary}");
     }
     assert!(summary.contains("(exit code 1)"));
+    // The unknown runtime is listed apart from the deprecated ones: one function per region.
+    assert!(
+        summary.contains("Lambda runtimes unknown to the runtime table, failing as unknown (not as deprecated): cobol85 (3)"),
+        "{summary}"
+    );
 
     // Identity is stable: a second scan of the unchanged estate gives the same fingerprints.
     let out2 = dir.path().join("out2.json");

@@ -321,38 +321,33 @@ async fn aliases(cx: &CheckContext, mut info: FunctionInfo, worse: Vec<VersionIn
     Ok(Described::Found(info))
 }
 
-/// What the check tells about the scan as a whole: a stale runtime table, and the runtimes it did not know.
-fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, findings: &[Finding]) -> Vec<String> {
+/// What the check tells about the scan as a whole: a stale runtime table (the same words in every shard of
+/// a sharded scan, so a merge keeps one).
+fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, _: &[Finding]) -> Vec<String> {
     let table = &settings.lambda_runtimes;
-    let mut out = Vec::new();
-    if let Some(days) = table.stale_days(scan_date(scan_time)) {
-        out.push(format!(
+    match table.stale_days(scan_date(scan_time)) {
+        Some(days) => vec![format!(
             "the Lambda runtime table was last updated on {} ({days} days before this scan, over {STALE_AFTER_DAYS}): runtimes added or \
              deprecated since are missing from it; update orgscan or pass --lambda-runtimes",
             table.updated
-        ));
+        )],
+        None => Vec::new(),
     }
+}
+
+/// The runtimes of `findings` (of this check, `$LATEST` and aliased versions) that the table did not know,
+/// with how many versions use each: the summary lists them apart from the deprecated ones.
+pub fn unknown_runtimes<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> BTreeMap<&'a str, usize> {
     let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in findings.iter().filter(|f| f.check.id == INFO.id) {
-        let runtimes = std::iter::once(&f.evidence).chain(
-            f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_object()),
-        );
-        for m in runtimes {
+    for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
+        let versions = f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_object());
+        for m in std::iter::once(&f.evidence).chain(versions) {
             if let (Some(r), Some("unknown")) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str())) {
                 *unknown.entry(r).or_default() += 1;
             }
         }
     }
-    if !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|(r, n)| format!("{r} ({n})")).collect();
-        out.push(format!(
-            "Lambda runtimes unknown to the runtime table (updated {}): {}; they fail as unknown, not as deprecated: check them \
-             against the AWS Lambda runtimes page, then update orgscan or pass --lambda-runtimes",
-            table.updated,
-            list.join(", ")
-        ));
-    }
-    out
+    unknown
 }
 
 /// Tag reads in flight at once: each takes a permit of the Lambda control-plane budget anyway.
@@ -482,16 +477,16 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_table_and_unknown_runtimes_are_noted() {
+    fn a_stale_table_is_noted_and_unknown_runtimes_counted() {
         let table = RuntimeTable::bundled().unwrap();
         let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, guardduty_admins: None, read_tags: false };
         let late = (table.updated + chrono::Days::new(200)).and_hms_opt(0, 0, 0).unwrap().and_utc();
         let e = eval(&[f("odd", Some("cobol85"), "Zip"), f("ok", Some("python3.12"), "Zip")], "2026-11-28", 90);
         let n = notes(&settings, late, &e.findings);
-        assert_eq!(n.len(), 2, "{n:?}");
+        assert_eq!(n.len(), 1, "{n:?}");
         assert!(n[0].contains("200 days before this scan") && n[0].contains("--lambda-runtimes"), "{}", n[0]);
-        assert!(n[1].contains("cobol85 (1)") && n[1].contains("not as deprecated"), "{}", n[1]);
         let fresh = table.updated.and_hms_opt(0, 0, 0).unwrap().and_utc();
         assert!(notes(&settings, fresh, &[]).is_empty());
+        assert_eq!(unknown_runtimes(&e.findings).into_iter().collect::<Vec<_>>(), [("cobol85", 1)]);
     }
 }

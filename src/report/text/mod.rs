@@ -21,6 +21,7 @@ pub fn render(r: &ScanReport) -> String {
     check_table(r, &mut s);
     failing_resources(r, &mut s);
     warnings(r, &mut s);
+    unknown_runtimes(r, &mut s);
     stale(r, &mut s);
     suppressions(r, &mut s);
     coverage_gaps(r, &mut s);
@@ -153,6 +154,21 @@ fn warnings(r: &ScanReport, s: &mut String) {
     if ws.len() > B.per_check {
         let _ = writeln!(s, "    ... and {} more (see the JSON report)", ws.len() - B.per_check);
     }
+}
+
+/// Runtimes the Lambda runtime table does not know: they fail as unknown, told apart from deprecated ones.
+fn unknown_runtimes(r: &ScanReport, s: &mut String) {
+    let unknown = crate::check::lambda::unknown_runtimes(&r.findings);
+    if unknown.is_empty() {
+        return;
+    }
+    let list: Vec<String> = unknown.iter().map(|(runtime, n)| format!("{runtime} ({n})")).collect();
+    let _ = writeln!(
+        s,
+        "\nLambda runtimes unknown to the runtime table, failing as unknown (not as deprecated): {}; check them against the AWS \
+         Lambda runtimes page, then update orgscan or pass --lambda-runtimes",
+        cut(&list.join(", "), B.line_width)
+    );
 }
 
 /// Skipped scopes, regions closed by SCP and resources not evaluable: one line per group, never per scope.
