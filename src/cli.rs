@@ -278,6 +278,20 @@ pub struct SelectionArgs {
     /// counted as incomplete) or `error` (every deny counts as incomplete). Any other deny is always an error.
     #[arg(long, value_enum, value_name = "skip|error")]
     pub scp_denied: Option<ScpDeniedArg>,
+
+    /// Scan only shard INDEX of COUNT (0-based, e.g. 0/4 ... 3/4): the selected accounts are split by a
+    /// stable hash of the account id (independent of listing order; changing COUNT moves few accounts).
+    /// Run every shard, each as its own process (a Kubernetes Indexed Job, an AWS Batch array job, a GitHub
+    /// Actions matrix), each with --json, then join them with `orgscan merge`. `auto` reads the index from
+    /// the job engine: JOB_COMPLETION_INDEX (Kubernetes; give --shard-count), or AWS_BATCH_JOB_ARRAY_INDEX
+    /// with AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch). Give each shard the same selection and options.
+    #[arg(long, env = "ORGSCAN_SHARD", value_name = "INDEX/COUNT|auto")]
+    pub shard: Option<String>,
+
+    /// With --shard auto: the number of shards, where the engine does not say it (a Kubernetes Indexed
+    /// Job's .spec.completions). With AWS Batch it must equal AWS_BATCH_JOB_ARRAY_SIZE.
+    #[arg(long, env = "ORGSCAN_SHARD_COUNT", value_name = "N")]
+    pub shard_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

@@ -108,10 +108,11 @@ pub async fn run_scan_with_accounts(
             accounts: vec![walker.own_account()?],
             infos: Default::default(),
             notes: Vec::new(),
+            selection: vec![caller.account.clone()],
         },
         Selection::Organization(sel) => walker.plan(sel).await?,
     };
-    let (subject, accounts) = (org.subject, org.accounts);
+    let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
     let scanner = Scanner {
         factory: factory.clone(),
         limits,
@@ -134,6 +135,13 @@ pub async fn run_scan_with_accounts(
     // The books sorted everything else; only the notes were added here.
     report.notes.sort();
     report.partial = plan.partial.clone();
+    if let Selection::Organization(org::OrgSelection { shard: Some(shard), .. }) = &plan.selection {
+        // A shard's own SARIF gets a category of its own, so uploading it never closes the other shards' alerts;
+        // the merged report takes back the selection's.
+        let words = format!("shard={shard}");
+        report.partial = Some(plan.partial.as_ref().map_or(words.clone(), |p| format!("{p}/{words}")));
+        report.shard = Some(model::ShardInfo::new(*shard, selection, plan.partial.clone()));
+    }
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);

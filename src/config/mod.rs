@@ -15,7 +15,7 @@ use crate::check::{self, Check, CheckSettings, lambda::RuntimeTable};
 use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::files::{check_writable, is_stdout};
-use crate::model::{FailOn, FailPolicy, Region, Severity};
+use crate::model::{FailOn, FailPolicy, Region, Severity, Shard};
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
@@ -164,6 +164,24 @@ fn parse_all<T: std::str::FromStr<Err = String>>(values: &[String]) -> Result<Ve
     values.iter().map(|v| v.trim().parse::<T>().map_err(ConfigError)).collect()
 }
 
+/// `--shard` and `--shard-count` (`var` reads the environment, for `--shard auto`).
+pub fn shard_of(shard: Option<&str>, count: Option<u32>, var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, ConfigError> {
+    match shard.map(str::trim) {
+        None if count.is_some() => Err(ConfigError("--shard-count (or ORGSCAN_SHARD_COUNT) needs --shard auto".into())),
+        None => Ok(None),
+        Some("auto") => Ok(Some(crate::model::shard::from_env(var, count)?)),
+        Some(v) => {
+            let s = Shard::parse(v)?;
+            match count {
+                Some(c) if c != s.count => Err(ConfigError(format!(
+                    "--shard {v} and --shard-count {c} (or ORGSCAN_SHARD_COUNT) disagree: give the count once, in --shard INDEX/COUNT"
+                ))),
+                _ => Ok(Some(s)),
+            }
+        }
+    }
+}
+
 /// See [`crate::org::validate_ou_id`].
 pub fn validate_ou(s: &str) -> Result<String, ConfigError> {
     crate::org::validate_ou_id(s).map_err(ConfigError)
@@ -248,6 +266,12 @@ impl ScanPlan {
                 return Err(ConfigError(format!("--this-account conflicts with {}: it scans only the caller's account", named.join(", "))));
             }
         }
+        let shard = shard_of(s.shard.as_deref(), s.shard_count, |k| std::env::var(k).ok())?;
+        if shard.is_some() && s.this_account {
+            return Err(ConfigError(
+                "--shard conflicts with --this-account: a sharded scan splits the accounts of an organization or of --accounts".into(),
+            ));
+        }
         let selection = if s.this_account {
             Selection::ThisAccount
         } else {
@@ -256,6 +280,7 @@ impl ScanPlan {
                 exclude_accounts: parse_all(&s.exclude_accounts)?,
                 ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
                 exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+                shard,
             })
         };
         if let Selection::Organization(sel) = &selection

@@ -17,6 +17,7 @@ use super::error::ScopeError;
 use super::finding::{Finding, Resource, Status, fingerprint};
 use super::history::{History, Suppressions};
 use super::import::ImportReport;
+use super::shard::ShardInfo;
 use super::target::{AccountId, Region, Target};
 use super::triage::{BaselineState, FailPolicy};
 
@@ -219,12 +220,16 @@ pub struct ScanReport {
     pub suppressions: Option<Suppressions>,
     /// `--fail-on` and `--fail-severity`.
     pub fail_policy: FailPolicy,
+    /// `--shard INDEX/COUNT`: which shard of a sharded scan this is, and the full selection; `None` for a
+    /// scan of the whole selection (a merged report included).
+    pub shard: Option<ShardInfo>,
 }
 
 /// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
-pub const REPORT_SCHEMA_VERSION: &str = "2";
-/// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1.
-pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2"];
+pub const REPORT_SCHEMA_VERSION: &str = "3";
+/// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1; 3
+/// adds the `shard` section of sharded scans (absent otherwise) to 2.
+pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2", "3"];
 
 /// Exit codes (documented in `--help` and the README).
 ///
@@ -273,6 +278,7 @@ impl ScanReport {
             history: None,
             suppressions: None,
             fail_policy: FailPolicy::default(),
+            shard: None,
         }
     }
 
