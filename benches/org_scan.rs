@@ -96,7 +96,7 @@ fn plan(args: &[String]) -> Result<ScanPlan, BoxError> {
     let argv = ["orgscan".to_owned(), "scan".to_owned()].into_iter().chain(args.iter().cloned());
     match Cli::try_parse_from(argv)?.command {
         CliCommand::Scan(a) => Ok(ScanPlan::from_args(&a)?),
-        CliCommand::Checks { .. } | CliCommand::Fix(_) => Err("not a scan".into()),
+        CliCommand::Checks { .. } | CliCommand::Fix(_) | orgscan::cli::Command::Merge(_) => Err("not a scan".into()),
     }
 }
 

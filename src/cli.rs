@@ -69,6 +69,38 @@ rescanned at the end with the audit role (--role-name).",
         after_help = FIX_EXIT_CODES_HELP
     )]
     Fix(Box<FixArgs>),
+    /// Join the JSON reports of the shards of one sharded scan (`orgscan scan --shard`) into one report and
+    /// every output, as one scan of the whole selection would have written them.
+    #[command(
+        long_about = "Join the JSON reports of the shards of one sharded scan (orgscan scan --shard INDEX/COUNT, each shard's \
+--json) into one report, and write every output from it, as one unsharded scan of the same selection would have (timings, \
+API-call statistics and the shard section aside). Reports of different organizations, callers, selections, checks, shard \
+counts, schema versions or orgscan versions are refused (exit 2). A missing shard makes the result incomplete (exit 3 or \
+4): the summary and the JSON report name the shard and its accounts, which get error coverage (ShardMissing).\n\n\
+--baseline and --suppressions apply here, to the whole organization (give the shards the same --suppressions too \
+when rules match on tags: the shards read the tags). The Security Hub import runs in each shard, with its accounts' \
+credentials; the merged report shows every shard's import. The merge makes no AWS call.",
+        after_help = EXIT_CODES_HELP
+    )]
+    Merge(Box<MergeArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shard reports (the --json files of `orgscan scan --shard I/N`), one per shard, in any order.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    /// Write the merged findings as ASFF batches (DIR/<account>/<region>/batch-0001.json, ...), as `orgscan
+    /// scan --asff-dir` does. Created if missing.
+    #[arg(long, value_name = "DIR", help_heading = "Security Hub")]
+    pub asff_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 pub const FIX_EXIT_CODES_HELP: &str = "\

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod files;
 pub mod fix;
+pub mod merge;
 pub mod model;
 pub mod org;
 pub mod progress;
@@ -161,6 +162,17 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
+}
+
+/// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
+/// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
+pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
+    let parts = plan.reports.iter().map(|p| merge::read::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut report = merge::merge(parts)?;
+    report.fail_policy = plan.fail_policy;
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
+    Ok(report)
 }
 
 /// What `orgscan fix` shows as it goes: the plan, one line per step, the rescan; and the confirmation.

@@ -22,7 +22,7 @@ use super::target::{AccountId, Region, Target};
 use super::triage::{BaselineState, FailPolicy};
 
 /// API call counts for one (service, operation).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct OpCounts {
     /// Calls made by orgscan (one per SDK operation invocation).
     pub calls: u64,

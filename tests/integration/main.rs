@@ -22,6 +22,7 @@ mod real_org;
 mod realism_proxy;
 mod sarif;
 mod securityhub;
+mod shard;
 mod summary;
 mod suppressions;
 mod tags;

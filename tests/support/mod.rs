@@ -120,7 +120,7 @@ pub fn plan(args: &[&str]) -> orgscan::config::ScanPlan {
     let cli = orgscan::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("bad test arguments {args:?}: {e}"));
     match cli.command {
         orgscan::cli::Command::Scan(a) => orgscan::config::ScanPlan::from_args(&a).unwrap_or_else(|e| panic!("bad plan {args:?}: {e}")),
-        orgscan::cli::Command::Checks { .. } | orgscan::cli::Command::Fix(_) => panic!("not a scan"),
+        orgscan::cli::Command::Checks { .. } | orgscan::cli::Command::Fix(_) | orgscan::cli::Command::Merge(_) => panic!("not a scan"),
     }
 }
 
