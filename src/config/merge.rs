@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{ConfigError, asff_dir, history, outputs};
+use super::ConfigError;
+use super::common::{asff_dir, history, outputs};
 use crate::cli::MergeArgs;
 use crate::model::FailPolicy;
 use crate::report::Outputs;
