@@ -107,26 +107,39 @@ pub fn load(path: &Path) -> Result<Part, String> {
     parse(path, &text).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
+/// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
+#[derive(Deserialize)]
+struct Header {
+    schema_version: Option<String>,
+    tool: Option<Tool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    name: Option<String>,
+    version: Option<String>,
+}
+
 fn parse(path: &Path, text: &str) -> Result<Part, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON ({e}); give the --json file of `orgscan scan --shard`"))?;
-    if value.pointer("/tool/name").and_then(|v| v.as_str()) != Some("orgscan") {
+    let header: Header = serde_json::from_str(text)
+        .map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
+    let tool = header.tool.unwrap_or(Tool { name: None, version: None });
+    if tool.name.as_deref() != Some("orgscan") {
         return Err("not an orgscan JSON report (its tool.name is not \"orgscan\")".into());
     }
-    let version = value.get("schema_version").and_then(|v| v.as_str()).unwrap_or("none");
+    let version = header.schema_version.unwrap_or_else(|| "none".into());
     if version != REPORT_SCHEMA_VERSION {
         return Err(format!(
             "schema version {version}; orgscan merge joins reports of schema version {REPORT_SCHEMA_VERSION} only (run every shard with this orgscan)"
         ));
     }
-    let tool = value.pointer("/tool/version").and_then(|v| v.as_str()).unwrap_or("none");
-    let ours = env!("CARGO_PKG_VERSION");
+    let (tool, ours) = (tool.version.unwrap_or_else(|| "none".into()), env!("CARGO_PKG_VERSION"));
     if tool != ours {
         return Err(format!(
             "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
         ));
     }
-    let file: File = serde_json::from_value(value).map_err(|e| format!("not a valid orgscan report: {e}"))?;
+    let file: File = serde_json::from_str(text).map_err(|e| format!("not a valid orgscan report: {e}"))?;
     let shard = file.shard.ok_or("it has no shard section: it is not the report of a sharded scan (orgscan scan --shard INDEX/COUNT)")?;
     let info = shard_info(&shard)?;
 
