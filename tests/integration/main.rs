@@ -20,6 +20,7 @@ mod ocsf;
 mod org;
 mod real_org;
 mod realism_proxy;
+mod recipes;
 mod sarif;
 mod securityhub;
 mod shard;

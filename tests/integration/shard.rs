@@ -63,7 +63,7 @@ fn mask_times(s: &str) -> String {
 
 /// A JSON value without timings and statistics, its date-times masked (OCSF's epoch-millisecond `*_time`
 /// fields dropped).
-fn normalized(v: &Value) -> Value {
+pub(crate) fn normalized(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
