@@ -5,7 +5,8 @@
 //! render or import; renderers never call AWS.
 //!
 //! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
-//! `report` and `fix` (orgscan fix), then `cli`, `config`, `progress` and this file, which wires one run. A module
+//! `report` and `fix` (orgscan fix), `merge` (orgscan merge), then `cli`, `config`, `progress` and this file, which
+//! wires one run. A module
 //! imports only from layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
