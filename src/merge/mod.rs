@@ -29,17 +29,11 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
     let (count, digest) = (first.shard.shard.count, first.shard.digest.clone());
     let mut seen: BTreeMap<u32, std::path::PathBuf> = BTreeMap::new();
     let mut regions = BTreeSet::new();
-    let mut out = first.report.clone();
+    // The organization-wide parts come from the first report; everything else is added part by part, the
+    // first included (moved, never copied: a part may hold hundreds of thousands of findings).
+    let mut out = ScanReport::new(first.report.subject.clone(), first.report.checks.clone());
+    (out.started_at, out.finished_at) = (first.report.started_at, first.report.finished_at);
     let info = first.shard.clone();
-    // The first part is merged like the others (its own content was cloned above only for the shared parts).
-    out.findings.clear();
-    out.coverage.clear();
-    out.errors.clear();
-    out.not_evaluable.clear();
-    out.notes.clear();
-    out.accounts.clear();
-    out.stats = Default::default();
-    out.incomplete = false;
     for p in std::iter::once(first).chain(parts) {
         let shown = p.path.display().to_string();
         let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
