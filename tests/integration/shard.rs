@@ -495,3 +495,36 @@ fn bad_shard_options_are_refused_before_any_aws_call() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read shard report '/nonexistent/shard-0.json'"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_hub_import_runs_in_each_shard_and_the_merged_report_shows_all_of_it() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 5).await.unwrap();
+    seed_org(&moto, &org, &["eu-west-1"], |a, _| Mix::guardduty_only((a % 3) as u8)).await.unwrap();
+    let dir = tempdir();
+    // A dry run reads Security Hub in every account and sends nothing, so the shards and the unsharded scan
+    // see the same Security Hub and must plan the same imports.
+    let scan = |name: &str, extra: &[&str]| {
+        let p = dir.path().join(name);
+        let mut args = vec!["scan", "--regions", "eu-west-1", "--quiet", "--security-hub", "--dry-run", "--json", p.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = orgscan_env(&moto.endpoint, &org.management_creds, &args, &[]);
+        // A shard may hold only passing accounts (0), or none (3: it evaluated nothing); the whole scan fails (1).
+        let allowed: &[i32] = if extra.is_empty() { &[1] } else { &[0, 1, 3] };
+        assert!(o.status.code().is_some_and(|c| allowed.contains(&c)), "{name}: {:?} {}", o.status.code(), stderr(&o));
+        p
+    };
+    let whole = read_json(&scan("whole.json", &[]));
+    let parts: Vec<PathBuf> = (0..3).map(|i| scan(&format!("s{i}.json"), &["--shard", &format!("{i}/3")])).collect();
+    let out = dir.path().join("merged.json");
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--json", out.to_str().unwrap()]);
+    let o = orgscan_env("http://127.0.0.1:9", &Moto::root_credentials(), &args, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let merged = read_json(&out);
+    let scopes = whole["security_hub"]["scopes"].as_array().unwrap();
+    assert_eq!(scopes.len(), org.all_accounts().len(), "one scope per account and region");
+    assert!(whole["security_hub"]["totals"]["new"].as_u64() > Some(0));
+    assert_eq!(normalized(&merged["security_hub"]), normalized(&whole["security_hub"]));
+}
