@@ -104,7 +104,7 @@ fn region(s: &Option<String>) -> Result<Option<Region>, String> {
 pub fn load(path: &Path) -> Result<Part, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
-    parse(path, &text).map_err(|e| format!("shard report '{shown}': {e}"))
+    parse(path, text).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
 /// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
@@ -120,8 +120,10 @@ struct Tool {
     version: Option<String>,
 }
 
-fn parse(path: &Path, text: &str) -> Result<Part, String> {
-    let header: Header = serde_json::from_str(text)
+/// Parses `text`, freeing it as soon as the entries are read, and each entry once it is a finding: the peak
+/// memory of a merge is one file's reading on top of the merged report.
+fn parse(path: &Path, text: String) -> Result<Part, String> {
+    let header: Header = serde_json::from_str(&text)
         .map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
     let tool = header.tool.unwrap_or(Tool { name: None, version: None });
     if tool.name.as_deref() != Some("orgscan") {
@@ -139,7 +141,8 @@ fn parse(path: &Path, text: &str) -> Result<Part, String> {
             "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
         ));
     }
-    let file: File = serde_json::from_str(text).map_err(|e| format!("not a valid orgscan report: {e}"))?;
+    let file: File = serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"))?;
+    drop(text);
     let shard = file.shard.ok_or("it has no shard section: it is not the report of a sharded scan (orgscan scan --shard INDEX/COUNT)")?;
     let info = shard_info(&shard)?;
 
@@ -160,7 +163,8 @@ fn parse(path: &Path, text: &str) -> Result<Part, String> {
 
     let mut extra: HashMap<String, crate::report::json_shard::JsonFindingExtra> =
         shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
-    for e in &file.findings {
+    report.findings.reserve(file.findings.len());
+    for e in file.findings {
         let mut f = e.to_finding()?;
         // Triage is the merge's to make, over the whole organization (see `super::merge`).
         f.triage = Default::default();
