@@ -17,17 +17,17 @@
 
 #[path = "../tests/support/estate.rs"]
 mod estate;
+#[path = "support/moto.rs"]
+mod moto;
 #[path = "support/proxy.rs"]
 mod proxy;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use estate::{BoxError, Mix, Moto, create_grouped_org, seed_org};
+use moto::{MotoServer, env_list, env_num, peak_rss_mb, reset_peak_rss, start_moto};
 use orgscan::aws::ClientFactory;
 use orgscan::cli::{Cli, Command as CliCommand};
 use orgscan::config::ScanPlan;
@@ -40,88 +40,12 @@ const CRITICAL_CHAIN_SHALLOW: u32 = 5;
 /// Lambda's aliases after ListFunctions (as a describe would be): one more step.
 const CRITICAL_CHAIN: u32 = 6;
 
-struct MotoServer {
-    child: Child,
-    endpoint: String,
-    addr: SocketAddr,
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl MotoServer {
-    fn cpu_seconds(&self) -> f64 {
-        // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (USER_HZ = 100 on Linux).
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else { return 0.0 };
-        let after_comm = stat.rsplit_once(')').map(|x| x.1).unwrap_or_default();
-        let fields: Vec<&str> = after_comm.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (tick(11) + tick(12)) / 100.0
-    }
-}
-
-fn start_moto() -> Result<MotoServer, BoxError> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new("bash").arg(root.join("scripts/moto-env.sh")).status()?;
-    if !status.success() {
-        return Err("scripts/moto-env.sh failed".into());
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let log = std::fs::File::create(root.join("target").join(format!("moto-bench-{port}.log")))?;
-    let child = Command::new(root.join(".venv/bin/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env_remove("MOTO_ACCOUNT_ID")
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let server = MotoServer { child, endpoint: format!("http://{addr}"), addr };
-    // Readiness: the port accepts connections (polled, bounded).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        if Instant::now() > deadline {
-            return Err("moto_server did not start within 30 s".into());
-        }
-        std::thread::yield_now();
-    }
-    Ok(server)
-}
-
-fn env_list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned()).split(',').filter_map(|s| s.trim().parse().ok()).collect()
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
-
 fn plan(args: &[String]) -> Result<ScanPlan, BoxError> {
     let argv = ["orgscan".to_owned(), "scan".to_owned()].into_iter().chain(args.iter().cloned());
     match Cli::try_parse_from(argv)?.command {
         CliCommand::Scan(a) => Ok(ScanPlan::from_args(&a)?),
-        CliCommand::Checks { .. } | CliCommand::Fix(_) => Err("not a scan".into()),
+        CliCommand::Checks { .. } | CliCommand::Fix(_) | orgscan::cli::Command::Merge(_) => Err("not a scan".into()),
     }
-}
-
-/// Peak RSS of this process since the last reset (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-/// Resets VmHWM to the current RSS (Linux: writing 5 to /proc/self/clear_refs).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 struct RunResult {

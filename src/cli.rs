@@ -69,6 +69,38 @@ rescanned at the end with the audit role (--role-name).",
         after_help = FIX_EXIT_CODES_HELP
     )]
     Fix(Box<FixArgs>),
+    /// Join the JSON reports of the shards of one sharded scan (`orgscan scan --shard`) into one report and
+    /// every output, as one scan of the whole selection would have written them.
+    #[command(
+        long_about = "Join the JSON reports of the shards of one sharded scan (orgscan scan --shard INDEX/COUNT, each shard's \
+--json) into one report, and write every output from it, as one unsharded scan of the same selection would have (timings, \
+API-call statistics and the shard section aside). Reports of different organizations, callers, selections, checks, shard \
+counts, schema versions or orgscan versions are refused (exit 2). A missing shard makes the result incomplete (exit 3 or \
+4): the summary and the JSON report name the shard and its accounts, which get error coverage (ShardMissing).\n\n\
+--baseline and --suppressions apply here, to the whole organization (give the shards the same --suppressions too \
+when rules match on tags: the shards read the tags). The Security Hub import runs in each shard, with its accounts' \
+credentials; the merged report shows every shard's import. The merge makes no AWS call.",
+        after_help = EXIT_CODES_HELP
+    )]
+    Merge(Box<MergeArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shard reports (the --json files of `orgscan scan --shard I/N`), one per shard, in any order.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    /// Write the merged findings as ASFF batches (DIR/<account>/<region>/batch-0001.json, ...), as `orgscan
+    /// scan --asff-dir` does. Created if missing.
+    #[arg(long, value_name = "DIR", help_heading = "Security Hub")]
+    pub asff_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 pub const FIX_EXIT_CODES_HELP: &str = "\
@@ -283,6 +315,20 @@ pub struct SelectionArgs {
     /// counted as incomplete) or `error` (every deny counts as incomplete). Any other deny is always an error.
     #[arg(long, value_enum, value_name = "skip|error")]
     pub scp_denied: Option<ScpDeniedArg>,
+
+    /// Scan only shard INDEX of COUNT (0-based, e.g. 0/4 ... 3/4): the selected accounts are split by a
+    /// stable hash of the account id (independent of listing order; changing COUNT moves few accounts).
+    /// Run every shard, each as its own process (a Kubernetes Indexed Job, an AWS Batch array job, a GitHub
+    /// Actions matrix), each with --json, then join them with `orgscan merge`. `auto` reads the index from
+    /// the job engine: JOB_COMPLETION_INDEX (Kubernetes; give --shard-count), or AWS_BATCH_JOB_ARRAY_INDEX
+    /// with AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch). Give each shard the same selection and options.
+    #[arg(long, env = "ORGSCAN_SHARD", value_name = "INDEX/COUNT|auto")]
+    pub shard: Option<String>,
+
+    /// With --shard auto: the number of shards, where the engine does not say it (a Kubernetes Indexed
+    /// Job's .spec.completions). With AWS Batch it must equal AWS_BATCH_JOB_ARRAY_SIZE.
+    #[arg(long, env = "ORGSCAN_SHARD_COUNT", value_name = "N")]
+    pub shard_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

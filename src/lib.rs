@@ -5,7 +5,8 @@
 //! render or import; renderers never call AWS.
 //!
 //! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
-//! `report` and `fix` (orgscan fix), then `cli`, `config`, `progress` and this file, which wires one run. A module
+//! `report` and `fix` (orgscan fix), `merge` (orgscan merge), then `cli`, `config`, `progress` and this file, which
+//! wires one run. A module
 //! imports only from layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod files;
 pub mod fix;
+pub mod merge;
 pub mod model;
 pub mod org;
 pub mod progress;
@@ -110,10 +112,11 @@ pub async fn run_scan_with_accounts(
             infos: Default::default(),
             notes: Vec::new(),
             guardduty_admins: None,
+            selection: vec![caller.account.clone()],
         },
         Selection::Organization(sel) => walker.plan(sel).await?,
     };
-    let (subject, accounts) = (org.subject, org.accounts);
+    let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
     let mut settings = plan.settings.clone();
     settings.guardduty_admins = org.guardduty_admins.map(Arc::new);
     let scanner = Scanner {
@@ -138,6 +141,13 @@ pub async fn run_scan_with_accounts(
     // The books sorted everything else; only the notes were added here.
     report.notes.sort();
     report.partial = plan.partial.clone();
+    if let Selection::Organization(org::OrgSelection { shard: Some(shard), .. }) = &plan.selection {
+        // A shard's own SARIF gets a category of its own, so uploading it never closes the other shards' alerts;
+        // the merged report takes back the selection's.
+        let words = format!("shard={shard}");
+        report.partial = Some(plan.partial.as_ref().map_or(words.clone(), |p| format!("{p}/{words}")));
+        report.shard = Some(model::ShardInfo::new(*shard, selection, plan.partial.clone()));
+    }
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
@@ -157,6 +167,17 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
+}
+
+/// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
+/// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
+pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
+    let parts = plan.reports.iter().map(|p| merge::read::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut report = merge::merge(parts)?;
+    report.fail_policy = plan.fail_policy;
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
+    Ok(report)
 }
 
 /// What `orgscan fix` shows as it goes: the plan, one line per step, the rescan; and the confirmation.

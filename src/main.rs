@@ -7,6 +7,7 @@ use orgscan::check;
 use orgscan::cli::{ChecksFormat, Cli, Command, LogFormat};
 use orgscan::config::ScanPlan;
 use orgscan::config::fix::FixPlan;
+use orgscan::config::merge::MergePlan;
 use orgscan::model::exit;
 use orgscan::report;
 use tracing::Level;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         // Every bad value is refused before any AWS call (for fix, also --apply without --yes off a terminal).
         Command::Scan(args) => run(ScanPlan::from_args(&args), |plan| scan(plan, cli.quiet)),
         Command::Fix(args) => run(FixPlan::from_args(&args), fix),
+        Command::Merge(args) => ExitCode::from(merge(&args)),
     }
 }
 
@@ -145,14 +147,35 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         };
         orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
     }
-    let report = outcome.report;
+    deliver(&outcome.report, &plan.outputs, errors)
+}
+
+/// `orgscan merge`: nothing is read before the plan validates; a report that does not belong exits 2.
+fn merge(args: &orgscan::cli::MergeArgs) -> u8 {
+    let report = match MergePlan::from_args(args).map_err(|e| e.to_string()).and_then(|plan| Ok((orgscan::run_merge(&plan)?, plan))) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("orgscan: error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (report, plan) = report;
+    let mut errors = Vec::new();
+    if let Some(dir) = &plan.asff_dir {
+        errors.extend(orgscan::securityhub::batch::write_dir(&report, dir, report.finished_at));
+    }
+    deliver(&report, &plan.outputs, errors)
+}
+
+/// Writes the report's files, prints the summary (or the JSON report on stdout), and gives the exit code.
+fn deliver(report: &orgscan::model::ScanReport, outputs: &orgscan::report::Outputs, mut errors: Vec<String>) -> u8 {
     // Files first: a closed stdout (`orgscan scan ... | head`) must not cost the reports.
-    errors.extend(orgscan::write_outputs(&report, &plan.outputs));
-    let summary = report::text::render(&report);
-    let json_to_stdout = plan.outputs.json.as_deref().is_some_and(orgscan::files::is_stdout);
+    errors.extend(orgscan::write_outputs(report, outputs));
+    let summary = report::text::render(report);
+    let json_to_stdout = outputs.json.as_deref().is_some_and(orgscan::files::is_stdout);
     if json_to_stdout {
         let mut out = std::io::stdout().lock();
-        if let Err(e) = report::json::to_writer(&report, &mut out).and_then(|()| out.flush())
+        if let Err(e) = report::json::to_writer(report, &mut out).and_then(|()| out.flush())
             && e.kind() != std::io::ErrorKind::BrokenPipe
         {
             errors.push(format!("cannot write the JSON report to stdout: {e}"));

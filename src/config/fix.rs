@@ -63,6 +63,8 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
             regions,
             exclude_regions: Vec::new(),
             scp_denied: None,
+            shard: None,
+            shard_count: None,
         },
         access: args.access.clone(),
         checks: CheckArgs {

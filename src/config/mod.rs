@@ -4,8 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod common;
 pub mod file;
 pub mod fix;
+pub mod merge;
+
+pub use self::common::shard_of;
+use self::common::{asff_dir, history, outputs};
 
 pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
@@ -14,10 +19,8 @@ use crate::check::{
     self, Check, CheckSettings,
     lambda::{self, RuntimeTable},
 };
-use crate::cli::{FailOnArg, SarifSuppressedArg, SeverityArg};
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
-use crate::files::{check_writable, is_stdout};
-use crate::model::{FailOn, FailPolicy, Region, Severity};
+use crate::model::{FailPolicy, Region};
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
@@ -135,12 +138,7 @@ pub fn validate_security_hub(args: &SecurityHubArgs) -> Result<SecurityHubPlan, 
         return Err(ConfigError("--dry-run needs --security-hub: it shows what the Security Hub import would send".into()));
     }
     if let Some(dir) = &args.asff_dir {
-        if dir.exists() && !dir.is_dir() {
-            return Err(ConfigError(format!("invalid --asff-dir '{}': it exists and is not a directory", dir.display())));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ConfigError(format!("invalid --asff-dir '{}': cannot create the directory: {e}", dir.display())))?;
-        check_writable(&dir.join("batch-0001.json")).map_err(|e| ConfigError(format!("invalid --asff-dir '{}': {e}", dir.display())))?;
+        asff_dir(dir)?;
     }
     Ok(SecurityHubPlan {
         import: args.security_hub,
@@ -250,6 +248,12 @@ impl ScanPlan {
                 return Err(ConfigError(format!("--this-account conflicts with {}: it scans only the caller's account", named.join(", "))));
             }
         }
+        let shard = shard_of(s.shard.as_deref(), s.shard_count, |k| std::env::var(k).ok())?;
+        if shard.is_some() && s.this_account {
+            return Err(ConfigError(
+                "--shard conflicts with --this-account: a sharded scan splits the accounts of an organization or of --accounts".into(),
+            ));
+        }
         let selection = if s.this_account {
             Selection::ThisAccount
         } else {
@@ -258,6 +262,7 @@ impl ScanPlan {
                 exclude_accounts: parse_all(&s.exclude_accounts)?,
                 ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
                 exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+                shard,
             })
         };
         if let Selection::Organization(sel) = &selection
@@ -289,20 +294,7 @@ impl ScanPlan {
             return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
         }
 
-        let o = &args.outputs;
-        let outputs = Outputs {
-            json: o.json.clone(),
-            sarif: o.sarif.clone(),
-            sarif_dir: o.sarif_dir.clone(),
-            sarif_category: o.sarif_category.clone(),
-            sarif_omit_suppressed: o.sarif_suppressed == Some(SarifSuppressedArg::Omit),
-            html: o.html.clone(),
-            ocsf: o.ocsf.clone(),
-            ocsf_dir: o.ocsf_dir.clone(),
-        };
-        if o.sarif_suppressed.is_some() && outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
-            return Err(ConfigError("--sarif-suppressed needs --sarif PATH or --sarif-dir DIR".into()));
-        }
+        let outputs = outputs(&args.outputs)?;
         let partial = partial_selection(args, &checks, &regions);
         if let Some(p) = &partial
             && p.len() > MAX_PARTIAL
@@ -316,63 +308,6 @@ impl ScanPlan {
                 p.chars().take(60).collect::<String>()
             )));
         }
-        if outputs.sarif.is_some() && outputs.sarif_dir.is_some() {
-            return Err(ConfigError("--sarif and --sarif-dir conflict: give one of them (--sarif-dir writes one file per account)".into()));
-        }
-        if let Some(c) = &outputs.sarif_category {
-            if outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
-                return Err(ConfigError("--sarif-category needs --sarif PATH or --sarif-dir DIR".into()));
-            }
-            if c.trim().is_empty() || c.chars().any(char::is_control) {
-                return Err(ConfigError(format!(
-                    "invalid --sarif-category {c:?}: give a non-empty category without control characters, e.g. orgscan/prod/"
-                )));
-            }
-        }
-        let files = [("--json", &outputs.json), ("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)];
-        for (i, (a, pa)) in files.iter().enumerate() {
-            for (b, pb) in &files[i + 1..] {
-                if let (Some(pa), Some(pb)) = (pa, pb)
-                    && pa == pb
-                {
-                    return Err(ConfigError(format!("{a} and {b} both name '{}': give each output its own file", pa.display())));
-                }
-            }
-        }
-        if outputs.ocsf.as_deref().is_some_and(is_stdout) {
-            return Err(ConfigError("invalid --ocsf '-': only --json writes to stdout; give a file path".into()));
-        }
-        let files: Vec<&PathBuf> = outputs
-            .json
-            .iter()
-            .filter(|p| !is_stdout(p))
-            .chain(outputs.sarif.iter())
-            .chain(outputs.html.iter())
-            .chain(outputs.ocsf.iter())
-            .collect();
-        for p in files {
-            check_writable(p)?;
-        }
-        if let Some(dir) = &outputs.sarif_dir {
-            if dir.exists() && !dir.is_dir() {
-                return Err(ConfigError(format!("invalid --sarif-dir '{}': it exists and is not a directory", dir.display())));
-            }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': cannot create the directory: {e}", dir.display())))?;
-            // The per-account file names are known only after the scan; probing any name checks the directory.
-            check_writable(&dir.join("orgscan.sarif")).map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': {e}", dir.display())))?;
-        }
-        if let Some(dir) = &outputs.ocsf_dir {
-            if dir.exists() && !dir.is_dir() {
-                return Err(ConfigError(format!("invalid --ocsf-dir '{}': it exists and is not a directory", dir.display())));
-            }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': cannot create the directory: {e}", dir.display())))?;
-            // The partition directories are known only after the scan; the top directory takes them.
-            check_writable(&dir.join("orgscan.parquet"))
-                .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': {e}", dir.display())))?;
-        }
-
         let t = &args.tuning;
         let concurrency = t.concurrency.unwrap_or(limits::DEFAULT_CONCURRENCY);
         if !(1..=1024).contains(&concurrency) {
@@ -398,24 +333,8 @@ impl ScanPlan {
         // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
         aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
         let security_hub = validate_security_hub(&args.security_hub)?;
-        let h = &args.history;
-        let baseline = h.baseline.as_deref().map(Baseline::load).transpose()?;
-        let suppressions = h.suppressions.as_deref().map(RuleSet::load).transpose()?;
+        let (baseline, suppressions, fail_policy) = history(&args.history)?;
         let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
-        let fail_policy = FailPolicy {
-            fail_on: match h.fail_on {
-                Some(FailOnArg::New) => FailOn::New,
-                Some(FailOnArg::Any) | None => FailOn::Any,
-            },
-            min_severity: h.fail_severity.map(|s| match s {
-                SeverityArg::Low => Severity::Low,
-                SeverityArg::Medium => Severity::Medium,
-                SeverityArg::High => Severity::High,
-                SeverityArg::Critical => Severity::Critical,
-            }),
-            warnings: h.fail_on_warning,
-        };
-
         Ok(Self {
             selection,
             regions,

@@ -17,11 +17,12 @@ use super::error::ScopeError;
 use super::finding::{Finding, Resource, Status, fingerprint};
 use super::history::{History, Suppressions};
 use super::import::ImportReport;
+use super::shard::ShardInfo;
 use super::target::{AccountId, Region, Target};
 use super::triage::{BaselineState, FailPolicy};
 
 /// API call counts for one (service, operation).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct OpCounts {
     /// Calls made by orgscan (one per SDK operation invocation).
     pub calls: u64,
@@ -219,12 +220,16 @@ pub struct ScanReport {
     pub suppressions: Option<Suppressions>,
     /// `--fail-on` and `--fail-severity`.
     pub fail_policy: FailPolicy,
+    /// `--shard INDEX/COUNT`: which shard of a sharded scan this is, and the full selection; `None` for a
+    /// scan of the whole selection (a merged report included).
+    pub shard: Option<ShardInfo>,
 }
 
 /// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
 pub const REPORT_SCHEMA_VERSION: &str = "3";
 /// The versions it reads back as a baseline: 2 adds baseline states, stale FAILs and suppressions to 1; 3
-/// adds the WARNING status and the findings' `related` resources.
+/// adds the WARNING status, the findings' `related` resources and the `shard` section of sharded scans
+/// (absent otherwise) to 2.
 pub const REPORT_SCHEMA_VERSIONS_READ: &[&str] = &["1", "2", "3"];
 
 /// Exit codes (documented in `--help` and the README).
@@ -274,6 +279,7 @@ impl ScanReport {
             history: None,
             suppressions: None,
             fail_policy: FailPolicy::default(),
+            shard: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct OrgSelection {
     pub exclude_accounts: Vec<AccountId>,
     pub ous: Vec<String>,
     pub exclude_ous: Vec<String>,
+    /// `--shard`: of the selected accounts, scan only this shard's (by a stable hash of the account id).
+    pub shard: Option<crate::model::Shard>,
 }
 
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
@@ -227,6 +229,8 @@ pub struct OrgPlan {
     pub notes: Vec<Note>,
     /// GuardDuty's delegated administrators; `None` when not read (not an organization scan, or refused).
     pub guardduty_admins: Option<BTreeSet<AccountId>>,
+    /// Every selected account, sorted, before `--shard` kept its own: the selection the shards share.
+    pub selection: Vec<AccountId>,
 }
 
 /// Everything needed to reach member accounts.
@@ -357,6 +361,12 @@ impl Walker<'_> {
             }
         }
 
+        let selection: Vec<AccountId> = states.keys().cloned().collect();
+        // A shard assumes roles only in its own accounts: the organization listing is the only call it
+        // shares with the other shards.
+        if let Some(shard) = sel.shard {
+            states.retain(|a, _| shard.owns(a));
+        }
         // One STS client (and one resolution of the caller's credentials) for every member's AssumeRole.
         let sts = central.sts();
         let plans = stream::iter(states)
@@ -367,7 +377,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins })
+        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection })
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

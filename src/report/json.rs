@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use super::json_import::{JsonFailedFinding, JsonImportCounts, JsonImportScope, JsonSecurityHub, JsonUntouched};
+pub use super::json_shard::JsonShard;
 use crate::model::OpCounts;
 use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Related, Rule, ScanReport, Subject, Suppressions};
 
@@ -38,6 +39,9 @@ pub struct JsonReport<'a> {
     /// schema_version "1" readers are unaffected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<JsonSecurityHub<'a>>,
+    /// Present only in a shard's report (`--shard`): see `JsonShard`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<JsonShard>,
 }
 
 #[derive(Debug, Serialize)]
@@ -399,6 +403,7 @@ impl<'a> JsonReport<'a> {
                 duration_ms: r.stats.duration_ms,
             },
             security_hub: r.stats.security_hub.as_ref().map(JsonSecurityHub::new),
+            shard: r.shard.as_ref().map(|s| JsonShard::new(r, s)),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod html;
 pub mod json;
 mod json_import;
+pub mod json_shard;
 pub mod ocsf;
 pub mod sarif;
 pub mod text;

@@ -35,8 +35,9 @@ struct File {
     stale: Vec<StaleEntry>,
 }
 
+/// One finding of a JSON report, as written (`orgscan merge` reads shard reports with it too).
 #[derive(Deserialize)]
-struct Entry {
+pub struct Entry {
     check_id: String,
     status: String,
     account_id: String,
@@ -136,7 +137,8 @@ impl Baseline {
 }
 
 impl Entry {
-    fn to_finding(&self) -> Result<Finding, String> {
+    /// The finding this entry describes (triage as written: `first_seen` only), its fingerprint checked.
+    pub fn to_finding(&self) -> Result<Finding, String> {
         let info = check::ALL
             .iter()
             .map(|c| c.info())

@@ -19,6 +19,8 @@ const LAYERS: &[&[&str]] = &[
     // `fix` (orgscan fix) beside the outputs: it uses the checks, the walker's credentials and the scanner
     // below it, and only the command line and the root use it.
     &["report", "fix"],
+    // `merge` (orgscan merge) reads shard reports back and writes every output from the merged one.
+    &["merge"],
     &["cli"],
     &["config", "progress"],
 ];

@@ -172,7 +172,7 @@ fn a_baseline_that_is_not_an_orgscan_report_or_of_a_future_schema_is_refused() {
     let text = write("notes.txt", "not json");
     let future = write(
         "future.json",
-        r#"{"schema_version":"99","tool":{"name":"orgscan","version":"9.0.0"},"started_at":"2026-01-01T00:00:00Z","findings":[]}"#,
+        r#"{"schema_version":"4","tool":{"name":"orgscan","version":"9.0.0"},"started_at":"2026-01-01T00:00:00Z","findings":[]}"#,
     );
     let odd = write(
         "odd.json",
@@ -186,7 +186,7 @@ fn a_baseline_that_is_not_an_orgscan_report_or_of_a_future_schema_is_refused() {
         &[
             (&[sarif.as_str()], &["is not an orgscan JSON report", "tool.name", "x.sarif"]),
             (&[text.as_str()], &["is not an orgscan JSON report", "not JSON"]),
-            (&[future.as_str()], &["schema version 99", "newer orgscan", "reads schema versions 1, 2, 3"]),
+            (&[future.as_str()], &["schema version 4", "newer orgscan", "reads schema versions 1, 2, 3"]),
             (&[odd.as_str()], &["schema version \"two\""]),
             (&[broken.as_str()], &["not a valid orgscan report", "findings"]),
             (&[missing.as_str()], &["cannot read --baseline", "missing.json"]),

@@ -23,7 +23,21 @@ pub fn orgscan(moto: &Moto, creds: &Credentials, args: &[&str]) -> Output {
 }
 
 pub fn orgscan_env(endpoint: &str, creds: &Credentials, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgscan"));
+    let mut cmd = aws_command(env!("CARGO_BIN_EXE_orgscan"), endpoint, creds);
+    cmd.args(args);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run orgscan: {e}"),
+    }
+}
+
+/// `program` in a clean AWS environment pointing at `endpoint` with these credentials (nothing of the
+/// developer's AWS or orgscan configuration leaks in).
+pub fn aws_command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str, creds: &Credentials) -> Command {
+    let mut cmd = Command::new(program);
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") || k == "RUST_LOG" || k.starts_with("ORGSCAN_") {
             cmd.env_remove(k);
@@ -36,18 +50,11 @@ pub fn orgscan_env(endpoint: &str, creds: &Credentials, args: &[&str], extra_env
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/orgscan-test-config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/orgscan-test-credentials")
-        .env("AWS_MAX_ATTEMPTS", "2")
-        .args(args);
+        .env("AWS_MAX_ATTEMPTS", "2");
     if let Some(t) = creds.session_token() {
         cmd.env("AWS_SESSION_TOKEN", t);
     }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    match cmd.output() {
-        Ok(o) => o,
-        Err(e) => panic!("cannot run orgscan: {e}"),
-    }
+    cmd
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -120,7 +127,7 @@ pub fn plan(args: &[&str]) -> orgscan::config::ScanPlan {
     let cli = orgscan::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("bad test arguments {args:?}: {e}"));
     match cli.command {
         orgscan::cli::Command::Scan(a) => orgscan::config::ScanPlan::from_args(&a).unwrap_or_else(|e| panic!("bad plan {args:?}: {e}")),
-        orgscan::cli::Command::Checks { .. } | orgscan::cli::Command::Fix(_) => panic!("not a scan"),
+        orgscan::cli::Command::Checks { .. } | orgscan::cli::Command::Fix(_) | orgscan::cli::Command::Merge(_) => panic!("not a scan"),
     }
 }
 

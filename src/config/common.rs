@@ -1,0 +1,132 @@
+//! Option groups that `orgscan scan` and `orgscan merge` share: the outputs, the runs-over-time options, the
+//! ASFF directory; and `--shard`.
+
+use std::path::PathBuf;
+
+use super::ConfigError;
+use crate::cli::{FailOnArg, HistoryArgs, OutputArgs, SarifSuppressedArg, SeverityArg};
+use crate::files::{check_writable, is_stdout};
+use crate::model::{FailOn, FailPolicy, Severity, Shard};
+use crate::report::Outputs;
+use crate::triage::{Baseline, RuleSet};
+
+/// `--asff-dir`: created if missing, and checked to accept files.
+pub(crate) fn asff_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(ConfigError(format!("invalid --asff-dir '{}': it exists and is not a directory", dir.display())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ConfigError(format!("invalid --asff-dir '{}': cannot create the directory: {e}", dir.display())))?;
+    check_writable(&dir.join("batch-0001.json")).map_err(|e| ConfigError(format!("invalid --asff-dir '{}': {e}", dir.display())))
+}
+
+/// `--shard` and `--shard-count` (`var` reads the environment, for `--shard auto`).
+pub fn shard_of(shard: Option<&str>, count: Option<u32>, var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, ConfigError> {
+    match shard.map(str::trim) {
+        None if count.is_some() => Err(ConfigError("--shard-count (or ORGSCAN_SHARD_COUNT) needs --shard auto".into())),
+        None => Ok(None),
+        Some("auto") => Ok(Some(crate::model::shard::from_env(var, count)?)),
+        Some(v) => {
+            let s = Shard::parse(v)?;
+            match count {
+                Some(c) if c != s.count => Err(ConfigError(format!(
+                    "--shard {v} and --shard-count {c} (or ORGSCAN_SHARD_COUNT) disagree: give the count once, in --shard INDEX/COUNT"
+                ))),
+                _ => Ok(Some(s)),
+            }
+        }
+    }
+}
+
+/// The output options, validated: conflicts refused, files and directories probed for writing.
+pub(crate) fn outputs(o: &OutputArgs) -> Result<Outputs, ConfigError> {
+    let outputs = Outputs {
+        json: o.json.clone(),
+        sarif: o.sarif.clone(),
+        sarif_dir: o.sarif_dir.clone(),
+        sarif_category: o.sarif_category.clone(),
+        sarif_omit_suppressed: o.sarif_suppressed == Some(SarifSuppressedArg::Omit),
+        html: o.html.clone(),
+        ocsf: o.ocsf.clone(),
+        ocsf_dir: o.ocsf_dir.clone(),
+    };
+    if o.sarif_suppressed.is_some() && outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
+        return Err(ConfigError("--sarif-suppressed needs --sarif PATH or --sarif-dir DIR".into()));
+    }
+    if outputs.sarif.is_some() && outputs.sarif_dir.is_some() {
+        return Err(ConfigError("--sarif and --sarif-dir conflict: give one of them (--sarif-dir writes one file per account)".into()));
+    }
+    if let Some(c) = &outputs.sarif_category {
+        if outputs.sarif.is_none() && outputs.sarif_dir.is_none() {
+            return Err(ConfigError("--sarif-category needs --sarif PATH or --sarif-dir DIR".into()));
+        }
+        if c.trim().is_empty() || c.chars().any(char::is_control) {
+            return Err(ConfigError(format!(
+                "invalid --sarif-category {c:?}: give a non-empty category without control characters, e.g. orgscan/prod/"
+            )));
+        }
+    }
+    let files = [("--json", &outputs.json), ("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)];
+    for (i, (a, pa)) in files.iter().enumerate() {
+        for (b, pb) in &files[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb)
+                && pa == pb
+            {
+                return Err(ConfigError(format!("{a} and {b} both name '{}': give each output its own file", pa.display())));
+            }
+        }
+    }
+    if outputs.ocsf.as_deref().is_some_and(is_stdout) {
+        return Err(ConfigError("invalid --ocsf '-': only --json writes to stdout; give a file path".into()));
+    }
+    let files: Vec<&PathBuf> = outputs
+        .json
+        .iter()
+        .filter(|p| !is_stdout(p))
+        .chain(outputs.sarif.iter())
+        .chain(outputs.html.iter())
+        .chain(outputs.ocsf.iter())
+        .collect();
+    for p in files {
+        check_writable(p)?;
+    }
+    if let Some(dir) = &outputs.sarif_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(ConfigError(format!("invalid --sarif-dir '{}': it exists and is not a directory", dir.display())));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': cannot create the directory: {e}", dir.display())))?;
+        // The per-account file names are known only after the scan; probing any name checks the directory.
+        check_writable(&dir.join("orgscan.sarif")).map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': {e}", dir.display())))?;
+    }
+    if let Some(dir) = &outputs.ocsf_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(ConfigError(format!("invalid --ocsf-dir '{}': it exists and is not a directory", dir.display())));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': cannot create the directory: {e}", dir.display())))?;
+        // The partition directories are known only after the scan; the top directory takes them.
+        check_writable(&dir.join("orgscan.parquet")).map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': {e}", dir.display())))?;
+    }
+    Ok(outputs)
+}
+
+/// `--baseline` and `--suppressions` (read and validated) and the exit policy.
+pub(crate) fn history(h: &HistoryArgs) -> Result<(Option<Baseline>, Option<RuleSet>, FailPolicy), ConfigError> {
+    let baseline = h.baseline.as_deref().map(Baseline::load).transpose()?;
+    let suppressions = h.suppressions.as_deref().map(RuleSet::load).transpose()?;
+    let fail_policy = FailPolicy {
+        fail_on: match h.fail_on {
+            Some(FailOnArg::New) => FailOn::New,
+            Some(FailOnArg::Any) | None => FailOn::Any,
+        },
+        min_severity: h.fail_severity.map(|s| match s {
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }),
+        warnings: h.fail_on_warning,
+    };
+    Ok((baseline, suppressions, fail_policy))
+}

@@ -1,0 +1,252 @@
+//! Reads one shard's JSON report back into a scan report: the public sections (findings, errors, resources
+//! not evaluable, notes, statistics, the Security Hub import) and the `shard` section (the checks run, the
+//! organization's accounts, structured coverage, ASFF details and tags). Every value is validated: a file
+//! that is not a shard report of this orgscan is refused with its path and what was expected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::check;
+use crate::model::report::REPORT_SCHEMA_VERSION;
+use crate::model::{
+    AccountId, AccountInfo, CheckInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, Region, Resource, ScanReport,
+    ScopeError, Shard, ShardInfo, Subject, Target,
+};
+use crate::report::json::JsonShard;
+use crate::report::json_shard::JsonScope;
+use crate::triage::baseline::Entry;
+
+/// One shard's report, read back.
+#[derive(Debug)]
+pub struct Part {
+    pub path: PathBuf,
+    pub report: ScanReport,
+    pub shard: ShardInfo,
+    /// The regions it visited.
+    pub regions: Vec<Region>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    scope: Scope,
+    started_at: String,
+    finished_at: String,
+    incomplete: bool,
+    findings: Vec<Entry>,
+    errors: Vec<JsonError>,
+    not_evaluable: Vec<JsonNotEvaluable>,
+    notes: Vec<JsonNote>,
+    stats: Stats,
+    #[serde(default)]
+    security_hub: Option<super::import::JsonSecurityHub>,
+    shard: Option<JsonShard>,
+}
+
+#[derive(Deserialize)]
+struct Scope {
+    kind: String,
+    account_id: Option<String>,
+    organization_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JsonError {
+    account_id: String,
+    region: Option<String>,
+    check_id: Option<String>,
+    code: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct JsonNotEvaluable {
+    check_id: String,
+    account_id: String,
+    region: String,
+    resource_type: String,
+    resource_id: String,
+    resource_arn: String,
+    code: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct JsonNote {
+    account_id: Option<String>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct Stats {
+    accounts: usize,
+    accounts_scanned: usize,
+    accounts_failed: usize,
+    api_calls_by_operation: BTreeMap<String, OpCounts>,
+    duration_ms: u64,
+}
+
+pub(super) fn time(s: &str, what: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| format!("{what} {s:?} is not an RFC 3339 time"))
+}
+
+pub(super) fn check_info(id: &str) -> Result<&'static CheckInfo, String> {
+    check::ALL.iter().map(|c| c.info()).find(|i| i.id == id).ok_or_else(|| format!("check '{id}' is not one of this orgscan's checks"))
+}
+
+fn region(s: &Option<String>) -> Result<Option<Region>, String> {
+    s.as_deref().map(str::parse).transpose()
+}
+
+/// Reads and validates the shard report at `path`.
+pub fn load(path: &Path) -> Result<Part, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
+    parse(path, text).map_err(|e| format!("shard report '{shown}': {e}"))
+}
+
+/// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
+#[derive(Deserialize)]
+struct Header {
+    schema_version: Option<String>,
+    tool: Option<Tool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// Parses `text`, freeing it as soon as the entries are read, and each entry once it is a finding: the peak
+/// memory of a merge is one file's reading on top of the merged report.
+fn parse(path: &Path, text: String) -> Result<Part, String> {
+    let header: Header = serde_json::from_str(&text)
+        .map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
+    let tool = header.tool.unwrap_or(Tool { name: None, version: None });
+    if tool.name.as_deref() != Some("orgscan") {
+        return Err("not an orgscan JSON report (its tool.name is not \"orgscan\")".into());
+    }
+    let version = header.schema_version.unwrap_or_else(|| "none".into());
+    if version != REPORT_SCHEMA_VERSION {
+        return Err(format!(
+            "schema version {version}; orgscan merge joins reports of schema version {REPORT_SCHEMA_VERSION} only (run every shard with this orgscan)"
+        ));
+    }
+    let (tool, ours) = (tool.version.unwrap_or_else(|| "none".into()), env!("CARGO_PKG_VERSION"));
+    if tool != ours {
+        return Err(format!(
+            "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
+        ));
+    }
+    let file: File = serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"))?;
+    drop(text);
+    let shard = file.shard.ok_or("it has no shard section: it is not the report of a sharded scan (orgscan scan --shard INDEX/COUNT)")?;
+    let info = shard_info(&shard)?;
+
+    let subject = match (file.scope.kind.as_str(), file.scope.account_id, file.scope.organization_id) {
+        ("organization", Some(caller), Some(id)) => Subject::Organization { id, caller: caller.parse()? },
+        ("accounts", Some(caller), None) => Subject::Accounts { caller: caller.parse()? },
+        (kind, _, _) => return Err(format!("scope kind '{kind}' cannot be sharded (expected organization or accounts)")),
+    };
+    let mut checks = Vec::new();
+    for id in &shard.checks {
+        checks.push(check_info(id)?);
+    }
+    let mut report = ScanReport::new(subject, checks);
+    report.started_at = time(&file.started_at, "started_at")?;
+    report.finished_at = time(&file.finished_at, "finished_at")?;
+    report.incomplete = file.incomplete;
+    report.partial = info.partial.clone();
+
+    let mut extra: HashMap<String, crate::report::json_shard::JsonFindingExtra> =
+        shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
+    report.findings.reserve(file.findings.len());
+    for e in file.findings {
+        let mut f = e.to_finding()?;
+        // Triage is the merge's to make, over the whole organization (see `super::merge`).
+        f.triage = Default::default();
+        if let Some(x) = extra.remove(&f.fingerprint()) {
+            (f.details, f.tags) = (x.details, x.tags);
+        }
+        report.findings.push(f);
+    }
+    for c in &shard.coverage {
+        report.coverage.push(coverage(c)?);
+    }
+    for e in file.errors {
+        report.errors.push(ErrorEntry {
+            account: e.account_id.parse()?,
+            region: region(&e.region)?,
+            check_id: e.check_id.as_deref().map(check_info).transpose()?.map(|i| i.id),
+            error: ScopeError::new(e.code, e.message),
+        });
+    }
+    for n in file.not_evaluable {
+        let info = check_info(&n.check_id)?;
+        let resource_type = info
+            .resource_types
+            .iter()
+            .copied()
+            .find(|t| *t == n.resource_type)
+            .ok_or_else(|| format!("resource type '{}' is not one of {}'s", n.resource_type, info.id))?;
+        report.not_evaluable.push(NotEvaluable {
+            check_id: info.id,
+            target: Target::new(n.account_id.parse()?, n.region.parse()?),
+            resource: Resource { resource_type, id: n.resource_id, arn: n.resource_arn },
+            error: ScopeError::new(n.code, n.message),
+        });
+    }
+    for n in file.notes {
+        report.notes.push(Note { account: n.account_id.as_deref().map(str::parse).transpose()?, text: n.text });
+    }
+    for a in shard.accounts {
+        report.accounts.insert(a.account_id.parse()?, AccountInfo { name: a.name, ou_path: a.ou_path, ous: a.ous });
+    }
+    let s = &mut report.stats;
+    (s.accounts, s.accounts_scanned, s.accounts_failed, s.duration_ms) =
+        (file.stats.accounts, file.stats.accounts_scanned, file.stats.accounts_failed, file.stats.duration_ms);
+    for (op, counts) in file.stats.api_calls_by_operation {
+        let (service, name) = op.split_once(':').ok_or_else(|| format!("API operation '{op}' is not SERVICE:OPERATION"))?;
+        s.api.insert((service.to_owned(), name.to_owned()), counts);
+    }
+    let regions = shard.regions.iter().map(|r| r.parse()).collect::<Result<Vec<Region>, String>>()?;
+    s.regions = regions.len();
+    s.security_hub = file.security_hub.map(super::import::JsonSecurityHub::into_report).transpose()?;
+    report.sort();
+    Ok(Part { path: path.to_owned(), report, shard: info, regions })
+}
+
+fn shard_info(s: &JsonShard) -> Result<ShardInfo, String> {
+    let shard = Shard::new(s.index, s.count, &format!("shard {}/{}", s.index, s.count))?;
+    let selection = s.selection.accounts.iter().map(|a| a.parse()).collect::<Result<Vec<AccountId>, String>>()?;
+    let info = ShardInfo::new(shard, selection, s.partial.clone());
+    if info.digest != s.selection.digest {
+        return Err(format!("its selection digest {} does not match its own account list (digest {})", s.selection.digest, info.digest));
+    }
+    Ok(info)
+}
+
+fn coverage(c: &JsonScope) -> Result<Coverage, String> {
+    let info = check_info(&c.check_id)?;
+    let missing = |field: &str| format!("coverage of {} in {} ({}) has no {field}", info.id, c.account_id, c.status);
+    let error = || -> Result<ScopeError, String> {
+        Ok(ScopeError::new(c.code.clone().ok_or_else(|| missing("code"))?, c.message.clone().unwrap_or_default()))
+    };
+    let status = match c.status.as_str() {
+        "evaluated" => CoverageStatus::Evaluated {
+            resources: c.resources.ok_or_else(|| missing("resources"))?,
+            not_applicable: c.not_applicable.ok_or_else(|| missing("not_applicable"))?,
+            not_evaluable: c.not_evaluable.ok_or_else(|| missing("not_evaluable"))?,
+        },
+        "skipped" => CoverageStatus::Skipped { reason: c.reason.clone().ok_or_else(|| missing("reason"))? },
+        "closed_by_policy" => {
+            CoverageStatus::ClosedByPolicy { action: c.action.clone().ok_or_else(|| missing("action"))?, error: error()? }
+        }
+        "error" => CoverageStatus::Error(error()?),
+        other => return Err(format!("coverage status '{other}' is not evaluated, skipped, closed_by_policy or error")),
+    };
+    Ok(Coverage { check_id: info.id, account: c.account_id.parse()?, region: region(&c.region)?, status })
+}
