@@ -164,6 +164,13 @@ async fn a_key_pending_deletion_names_exactly_the_resources_that_use_it_in_every
         .collect();
     assert!(!passes.is_empty() && passes.iter().all(|f| f["related"] == serde_json::json!([])));
 
+    // Read back (as --baseline, fix --from and merge read a report), the links are the same.
+    let back = orgscan::triage::Baseline::load(Path::new(&json)).unwrap();
+    assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+    let kb = back.findings.iter().find(|f| f.resource.id == k).unwrap();
+    assert_eq!(kb.related.iter().map(|r| r.resource_id.as_str()).collect::<BTreeSet<_>>(), ["orders", "orders-nb", "orders-api"].into());
+    assert_eq!(serde_json::to_value(&kb.related).unwrap(), kf["related"]);
+
     // SARIF: schema-valid, and the key's result carries the three as related locations.
     let log = read_json(Path::new(&sarif));
     crate::sarif::assert_schema_valid(&log);
@@ -293,6 +300,8 @@ async fn a_runtime_deprecating_in_30_days_is_a_warning_and_a_stale_table_is_anno
     assert_eq!(f["status"], "WARNING");
     assert_eq!(f["evidence"]["runtime_status"], "deprecating");
     assert!(f["message"].as_str().unwrap().contains("(in 30 days)"), "{f}");
+    let back = orgscan::triage::Baseline::load(Path::new(&json)).unwrap();
+    assert_eq!(back.findings[0].status, orgscan::model::Status::Warn, "a WARNING reads back as one");
     // SARIF level warning; ASFF WARNING and active.
     let log = read_json(Path::new(&sarif));
     crate::sarif::assert_schema_valid(&log);
