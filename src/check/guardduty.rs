@@ -136,7 +136,7 @@ pub fn evaluate_managed(target: &Target, detector: &RegionDetector, management: 
             }
         }
     };
-    Ok(Evaluation { findings: collect_findings([b.build()])?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() })
+    Ok(Evaluation::of(collect_findings([b.build()])?))
 }
 
 /// What `collect` read of a region: the detector with its tags and who manages it, or the detector that

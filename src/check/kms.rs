@@ -111,7 +111,7 @@ pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result
         }
         .build()
     });
-    Ok(Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() })
+    Ok(Evaluation::of(collect_findings(findings)?))
 }
 
 /// Describes keys a few at a time: one target's keys are independent calls.

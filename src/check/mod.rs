@@ -78,6 +78,11 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The findings of a scope, with nothing else to say.
+    pub fn of(findings: Vec<Finding>) -> Self {
+        Self { findings, ..Self::default() }
+    }
+
     /// Adds the resources of this check that could not be read.
     pub fn with_unreadable(mut self, info: &'static CheckInfo, target: &Target, unreadable: Vec<(Resource, ScopeError)>) -> Self {
         self.not_evaluable.extend(unreadable.into_iter().map(|(resource, error)| NotEvaluable {

@@ -169,7 +169,7 @@ pub fn evaluate(target: &Target, domains: &[DomainInfo]) -> Result<Evaluation, S
         }
         .build()
     });
-    let mut e = Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    let mut e = Evaluation::of(collect_findings(findings)?);
     // `EncryptionAtRestOptions.KmsKeyId`: the key the domain's data at rest is encrypted under (a domain
     // encrypted under the AWS managed key `aws/es` names it too; only customer keys can be pending deletion).
     for d in domains.iter().filter(|d| d.encrypted == Some(true)) {

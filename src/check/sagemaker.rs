@@ -99,7 +99,7 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         }
         .build()
     });
-    let mut e = Evaluation { findings: collect_findings(findings)?, not_applicable: 0, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    let mut e = Evaluation::of(collect_findings(findings)?);
     for n in notebooks {
         if let Some(k) = &n.kms_key_id {
             let resource = Resource { resource_type: "AwsSageMakerNotebookInstance", id: n.name.clone(), arn: n.arn.clone() };

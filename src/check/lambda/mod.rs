@@ -199,7 +199,7 @@ pub fn evaluate(
         };
         results.push(b.build());
     }
-    let mut e = Evaluation { findings: collect_findings(results)?, not_applicable, not_evaluable: Vec::new(), keys: Default::default(), notes: Vec::new() };
+    let mut e = Evaluation { not_applicable, ..Evaluation::of(collect_findings(results)?) };
     for (resource, key) in uses {
         e = e.with_key_use(INFO, target, &resource, &key, "environment variables");
     }
