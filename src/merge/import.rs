@@ -21,19 +21,8 @@ struct JsonScope {
     status: String,
     detail: Option<String>,
     code: Option<String>,
-    counts: JsonCounts,
+    counts: Counts,
     untouched: Vec<JsonUntouched>,
-}
-
-#[derive(Deserialize)]
-struct JsonCounts {
-    new: usize,
-    updated: usize,
-    archived: usize,
-    resolved: usize,
-    failed: usize,
-    suppressed: usize,
-    unsuppressed: usize,
 }
 
 #[derive(Deserialize)]
@@ -64,20 +53,11 @@ impl JsonSecurityHub {
                     return Err(format!("Security Hub scope status '{other}' is not imported, dry_run, skipped or error (with a code)"));
                 }
             };
-            let c = s.counts;
             scopes.push(TargetImport {
                 account: s.account_id.parse()?,
                 region: s.region.as_deref().map(str::parse).transpose()?,
                 status,
-                counts: Counts {
-                    new: c.new,
-                    updated: c.updated,
-                    archived: c.archived,
-                    resolved: c.resolved,
-                    failed: c.failed,
-                    suppressed: c.suppressed,
-                    unsuppressed: c.unsuppressed,
-                },
+                counts: s.counts,
                 untouched: s.untouched.into_iter().map(|u| (u.check_id, u.reason)).collect(),
             });
         }

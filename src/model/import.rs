@@ -7,7 +7,9 @@ use super::target::{AccountId, Region};
 
 /// What was (or, in a dry run, would be) sent to one target (account, region). Only findings Security Hub accepted are counted,
 /// except `failed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Its JSON form is the report's `counts` and `totals` (written, and read back by `orgscan merge`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Counts {
     /// Active (FAIL) findings not yet in Security Hub.
     pub new: usize,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use super::json_import::{JsonFailedFinding, JsonImportCounts, JsonImportScope, JsonSecurityHub, JsonUntouched};
+pub use super::json_import::{JsonFailedFinding, JsonImportScope, JsonSecurityHub, JsonUntouched};
 pub use super::json_shard::JsonShard;
 use crate::model::OpCounts;
 use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Related, Rule, ScanReport, Subject, Suppressions};

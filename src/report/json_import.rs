@@ -2,26 +2,17 @@
 
 use serde::Serialize;
 
+use crate::model::import::Counts;
+
 #[derive(Debug, Serialize)]
 pub struct JsonSecurityHub<'a> {
     pub dry_run: bool,
     pub only_failed: bool,
-    pub totals: JsonImportCounts,
+    pub totals: Counts,
     /// One entry per (account, region), sorted; `region` is null for an account that was not scanned.
     pub scopes: Vec<JsonImportScope<'a>>,
     /// Every finding Security Hub refused for good, sorted by account, region, finding id.
     pub failed_findings: Vec<JsonFailedFinding<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonImportCounts {
-    pub new: usize,
-    pub updated: usize,
-    pub archived: usize,
-    pub resolved: usize,
-    pub failed: usize,
-    pub suppressed: usize,
-    pub unsuppressed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,7 +24,7 @@ pub struct JsonImportScope<'a> {
     /// Why the scope was skipped, or the error (with its fix).
     pub detail: Option<String>,
     pub code: Option<&'a str>,
-    pub counts: JsonImportCounts,
+    pub counts: Counts,
     /// Checks whose findings here were left as they are (not evaluated in this target).
     pub untouched: Vec<JsonUntouched<'a>>,
 }
@@ -47,27 +38,13 @@ pub struct JsonFailedFinding<'a> {
     pub message: &'a str,
 }
 
-impl From<crate::model::import::Counts> for JsonImportCounts {
-    fn from(c: crate::model::import::Counts) -> Self {
-        Self {
-            new: c.new,
-            updated: c.updated,
-            archived: c.archived,
-            resolved: c.resolved,
-            failed: c.failed,
-            suppressed: c.suppressed,
-            unsuppressed: c.unsuppressed,
-        }
-    }
-}
-
 impl<'a> JsonSecurityHub<'a> {
     pub fn new(s: &'a crate::model::import::ImportReport) -> Self {
         use crate::model::import::ImportStatus;
         Self {
             dry_run: s.dry_run,
             only_failed: s.only_failed,
-            totals: s.totals().into(),
+            totals: s.totals(),
             scopes: s
                 .scopes
                 .iter()
@@ -83,7 +60,7 @@ impl<'a> JsonSecurityHub<'a> {
                         status: x.status.as_str(),
                         detail,
                         code,
-                        counts: x.counts.into(),
+                        counts: x.counts,
                         untouched: x.untouched.iter().map(|(c, r)| JsonUntouched { check_id: c, reason: r }).collect(),
                     }
                 })

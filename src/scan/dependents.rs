@@ -66,16 +66,21 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
     let aliases: HashMap<(&AccountId, &Region, &str), &str> =
         keys.aliases.iter().map(|a| ((&a.target.account, &a.target.region, a.alias.as_str()), a.key_id.as_str())).collect();
     let resolved: Vec<(&KeyUse, KeyAt)> = keys.uses.iter().filter_map(|u| Some((u, resolve(u, &aliases)?))).collect();
+    // Indexed once, so each key pending deletion looks at its own account's uses and gaps only.
+    let mut by_key: HashMap<(&AccountId, &str), Vec<(&KeyUse, &KeyAt)>> = HashMap::new();
+    for (u, k) in &resolved {
+        by_key.entry((&k.account, k.key_id.as_str())).or_default().push((u, k));
+    }
+    let gaps = Gaps::of(report, keys);
     let fingerprints: HashMap<(&str, &Target, &str), String> =
         report.findings.iter().map(|f| ((f.check.id, &f.target, f.resource.id.as_str()), f.fingerprint())).collect();
     let mut links: Vec<(usize, Vec<Related>, Vec<String>)> = Vec::new();
     for (i, f) in report.findings.iter().enumerate().filter(|(_, f)| f.check.id == kms && f.status == Status::Fail) {
         let multi_region = f.resource.id.starts_with("mrk-");
-        let same_key =
-            |k: &KeyAt| k.account == f.target.account && k.key_id == f.resource.id && (multi_region || k.region == f.target.region);
-        let mut related: Vec<Related> = resolved
+        let uses = by_key.get(&(&f.target.account, f.resource.id.as_str())).map_or(&[][..], Vec::as_slice);
+        let mut related: Vec<Related> = uses
             .iter()
-            .filter(|(_, k)| same_key(k))
+            .filter(|(_, k)| multi_region || k.region == f.target.region)
             .map(|(u, _)| Related {
                 account: u.target.account.clone(),
                 region: u.target.region.clone(),
@@ -89,7 +94,7 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
             .collect();
         related.sort();
         related.dedup();
-        links.push((i, related, unread(report, keys, &f.target, multi_region)));
+        links.push((i, related, gaps.near(&f.target, multi_region)));
     }
     for (i, related, unread) in links {
         let f = &mut report.findings[i];
@@ -118,46 +123,58 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
     }
 }
 
-/// Where resources that could use a key of `key_target` were not read: the scopes of the key users in its
-/// account and Region (every Region for a multi-Region key), not evaluated or not run; their resources not
-/// evaluable; aliases not read there.
-fn unread(report: &ScanReport, keys: &KeyRefs, key_target: &Target, multi_region: bool) -> Vec<String> {
-    let here = |account: &AccountId, region: Option<&Region>| {
-        account == &key_target.account && region.is_none_or(|r| multi_region || r == &key_target.region)
-    };
-    let mut out = BTreeSet::new();
-    let run: BTreeSet<&str> = report.checks.iter().map(|c| c.id).collect();
-    for c in key_users() {
-        if !run.contains(c.id) {
-            out.insert(format!("the {} check was not run", c.id));
+/// Where resources that could use a key were not read, by account: the key users' scopes not evaluated
+/// (with their region, `None` for the whole account), their resources not evaluable, aliases not read; and
+/// the key users not run at all.
+struct Gaps<'a> {
+    not_run: Vec<String>,
+    by_account: HashMap<&'a AccountId, Vec<(Option<&'a Region>, String)>>,
+}
+
+impl<'a> Gaps<'a> {
+    fn of(report: &'a ScanReport, keys: &'a KeyRefs) -> Self {
+        let run: BTreeSet<&str> = report.checks.iter().map(|c| c.id).collect();
+        let not_run = key_users().iter().filter(|c| !run.contains(c.id)).map(|c| format!("the {} check was not run", c.id)).collect();
+        let users: BTreeSet<&str> = key_users().iter().map(|c| c.id).collect();
+        let mut by_account: HashMap<&AccountId, Vec<(Option<&Region>, String)>> = HashMap::new();
+        for c in report.coverage.iter().filter(|c| users.contains(c.check_id)) {
+            let why = match &c.status {
+                CoverageStatus::Evaluated { .. } => continue,
+                CoverageStatus::Error(e) => format!("not evaluated ({})", e.code),
+                s => s.skip_reason().unwrap_or_else(|| s.as_str().to_owned()),
+            };
+            let region = c.region.as_ref().map_or("every region".to_owned(), |r| format!("region {r}"));
+            by_account
+                .entry(&c.account)
+                .or_default()
+                .push((c.region.as_ref(), format!("{} in account {}, {region}: {why}", c.check_id, c.account)));
         }
+        for n in report.not_evaluable.iter().filter(|n| users.contains(n.check_id)) {
+            let text = format!(
+                "{} {} in region {} could not be read ({})",
+                type_words(n.resource.resource_type),
+                n.resource.id,
+                n.target.region,
+                n.error.code
+            );
+            by_account.entry(&n.target.account).or_default().push((Some(&n.target.region), text));
+        }
+        for (t, code) in &keys.alias_errors {
+            let text =
+                format!("the KMS aliases of region {} were not read ({code}): a resource naming the key by alias is not matched", t.region);
+            by_account.entry(&t.account).or_default().push((Some(&t.region), text));
+        }
+        Self { not_run, by_account }
     }
-    let users: BTreeSet<&str> = key_users().iter().map(|c| c.id).collect();
-    for c in report.coverage.iter().filter(|c| users.contains(c.check_id) && here(&c.account, c.region.as_ref())) {
-        let why = match &c.status {
-            CoverageStatus::Evaluated { .. } => continue,
-            CoverageStatus::Error(e) => format!("not evaluated ({})", e.code),
-            s => s.skip_reason().unwrap_or_else(|| s.as_str().to_owned()),
-        };
-        let region = c.region.as_ref().map_or("every region".to_owned(), |r| format!("region {r}"));
-        out.insert(format!("{} in account {}, {region}: {why}", c.check_id, c.account));
+
+    /// The gaps that could hide a dependent of a key of `key_target`: in its account and Region (every
+    /// Region for a multi-Region key), sorted, without repeats.
+    fn near(&self, key_target: &Target, multi_region: bool) -> Vec<String> {
+        let here = self.by_account.get(&key_target.account).into_iter().flatten();
+        let here = here.filter(|(r, _)| r.is_none_or(|r| multi_region || r == &key_target.region)).map(|(_, t)| t.clone());
+        let out: BTreeSet<String> = self.not_run.iter().cloned().chain(here).collect();
+        out.into_iter().collect()
     }
-    for n in report.not_evaluable.iter().filter(|n| users.contains(n.check_id) && here(&n.target.account, Some(&n.target.region))) {
-        out.insert(format!(
-            "{} {} in region {} could not be read ({})",
-            type_words(n.resource.resource_type),
-            n.resource.id,
-            n.target.region,
-            n.error.code
-        ));
-    }
-    for (t, code) in keys.alias_errors.iter().filter(|(t, _)| here(&t.account, Some(&t.region))) {
-        out.insert(format!(
-            "the KMS aliases of region {} were not read ({code}): a resource naming the key by alias is not matched",
-            t.region
-        ));
-    }
-    out.into_iter().collect()
 }
 
 #[cfg(test)]

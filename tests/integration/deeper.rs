@@ -41,6 +41,11 @@ async fn key(kms: &aws_sdk_kms::Client, multi_region: bool) -> (String, String) 
     (m.key_id().to_owned(), m.arn().unwrap().to_owned())
 }
 
+/// `orgscan scan --this-account --regions eu-west-1 --checks CHECKS` and `extra`, as a process.
+fn scan_eu(moto: &Moto, creds: &Credentials, checks: &str, extra: &[&str]) -> std::process::Output {
+    orgscan(moto, creds, &[&["scan", "--this-account", "--regions", EU, "--checks", checks][..], extra].concat())
+}
+
 fn finding<'a>(report: &'a Value, check: &str, resource_id: &str) -> &'a Value {
     finding_in(report, check, resource_id, EU)
 }
@@ -221,20 +226,7 @@ async fn a_key_whose_dependents_were_not_read_says_where() {
     let (k, _) = seed_keys(&moto, &creds).await;
     let dir = tempdir();
     let json = dir.path().join("r.json");
-    let o = orgscan(
-        &moto,
-        &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            EU,
-            "--checks",
-            "kms-key-not-pending-deletion,lambda-supported-runtime",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let o = scan_eu(&moto, &creds, "kms-key-not-pending-deletion,lambda-supported-runtime", &["--json", json.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let report = read_json(&json);
     assert_valid("report.schema.json", &report);
@@ -290,8 +282,12 @@ async fn a_runtime_deprecating_in_30_days_is_a_warning_and_a_stale_table_is_anno
     let runtimes = table(dir.path(), today - chrono::Days::new(200), today + chrono::Days::new(30));
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     let (json, sarif, asff) = (p("r.json"), p("r.sarif"), p("asff"));
-    let base = ["scan", "--this-account", "--regions", EU, "--checks", "lambda-supported-runtime", "--lambda-runtimes", &runtimes];
-    let o = orgscan(&moto, &creds, &[&base[..], &["--json", &json, "--sarif", &sarif, "--asff-dir", &asff]].concat());
+    let o = scan_eu(
+        &moto,
+        &creds,
+        "lambda-supported-runtime",
+        &["--lambda-runtimes", &runtimes, "--json", &json, "--sarif", &sarif, "--asff-dir", &asff],
+    );
     // A warning does not fail the scan.
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let report = read_json(Path::new(&json));
@@ -318,23 +314,7 @@ async fn a_runtime_deprecating_in_30_days_is_a_warning_and_a_stale_table_is_anno
 
     // Asked to, warnings fail it; with a fresh table there is no note.
     let fresh = table(dir.path(), today, today + chrono::Days::new(30));
-    let o = orgscan(
-        &moto,
-        &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            EU,
-            "--checks",
-            "lambda-supported-runtime",
-            "--lambda-runtimes",
-            &fresh,
-            "--fail-on-warning",
-            "--json",
-            &json,
-        ],
-    );
+    let o = scan_eu(&moto, &creds, "lambda-supported-runtime", &["--lambda-runtimes", &fresh, "--fail-on-warning", "--json", &json]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("they fail the scan (--fail-on-warning)"));
     assert!(read_json(Path::new(&json))["notes"].as_array().unwrap().is_empty());
