@@ -29,11 +29,13 @@ pub use report::write_outputs;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::config::{ScanPlan, Selection};
 use crate::model::{AccountId, Note, ScanReport, Subject};
-use crate::org::{AccountSource, OrgPlan, WalkError, Walker};
+use crate::org::{AccountSource, OrgStart, WalkError, Walker};
 use crate::scan::{Progress, Scanner};
 
 /// Role chaining limits a session to one hour (IAM User Guide, "Role chaining"; STS AssumeRole,
@@ -73,6 +75,7 @@ pub async fn run_scan_with_accounts(
     cancel: impl Future<Output = ()>,
     progress: &mut dyn Progress,
 ) -> Result<ScanOutcome, WalkError> {
+    let clock = scan::RunClock::now();
     let limits = limits(plan);
     let (caller, home) = org::whoami(&factory).await?;
     let factory = factory.with_home_region(home);
@@ -105,20 +108,40 @@ pub async fn run_scan_with_accounts(
         session_name: format!("orgscan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
         read_delegated: plan.settings.deep,
     };
-    let org = match &plan.selection {
-        Selection::ThisAccount => OrgPlan {
-            subject: Subject::Account(caller.account.clone()),
-            accounts: vec![walker.own_account()?],
-            infos: Default::default(),
-            notes: Vec::new(),
-            guardduty_admins: None,
-            selection: vec![caller.account.clone()],
-        },
-        Selection::Organization(sel) => walker.plan(sel).await?,
+    // The scan starts as soon as the accounts are listed; their roles are assumed as the scan takes them, and
+    // the OU tree is read beside the scan (joined into the report below).
+    let (mut org, own) = match &plan.selection {
+        Selection::ThisAccount => {
+            let start = OrgStart {
+                subject: Subject::Account(caller.account.clone()),
+                accounts: Vec::new(),
+                infos: Default::default(),
+                notes: Vec::new(),
+                guardduty_admins: None,
+                selection: vec![caller.account.clone()],
+                tree: None,
+            };
+            (start, Some(walker.own_account()?))
+        }
+        Selection::Organization(sel) => (walker.start(sel).await?, None),
     };
-    let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
+    let book: Vec<AccountId> = match &own {
+        Some(p) => vec![p.account.clone()],
+        None => org.accounts.iter().map(|(a, _)| a.clone()).collect(),
+    };
+    let plans = match own {
+        Some(p) => futures::stream::iter(vec![p]).left_stream(),
+        None => walker.account_plans(std::mem::take(&mut org.accounts)).right_stream(),
+    };
+    // The accounts reached, for the Security Hub import (`BatchImportFindings` runs in each member account).
+    let configs = std::sync::Mutex::new(Vec::new());
+    let plans = plans.inspect(|a| {
+        if let AccountSource::Ready(c) = &a.source {
+            configs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c.clone());
+        }
+    });
     let mut settings = plan.settings.clone();
-    settings.guardduty_admins = org.guardduty_admins.map(Arc::new);
+    settings.guardduty_admins = org.guardduty_admins.take().map(Arc::new);
     let scanner = Scanner {
         factory: factory.clone(),
         limits,
@@ -127,14 +150,16 @@ pub async fn run_scan_with_accounts(
         concurrency: plan.concurrency,
         scp_denied: plan.scp_denied,
     };
-    let configs = accounts
-        .iter()
-        .filter_map(|a| match &a.source {
-            AccountSource::Ready(c) => Some(c.clone()),
-            AccountSource::Failed(_) | AccountSource::Skipped(_) => None,
-        })
-        .collect();
-    let mut report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
+    let subject = org.subject.clone();
+    let accounts = scan::Accounts { ids: book, plans };
+    let mut report = scanner.run(subject, accounts, &plan.regions, clock, cancel, progress).await;
+    if report.incomplete {
+        org.abandon_tree();
+    } else {
+        org.join_tree().await;
+    }
+    let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let selection = std::mem::take(&mut org.selection);
     report.accounts = org.infos;
     report.notes.extend(org.notes);
     report.notes.extend(notes);

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_smithy_async::future::pagination_stream::PaginationStream;
@@ -23,6 +24,8 @@ pub struct Limits {
     in_flight: Arc<Semaphore>,
     per_account: Mutex<HashMap<AccountId, Arc<Semaphore>>>,
     per_account_cap: usize,
+    /// Rate permits granted so far (each spends one token of a budget).
+    granted: AtomicU64,
 }
 
 /// Held while one API call is in flight.
@@ -60,6 +63,7 @@ impl Limits {
             in_flight: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
             per_account: Mutex::new(HashMap::new()),
             per_account_cap: DEFAULT_PER_ACCOUNT,
+            granted: AtomicU64::new(0),
         }
     }
 
@@ -77,7 +81,13 @@ impl Limits {
     pub async fn rate_only(&self, service: Service, target: &Target) {
         if let Some(l) = self.limiters.get(&service) {
             l.until_key_ready(&(target.account.clone(), target.region.clone())).await;
+            self.granted.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many rate permits were granted so far: each spent one token of some budget.
+    pub fn permits_granted(&self) -> u64 {
+        self.granted.load(Ordering::Relaxed)
     }
 
     /// Waits until one more request to `service` in `target`'s account and region is within budget and
@@ -116,6 +126,10 @@ impl Gate<'_> {
     /// Every page of a paginated operation, each requested under a permit held until that page's answer is
     /// in (a paginator sends a page's request when asked for it), handed to `each`. The first error ends it,
     /// named with `operation`.
+    ///
+    /// One permit per request actually sent: a page without a continuation token ends the listing here,
+    /// without polling the paginator once more (that last poll sends nothing, yet a permit taken for it would
+    /// spend a token of the budget on every listing, halving the rate of single-page calls).
     pub async fn pages<O, E>(
         &self,
         operation: &str,
@@ -123,15 +137,60 @@ impl Gate<'_> {
         mut each: impl FnMut(O),
     ) -> Result<(), ScopeError>
     where
+        O: Page,
         E: ProvideErrorMetadata + StdError + 'static,
     {
         loop {
             let permit = self.permit().await;
             let Some(page) = pages.next().await else { return Ok(()) };
             drop(permit);
-            each(page.map_err(|e| ScopeError::from_sdk(operation, &e))?);
+            let page = page.map_err(|e| ScopeError::from_sdk(operation, &e))?;
+            let more = page.has_more();
+            each(page);
+            if !more {
+                return Ok(());
+            }
         }
     }
+}
+
+/// A page of a listing: whether it names a next page. The generated paginators ask for another page exactly
+/// when the continuation token is present and not empty (smithy-rs `fn_stream` paginators, and the
+/// services' API references: "If the response includes a NextToken/NextMarker, ... call again").
+pub trait Page {
+    fn has_more(&self) -> bool;
+}
+
+fn token_continues(token: Option<&str>) -> bool {
+    token.is_some_and(|t| !t.is_empty())
+}
+
+/// `Page` for each output type listed, by the name of its continuation token.
+macro_rules! pages {
+    ($($ty:ty => $token:ident),* $(,)?) => {
+        $(impl Page for $ty {
+            fn has_more(&self) -> bool {
+                token_continues(self.$token())
+            }
+        })*
+    };
+}
+
+pages! {
+    aws_sdk_organizations::operation::list_accounts::ListAccountsOutput => next_token,
+    aws_sdk_organizations::operation::list_roots::ListRootsOutput => next_token,
+    aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput => next_token,
+    aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput => next_token,
+    aws_sdk_organizations::operation::list_delegated_administrators::ListDelegatedAdministratorsOutput => next_token,
+    aws_sdk_securityhub::operation::get_findings::GetFindingsOutput => next_token,
+    aws_sdk_account::operation::list_regions::ListRegionsOutput => next_token,
+    aws_sdk_lambda::operation::list_functions::ListFunctionsOutput => next_marker,
+    aws_sdk_lambda::operation::list_aliases::ListAliasesOutput => next_marker,
+    aws_sdk_kms::operation::list_keys::ListKeysOutput => next_marker,
+    aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput => next_marker,
+    aws_sdk_kms::operation::list_aliases::ListAliasesOutput => next_marker,
+    aws_sdk_sagemaker::operation::list_notebook_instances::ListNotebookInstancesOutput => next_token,
+    aws_sdk_sagemaker::operation::list_tags::ListTagsOutput => next_token,
 }
 
 async fn acquire(sem: Arc<Semaphore>) -> OwnedSemaphorePermit {
@@ -147,6 +206,42 @@ async fn acquire(sem: Arc<Semaphore>) -> OwnedSemaphorePermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listing of one page sends one request and spends one token; of two pages, two.
+    #[tokio::test]
+    async fn a_listing_spends_one_permit_per_request_sent() {
+        use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+        let target = Target::new("111111111111".parse().unwrap(), "us-east-1".parse().unwrap());
+        for pages in [1usize, 2] {
+            let rules: Vec<_> = (0..pages)
+                .map(|i| {
+                    let token = (i + 1 < pages).then(|| format!("t{i}"));
+                    mock!(aws_sdk_organizations::Client::list_roots)
+                        .then_output(move || ListRootsOutput::builder().set_next_token(token.clone()).build())
+                })
+                .collect();
+            let interceptor = rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
+            let conf = aws_sdk_organizations::Config::builder()
+                .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
+                .region(aws_sdk_organizations::config::Region::new("us-east-1"))
+                .credentials_provider(aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .build();
+            let client = aws_sdk_organizations::Client::from_conf(conf);
+            let limits = Limits::with_rates(|_| Rate::new(100, 100));
+            let mut seen = 0;
+            limits
+                .gate(Service::Organizations, &target)
+                .pages("ListRoots", client.list_roots().into_paginator().send(), |_| seen += 1)
+                .await
+                .unwrap();
+            assert_eq!(seen, pages);
+            assert_eq!(limits.permits_granted(), pages as u64, "{pages} page(s)");
+            assert!(rules.iter().all(|r| r.num_calls() == 1));
+        }
+    }
 
     #[test]
     fn budgets_are_separate_per_account_and_region() {

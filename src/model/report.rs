@@ -159,7 +159,11 @@ pub struct Stats {
     pub accounts_scanned: usize,
     pub accounts_failed: usize,
     pub regions: usize,
+    /// The whole run, the walk included.
     pub duration_ms: u64,
+    /// The part of the run before the scan started (who am I, the account listing); `None` where unknown
+    /// (a merged report, a report read back).
+    pub walk_ms: Option<u64>,
     /// Per (service, operation) as the SDK names them.
     pub api: BTreeMap<(String, String), OpCounts>,
     /// What the Security Hub import (`--security-hub`) sent, per scope; `None` when it did not run.

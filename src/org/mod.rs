@@ -233,6 +233,69 @@ pub struct OrgPlan {
     pub selection: Vec<AccountId>,
 }
 
+/// What the walk knows when the scan can start: the accounts to scan (their roles not assumed yet), and the
+/// OU tree still being read beside the scan when the selection does not need it.
+pub struct OrgStart {
+    pub subject: Subject,
+    /// The accounts to scan (after `--shard`), with their Organizations state.
+    pub accounts: Vec<(AccountId, String)>,
+    pub infos: BTreeMap<AccountId, AccountInfo>,
+    pub notes: Vec<Note>,
+    pub guardduty_admins: Option<BTreeSet<AccountId>>,
+    pub selection: Vec<AccountId>,
+    /// The OU tree's read, running on its own task; [`OrgStart::join_tree`] adds its paths.
+    pub tree: Option<TreeRead>,
+}
+
+/// The OU tree read on a task of its own, so the scan starts without waiting for it; dropping it stops the
+/// read (a stopped scan does not wait for the rest of the tree).
+pub struct TreeRead(tokio::task::JoinHandle<Result<tree::OrgTree, ScopeError>>);
+
+impl Drop for TreeRead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl OrgStart {
+    /// Waits for the OU tree read beside the scan and gives every account its OU path; a tree that could
+    /// not be read is a note (the selection did not need it).
+    pub async fn join_tree(&mut self) {
+        let Some(mut read) = self.tree.take() else { return };
+        let tree = match (&mut read.0).await {
+            Ok(t) => t,
+            Err(e) => Err(ScopeError::internal(format!("the OU tree read ended early: {e}"))),
+        };
+        match tree {
+            Ok(tree) => decorate(&mut self.infos, &tree),
+            Err(error) => self.notes.push(tree_note(&error)),
+        }
+    }
+
+    /// Drops the OU tree read still running (a stopped scan), with a note that the paths are missing.
+    pub fn abandon_tree(&mut self) {
+        if self.tree.take().is_some() {
+            self.notes.push(Note {
+                account: None,
+                text: "the scan was stopped before the OU tree was read, so findings carry no OU path".to_owned(),
+            });
+        }
+    }
+}
+
+fn tree_note(error: &ScopeError) -> Note {
+    tracing::warn!(code = %error.code, "cannot read the organization's OUs; findings carry no OU path: {}", error.message);
+    Note { account: None, text: format!("the OU tree could not be read, so findings carry no OU path: {error}") }
+}
+
+/// Each listed account's OU path and the OUs above it.
+fn decorate(infos: &mut BTreeMap<AccountId, AccountInfo>, tree: &tree::OrgTree) {
+    for (id, info) in infos.iter_mut() {
+        info.ou_path = tree.paths.get(id).cloned();
+        info.ous = tree.ancestors.get(id).cloned().unwrap_or_default();
+    }
+}
+
 /// Everything needed to reach member accounts.
 pub struct Walker<'a> {
     pub factory: &'a ClientFactory,
@@ -269,20 +332,40 @@ impl Walker<'_> {
     }
 
     /// The accounts selected in the organization, each with its credentials (or its failure), and the names
-    /// and OU paths of the organization's accounts.
+    /// and OU paths of the organization's accounts: the whole walk, before anything is scanned.
     pub async fn plan(&self, sel: &OrgSelection) -> Result<OrgPlan, WalkError> {
-        let central = self.central()?;
-        let central_target = self.caller.central_target(self.factory);
+        let mut start = self.start(sel).await?;
+        start.join_tree().await;
+        let accounts = self.account_plans(std::mem::take(&mut start.accounts)).collect::<Vec<_>>().await;
+        Ok(OrgPlan {
+            subject: start.subject,
+            accounts,
+            infos: start.infos,
+            notes: start.notes,
+            guardduty_admins: start.guardduty_admins,
+            selection: start.selection,
+        })
+    }
+
+    /// The walk up to the point where the scan can start: the accounts (`ListAccounts`), the organization's
+    /// id and GuardDuty's delegated administrators, read side by side. The OU tree is read beside them and
+    /// waited for only when `--ou` or `--exclude-ou` needs it to select; otherwise it goes on beside the scan
+    /// (see [`OrgStart::join_tree`]). Roles are assumed later, as the scan takes each account
+    /// ([`Walker::account_plans`]).
+    pub async fn start(&self, sel: &OrgSelection) -> Result<OrgStart, WalkError> {
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
         let mut infos = BTreeMap::new();
         let mut notes = Vec::new();
         let mut guardduty_admins = None;
+        let mut pending_tree = None;
         let subject;
         if sel.accounts.is_empty() {
-            let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::organization)?;
+            let central = self.central()?;
+            let central_target = self.caller.central_target(self.factory);
+            let listing = list_accounts(&central, &self.limits, &central_target);
             // The organization id names the scan (the default SARIF category): a transient failure here must
             // not quietly rename it, which would reopen every code-scanning alert under another category.
-            let org_id = {
+            let org_id = async {
                 let _permit = self.limits.gate(Service::Organizations, &central_target).permit().await;
                 central
                     .organizations()
@@ -293,29 +376,19 @@ impl Walker<'_> {
                     .organization()
                     .and_then(|o| o.id())
                     .map(str::to_owned)
-                    .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))?
+                    .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))
             };
-            subject = Subject::Organization { id: org_id, caller: self.caller.account.clone() };
-            // The tree gives every finding its account's OU path, and resolves --ou / --exclude-ou. Without
-            // an OU selection a failed walk costs only the paths; with one, the selection cannot be made.
-            // The tree and GuardDuty's delegated administrators are independent reads: side by side.
             let delegated = async {
                 if self.read_delegated { Some(delegated::guardduty_admins(&central, &self.limits, &central_target).await) } else { None }
             };
-            let (tree, delegated) = futures::join!(tree::read(&central, &self.limits, &central_target), delegated);
-            let tree = match tree {
-                Ok(t) => Some(t),
-                Err(error) => match sel.ous.first().or(sel.exclude_ous.first()) {
-                    Some(ou) => return Err(WalkError::Ou { ou: ou.clone(), error }),
-                    None => {
-                        tracing::warn!(code = %error.code, "cannot read the organization's OUs; findings carry no OU path: {}", error.message);
-                        notes.push(Note {
-                            account: None,
-                            text: format!("the OU tree could not be read, so findings carry no OU path: {error}"),
-                        });
-                        None
-                    }
-                },
+            // The tree starts after these three (it would otherwise spend the Organizations budget they need),
+            // on a task of its own.
+            let (accounts, org_id, delegated) = futures::join!(listing, org_id, delegated);
+            let accounts = accounts.map_err(WalkError::organization)?;
+            subject = Subject::Organization { id: org_id?, caller: self.caller.account.clone() };
+            let tree_task = {
+                let (central, limits, target) = (central.clone(), self.limits.clone(), central_target.clone());
+                TreeRead(tokio::spawn(async move { tree::read(&central, &limits, &target).await }))
             };
             match delegated {
                 None => {}
@@ -330,24 +403,36 @@ impl Walker<'_> {
                     });
                 }
             }
-            let under = |ou: &String| {
-                tree.as_ref()
-                    .ok_or_else(|| ScopeError::internal("the OU tree was not read"))
-                    .and_then(|t| t.accounts_under(ou))
-                    .map_err(|error| WalkError::Ou { ou: ou.clone(), error })
+            for a in &accounts {
+                infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path: None, ous: Vec::new() });
+            }
+            // The tree gives every finding its account's OU path, and resolves --ou / --exclude-ou. Without
+            // an OU selection a failed walk costs only the paths (a note); with one, the selection cannot be made.
+            let (include, mut exclude) = if sel.ous.is_empty() && sel.exclude_ous.is_empty() {
+                pending_tree = Some(tree_task);
+                (None, BTreeSet::new())
+            } else {
+                let mut tree_task = tree_task;
+                let tree = match (&mut tree_task.0).await {
+                    Ok(t) => t,
+                    Err(e) => Err(ScopeError::internal(format!("the OU tree read ended early: {e}"))),
+                };
+                let ou = sel.ous.first().or(sel.exclude_ous.first()).cloned().unwrap_or_default();
+                let tree = tree.map_err(|error| WalkError::Ou { ou, error })?;
+                decorate(&mut infos, &tree);
+                let under = |ou: &String| tree.accounts_under(ou).map_err(|error| WalkError::Ou { ou: ou.clone(), error });
+                let mut include: Option<BTreeSet<AccountId>> = None;
+                for ou in &sel.ous {
+                    include.get_or_insert_with(BTreeSet::new).extend(under(ou)?.iter().cloned());
+                }
+                let mut exclude = BTreeSet::new();
+                for ou in &sel.exclude_ous {
+                    exclude.extend(under(ou)?.iter().cloned());
+                }
+                (include, exclude)
             };
-            let mut include: Option<BTreeSet<AccountId>> = None;
-            for ou in &sel.ous {
-                include.get_or_insert_with(BTreeSet::new).extend(under(ou)?.iter().cloned());
-            }
-            let mut exclude: BTreeSet<AccountId> = sel.exclude_accounts.iter().cloned().collect();
-            for ou in &sel.exclude_ous {
-                exclude.extend(under(ou)?.iter().cloned());
-            }
+            exclude.extend(sel.exclude_accounts.iter().cloned());
             for a in accounts {
-                let ou_path = tree.as_ref().and_then(|t| t.paths.get(&a.id).cloned());
-                let ous = tree.as_ref().and_then(|t| t.ancestors.get(&a.id).cloned()).unwrap_or_default();
-                infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path, ous });
                 if include.as_ref().is_none_or(|inc| inc.contains(&a.id)) && !exclude.contains(&a.id) {
                     states.insert(a.id, a.state);
                 }
@@ -367,20 +452,23 @@ impl Walker<'_> {
         if let Some(shard) = sel.shard {
             states.retain(|a, _| shard.owns(a));
         }
+        Ok(OrgStart { subject, accounts: states.into_iter().collect(), infos, notes, guardduty_admins, selection, tree: pending_tree })
+    }
+
+    /// Each account's plan (its role assumed, or why not), as the roles are assumed: the scan takes each
+    /// account as soon as its credentials are ready.
+    pub fn account_plans(&self, accounts: Vec<(AccountId, String)>) -> impl futures::Stream<Item = AccountPlan> + '_ {
         // One STS client (and one resolution of the caller's credentials) for every member's AssumeRole.
-        let sts = central.sts();
-        let plans = stream::iter(states)
-            .map(|(account, state)| {
+        let sts = self.central().ok().map(|c| c.sts());
+        stream::iter(accounts)
+            .map(move |(account, state)| {
                 let sts = sts.clone();
                 async move { self.account_plan(account, &state, sts).await }
             })
             .buffer_unordered(ASSUME_PARALLELISM)
-            .collect::<Vec<_>>()
-            .await;
-        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection })
     }
 
-    async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {
+    async fn account_plan(&self, account: AccountId, state: &str, sts: Option<aws_sdk_sts::Client>) -> AccountPlan {
         let partition = self.caller.partition;
         if state != "ACTIVE" {
             return AccountPlan { account, partition, source: AccountSource::Skipped(format!("account is {state}, not ACTIVE")) };
@@ -390,6 +478,10 @@ impl Walker<'_> {
         {
             return p;
         }
+        let Some(sts) = sts else {
+            let e = ScopeError::new("NoCredentials", "no credentials provider is configured");
+            return AccountPlan { account, partition, source: AccountSource::Failed(e) };
+        };
         let session = Session {
             role_arn: self.access.role_arn(partition.as_str(), &account),
             external_id: self.access.external_id.clone(),

@@ -3,8 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
 use crate::aws::Clients;
-use crate::aws::limits::Limits;
+use crate::aws::limits::{Gate, Limits};
 use crate::model::{AccountId, ScopeError, Service, Target};
 
 /// The IAM actions of the tree walk (Organizations API reference: ListRoots,
@@ -29,7 +32,9 @@ impl OrgTree {
     }
 }
 
-/// Reads the whole tree: one `ListOrganizationalUnitsForParent` and one `ListAccountsForParent` per OU.
+/// Reads the whole tree: one `ListOrganizationalUnitsForParent` and one `ListAccountsForParent` per OU, every
+/// parent's two listings side by side and every known parent at once, so the walk takes as long as the
+/// Organizations budget (the gate) allows rather than one round trip after another per OU.
 pub async fn read(clients: &Clients, limits: &Limits, central: &Target) -> Result<OrgTree, ScopeError> {
     let org = clients.organizations();
     let gate = limits.gate(Service::Organizations, central);
@@ -39,34 +44,63 @@ pub async fn read(clients: &Clients, limits: &Limits, central: &Target) -> Resul
     })
     .await?;
     let mut tree = OrgTree::default();
-    // (parent id, its path, the OUs above it and itself)
-    let mut queue: Vec<(String, String, Vec<String>)> = roots.into_iter().map(|(id, name)| (id, name, Vec::new())).collect();
-    while let Some((parent, path, ous)) = queue.pop() {
-        let pages = org.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
-        let mut accounts = Vec::new();
-        gate.pages("ListAccountsForParent", pages, |page| {
-            accounts.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
-        })
-        .await?;
+    let mut pending = FuturesUnordered::new();
+    for (id, path) in roots {
+        pending.push(visit(&org, gate, Parent { id, path, ous: Vec::new() }));
+    }
+    while let Some(visited) = pending.next().await {
+        let (parent, accounts, children) = visited?;
         for a in accounts {
-            for ou in &ous {
+            for ou in &parent.ous {
                 tree.under.entry(ou.clone()).or_default().insert(a.clone());
             }
-            tree.paths.insert(a.clone(), path.clone());
-            tree.ancestors.insert(a, ous.clone());
+            tree.paths.insert(a.clone(), parent.path.clone());
+            tree.ancestors.insert(a, parent.ous.clone());
         }
-        let pages = org.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
-        gate.pages("ListOrganizationalUnitsForParent", pages, |page| {
-            for ou in page.organizational_units() {
-                let Some(id) = ou.id() else { continue };
-                let name = ou.name().unwrap_or(id);
-                let mut below = ous.clone();
-                below.push(id.to_owned());
-                tree.under.entry(id.to_owned()).or_default();
-                queue.push((id.to_owned(), format!("{path}/{name}"), below));
-            }
-        })
-        .await?;
+        for (id, name) in children {
+            let mut ous = parent.ous.clone();
+            ous.push(id.clone());
+            tree.under.entry(id.clone()).or_default();
+            pending.push(visit(&org, gate, Parent { path: format!("{}/{name}", parent.path), id, ous }));
+        }
     }
     Ok(tree)
+}
+
+/// A root or OU to list: its id, its path of names, and the OU ids above it and itself.
+struct Parent {
+    id: String,
+    path: String,
+    ous: Vec<String>,
+}
+
+/// The accounts directly under `parent` and its child OUs (id, name), both listings at once.
+async fn visit(
+    org: &aws_sdk_organizations::Client,
+    gate: Gate<'_>,
+    parent: Parent,
+) -> Result<(Parent, Vec<AccountId>, Vec<(String, String)>), ScopeError> {
+    let accounts = async {
+        let mut out = Vec::new();
+        let pages = org.list_accounts_for_parent().parent_id(&parent.id).into_paginator().send();
+        gate.pages("ListAccountsForParent", pages, |page| {
+            out.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
+        })
+        .await
+        .map(|()| out)
+    };
+    let children = async {
+        let mut out = Vec::new();
+        let pages = org.list_organizational_units_for_parent().parent_id(&parent.id).into_paginator().send();
+        gate.pages("ListOrganizationalUnitsForParent", pages, |page| {
+            out.extend(page.organizational_units().iter().filter_map(|ou| {
+                let id = ou.id()?;
+                Some((id.to_owned(), ou.name().unwrap_or(id).to_owned()))
+            }));
+        })
+        .await
+        .map(|()| out)
+    };
+    let (accounts, children) = futures::try_join!(accounts, children)?;
+    Ok((parent, accounts, children))
 }

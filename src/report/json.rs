@@ -308,6 +308,9 @@ pub struct JsonStats {
     pub retries: u64,
     pub throttled: u64,
     pub duration_ms: u64,
+    /// Of `duration_ms`, the time before the scan started (the organization walk's critical part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub walk_ms: Option<u64>,
 }
 
 impl<'a> JsonReport<'a> {
@@ -401,6 +404,7 @@ impl<'a> JsonReport<'a> {
                 retries: r.stats.retries(),
                 throttled: r.stats.throttled(),
                 duration_ms: r.stats.duration_ms,
+                walk_ms: r.stats.walk_ms,
             },
             security_hub: r.stats.security_hub.as_ref().map(JsonSecurityHub::new),
             shard: r.shard.as_ref().map(|s| JsonShard::new(r, s)),

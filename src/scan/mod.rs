@@ -77,26 +77,29 @@ pub(crate) enum AccountOutcome {
 }
 
 impl Scanner {
-    /// Scans every account of `accounts` in the regions of `regions`. Stops early when `cancel` completes,
-    /// and still returns everything gathered so far (marked incomplete).
+    /// Scans every account of `accounts` in the regions of `regions`, taking each account's plan from `plans`
+    /// as it comes (its role assumed). Stops early when `cancel` completes, and still returns everything
+    /// gathered so far (marked incomplete). `run` is the instant the run began (before the walk): the
+    /// report's start and duration cover the whole run, and `stats.walk_ms` the part before this scan.
     pub async fn run(
         &self,
         subject: Subject,
-        accounts: Vec<AccountPlan>,
+        accounts: Accounts<impl futures::Stream<Item = AccountPlan>>,
         regions: &RegionPlan,
+        run: RunClock,
         cancel: impl Future<Output = ()>,
         progress: &mut dyn Progress,
     ) -> ScanReport {
-        let started_at = Utc::now();
-        let clock = Instant::now();
-        let scan_time = started_at;
-        let n_accounts = accounts.len();
+        let walk_ms = millis(run.instant.elapsed());
+        let scan_time = run.started_at;
+        let Accounts { ids, plans } = accounts;
+        let n_accounts = ids.len();
         progress.accounts_total(n_accounts);
-        let mut book = Book::new(accounts.iter().map(|a| a.account.clone()));
+        let mut book = Book::new(ids);
 
-        // Accounts flow through region discovery into scopes, one stream, so the first scopes start while
-        // later accounts are still being resolved.
-        let events = stream::iter(accounts)
+        // Accounts flow from the walker (roles assumed) through region discovery into scopes, one stream, so
+        // the first scopes start while later accounts are still being reached and resolved.
+        let events = plans
             .map(|plan| async move { self.resolve_account(plan, regions).await })
             .buffer_unordered(self.concurrency.clamp(1, 16))
             .flat_map(|(plan_account, config, outcome)| {
@@ -167,10 +170,11 @@ impl Scanner {
             report.notes.extend(notes.into_iter().map(|text| Note { account: None, text }));
         }
         report.notes.sort();
-        report.started_at = started_at;
+        report.started_at = run.started_at;
         report.finished_at = Utc::now();
         report.incomplete = incomplete;
-        report.stats.duration_ms = clock.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
+        report.stats.duration_ms = millis(run.instant.elapsed());
+        report.stats.walk_ms = Some(walk_ms);
         report.stats.api = api;
         report
     }
@@ -223,6 +227,31 @@ impl Scanner {
         }
         ScopeResult { check, target: cx.target, region_confirmed, result }
     }
+}
+
+/// The accounts a scan covers: every id (the coverage book expects each), and their plans as the walker
+/// makes them ready.
+pub struct Accounts<S> {
+    pub ids: Vec<AccountId>,
+    pub plans: S,
+}
+
+/// When a run began, on the wall clock (the report's `started_at`, the date checks evaluate against) and on
+/// the monotonic clock (its duration).
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    pub started_at: DateTime<Utc>,
+    pub instant: Instant,
+}
+
+impl RunClock {
+    pub fn now() -> Self {
+        Self { started_at: Utc::now(), instant: Instant::now() }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 enum Either<L, R> {

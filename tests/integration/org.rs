@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, create_org, seed_org};
-use crate::support::{assert_valid, expected_rows, orgscan, read_json, report_rows, stderr, stdout, tempdir};
+use crate::support::estate::{Mix, Moto, create_grouped_org, create_org, seed_org};
+use crate::support::{assert_valid, expected_rows, orgscan, quick_factory, read_json, report_rows, scan_with, stderr, stdout, tempdir};
 
 fn accounts_in(report: &Value) -> BTreeSet<String> {
     report["coverage"].as_array().unwrap().iter().map(|c| c["account_id"].as_str().unwrap().to_owned()).collect()
@@ -97,4 +97,63 @@ async fn ou_and_account_filters_select_exactly_the_right_accounts_and_suspended_
     assert!(report["findings"].as_array().unwrap().iter().all(|f| f["account_id"] != m[6].as_str()));
     assert_eq!(report["errors"], Value::Array(vec![]));
     assert_eq!(report["stats"]["accounts_scanned"], 8);
+}
+
+/// Records the operations of every request, in the order they are made.
+#[derive(Debug, Clone, Default)]
+struct CallOrder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallOrder {
+    fn name(&self) -> &'static str {
+        "test::CallOrder"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map_or("unknown", |m| m.name()).to_owned();
+        self.0.lock().unwrap().push(op);
+        Ok(())
+    }
+}
+
+/// The scan does not wait for the OU tree: with 24 OUs (50 tree listings at the Organizations budget of
+/// 5 requests a second), the first check's call is made before the tree's last listing, and the tree still
+/// gives every finding's account its OU path. Counted in requests, not seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_starts_before_the_ou_tree_is_read_and_the_tree_still_names_every_account() {
+    let moto = Moto::from_env();
+    let org = create_grouped_org(&moto, &[1; 24]).await.unwrap();
+    let calls = CallOrder::default();
+    let factory = quick_factory(&moto, &org.management_creds, 3).with_interceptor(calls.clone());
+    let report = scan_with(factory, &["--regions", "eu-west-1"]).await;
+    let order = calls.0.lock().unwrap().clone();
+
+    let tree_ops = ["ListAccountsForParent", "ListOrganizationalUnitsForParent"];
+    // One listing of each kind per parent (the root and 24 OUs); moto pages the root's 24 child OUs.
+    let count = |name: &str| order.iter().filter(|op| *op == name).count();
+    assert_eq!(count("ListAccountsForParent"), 25, "{order:?}");
+    assert!(count("ListOrganizationalUnitsForParent") >= 25, "{order:?}");
+    let last_tree = order.iter().rposition(|op| tree_ops.contains(&op.as_str())).unwrap();
+    let check_ops = ["ListDomainNames", "ListNotebookInstances", "ListFunctions", "ListKeys", "ListDetectors"];
+    let first_check = order.iter().position(|op| check_ops.contains(&op.as_str())).expect("no check call");
+    assert!(first_check < last_tree, "the first check call ({first_check}) waited for the tree's last listing ({last_tree}): {order:?}");
+    // Everything before the first check call: the identity, the organization, and the roles it needed.
+    let before: BTreeSet<&str> = order[..first_check].iter().map(String::as_str).collect();
+    assert!(before.contains("ListAccounts") && before.contains("DescribeOrganization"), "{before:?}");
+
+    assert!(!report.incomplete);
+    assert_eq!(report.coverage.len(), 25 * orgscan::check::ALL.len());
+    let names: std::collections::BTreeMap<&str, &str> = org.ous.iter().map(|(id, name, _)| (id.as_str(), name.as_str())).collect();
+    for (account, ou) in &org.members {
+        let info = &report.accounts[&account.parse().unwrap()];
+        assert_eq!(info.ou_path.as_deref(), Some(format!("Root/{}", names[ou.as_str()]).as_str()), "{account}");
+        assert_eq!(info.ous, vec![ou.clone()], "{account}");
+    }
+    let walk = report.stats.walk_ms.expect("the walk's share is measured");
+    assert!(walk <= report.stats.duration_ms, "walk {walk} ms within the run's {} ms", report.stats.duration_ms);
+    assert!(report.notes.iter().all(|n| !n.text.contains("OU")), "{:?}", report.notes);
 }

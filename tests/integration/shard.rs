@@ -16,6 +16,7 @@ const UNCOMPARED: &[&str] = &[
     "started_at",
     "finished_at",
     "duration_ms",
+    "walk_ms",
     "api_calls",
     "api_calls_by_service",
     "api_calls_by_operation",

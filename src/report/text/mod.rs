@@ -42,12 +42,13 @@ fn header(r: &ScanReport, s: &mut String) {
     };
     let _ = writeln!(
         s,
-        "orgscan {}: {scope}, {} account(s), {} region(s), {} API calls in {:.1}s{}",
+        "orgscan {}: {scope}, {} account(s), {} region(s), {} API calls in {:.1}s{}{}",
         r.tool_version,
         r.stats.accounts,
         r.stats.regions,
         r.stats.api_calls(),
         r.stats.duration_ms as f64 / 1000.0,
+        r.stats.walk_ms.map(|w| format!(" (walk {:.1}s)", w as f64 / 1000.0)).unwrap_or_default(),
         if r.incomplete { " (INCOMPLETE: interrupted)" } else { "" }
     );
 }
