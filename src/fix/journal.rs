@@ -31,7 +31,7 @@ pub enum StepResult {
     Applied,
     Failed,
     /// Not called: the resource no longer fails, is gone, changed since the plan, or cannot be changed
-    /// automatically; or the journal shows it done by an earlier run.
+    /// automatically; or the journal shows it done by an earlier run of the same plan.
     Skipped,
 }
 

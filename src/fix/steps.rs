@@ -33,10 +33,10 @@ pub(crate) enum Verdict {
 }
 
 /// Whether `arn` (as AWS answered it) is in the account and region of `target`: a report could name a key by
-/// the ARN of another account's key, which DescribeKey reads when that key's policy allows it ("To perform
-/// this operation on a KMS key in a different AWS account, specify the key ARN or alias ARN", KMS API
-/// Reference, DescribeKey). ARN format: `arn:partition:service:region:account-id:resource` (IAM User Guide,
-/// "IAM ARNs" / AWS General Reference, "Amazon Resource Names").
+/// the ARN of another account's key, which DescribeKey reads when that key's policy allows it ("To specify a
+/// KMS key in a different Amazon Web Services account, you must use the key ARN or alias ARN", KMS API
+/// Reference, DescribeKey, `KeyId`). ARN format: `arn:partition:service:region:account-id:resource` (IAM User
+/// Guide, "Identify AWS resources with Amazon Resource Names (ARNs)").
 pub(crate) fn in_scope(arn: &str, target: &crate::model::Target) -> bool {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(partition), Some(_service), Some(region), Some(account), Some(resource)) =

@@ -26,7 +26,9 @@ pub enum Untrusted {
 /// SHA-256 digests anyone can recompute (issue 27). The caller's own account needs no listing (its own
 /// credentials, no role assumed). Refused (exit 2, before the plan is shown and before any change) when an
 /// item is of another account, or when the organization cannot be listed to tell; a listing that may pass
-/// (throttling, 5xx after every retry) exits 6.
+/// (throttling, 5xx after every retry) exits 6. ListAccounts answers only in "the organization's management
+/// account or a member account designated as a delegated administrator" (Organizations API Reference,
+/// "Reference: API operations by account"), where `orgscan scan` of an organization runs too.
 pub async fn organization_accounts(
     items: &[Item],
     caller: &Caller,
