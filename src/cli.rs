@@ -63,9 +63,11 @@ nothing changes unless --apply is given; --apply asks for confirmation on a term
 Automatic: KMS keys pending deletion (CancelKeyDeletion: the key is then Disabled; --enable-keys also enables it), GuardDuty \
 (CreateDetector, or UpdateDetector of a disabled one: it adds cost), OpenSearch encryption at rest (UpdateDomainConfig, only \
 with --allow-blue-green, where AWS allows it in place). SageMaker notebooks and Lambda runtimes are always manual.\n\n\
-Each resource is read again right before it is changed and skipped if it no longer fails; every step is appended to the \
-journal (--journal, JSON Lines) as it happens, so a stopped run resumes without repeating a change; the touched scopes are \
-rescanned at the end with the audit role (--role-name).",
+fix acts only on accounts of the organization it lists itself (ListAccounts; the caller's own account needs none): a report \
+naming another account is refused. Each resource is read again in its account right before it is changed and skipped if it \
+no longer fails; every step is appended to the journal (--journal, JSON Lines) as it happens, so the same command on the \
+same report resumes a stopped run without repeating a change; the touched scopes are rescanned at the end with the audit \
+role (--role-name).",
         after_help = FIX_EXIT_CODES_HELP
     )]
     Fix(Box<FixArgs>),
@@ -161,8 +163,8 @@ pub struct FixArgs {
     #[arg(long)]
     pub allow_blue_green: bool,
 
-    /// The journal (JSON Lines): every step of --apply is appended as it happens; an earlier run's journal
-    /// makes a resumed run skip what it shows done. Use a new path for a new remediation.
+    /// The journal (JSON Lines): every step of --apply is appended as it happens. A run of the same plan (the
+    /// same report and selection) skips what the journal shows it did; steps of other remediations are history.
     #[arg(long, value_name = "PATH", default_value = "orgscan-fix-journal.jsonl")]
     pub journal: PathBuf,
 

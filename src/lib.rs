@@ -248,12 +248,36 @@ pub enum FixError {
     Walk(#[from] WalkError),
 }
 
+impl From<fix::trust::Untrusted> for FixError {
+    fn from(e: fix::trust::Untrusted) -> Self {
+        match e {
+            fix::trust::Untrusted::Refused(why) => FixError::Usage(why),
+            fix::trust::Untrusted::Walk(e) => FixError::Walk(e),
+        }
+    }
+}
+
 impl FixError {
     pub fn exit_code(&self) -> u8 {
         match self {
             FixError::Usage(_) => model::exit::USAGE,
             FixError::Walk(e) => e.exit_code(),
         }
+    }
+}
+
+/// The UI of a fix with every text made safe for a terminal: the net under the values each text was built
+/// from (made safe one by one where they are written), so nothing from AWS or a report file reaches the
+/// operator raw (issue 27).
+struct SafeUi<'a>(&'a mut dyn FixUi);
+
+impl FixUi for SafeUi<'_> {
+    fn say(&mut self, text: &str) {
+        self.0.say(&model::terminal::safe_lines(text));
+    }
+
+    fn confirm(&mut self, changes: usize) -> bool {
+        self.0.confirm(changes)
     }
 }
 
@@ -274,13 +298,16 @@ pub async fn run_fix(
     ui: &mut dyn FixUi,
 ) -> Result<FixOutcome, FixError> {
     use crate::config::fix::FixSource;
+    let ui = &mut SafeUi(ui);
     let (caller, home) = org::whoami(&factory).await?;
     let factory = factory.with_home_region(home);
-    let (findings, source, mut incomplete) = match &plan.source {
+    let stamp = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let (findings, source, origin, mut incomplete) = match &plan.source {
         FixSource::Report(r) => {
             let mut f = r.findings.clone();
             f.extend(r.stale.iter().map(|(f, _)| f.clone()));
-            (f, format!("{} (scan of {})", r.path.display(), r.started_at.format("%Y-%m-%dT%H:%M:%SZ")), false)
+            let source = format!("{} (scan of {})", r.path.display(), r.started_at.format("%Y-%m-%dT%H:%M:%SZ"));
+            (f, source, format!("report {}", stamp(&r.started_at)), false)
         }
         FixSource::Scan => {
             let report = run_scan(&plan.base, factory.clone(), stopped(stop.clone()), &mut scan::Silent).await?;
@@ -288,7 +315,8 @@ pub async fn run_fix(
                 return Err(FixError::Usage(format!("{e} in this scan")));
             }
             let incomplete = report.is_incomplete();
-            (report.findings, format!("a scan of {} account(s)", report.stats.accounts), incomplete)
+            let origin = format!("scan {}", stamp(&report.started_at));
+            (report.findings, format!("a scan of {} account(s)", report.stats.accounts), origin, incomplete)
         }
     };
     let today = chrono::Utc::now().date_naive();
@@ -301,6 +329,8 @@ pub async fn run_fix(
             caller.partition
         )));
     }
+    fix::trust::organization_accounts(&items, &caller, &factory, &limits(&plan.base), &origin).await?;
+    let plan_id = fix::plan::identity(&origin, &items);
     let remediation = plan.remediation.clone();
     let credentials = |a: &AccountId| {
         if *a == caller.account {
@@ -310,13 +340,7 @@ pub async fn run_fix(
         }
     };
     ui.say(&fix::plan::render(&items, &source, &credentials));
-    if !plan.journal.entries.is_empty() {
-        ui.say(&format!(
-            "journal {}: {} step(s) applied by earlier runs; a step it shows done is not repeated\n",
-            plan.journal.path.display(),
-            plan.journal.applied()
-        ));
-    }
+    ui.say(&plan.journal.said(&plan_id));
     let (_, changes, _, _) = fix::plan::counts(&items);
     let mut outcome = FixOutcome {
         after: vec![AfterFix::NotRescanned; items.len()],
@@ -374,6 +398,7 @@ pub async fn run_fix(
         accounts: &configs,
         credentials: &credentials,
         run: walker.session_name.clone(),
+        plan: plan_id,
     };
     let is_stopped = || *stop.borrow();
     let applied = fix::apply::run(&cx, &outcome.items, &mut plan.journal, &is_stopped, &mut |line| ui.say(&format!("{line}\n"))).await;
@@ -447,7 +472,8 @@ async fn rescan(
             AfterFix::NotRescanned => "not rescanned".to_owned(),
             AfterFix::Unread(why) => format!("NOT READ: {why}"),
         };
-        text.push_str(&format!("  [{}] {} {} in {}: {shown}\n", n + 1, f.check.id, f.resource.id, f.target));
+        let shown = model::terminal::safe(&shown);
+        text.push_str(&format!("  [{}] {} {} in {}: {shown}\n", n + 1, f.check.id, model::terminal::safe(&f.resource.id), f.target));
         outcome.after[n] = after;
     }
     let passing = touched.iter().filter(|&&n| matches!(outcome.after[n], AfterFix::Pass | AfterFix::Warn | AfterFix::Gone)).count();

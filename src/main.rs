@@ -36,7 +36,8 @@ fn run<P, E: std::fmt::Display, F: std::future::Future<Output = u8>>(plan: Resul
     let plan = match plan {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("orgscan: error: {e}");
+            // A refusal may quote a value of a file (a report, a config): shown safe for the terminal.
+            eprintln!("orgscan: error: {}", orgscan::model::terminal::safe_lines(&e.to_string()));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -80,7 +81,7 @@ async fn fix(mut plan: FixPlan) -> u8 {
     match orgscan::run_fix(&mut plan, factory, rx, &mut Terminal).await {
         Ok(outcome) => outcome.exit_code,
         Err(e) => {
-            eprintln!("orgscan: error: {e}");
+            eprintln!("orgscan: error: {}", orgscan::model::terminal::safe_lines(&e.to_string()));
             e.exit_code()
         }
     }
@@ -215,7 +216,11 @@ fn init_logs(verbose: u8, quiet: bool, format: LogFormat) {
     let filter = filter.and(no_secrets);
     match format {
         LogFormat::Text => {
-            tracing_subscriber::registry().with(fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter)).init()
+            // Colours only on a terminal: a pipe or a log file gets the text alone, never escape sequences.
+            // (tracing-subscriber escapes the ones inside logged values itself since 0.3.20.)
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let layer = fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(ansi);
+            tracing_subscriber::registry().with(layer.with_filter(filter)).init()
         }
         LogFormat::Json => tracing_subscriber::registry()
             .with(fmt::layer().json().with_writer(std::io::stderr).with_current_span(false).with_filter(filter))

@@ -237,7 +237,7 @@ fn not_read(e: ScopeError) -> Result<Management, ScopeError> {
     Ok(Management::NotRead(e.code))
 }
 
-fn detector_arn(target: &Target, id: &str) -> String {
+pub(crate) fn detector_arn(target: &Target, id: &str) -> String {
     format!("arn:{}:guardduty:{}:{}:detector/{id}", target.partition, target.region, target.account)
 }
 

@@ -28,6 +28,9 @@ pub struct Context<'a> {
     pub credentials: &'a dyn Fn(&AccountId) -> String,
     /// This run's name (its session name, and the journal's `run`).
     pub run: String,
+    /// The plan's identity ([`super::plan::identity`]): the journal's `plan`; only its entries stand for a
+    /// step done.
+    pub plan: String,
 }
 
 /// What became of one item.
@@ -66,8 +69,10 @@ pub struct Applied {
 struct JournalFailed(String);
 
 /// Applies every item with steps, in order, until `stop()` says to stop. `say` gets one line per step as it
-/// happens.
+/// happens, made safe for a terminal (ids, states and AWS's error messages are outside data: a line break or
+/// an escape sequence in them is shown escaped, see [`crate::model::terminal`]).
 pub async fn run(cx: &Context<'_>, items: &[Item], journal: &mut Journal, stop: &dyn Fn() -> bool, say: &mut dyn FnMut(String)) -> Applied {
+    let say = &mut |line: String| say(crate::model::terminal::safe(&line).into_owned());
     let mut out = Applied::default();
     for (n, item) in items.iter().enumerate() {
         if item.steps().is_empty() {
@@ -95,6 +100,8 @@ pub async fn run(cx: &Context<'_>, items: &[Item], journal: &mut Journal, stop: 
 struct Record<'a> {
     cx: &'a Context<'a>,
     finding: &'a Finding,
+    /// The resource as the last read named it (its ARN); the report's until a read answered.
+    resource: String,
 }
 
 impl Record<'_> {
@@ -103,11 +110,13 @@ impl Record<'_> {
         Entry {
             time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             run: self.cx.run.clone(),
+            plan: Some(self.cx.plan.clone()),
             account: f.target.account.to_string(),
             region: f.target.region.to_string(),
             check: f.check.id.to_owned(),
             fingerprint: f.fingerprint(),
-            resource: f.resource.arn.clone(),
+            resource: self.resource.clone(),
+            reported_resource: (self.resource != f.resource.arn).then(|| f.resource.arn.clone()),
             action: step.as_str().to_owned(),
             result,
             credentials: (self.cx.credentials)(&f.target.account),
@@ -131,7 +140,7 @@ async fn apply_item(
     say: &mut dyn FnMut(String),
 ) -> Result<Outcome, JournalFailed> {
     let f = &item.finding;
-    let rec = Record { cx, finding: f };
+    let mut rec = Record { cx, finding: f, resource: f.resource.arn.clone() };
     let fp = f.fingerprint();
     let what = format!("[{n}] {} {} in {}", f.check.id, f.resource.id, f.target);
     let first_step = item.steps()[0];
@@ -155,7 +164,7 @@ async fn apply_item(
     };
     let (mut now, mut earlier) = (Vec::new(), Vec::new());
     for (i, &step) in item.steps().iter().enumerate() {
-        if let Some(done) = journal.done(&fp, step) {
+        if let Some(done) = journal.done(&cx.plan, &fp, step) {
             let why = format!("done by run {} at {} (journal)", done.run, done.time);
             write(journal, rec.entry(step, StepResult::Skipped, Some(why.clone()), None, None))?;
             say(format!("{what}: {} {why}", step.as_str()));
@@ -172,9 +181,10 @@ async fn apply_item(
                 return Ok(Outcome::Failed(e.to_string()));
             }
         };
-        match before.verdict {
+        rec.resource = before.arn.clone();
+        match &before.verdict {
             Verdict::Due => {}
-            Verdict::Reached(why) if journal.unfinished(&fp, step) => {
+            Verdict::Reached(why) if journal.unfinished(&cx.plan, &fp, step) => {
                 // An interrupted run made the call and was stopped before it could record the result.
                 let why = format!("the call of an interrupted run took effect: {why}");
                 write(journal, rec.entry(step, StepResult::Applied, Some(why.clone()), None, Some(&before.state)))?;
@@ -185,7 +195,7 @@ async fn apply_item(
             Verdict::Reached(why) | Verdict::Blocked(why) if i == 0 => {
                 write(journal, rec.entry(step, StepResult::Skipped, Some(why.clone()), Some(&before.state), None))?;
                 say(format!("{what}: skipped: {why}"));
-                return Ok(Outcome::Skipped(why));
+                return Ok(Outcome::Skipped(why.clone()));
             }
             Verdict::Reached(why) => {
                 write(journal, rec.entry(step, StepResult::Skipped, Some(why.clone()), Some(&before.state), None))?;
@@ -206,7 +216,7 @@ async fn apply_item(
             continue;
         }
         write(journal, rec.entry(step, StepResult::Started, None, Some(&before.state), None))?;
-        match steps::call(&ccx, f, step).await {
+        match steps::call(&ccx, f, step, &before).await {
             Ok(()) => {
                 let after = match steps::probe(&ccx, f, step).await {
                     Ok(p) => p.state,

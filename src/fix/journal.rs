@@ -31,7 +31,7 @@ pub enum StepResult {
     Applied,
     Failed,
     /// Not called: the resource no longer fails, is gone, changed since the plan, or cannot be changed
-    /// automatically; or the journal shows it done by an earlier run.
+    /// automatically; or the journal shows it done by an earlier run of the same plan.
     Skipped,
 }
 
@@ -43,11 +43,23 @@ pub struct Entry {
     pub time: String,
     /// The run that wrote it: when it started (`orgscan-fix-<UTC timestamp>`, also its session name).
     pub run: String,
+    /// The plan it belongs to: a digest of the report (or scan) the plan was made from and of the plan itself
+    /// ([`super::plan::identity`]). Only an entry of the same plan stands for a step done: running the same
+    /// command again resumes, a later remediation (another report, another selection) reads every resource
+    /// again. Absent in journals written before it existed: such entries are history, never "done".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
     pub account: String,
     pub region: String,
     pub check: String,
     pub fingerprint: String,
+    /// The resource as AWS named it when it was read right before the step (its ARN), in the account and
+    /// region of the entry; when it could not be read (the account unreachable, the read refused), the one
+    /// the report named, and `reason` says it was not read.
     pub resource: String,
+    /// The resource as the report (or the scan) named it, when that differs from `resource`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_resource: Option<String>,
     /// The API operation (`CancelKeyDeletion`, ...).
     pub action: String,
     pub result: StepResult,
@@ -65,8 +77,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn is(&self, fingerprint: &str, step: Step) -> bool {
-        self.fingerprint == fingerprint && self.action == step.as_str()
+    fn is(&self, plan: &str, fingerprint: &str, step: Step) -> bool {
+        self.plan.as_deref() == Some(plan) && self.fingerprint == fingerprint && self.action == step.as_str()
     }
 }
 
@@ -119,19 +131,42 @@ impl Journal {
         Ok(Self { path: path.to_owned(), entries, torn_tail, file: None })
     }
 
-    /// The entry that shows `step` of `fingerprint` done (applied) by an earlier run or this one.
-    pub fn done(&self, fingerprint: &str, step: Step) -> Option<&Entry> {
-        self.entries.iter().rev().find(|e| e.is(fingerprint, step) && e.result == StepResult::Applied)
+    /// The entry that shows `step` of `fingerprint` done (applied) by a run of `plan` (an earlier one this
+    /// run resumes, or this one). A step another plan's run applied does not count: that resource may fail
+    /// again since, and is read again.
+    pub fn done(&self, plan: &str, fingerprint: &str, step: Step) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.is(plan, fingerprint, step) && e.result == StepResult::Applied)
     }
 
-    /// Whether a run started `step` of `fingerprint` and left no result (it was stopped during the call).
-    pub fn unfinished(&self, fingerprint: &str, step: Step) -> bool {
-        self.entries.iter().rev().find(|e| e.is(fingerprint, step)).is_some_and(|e| e.result == StepResult::Started)
+    /// Whether a run of `plan` started `step` of `fingerprint` and left no result (it was stopped during the
+    /// call).
+    pub fn unfinished(&self, plan: &str, fingerprint: &str, step: Step) -> bool {
+        self.entries.iter().rev().find(|e| e.is(plan, fingerprint, step)).is_some_and(|e| e.result == StepResult::Started)
     }
 
-    /// How many steps earlier runs applied.
-    pub fn applied(&self) -> usize {
-        self.entries.iter().filter(|e| e.result == StepResult::Applied).count()
+    /// How many steps runs of `plan` applied, and how many runs of other plans did (history only).
+    pub fn applied(&self, plan: &str) -> (usize, usize) {
+        let applied = self.entries.iter().filter(|e| e.result == StepResult::Applied);
+        let same = applied.clone().filter(|e| e.plan.as_deref() == Some(plan)).count();
+        (same, applied.count() - same)
+    }
+
+    /// What the journal holds for a run of `plan`, in words (empty when it holds nothing applied).
+    pub fn said(&self, plan: &str) -> String {
+        let (resumed, others) = self.applied(plan);
+        let path = self.path.display();
+        let mut s = String::new();
+        if resumed > 0 {
+            s.push_str(&format!(
+                "journal {path}: {resumed} step(s) applied by earlier runs of this plan (the same report and selection); a step it shows done is not repeated\n"
+            ));
+        }
+        if others > 0 {
+            s.push_str(&format!(
+                "journal {path}: {others} step(s) applied by other remediations (another report or selection) are history only: every resource of this plan is read again before its change\n"
+            ));
+        }
+        s
     }
 
     /// Appends `entry` as one line, flushed and synced before this returns.
@@ -161,15 +196,19 @@ impl Journal {
 mod tests {
     use super::*;
 
+    const PLAN: &str = "plan-a";
+
     fn entry(fp: &str, action: &str, result: StepResult) -> Entry {
         Entry {
             time: "2026-11-28T00:00:00Z".into(),
             run: "orgscan-fix-20261128T000000Z".into(),
+            plan: Some(PLAN.into()),
             account: "111111111111".into(),
             region: "eu-west-1".into(),
             check: "kms-key-not-pending-deletion".into(),
             fingerprint: fp.into(),
             resource: "arn:aws:kms:eu-west-1:111111111111:key/k".into(),
+            reported_resource: None,
             action: action.into(),
             result,
             credentials: "arn:aws:iam::111111111111:role/OrgScanRemediation".into(),
@@ -194,13 +233,29 @@ mod tests {
         let mut again = Journal::read(&path).unwrap();
         assert_eq!(again.entries.len(), 3);
         assert!(again.torn_tail);
-        assert!(again.done("a", Step::CancelKeyDeletion).is_some());
-        assert!(again.done("a", Step::EnableKey).is_none() && again.done("b", Step::CancelKeyDeletion).is_none());
-        assert!(again.unfinished("b", Step::CancelKeyDeletion) && !again.unfinished("a", Step::CancelKeyDeletion));
+        assert!(again.done(PLAN, "a", Step::CancelKeyDeletion).is_some());
+        assert!(again.done(PLAN, "a", Step::EnableKey).is_none() && again.done(PLAN, "b", Step::CancelKeyDeletion).is_none());
+        assert!(again.unfinished(PLAN, "b", Step::CancelKeyDeletion) && !again.unfinished(PLAN, "a", Step::CancelKeyDeletion));
         again.record(entry("b", "CancelKeyDeletion", StepResult::Applied)).unwrap();
         let third = Journal::read(&path).unwrap();
-        assert_eq!((third.entries.len(), third.torn_tail, third.applied()), (4, false, 2));
+        assert_eq!((third.entries.len(), third.torn_tail, third.applied(PLAN)), (4, false, (2, 0)));
         assert!(std::fs::read_to_string(&path).unwrap().contains("{\"time\":\"2026-11-\n"), "the torn line is kept, on its own");
+    }
+
+    #[test]
+    fn only_a_run_of_the_same_plan_stands_for_a_step_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::read(&path).unwrap();
+        j.record(entry("a", "CancelKeyDeletion", StepResult::Applied)).unwrap();
+        j.record(Entry { plan: None, ..entry("b", "CancelKeyDeletion", StepResult::Applied) }).unwrap();
+        j.record(Entry { plan: Some("plan-b".into()), ..entry("c", "CancelKeyDeletion", StepResult::Started) }).unwrap();
+        let j = Journal::read(&path).unwrap();
+        assert!(j.done(PLAN, "a", Step::CancelKeyDeletion).is_some(), "the same plan resumes");
+        assert!(j.done("plan-b", "a", Step::CancelKeyDeletion).is_none(), "another plan's step is history, not done");
+        assert!(j.done(PLAN, "b", Step::CancelKeyDeletion).is_none(), "an entry of no plan (an older journal) is never done");
+        assert!(j.unfinished("plan-b", "c", Step::CancelKeyDeletion) && !j.unfinished(PLAN, "c", Step::CancelKeyDeletion));
+        assert_eq!(j.applied(PLAN), (1, 1));
     }
 
     #[test]

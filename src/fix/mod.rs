@@ -16,6 +16,7 @@ pub mod journal;
 pub mod manual;
 pub mod plan;
 mod steps;
+pub mod trust;
 
 pub use self::apply::{Applied, Outcome};
 pub use self::journal::{Entry, Journal};

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use super::manual;
 use crate::check::lambda::RuntimeTable;
 use crate::check::{guardduty, kms, lambda, opensearch, sagemaker};
+use crate::model::terminal::{safe, safe_lines};
 use crate::model::{AccountId, Finding, Region, Service, Status};
 
 /// One API call that changes a resource. Each is journaled on its own.
@@ -203,6 +204,32 @@ fn remedy(f: &Finding, options: Options, table: &RuntimeTable, today: NaiveDate)
     }
 }
 
+/// The identity of a plan, for the journal: a SHA-256 of what it was made from (`source`: the report's or
+/// the scan's start time, so another report is another plan) and of every item (fingerprint, resource,
+/// steps). Running the same command on the same report again gives the same identity (a resume); a later
+/// remediation of the same estate gives another, so what an earlier one did never stands for a resource that
+/// fails now (issue 27).
+pub fn identity(source: &str, items: &[Item]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // Each field ends with a 0 byte, so no two different lists hash alike.
+    let mut field = |s: &str| {
+        h.update(s.as_bytes());
+        h.update([0u8]);
+    };
+    field("orgscan-fix-plan-1");
+    field(source);
+    for i in items {
+        field(&i.finding.fingerprint());
+        field(&i.finding.resource.arn);
+        for step in i.steps() {
+            field(step.as_str());
+        }
+        field("");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Counts of a plan: (FAILs, changes, API calls, manual).
 pub fn counts(items: &[Item]) -> (usize, usize, usize, usize) {
     let changes = items.iter().filter(|i| !i.steps().is_empty()).count();
@@ -211,11 +238,15 @@ pub fn counts(items: &[Item]) -> (usize, usize, usize, usize) {
 }
 
 /// The plan as printed: grouped by account (with the credentials the changes use there) and region, one
-/// entry per FAIL with its fingerprint (for `--only`).
+/// entry per FAIL with its fingerprint (for `--only`). Every value from a report or from AWS (ids, messages,
+/// the commands built from them, the source's path) is made safe for the terminal, one by one
+/// ([`crate::model::terminal`]): the operator reads this before typing `yes`.
 pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String) -> String {
     let (fails, changes, calls, manual) = counts(items);
-    let mut s =
-        format!("orgscan fix: {fails} FAIL(s) selected from {source}: {changes} to change ({calls} API call(s)), {manual} manual\n");
+    let mut s = format!(
+        "orgscan fix: {fails} FAIL(s) selected from {}: {changes} to change ({calls} API call(s)), {manual} manual\n",
+        safe(source)
+    );
     let mut groups: BTreeMap<(&AccountId, &Region), Vec<(usize, &Item)>> = BTreeMap::new();
     for (n, i) in items.iter().enumerate() {
         groups.entry((&i.finding.target.account, &i.finding.target.region)).or_default().push((n + 1, i));
@@ -225,13 +256,13 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
     let mut account: Option<&AccountId> = None;
     for ((a, r), entries) in groups {
         if account != Some(a) {
-            let _ = writeln!(s, "\nAccount {a} ({})", role(a));
+            let _ = writeln!(s, "\nAccount {a} ({})", safe(&role(a)));
             account = Some(a);
         }
         let _ = writeln!(s, "  {r}");
         for (n, i) in entries {
             let f = &i.finding;
-            let _ = writeln!(s, "    [{n}] {} {}: {}", f.check.id, f.resource.id, f.message);
+            let _ = writeln!(s, "    [{n}] {} {}: {}", f.check.id, safe(&f.resource.id), safe(&f.message));
             match &i.remedy {
                 Remedy::Change { steps, notes } => {
                     let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
@@ -248,9 +279,9 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
                     let _ = writeln!(s, "        change: {} (notes {})", names.join(", then "), refs.join(", "));
                 }
                 Remedy::Manual { why, commands } => {
-                    let _ = writeln!(s, "        MANUAL: {why}");
+                    let _ = writeln!(s, "        MANUAL: {}", safe(why));
                     for c in commands {
-                        let _ = writeln!(s, "          {}{c}", if c.starts_with('#') { "" } else { "$ " });
+                        let _ = writeln!(s, "          {}{}", if c.starts_with('#') { "" } else { "$ " }, safe(c));
                     }
                 }
             }
@@ -260,10 +291,10 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
     if !all_notes.is_empty() {
         let _ = writeln!(s, "\nNotes on the changes:");
         for (k, note) in all_notes.iter().enumerate() {
-            let _ = writeln!(s, "  {}. {note}", k + 1);
+            let _ = writeln!(s, "  {}. {}", k + 1, safe(note));
         }
     }
-    s
+    safe_lines(&s).into_owned()
 }
 
 #[cfg(test)]
@@ -325,6 +356,48 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("adds cost").count(), 1, "each note once: {text}");
+    }
+
+    #[test]
+    fn a_plan_s_identity_is_its_source_and_its_items() {
+        let table = RuntimeTable::bundled().unwrap();
+        let items = build(&estate(), &Filter::default(), Options::default(), &table, today());
+        let keys = build(&estate(), &Filter::default(), Options { enable_keys: true, allow_blue_green: false }, &table, today());
+        let id = identity("report 2026-11-28T00:00:00Z", &items);
+        assert_eq!(id, identity("report 2026-11-28T00:00:00Z", &items.clone()), "the same report and plan: a resume");
+        assert_eq!(id.len(), 64);
+        assert_ne!(id, identity("report 2026-12-28T00:00:00Z", &items), "another report: another plan");
+        assert_ne!(id, identity("report 2026-11-28T00:00:00Z", &keys), "other steps: another plan");
+        assert_ne!(id, identity("report 2026-11-28T00:00:00Z", &items[1..]), "another selection: another plan");
+    }
+
+    #[test]
+    fn hostile_text_in_the_plan_reaches_the_terminal_escaped() {
+        let table = RuntimeTable::bundled().unwrap();
+        let t = crate::model::Target::new("111111111111".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let hostile = "k\u{1b}[1A\u{1b}[2K\u{1b}]0;title\u{7}\u{9b}2J\u{202e}txt.exe\nfake line <b>x</b> **y**";
+        let f = Finding::builder(kms::INFO, &t)
+            .resource("AwsKmsKey", hostile, format!("arn:aws:kms:eu-west-1:111111111111:key/{hostile}"))
+            .fail(format!("msg {hostile}"))
+            .build()
+            .unwrap();
+        let n = Finding::builder(sagemaker::INFO, &t)
+            .resource("AwsSageMakerNotebookInstance", hostile, "arn:aws:sagemaker:eu-west-1:111111111111:notebook-instance/x")
+            .fail("open")
+            .evidence("subnet_id", hostile)
+            .build()
+            .unwrap();
+        let items = build(&[f, n], &Filter::default(), Options::default(), &table, today());
+        let text = render(&items, &format!("r{hostile}.json"), &|a| format!("role of {a}\u{1b}[0m"));
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\r'] {
+            assert!(!text.contains(bad), "{bad:?} in {text}");
+        }
+        assert!(!text.lines().any(|l| l.starts_with("fake line")), "a value cannot add a line: {text}");
+        assert!(
+            text.contains("k\\u{1b}[1A\\u{1b}[2K\\u{1b}]0;title\\u{7}\\u{9b}2J\\u{202e}txt.exe\\u{a}fake line <b>x</b> **y**: msg k"),
+            "{text}"
+        );
+        assert!(text.contains("role of 111111111111\\u{1b}[0m") && text.contains("selected from rk\\u{1b}"), "{text}");
     }
 
     #[test]

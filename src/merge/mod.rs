@@ -14,7 +14,7 @@
 mod import;
 pub mod read;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use self::read::Part;
 use crate::model::{Coverage, CoverageStatus, ErrorEntry, Note, ScanReport, ScopeError};
@@ -28,6 +28,7 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
     let first = parts.next().ok_or("no shard report to merge")?;
     let (count, digest) = (first.shard.shard.count, first.shard.digest.clone());
     let mut seen: BTreeMap<u32, std::path::PathBuf> = BTreeMap::new();
+    let mut fingerprints: HashMap<String, u32> = HashMap::new();
     let mut regions = BTreeSet::new();
     // The organization-wide parts come from the first report; everything else is added part by part, the
     // first included (moved, never copied: a part may hold hundreds of thousands of findings).
@@ -61,12 +62,7 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
         if let Some(earlier) = seen.insert(s.shard.index, p.path.clone()) {
             return Err(format!("shard {} is given twice: '{}' and '{shown}'", s.shard, earlier.display()));
         }
-        if let Some(c) = p.report.coverage.iter().find(|c| !s.shard.owns(&c.account)) {
-            return Err(format!(
-                "shard report '{shown}' says it is shard {} but holds account {}, which is not that shard's",
-                s.shard, c.account
-            ));
-        }
+        belongs(&p, &mut fingerprints, &seen)?;
         add(&mut out, p.report);
         regions.extend(p.regions);
     }
@@ -80,6 +76,58 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
     out.shard = None;
     out.sort();
     Ok(out)
+}
+
+/// Whether every entry of part `p` (finding, coverage, error, resource not evaluable, note, Security Hub
+/// scope and refused finding) is of an account of its shard (one of the selection the shard names, and that
+/// shard's by the hash), and no finding's fingerprint was given by an earlier part. A shard report is a file
+/// anyone may edit or mix up: an entry of another account would land in the merged report as if scanned, and
+/// the same finding twice would be counted twice (issue 27). Refused, naming the part and the account.
+fn belongs(p: &Part, fingerprints: &mut HashMap<String, u32>, paths: &BTreeMap<u32, std::path::PathBuf>) -> Result<(), String> {
+    use crate::model::AccountId;
+    let (s, r, shown) = (&p.shard, &p.report, p.path.display());
+    let selection: BTreeSet<&AccountId> = s.selection.iter().collect();
+    let own = |a: &AccountId| selection.contains(a) && s.shard.owns(a);
+    let foreign = |what: &str, a: &AccountId| {
+        let why = if selection.contains(a) {
+            format!("shard {}'s", crate::model::shard::shard_of(a, s.shard.count))
+        } else {
+            "not in the selection the shards share".to_owned()
+        };
+        format!(
+            "shard report '{shown}' says it is shard {} but holds account {a} ({what}), which is {why}: a shard report holds only its own \
+             accounts; merge the reports as the shards wrote them",
+            s.shard
+        )
+    };
+    let import = r.stats.security_hub.as_ref();
+    let accounts = (r.findings.iter().map(|f| ("a finding", &f.target.account)))
+        .chain(r.coverage.iter().map(|c| ("coverage", &c.account)))
+        .chain(r.errors.iter().map(|e| ("an error", &e.account)))
+        .chain(r.not_evaluable.iter().map(|n| ("a resource not evaluable", &n.target.account)))
+        .chain(r.notes.iter().filter_map(|n| n.account.as_ref().map(|a| ("a note", a))))
+        .chain(import.into_iter().flat_map(|i| i.scopes.iter().map(|t| ("a Security Hub import", &t.account))))
+        .chain(import.into_iter().flat_map(|i| i.failures.iter().map(|f| ("a refused Security Hub finding", &f.account))));
+    for (what, a) in accounts {
+        if !own(a) {
+            return Err(foreign(what, a));
+        }
+    }
+    for f in &r.findings {
+        let fp = f.fingerprint();
+        if let Some(earlier) = fingerprints.get(&fp).and_then(|i| paths.get(i)) {
+            return Err(format!(
+                "shard report '{shown}' holds finding {fp} ({} {} in {}) a second time (first in '{}'): every finding belongs to one shard; \
+                 merge the reports as the shards wrote them",
+                f.check.id,
+                crate::model::terminal::safe(&f.resource.id),
+                f.target,
+                earlier.display()
+            ));
+        }
+        fingerprints.insert(fp, s.shard.index);
+    }
+    Ok(())
 }
 
 /// Adds one shard's report to the merged one.
@@ -142,5 +190,88 @@ fn missing(out: &mut ScanReport, info: &crate::model::ShardInfo, index: u32) {
         }
         out.stats.accounts += 1;
         out.stats.accounts_failed += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountId, Finding, Shard, ShardInfo, Subject, Target};
+
+    fn account(i: u64) -> AccountId {
+        format!("{:012}", 200_000_000_000 + i).parse().unwrap()
+    }
+
+    fn finding(a: &AccountId, id: &str) -> Finding {
+        let t = Target::new(a.clone(), "eu-west-1".parse().unwrap());
+        let info = crate::check::kms::INFO;
+        Finding::builder(info, &t).resource("AwsKmsKey", id, format!("arn:aws:kms:eu-west-1:{a}:key/{id}")).fail("pending").build().unwrap()
+    }
+
+    /// Two shards of a selection of ten accounts, each report with a finding and an evaluated scope per own
+    /// account.
+    fn parts() -> (Vec<AccountId>, Vec<Part>) {
+        let selection: Vec<AccountId> = (0..10).map(account).collect();
+        let parts = (0..2)
+            .map(|index| {
+                let shard = Shard::new(index, 2, "test").unwrap();
+                let info = ShardInfo::new(shard, selection.clone(), None);
+                let mut report = ScanReport::new(Subject::Accounts { caller: account(0) }, vec![crate::check::kms::INFO]);
+                for a in selection.iter().filter(|a| shard.owns(a)) {
+                    report.findings.push(finding(a, "k"));
+                    report.coverage.push(Coverage {
+                        check_id: crate::check::kms::INFO.id,
+                        account: a.clone(),
+                        region: Some("eu-west-1".parse().unwrap()),
+                        status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0, not_evaluable: 0 },
+                    });
+                }
+                Part { path: format!("s{index}.json").into(), report, shard: info, regions: vec!["eu-west-1".parse().unwrap()] }
+            })
+            .collect();
+        (selection, parts)
+    }
+
+    #[test]
+    fn every_entry_of_a_part_is_of_its_shard_s_accounts_and_every_finding_of_one_part() {
+        let (selection, good) = parts();
+        let merged = merge(good).unwrap();
+        assert_eq!(merged.findings.len(), selection.len());
+
+        // A finding of an account outside the selection (a fingerprint is a plain SHA-256: recomputed).
+        let (_, mut p) = parts();
+        let outsider: AccountId = "999999999999".parse().unwrap();
+        p[1].report.findings.push(finding(&outsider, "k"));
+        let e = merge(p).unwrap_err();
+        assert!(e.contains("'s1.json'") && e.contains("account 999999999999 (a finding)") && e.contains("not in the selection"), "{e}");
+
+        // Another shard's finding (its coverage left out), an error, a note.
+        let theirs = selection.iter().find(|a| !Shard::new(1, 2, "t").unwrap().owns(a)).unwrap().clone();
+        for (what, edit) in [
+            (
+                "a finding",
+                Box::new(|r: &mut ScanReport, a: &AccountId| r.findings.push(finding(a, "other")))
+                    as Box<dyn Fn(&mut ScanReport, &AccountId)>,
+            ),
+            (
+                "an error",
+                Box::new(|r: &mut ScanReport, a: &AccountId| {
+                    r.errors.push(ErrorEntry { account: a.clone(), region: None, check_id: None, error: ScopeError::new("X", "y") })
+                }),
+            ),
+            ("a note", Box::new(|r: &mut ScanReport, a: &AccountId| r.notes.push(Note { account: Some(a.clone()), text: "n".into() }))),
+        ] {
+            let (_, mut p) = parts();
+            edit(&mut p[1].report, &theirs);
+            let e = merge(p).unwrap_err();
+            assert!(e.contains(&format!("holds account {theirs} ({what}), which is shard 0's")) && e.contains("'s1.json'"), "{e}");
+        }
+
+        // The same finding twice in a part.
+        let (_, mut p) = parts();
+        let again = p[0].report.findings[0].clone();
+        p[0].report.findings.push(again.clone());
+        let e = merge(p).unwrap_err();
+        assert!(e.contains(&format!("holds finding {} ", again.fingerprint())) && e.contains("a second time"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod service;
 pub mod severity;
 pub mod shard;
 pub mod target;
+pub mod terminal;
 pub mod triage;
 pub mod verdict;
 

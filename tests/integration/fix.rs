@@ -431,3 +431,208 @@ fn fix_help_documents_the_exit_codes() {
         assert!(help.contains(n), "{n:?} in {help}");
     }
 }
+
+/// A key scheduled for deletion in the account of `creds`, in eu-west-1: its id.
+async fn pending_key(moto: &Moto, creds: &Credentials) -> String {
+    let kms = aws_sdk_kms::Client::new(&moto.sdk_config(creds, "eu-west-1"));
+    let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    kms.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    id
+}
+
+async fn key_state(moto: &Moto, creds: &Credentials, id: &str) -> String {
+    let kms = aws_sdk_kms::Client::new(&moto.sdk_config(creds, "eu-west-1"));
+    let k = kms.describe_key().key_id(id).send().await.unwrap();
+    k.key_metadata().unwrap().key_state().map(|s| s.as_str().to_owned()).unwrap_or_default()
+}
+
+/// A copy of the report's KMS FAIL with another account, resource and message, its fingerprint recomputed
+/// as anyone can (a plain SHA-256 of check, partition, account, region and resource id).
+fn forged_kms_fail(report: &Value, account: &str, key_id: &str, message: &str) -> Value {
+    let mut f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == "kms-key-not-pending-deletion" && f["status"] == "FAIL")
+        .expect("a KMS FAIL in the report")
+        .clone();
+    let arn = format!("arn:aws:kms:eu-west-1:{account}:key/{key_id}");
+    let target = orgscan::model::Target::new(account.parse().unwrap(), "eu-west-1".parse().unwrap());
+    let forged = orgscan::model::Finding::builder(orgscan::check::kms::INFO, &target)
+        .resource("AwsKmsKey", key_id, arn.clone())
+        .fail(message)
+        .build()
+        .unwrap();
+    f["account_id"] = account.into();
+    f["resource_id"] = key_id.into();
+    f["resource_arn"] = arn.into();
+    f["message"] = message.into();
+    f["fingerprint"] = forged.fingerprint().into();
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finding_of_an_account_outside_the_organization_added_to_a_report_is_refused_and_never_acted_on() {
+    let moto = Moto::from_env();
+    let org = create_org(&moto, 1).await.unwrap();
+    let member = org.members[0].0.clone();
+    let creds = moto.assume(&member).await.unwrap();
+    let ours = pending_key(&moto, &creds).await;
+    // An account moto serves (so the role "assumes") that is not in the organization, with a key to save.
+    let (outsider, outsider_creds) = moto.fresh_account().await.unwrap();
+    let theirs = pending_key(&moto, &outsider_creds).await;
+    let dir = tempdir();
+    let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
+    let m = &org.management_creds;
+    let o = orgscan(
+        &moto,
+        m,
+        &[
+            "scan",
+            "--accounts",
+            &member,
+            "--regions",
+            "eu-west-1",
+            "--checks",
+            "kms-key-not-pending-deletion",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut v = read_json(&report);
+    let forged = forged_kms_fail(&v, &outsider, &theirs, "pending deletion");
+    v["findings"].as_array_mut().unwrap().push(forged);
+    std::fs::write(&report, v.to_string()).unwrap();
+
+    for extra in [&[][..], &["--apply", "--yes"][..]] {
+        let mut args = vec!["fix", "--from", report.to_str().unwrap(), "--journal", j.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = orgscan(&moto, m, &args);
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: refused\n{out}\n{err}");
+        assert!(
+            err.contains(&format!("the report names account(s) {outsider}, which the caller's organization does not hold"))
+                && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert!(!out.contains("CancelKeyDeletion"), "no plan is shown for a report that cannot be trusted: {out}");
+    }
+    assert!(!j.exists(), "nothing was done, so nothing was journaled");
+    assert_eq!(key_state(&moto, &outsider_creds, &theirs).await, "PendingDeletion", "the outsider's key was not touched");
+    assert_eq!(key_state(&moto, &creds, &ours).await, "PendingDeletion", "a report that cannot be trusted changes nothing");
+
+    // Narrowed to the organization's account, the same report fixes that account, and the journal records
+    // the key as KMS answered for it (its ARN in the member account).
+    let o = orgscan(
+        &moto,
+        m,
+        &["fix", "--from", report.to_str().unwrap(), "--accounts", &member, "--apply", "--yes", "--journal", j.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let entries = journal(&j);
+    let cancel = applied(&entries, "CancelKeyDeletion");
+    assert_eq!(cancel.len(), 1, "{entries:#?}");
+    assert_eq!(cancel[0]["resource"], format!("arn:aws:kms:eu-west-1:{member}:key/{ours}").as_str());
+    assert_eq!(key_state(&moto, &outsider_creds, &theirs).await, "PendingDeletion");
+}
+
+/// A name, id or message an attacker controls: ANSI CSI (cursor up, erase line, clear screen), an OSC window
+/// title and hyperlink, 8-bit CSI, a bidi override and isolate, a carriage return and a line break that would
+/// fake a line of the plan; and HTML and markdown, which a terminal shows as text.
+const HOSTILE: &str = "k\u{1b}[1A\u{1b}[2K\u{1b}[2J\u{1b}]0;title\u{7}\u{1b}]8;;http://evil.example\u{1b}\\\u{9b}31m\u{202e}gnp.exe\u{2066}\r\n    [2] fake line <script>x</script> **bold** [l](http://e)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_of_a_report_and_of_aws_reaches_the_terminal_escaped_in_the_plan_and_every_step() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    pending_key(&moto, &creds).await;
+    let dir = tempdir();
+    let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
+    let o = orgscan(
+        &moto,
+        &creds,
+        &[
+            "scan",
+            "--this-account",
+            "--regions",
+            "eu-west-1",
+            "--checks",
+            "kms-key-not-pending-deletion",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut v = read_json(&report);
+    let forged = forged_kms_fail(&v, &account, HOSTILE, &format!("message {HOSTILE}"));
+    v["findings"].as_array_mut().unwrap().push(forged);
+    std::fs::write(&report, v.to_string()).unwrap();
+
+    for extra in [&[][..], &["--apply", "--yes"][..]] {
+        let mut args = vec!["fix", "--from", report.to_str().unwrap(), "--journal", j.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = orgscan(&moto, &creds, &args);
+        // The bytes that reach the terminal: no ESC, BEL, CR, 8-bit CSI, bidi override or isolate.
+        for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202e}', '\u{2066}'] {
+                assert!(!text.contains(bad), "{extra:?}: {bad:?} reached {stream}:\n{text}");
+            }
+            assert!(!text.lines().any(|l| l.starts_with("    [2] fake line")), "{extra:?}: a value added a line to {stream}:\n{text}");
+        }
+        let out = stdout(&o);
+        assert!(
+            out.contains("k\\u{1b}[1A\\u{1b}[2K\\u{1b}[2J\\u{1b}]0;title\\u{7}")
+                && out.contains("\\u{9b}31m\\u{202e}gnp.exe\\u{2066}\\u{d}\\u{a}"),
+            "{extra:?}: the hostile id is shown, escaped:\n{out}"
+        );
+        assert!(out.contains("<script>x</script> **bold** [l](http://e): message k\\u{1b}"), "{extra:?}: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_remediation_s_journal_does_not_make_a_new_one_a_no_op() {
+    let moto = Moto::from_env();
+    let (_, creds) = moto.fresh_account().await.unwrap();
+    let key = pending_key(&moto, &creds).await;
+    let dir = tempdir();
+    let j = dir.path().join("orgscan-fix-journal.jsonl");
+    let remediate = |name: &str| {
+        let report = dir.path().join(name);
+        let o = orgscan(
+            &moto,
+            &creds,
+            &[
+                "scan",
+                "--this-account",
+                "--regions",
+                "eu-west-1",
+                "--checks",
+                "kms-key-not-pending-deletion",
+                "--json",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        orgscan(&moto, &creds, &["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--journal", j.to_str().unwrap()])
+    };
+    let first = remediate("r1.json");
+    assert_eq!(first.status.code(), Some(0), "{}\n{}", stdout(&first), stderr(&first));
+    assert_eq!(key_state(&moto, &creds, &key).await, "Disabled");
+
+    // Weeks later the key is scheduled for deletion again; a new scan, a new remediation in the same directory.
+    let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
+    kms.schedule_key_deletion().key_id(&key).pending_window_in_days(7).send().await.unwrap();
+    let second = remediate("r2.json");
+    let out = stdout(&second);
+    assert_eq!(second.status.code(), Some(0), "the key is fixed again, not skipped as done:\n{out}\n{}", stderr(&second));
+    assert!(!out.contains("done by run"), "{out}");
+    assert!(out.contains("1 step(s) applied by other remediations (another report or selection) are history only"), "{out}");
+    assert_eq!(key_state(&moto, &creds, &key).await, "Disabled");
+    let entries = journal(&j);
+    let cancels = applied(&entries, "CancelKeyDeletion");
+    assert_eq!(cancels.len(), 2, "{entries:#?}");
+    assert_ne!(cancels[0]["plan"], cancels[1]["plan"], "each remediation is its own plan: {entries:#?}");
+    assert!(cancels.iter().all(|e| e["plan"].as_str().is_some_and(|p| p.len() == 64)), "{entries:#?}");
+}

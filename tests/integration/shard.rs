@@ -440,6 +440,29 @@ async fn a_missing_shard_is_named_with_its_accounts_and_reports_of_another_scan_
     });
     let tampered = edited("tampered.json", &|v| v["shard"]["selection"]["accounts"].as_array_mut().unwrap().truncate(1));
     let wrong_index = edited("wrong-index.json", &|v| v["shard"]["index"] = other.into());
+    // A finding of an account outside the selection (its fingerprint recomputed, as anyone can), and one of
+    // another shard's accounts, each without coverage: entries that are not the shard's own.
+    let outsider = edited("outsider.json", &|v| {
+        let mut f = v["findings"][0].clone();
+        let info = orgscan::check::ALL.iter().map(|c| c.info()).find(|i| f["check_id"] == i.id).unwrap();
+        let rtype = info.resource_types.iter().find(|t| f["resource_type"] == **t).unwrap();
+        let target = orgscan::model::Target::new("999999999999".parse().unwrap(), f["region"].as_str().unwrap().parse().unwrap());
+        let forged = orgscan::model::Finding::builder(info, &target).resource(
+            rtype,
+            "d-outside",
+            "arn:aws:guardduty:eu-west-1:999999999999:detector/d-outside",
+        );
+        f["account_id"] = "999999999999".into();
+        (f["resource_id"], f["resource_arn"]) = ("d-outside".into(), "arn:aws:guardduty:eu-west-1:999999999999:detector/d-outside".into());
+        f["fingerprint"] = forged.pass("x").build().unwrap().fingerprint().into();
+        v["findings"].as_array_mut().unwrap().push(f);
+    });
+    let theirs_index = (0..4u32).find(|&i| i != src && !of(i).is_empty()).unwrap();
+    let theirs_finding = read_json(&parts[theirs_index as usize])["findings"][0].clone();
+    let theirs_account = theirs_finding["account_id"].as_str().unwrap().to_owned();
+    let theirs = edited("theirs.json", &|v| v["findings"].as_array_mut().unwrap().push(theirs_finding.clone()));
+    let outsider_needle = ["outsider.json", "holds account 999999999999 (a finding), which is not in the selection"];
+    let theirs_needle = format!("holds account {theirs_account} (a finding), which is shard {theirs_index}'s");
     let unsharded = dir.path().join("whole.json");
     let o = orgscan_env(
         &moto.endpoint,
@@ -456,6 +479,8 @@ async fn a_missing_shard_is_named_with_its_accounts_and_reports_of_another_scan_
         (selection.as_path(), &["selection.json", "account selection"][..]),
         (tampered.as_path(), &["tampered.json", "does not match its own account list"][..]),
         (wrong_index.as_path(), &["wrong-index.json", "holds account"][..]),
+        (outsider.as_path(), &outsider_needle[..]),
+        (theirs.as_path(), &["theirs.json", theirs_needle.as_str()][..]),
         (unsharded.as_path(), &["whole.json", "no shard section"][..]),
         (p0, &["given twice"][..]),
     ] {

@@ -381,3 +381,50 @@ async fn a_200_account_organization_s_summary_is_bounded_and_counts_every_fail()
     assert!(summary.contains("    ... and 196 more (see the JSON report)"), "{summary}");
     assert_eq!(*lines.last().unwrap(), format!("FAIL: {fails} failing resource(s) (exit code 1)"));
 }
+
+/// The names, ids and messages an attacker in a member account controls (or anyone who edits a report that
+/// `merge` reads back): ANSI and OSC escapes, C1 controls, bidi overrides, a carriage return; and HTML and
+/// markdown, which a terminal shows as text.
+const HOSTILE: &str = "n\u{1b}[2J\u{1b}[1A\u{1b}]8;;http://evil.example\u{7}click\u{1b}]8;;\u{7}\u{9b}31m\u{202e}gnp.exe\u{2066}\rOK <b>x</b> **y** [z](http://e)";
+
+/// The bytes that must never reach a terminal from a value: ESC, BEL, CR, CSI and OSC (C1), and the bidi
+/// overrides and isolates.
+fn assert_terminal_safe(text: &str) {
+    for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{9d}', '\u{202e}', '\u{2066}'] {
+        assert!(!text.contains(bad), "{:?} reached the terminal:\n{text}", bad);
+    }
+}
+
+#[test]
+fn hostile_names_ids_and_messages_reach_the_terminal_escaped() {
+    let mut r = ScanReport::new(Subject::Organization { id: format!("o-{HOSTILE}"), caller: account(0) }, infos());
+    r.accounts.insert(account(1), AccountInfo { name: format!("acct {HOSTILE}"), ou_path: None, ous: Vec::new() });
+    let target = Target::new(account(1), region("eu-west-1"));
+    let info = infos()[0];
+    let f = Finding::builder(info, &target)
+        .resource(info.resource_types[0], format!("id-{HOSTILE}"), format!("arn:aws:kms:eu-west-1:{}:key/{HOSTILE}", account(1)))
+        .fail(format!("message {HOSTILE}"))
+        .build()
+        .unwrap();
+    r.findings.push(f);
+    r.coverage.push(Coverage { check_id: info.id, account: account(1), region: Some(region("eu-west-1")), status: evaluated(1) });
+    let e = ScopeError::new("Code\u{1b}[31m", format!("error {HOSTILE}"));
+    r.errors.push(ErrorEntry { account: account(2), region: None, check_id: None, error: e.clone() });
+    r.coverage.push(Coverage { check_id: info.id, account: account(2), region: None, status: CoverageStatus::Error(e) });
+    r.notes.push(Note { account: None, text: format!("note {HOSTILE}") });
+    r.sort();
+    let text = render(&r);
+    assert_terminal_safe(&text);
+    // Each value is shown, escaped, on its own line (a line break in a value is a space): the organization id
+    // in the header, the name, ARN and message on the finding's line.
+    assert!(
+        text.lines().next().unwrap().contains("organization o-n\\u{1b}[2J\\u{1b}[1A\\u{1b}]8;;http://evil.example\\u{7}click"),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.contains(":key/")).unwrap_or_else(|| panic!("no finding line:\n{text}"));
+    for shown in ["(acct n\\u{1b}[2J", "\\u{9b}31m\\u{202e}gnp.exe\\u{2066} OK <b>x</b> **y** [z](http://e)", ": message n\\u{1b}"] {
+        assert!(line.contains(shown), "{shown:?} in {line}\n{text}");
+    }
+    assert!(text.contains("error n\\u{1b}[2J") || text.contains("Code\\u{1b}[31m"), "the error is shown escaped:\n{text}");
+    assert!(text.contains("note n\\u{1b}[2J"), "{text}");
+}

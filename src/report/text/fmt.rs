@@ -45,9 +45,12 @@ pub(super) fn named(r: &ScanReport, account: &AccountId) -> String {
     r.account_name(account).map(|n| format!(" ({})", one_line(n))).unwrap_or_default()
 }
 
-/// The text on one line: a line break in an AWS message must not break the summary's layout.
+/// The text on one line and safe for a terminal: a line break in an AWS message becomes a space, so it does
+/// not break the summary's layout; every other control, bidi or invisible character is escaped
+/// ([`crate::model::terminal::safe`]).
 pub(super) fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    let spaced: String = s.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect();
+    crate::model::terminal::safe(&spaced).into_owned()
 }
 
 /// The text on one line, cut to at most `max` characters (`...` marks the cut).

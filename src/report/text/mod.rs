@@ -31,13 +31,15 @@ pub fn render(r: &ScanReport) -> String {
         render_security_hub(sh, &mut s);
     }
     let _ = writeln!(s, "\n{} (exit code {})", verdict(r), r.exit_code());
-    s
+    // Every value was put on one line and made safe where it was written; this is the net under them all.
+    crate::model::terminal::safe_lines(&s).into_owned()
 }
 
 fn header(r: &ScanReport, s: &mut String) {
     let scope = match &r.subject {
         Subject::Account(a) => format!("account {a}"),
-        Subject::Organization { id, .. } => format!("organization {id}"),
+        // The organization id comes from DescribeOrganization, or from a report file read back (merge).
+        Subject::Organization { id, .. } => format!("organization {}", one_line(id)),
         Subject::Accounts { caller } => format!("accounts scanned from {caller}"),
     };
     let _ = writeln!(
