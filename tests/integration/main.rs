@@ -14,6 +14,7 @@ mod history;
 mod html;
 mod http_faults;
 mod iam_enforced;
+mod lambda_runtimes;
 mod least_privilege;
 mod long_scans;
 mod mocks;

@@ -54,7 +54,7 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
     // $LATEST was upgraded; production (alias prod -> version 1) was not.
     let aliased = msg("fn-aliased");
     assert!(aliased.contains("uses runtime python3.12, supported until"), "{aliased}");
-    assert!(aliased.contains("alias 'prod' still route to version 1 on runtime python3.7, deprecated since"), "{aliased}");
+    assert!(aliased.contains("alias 'prod' still routes to version 1 on runtime python3.7, deprecated since"), "{aliased}");
 
     // The summary lists failing resources of all five checks and the exit code.
     let summary = stdout(&o);

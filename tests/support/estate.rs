@@ -137,7 +137,7 @@ impl Mix {
 }
 
 /// A tiny but valid ZIP archive (one empty file), for Lambda's `ZipFile`.
-fn lambda_zip() -> Vec<u8> {
+pub fn lambda_zip() -> Vec<u8> {
     // An empty archive: just the end-of-central-directory record.
     let mut z = vec![0x50, 0x4b, 0x05, 0x06];
     z.extend([0u8; 18]);

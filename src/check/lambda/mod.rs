@@ -118,6 +118,12 @@ fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable) -> String 
         RuntimeState::Deprecating { on, days } => {
             format!("runtime {runtime}, which is deprecated on {on} (in {days} days): plan the upgrade before then")
         }
+        RuntimeState::Newer => format!(
+            "runtime {runtime}, newer than every runtime of its family in orgscan's runtime table (updated {}, newest {}): the table is \
+             older than the function, not the runtime",
+            table.updated,
+            table.newest_of_family(runtime).unwrap_or("none")
+        ),
         RuntimeState::Unknown => format!(
             "runtime {runtime}, which is unknown to orgscan's runtime table (updated {}); check it against the AWS Lambda runtimes page",
             table.updated
@@ -149,6 +155,7 @@ pub fn evaluate(
     let mut not_applicable = 0;
     let mut results = Vec::new();
     let mut uses = Vec::new();
+    let mut unreadable = Vec::new();
     for f in functions {
         let resource = Resource { resource_type: "AwsLambdaFunction", id: f.name.clone(), arn: f.arn.clone() };
         uses.extend(f.kms_keys.iter().map(|k| (resource.clone(), k.clone())));
@@ -156,6 +163,15 @@ pub fn evaluate(
             not_applicable += 1;
             continue;
         };
+        let custom: Vec<&str> = std::iter::once(&f.latest)
+            .chain(f.aliased.iter().map(|a| &a.version))
+            .filter(|v| zip_runtime(v) == Some(CUSTOM_RUNTIME))
+            .map(|v| v.version.as_str())
+            .collect();
+        if !custom.is_empty() {
+            unreadable.push((resource, custom_runtime_unreadable(&custom)));
+            continue;
+        }
         let latest = table.state(runtime, today, warn_days);
         let aliased: Vec<(&AliasedVersion, &str, RuntimeState)> = f
             .aliased
@@ -167,8 +183,10 @@ pub fn evaluate(
         // The aliased versions worse than $LATEST are what an upgrade of $LATEST leaves running.
         for (a, r, s) in aliased.iter().filter(|(_, _, s)| *s > latest) {
             let names = a.aliases.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+            // "alias 'prod' still routes", "aliases 'live', 'prod' still route".
             let what = if a.aliases.len() == 1 { "alias" } else { "aliases" };
-            message.push_str(&format!("; {what} {names} still route to version {} on {}", a.version.version, describe(r, *s, table)));
+            let verb = if a.aliases.len() == 1 { "routes" } else { "route" };
+            message.push_str(&format!("; {what} {names} still {verb} to version {} on {}", a.version.version, describe(r, *s, table)));
         }
         let mut b = Finding::builder(INFO, target)
             .resource(resource.resource_type, &resource.id, &resource.arn)
@@ -193,17 +211,48 @@ pub fn evaluate(
             b = b.evidence("aliased_versions", versions);
         }
         let b = match worst {
-            RuntimeState::Supported { .. } => b.pass(message),
+            RuntimeState::Newer | RuntimeState::Supported { .. } => b.pass(message),
             RuntimeState::Deprecating { .. } => b.warn(message),
             RuntimeState::Unknown | RuntimeState::Deprecated { .. } => b.fail(message),
         };
         results.push(b.build());
     }
-    let mut e = Evaluation { not_applicable, ..Evaluation::of(collect_findings(results)?) };
+    let mut e = Evaluation { not_applicable, ..Evaluation::of(collect_findings(results)?) }.with_unreadable(INFO, target, unreadable);
     for (resource, key) in uses {
         e = e.with_key_use(INFO, target, &resource, &key, "environment variables");
     }
     Ok(e)
+}
+
+/// `Runtime` of a function on a customer-managed runtime ("Using a customer-managed runtime", Lambda Developer
+/// Guide: the function sets `Runtime` to `custom` and names the runtime in `RuntimeConfig { RuntimeArn,
+/// RuntimeAlias }`). <https://docs.aws.amazon.com/lambda/latest/dg/cmr-using.html>
+pub const CUSTOM_RUNTIME: &str = "custom";
+
+/// The code of a customer-managed runtime whose lifecycle orgscan cannot read (one of orgscan's own codes).
+pub const CUSTOM_RUNTIME_CODE: &str = "CustomerManagedRuntimeNotReadable";
+
+/// Why a function on a customer-managed runtime is not evaluable. Its deprecation is not in any AWS table:
+/// the publisher sets a `ReleaseLifecycle` on the runtime and its aliases, which consumers read with the
+/// Lambda Core API's `GetRuntimeAlias` ("Runtime lifecycle", Lambda Developer Guide,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/cmr-lifecycle.html>; "RuntimeReleaseLifecycle", Lambda Core
+/// API Reference). The AWS SDK for Rust does not model either read yet: aws-sdk-lambda 1.156.0 drops the
+/// function's `RuntimeConfig` (it is not in its `FunctionConfiguration`), and aws-sdk-lambdacore 1.18.0 has
+/// only the network-connector operations. So the function is neither passed nor failed (the table's "unknown"
+/// would be a false FAIL), and the reason tells how to read the lifecycle by hand.
+fn custom_runtime_unreadable(versions: &[&str]) -> ScopeError {
+    ScopeError::new(
+        CUSTOM_RUNTIME_CODE,
+        format!(
+            "{} on runtime '{CUSTOM_RUNTIME}' (a customer-managed runtime, whose publisher sets its deprecation): its lifecycle is \
+             read with the Lambda Core API (GetRuntimeAlias), which the AWS SDK for Rust does not offer yet; read it with \
+             `aws lambda get-function-configuration` (RuntimeConfig) and `aws lambda-core get-runtime-alias` (ReleaseLifecycle)",
+            match versions {
+                [one] => format!("version {one}"),
+                many => format!("versions {}", many.join(", ")),
+            }
+        ),
+    )
 }
 
 /// `FunctionArn` of a `ListFunctions` entry without its version qualifier: with `FunctionVersion=ALL`
@@ -322,32 +371,51 @@ async fn aliases(cx: &CheckContext, mut info: FunctionInfo, worse: Vec<VersionIn
 }
 
 /// What the check tells about the scan as a whole: a stale runtime table (the same words in every shard of
-/// a sharded scan, so a merge keeps one).
-fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, _: &[Finding]) -> Vec<String> {
+/// a sharded scan, so a merge keeps one), and a table older than runtimes in use (named; they passed).
+fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, findings: &[Finding]) -> Vec<String> {
     let table = &settings.lambda_runtimes;
-    match table.stale_days(scan_date(scan_time)) {
-        Some(days) => vec![format!(
+    let mut notes = Vec::new();
+    if let Some(days) = table.stale_days(scan_date(scan_time)) {
+        notes.push(format!(
             "the Lambda runtime table was last updated on {} ({days} days before this scan, over {STALE_AFTER_DAYS}): runtimes added or \
              deprecated since are missing from it; update orgscan or pass --lambda-runtimes",
             table.updated
-        )],
-        None => Vec::new(),
+        ));
     }
+    let newer = runtimes_with_status(findings, RuntimeState::Newer.as_str());
+    if !newer.is_empty() {
+        let list: Vec<String> = newer.keys().map(|r| r.to_string()).collect();
+        notes.push(format!(
+            "the Lambda runtime table (updated {}) is older than runtimes in use: {}; they are newer than every runtime of their family \
+             in it and pass; update orgscan or pass --lambda-runtimes to judge them by their dates",
+            table.updated,
+            list.join(", ")
+        ));
+    }
+    notes
 }
 
 /// The runtimes of `findings` (of this check, `$LATEST` and aliased versions) that the table did not know,
 /// with how many versions use each: the summary lists them apart from the deprecated ones.
 pub fn unknown_runtimes<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> BTreeMap<&'a str, usize> {
-    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    runtimes_with_status(findings, RuntimeState::Unknown.as_str())
+}
+
+/// The runtimes of `findings` (of this check, `$LATEST` and aliased versions) whose evidence has `status`,
+/// with how many versions use each.
+fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, status: &str) -> BTreeMap<&'a str, usize> {
+    let mut found: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
         let versions = f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_object());
         for m in std::iter::once(&f.evidence).chain(versions) {
-            if let (Some(r), Some("unknown")) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str())) {
-                *unknown.entry(r).or_default() += 1;
+            if let (Some(r), Some(s)) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str()))
+                && s == status
+            {
+                *found.entry(r).or_default() += 1;
             }
         }
     }
-    unknown
+    found
 }
 
 /// Tag reads in flight at once: each takes a permit of the Lambda control-plane budget anyway.
@@ -380,113 +448,4 @@ fn scan_date(t: DateTime<Utc>) -> NaiveDate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Status;
-
-    fn v(version: &str, runtime: Option<&str>, package: &str) -> VersionInfo {
-        VersionInfo { version: version.into(), runtime: runtime.map(str::to_owned), package_type: Some(package.into()) }
-    }
-
-    fn f(name: &str, runtime: Option<&str>, package: &str) -> FunctionInfo {
-        FunctionInfo {
-            name: name.into(),
-            arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{name}"),
-            latest: v(LATEST, runtime, package),
-            aliased: Vec::new(),
-            kms_keys: Vec::new(),
-        }
-    }
-
-    fn target() -> Target {
-        Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
-    }
-
-    fn date(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    fn eval(fns: &[FunctionInfo], today: &str, warn_days: u32) -> Evaluation {
-        evaluate(&target(), fns, &RuntimeTable::bundled().unwrap(), date(today), warn_days).unwrap()
-    }
-
-    #[test]
-    fn deprecation_takes_effect_on_its_date_and_warns_before() {
-        // python3.10 is deprecated on 2026-10-31.
-        let fns = [f("fn", Some("python3.10"), "Zip")];
-        let before = eval(&fns, "2026-07-01", 90);
-        assert_eq!(before.findings[0].status, Status::Pass);
-        assert!(before.findings[0].message.contains("supported until 2026-10-31"));
-        let soon = eval(&fns, "2026-10-01", 90);
-        assert_eq!(soon.findings[0].status, Status::Warn);
-        assert!(soon.findings[0].message.contains("deprecated on 2026-10-31 (in 30 days)"), "{}", soon.findings[0].message);
-        assert_eq!(soon.findings[0].evidence["runtime_status"], "deprecating");
-        assert_eq!(eval(&fns, "2026-10-01", 0).findings[0].status, Status::Pass);
-        let on = eval(&fns, "2026-10-31", 90);
-        assert_eq!(on.findings[0].status, Status::Fail);
-        assert!(on.findings[0].message.contains("deprecated since 2026-10-31"));
-        assert_eq!(on.findings[0].evidence["runtime_status"], "deprecated");
-    }
-
-    #[test]
-    fn unknown_runtimes_fail_as_unknown_and_images_are_not_applicable() {
-        let fns =
-            [f("odd", Some("cobol85"), "Zip"), f("img", None, "Image"), f("img2", Some("python3.12"), "Image"), f("none", None, "Zip")];
-        let e = eval(&fns, "2026-11-28", 90);
-        assert_eq!(e.not_applicable, 3);
-        assert_eq!(e.findings.len(), 1);
-        assert_eq!(e.findings[0].status, Status::Fail);
-        assert!(e.findings[0].message.contains("unknown to orgscan's runtime table"));
-        assert!(!e.findings[0].message.contains("deprecated"));
-        assert_eq!(e.findings[0].evidence["runtime_status"], "unknown");
-    }
-
-    #[test]
-    fn an_alias_on_an_old_version_fails_the_function_and_is_named() {
-        let mut prod = f("api", Some("python3.12"), "Zip");
-        prod.aliased = vec![AliasedVersion { aliases: vec!["live".into(), "prod".into()], version: v("3", Some("python3.7"), "Zip") }];
-        let e = eval(&[prod], "2026-11-28", 90);
-        let x = &e.findings[0];
-        assert_eq!(x.status, Status::Fail);
-        assert_eq!(x.resource.arn, "arn:aws:lambda:eu-west-1:123456789012:function:api");
-        assert!(x.message.contains("uses runtime python3.12, supported until"), "{}", x.message);
-        assert!(x.message.contains("aliases 'live', 'prod' still route to version 3 on runtime python3.7, deprecated since"), "{}", x.message);
-        assert_eq!(x.evidence["aliased_versions"][0]["version"], "3");
-        assert_eq!(x.evidence["aliased_versions"][0]["runtime_status"], "deprecated");
-        // A deprecating aliased version makes a WARNING of a supported $LATEST.
-        let mut soon = f("api", Some("python3.12"), "Zip");
-        soon.aliased = vec![AliasedVersion { aliases: vec!["prod".into()], version: v("2", Some("python3.10"), "Zip") }];
-        let w = eval(&[soon], "2026-10-01", 90);
-        assert_eq!(w.findings[0].status, Status::Warn);
-        assert!(w.findings[0].message.contains("alias 'prod' still route"), "{}", w.findings[0].message);
-    }
-
-    #[test]
-    fn the_keys_of_every_function_are_recorded_images_included() {
-        let mut img = f("img", None, "Image");
-        img.kms_keys = vec!["arn:aws:kms:eu-west-1:123456789012:key/k1".into()];
-        let e = eval(&[img], "2026-11-28", 90);
-        assert_eq!(e.keys.uses.len(), 1);
-        assert_eq!((e.keys.uses[0].resource.id.as_str(), e.keys.uses[0].purpose), ("img", "environment variables"));
-    }
-
-    #[test]
-    fn qualified_arns_lose_their_version() {
-        assert_eq!(unqualified("arn:aws:lambda:r:1:function:f:$LATEST", Some("$LATEST")), "arn:aws:lambda:r:1:function:f");
-        assert_eq!(unqualified("arn:aws:lambda:r:1:function:f", None), "arn:aws:lambda:r:1:function:f");
-    }
-
-    #[test]
-    fn a_stale_table_is_noted_and_unknown_runtimes_counted() {
-        let table = RuntimeTable::bundled().unwrap();
-        let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, guardduty_admins: None, read_tags: false };
-        let late = (table.updated + chrono::Days::new(200)).and_hms_opt(0, 0, 0).unwrap().and_utc();
-        let e = eval(&[f("odd", Some("cobol85"), "Zip"), f("ok", Some("python3.12"), "Zip")], "2026-11-28", 90);
-        let n = notes(&settings, late, &e.findings);
-        assert_eq!(n.len(), 1, "{n:?}");
-        assert!(n[0].contains("200 days before this scan") && n[0].contains("--lambda-runtimes"), "{}", n[0]);
-        let fresh = table.updated.and_hms_opt(0, 0, 0).unwrap().and_utc();
-        assert!(notes(&settings, fresh, &[]).is_empty());
-        assert_eq!(unknown_runtimes(&e.findings).into_iter().collect::<Vec<_>>(), [("cobol85", 1)]);
-    }
-}
+mod tests;

@@ -43,6 +43,10 @@ pub struct RuntimeTable {
 /// What a runtime is on the scan date, worst last (the order ranks the versions of one function).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuntimeState {
+    /// Not in the table, but of a family the table knows and newer than every identifier of that family in
+    /// it (`python3.15` when the table stops at `python3.14`): the table is older than the function, and
+    /// AWS deprecates the oldest runtimes of a family first. It passes; the report's notes name it.
+    Newer,
     Supported { until: NaiveDate },
     /// Deprecated within the warning window (`--lambda-warn-days`): `days` from the scan date.
     Deprecating { on: NaiveDate, days: i64 },
@@ -55,6 +59,7 @@ impl RuntimeState {
     /// The word the evidence and the report's notes use.
     pub fn as_str(self) -> &'static str {
         match self {
+            RuntimeState::Newer => "newer",
             RuntimeState::Supported { .. } => "supported",
             RuntimeState::Deprecating { .. } => "deprecating",
             RuntimeState::Unknown => "unknown",
@@ -66,7 +71,7 @@ impl RuntimeState {
     pub fn date(self) -> Option<NaiveDate> {
         match self {
             RuntimeState::Supported { until: d } | RuntimeState::Deprecating { on: d, .. } | RuntimeState::Deprecated { since: d } => Some(d),
-            RuntimeState::Unknown => None,
+            RuntimeState::Unknown | RuntimeState::Newer => None,
         }
     }
 }
@@ -104,9 +109,11 @@ impl RuntimeTable {
     }
 
     /// `runtime` on `today`: deprecated on or before it; deprecating when due within `warn_days` days
-    /// (0: never); supported otherwise; unknown when the table does not list it.
+    /// (0: never); supported otherwise; newer when the table does not list it but lists older runtimes of
+    /// its family (see [`Self::newest_of_family`]); unknown otherwise.
     pub fn state(&self, runtime: &str, today: NaiveDate, warn_days: u32) -> RuntimeState {
         match self.get(runtime) {
+            None if self.newest_of_family(runtime).is_some() => RuntimeState::Newer,
             None => RuntimeState::Unknown,
             Some(e) if e.deprecation <= today => RuntimeState::Deprecated { since: e.deprecation },
             Some(e) => {
@@ -118,6 +125,24 @@ impl RuntimeTable {
                 }
             }
         }
+    }
+
+    /// For a runtime the table does not list: the newest identifier of its family in the table, when
+    /// `runtime`'s version is above every version of that family there (`python3.15` -> `python3.14`,
+    /// `nodejs26.x` -> `nodejs24.x`). `None` for a listed runtime, an unknown family (`custom`, `cobol85`),
+    /// an identifier without a version (`provided.al2025`), or a version not above the family's newest
+    /// (`python3.9.1`, a misspelling). Families are compared as spelt: `dotnet` and `dotnetcore` are two.
+    pub fn newest_of_family(&self, runtime: &str) -> Option<&str> {
+        if self.runtimes.contains_key(runtime) {
+            return None;
+        }
+        let (family, version) = family_version(runtime)?;
+        let newest = self
+            .runtimes
+            .keys()
+            .filter_map(|id| family_version(id).filter(|(f, _)| *f == family).map(|(_, v)| (v, id.as_str())))
+            .max()?;
+        (version > newest.0).then_some(newest.1)
     }
 
     /// Days from the table's `updated` date to `today`, when over [`STALE_AFTER_DAYS`].
@@ -137,6 +162,17 @@ impl RuntimeTable {
             .max_by(|a, b| (a.deprecation, &a.id).cmp(&(b.deprecation, &b.id)))
             .map(|r| r.id.as_str())
     }
+}
+
+/// A runtime identifier as its family (the leading lower-case letters) and its version (the numeric
+/// dot-separated parts that follow, up to the first part that is not a number): `python3.15` -> (`python`,
+/// [3, 15]), `nodejs26.x` -> (`nodejs`, [26]), `java8.al2` -> (`java`, [8]), `ruby4.0` -> (`ruby`, [4, 0]).
+/// Identifier shapes from "Lambda runtimes" (Lambda Developer Guide, supported and deprecated runtimes).
+fn family_version(runtime: &str) -> Option<(&str, Vec<u32>)> {
+    let end = runtime.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(runtime.len());
+    let (family, rest) = runtime.split_at(end);
+    let version: Vec<u32> = rest.split('.').map_while(|p| p.parse().ok()).collect();
+    (!family.is_empty() && !version.is_empty()).then_some((family, version))
 }
 
 /// The language of a runtime id, from its leading letters (`python3.12` -> `python`, `java8.al2` -> `java`);
@@ -192,15 +228,34 @@ mod tests {
         assert_eq!(t.state("python3.10", date("2026-10-01"), 29), RuntimeState::Supported { until: date("2026-10-31") });
         assert_eq!(t.state("python3.10", date("2026-10-30"), 0), RuntimeState::Supported { until: date("2026-10-31") });
         assert_eq!(t.state("cobol85", date("2026-10-01"), 90), RuntimeState::Unknown);
-        // Worst last: a version on a deprecated runtime outranks an unknown one, which outranks a warning.
+        assert_eq!(t.state("python3.15", date("2026-10-01"), 90), RuntimeState::Newer);
+        // Worst last: a version on a deprecated runtime outranks an unknown one, which outranks a warning;
+        // a runtime newer than the table ranks best.
         let mut v = [
+            RuntimeState::Newer,
             RuntimeState::Deprecated { since: date("2020-01-01") },
             RuntimeState::Supported { until: date("2030-01-01") },
             RuntimeState::Unknown,
             RuntimeState::Deprecating { on: date("2027-01-01"), days: 3 },
         ];
         v.sort();
-        assert_eq!(v.map(RuntimeState::as_str), ["supported", "deprecating", "unknown", "deprecated"]);
+        assert_eq!(v.map(RuntimeState::as_str), ["newer", "supported", "deprecating", "unknown", "deprecated"]);
+    }
+
+    #[test]
+    fn identifiers_newer_than_their_family_in_the_table_are_told_apart_from_unknown_ones() {
+        let t = RuntimeTable::bundled().unwrap();
+        // The Lambda API's Runtime enum (aws-sdk-lambda 1.156) already has both.
+        assert_eq!(t.newest_of_family("python3.15"), Some("python3.14"));
+        assert_eq!(t.newest_of_family("nodejs26.x"), Some("nodejs24.x"));
+        assert_eq!(t.newest_of_family("python4.0"), Some("python3.14"));
+        assert_eq!(t.newest_of_family("java26"), Some("java25"));
+        // Listed, older than the newest, of no known family, without a version, or not a family at all.
+        for not_newer in ["python3.14", "python3.9.1", "nodejs23.x", "custom", "cobol85", "provided.al2025", "3.15", ""] {
+            assert_eq!(t.newest_of_family(not_newer), None, "{not_newer}");
+        }
+        assert_eq!(family_version("java8.al2023"), Some(("java", vec![8])));
+        assert_eq!(family_version("ruby4.0"), Some(("ruby", vec![4, 0])));
     }
 
     #[test]
