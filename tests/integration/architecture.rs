@@ -16,6 +16,10 @@ const LAYERS: &[&[&str]] = &[
     &["scan"],
     &["triage"],
     &["securityhub"],
+    // The other sinks: outputs bound for S3 and the run history (`store`), the notification digest and its
+    // SNS and webhook sinks (`notify`). They render nothing themselves: the root hands them what the outputs
+    // wrote.
+    &["store", "notify"],
     // `fix` (orgscan fix) beside the outputs: it uses the checks, the walker's credentials and the scanner
     // below it, and only the command line and the root use it.
     &["report", "fix"],
