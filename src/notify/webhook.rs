@@ -27,6 +27,7 @@ impl Poster {
     /// POSTs the digest; a status other than 2xx, a timeout or a refused connection is an error.
     pub async fn post(&self, url: &WebhookUrl, digest: &Digest) -> Result<(), String> {
         let body = serde_json::json!({ "text": format!("*{}*\n{}", digest.subject, digest.text) }).to_string();
+        tracing::debug!("notification: posting the digest to the webhook ({} bytes)", body.len());
         let mut req = HttpRequest::new(SdkBody::from(body));
         let fail = |why: String| format!("cannot post the notification to the webhook: {why}");
         req.set_method("POST").map_err(|_| fail("bad method".into()))?;

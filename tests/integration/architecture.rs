@@ -26,7 +26,8 @@ const LAYERS: &[&[&str]] = &[
     // `merge` (orgscan merge) reads shard reports back and writes every output from the merged one.
     &["merge"],
     &["cli"],
-    &["config", "progress"],
+    // `deliver`: the wiring of the S3 store and the notification around one run (used by the root and main).
+    &["config", "progress", "deliver"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

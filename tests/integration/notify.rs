@@ -137,7 +137,7 @@ async fn the_digest_is_posted_to_the_webhook_whose_url_reaches_no_log_and_no_out
 
     // The secret is nowhere: not in the logs (trace level), the summary, or any output.
     let secret = "w3bh00kS3cr3tT0k3n";
-    assert!(err.len() > 10_000, "trace logs were written ({} bytes)", err.len());
+    assert!(err.contains("scope evaluated") && err.contains("posting the digest to the webhook"), "debug logs were written:\n{err}");
     for (name, text) in [("stderr", err.clone()), ("stdout", summary)] {
         assert!(!text.contains(secret) && !text.contains("/services/T0RGSCAN"), "the webhook URL leaked into {name}");
     }
