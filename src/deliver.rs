@@ -61,7 +61,10 @@ pub async fn prepare_remote(plan: &store::StorePlan, factory: &ClientFactory) ->
         match store.get(url).await.map_err(|e| read(e, "--baseline"))? {
             Some(bytes) => Some(parse(url, &String::from_utf8_lossy(&bytes))?),
             None => {
-                return Err(RemoteError { message: format!("--baseline {url}: no such object in bucket '{}'", url.bucket), transient: false });
+                return Err(RemoteError {
+                    message: format!("--baseline {url}: no such object in bucket '{}'", url.bucket),
+                    transient: false,
+                });
             }
         }
     } else if let Some(history) = &plan.history {
@@ -104,7 +107,11 @@ pub async fn publish(
     if let Some(store) = &remote.store {
         for o in plan.outputs.iter().filter(|o| o.s3.is_some()) {
             let Some(url) = &o.s3 else { continue };
-            let done = if o.dir { store.put_dir(&o.local, url).await.map(|n| format!("{n} file(s)")) } else { store.put_file(&o.local, url).await.map(|()| "1 file".to_owned()) };
+            let done = if o.dir {
+                store.put_dir(&o.local, url).await.map(|n| format!("{n} file(s)"))
+            } else {
+                store.put_file(&o.local, url).await.map(|()| "1 file".to_owned())
+            };
             match done {
                 Ok(n) => out.lines.push(format!("{}: {n} written to {url}", o.option)),
                 Err(e) => out.errors.push(format!("{} not written: {e}", o.option)),

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod values;
-pub use self::values::{ChecksFormat, EXIT_CODES_HELP, FIX_EXIT_CODES_HELP, FailOnArg, LogFormat, SarifSuppressedArg, ScpDeniedArg, SeverityArg};
+pub use self::values::{
+    ChecksFormat, EXIT_CODES_HELP, FIX_EXIT_CODES_HELP, FailOnArg, LogFormat, SarifSuppressedArg, ScpDeniedArg, SeverityArg,
+};
 
 #[derive(Debug, Parser)]
 #[command(

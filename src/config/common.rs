@@ -8,8 +8,8 @@ use crate::cli::{FailOnArg, HistoryArgs, NotifyArgs, OutputArgs, SarifSuppressed
 use crate::files::{check_writable, is_stdout};
 use crate::model::{AccountId, FailOn, FailPolicy, Region, Severity, Shard};
 use crate::notify::{NotifyPlan, WebhookUrl};
-use crate::store::{S3Url, StorePlan, is_s3};
 use crate::report::Outputs;
+use crate::store::{S3Url, StorePlan, is_s3};
 use crate::triage::{Baseline, RuleSet};
 
 /// `--asff-dir`: created if missing, and checked to accept files.
@@ -168,7 +168,11 @@ pub(crate) fn remote(
     if let Some(r) = &o.s3_region {
         store.region = Some(r.trim().parse::<Region>().map_err(|e| ConfigError(format!("invalid --s3-region: {e}")))?);
     }
-    let s3_only = [("--s3-kms-key", o.s3_kms_key.is_some()), ("--s3-bucket-owner", o.s3_bucket_owner.is_some()), ("--s3-region", o.s3_region.is_some())];
+    let s3_only = [
+        ("--s3-kms-key", o.s3_kms_key.is_some()),
+        ("--s3-bucket-owner", o.s3_bucket_owner.is_some()),
+        ("--s3-region", o.s3_region.is_some()),
+    ];
     if let Some((flag, _)) = s3_only.iter().find(|(_, given)| *given).filter(|_| !store.uses_s3()) {
         return Err(ConfigError(format!("{flag} needs something in S3: an output s3://BUCKET/KEY, --baseline s3://... or --history")));
     }

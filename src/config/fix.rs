@@ -88,8 +88,21 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
         },
         tuning: args.tuning.clone(),
         security_hub: SecurityHubArgs { security_hub: false, security_hub_only_failed: false, dry_run: false, asff_dir: None },
-        history: HistoryArgs { baseline: None, history: None, suppressions: None, fail_on: None, fail_severity: None, fail_on_warning: false },
-        notify: NotifyArgs { notify_sns: None, notify_webhook: false, notify_webhook_file: None, notify_only_new: false, notify_severity: None },
+        history: HistoryArgs {
+            baseline: None,
+            history: None,
+            suppressions: None,
+            fail_on: None,
+            fail_severity: None,
+            fail_on_warning: false,
+        },
+        notify: NotifyArgs {
+            notify_sns: None,
+            notify_webhook: false,
+            notify_webhook_file: None,
+            notify_only_new: false,
+            notify_severity: None,
+        },
     }
 }
 

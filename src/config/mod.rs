@@ -9,9 +9,9 @@ pub mod file;
 pub mod fix;
 pub mod merge;
 
+pub use self::common::WEBHOOK_ENV;
 pub use self::common::shard_of;
 use self::common::{asff_dir, history, outputs, remote};
-pub use self::common::WEBHOOK_ENV;
 
 pub use self::file::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
@@ -22,12 +22,12 @@ use crate::check::{
 };
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::model::{FailPolicy, Region};
-use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::notify::NotifyPlan;
+use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
-use crate::store::StorePlan;
 use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
+use crate::store::StorePlan;
 use crate::triage::{Baseline, RuleSet};
 
 /// A configuration error: exit code 2, nothing scanned.

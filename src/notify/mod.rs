@@ -24,8 +24,13 @@ impl WebhookUrl {
     /// An `https://` (or, for a local relay, `http://`) URL; the error never repeats the value.
     pub fn new(source: &str, value: &str) -> Result<Self, String> {
         let v = value.trim();
-        let ok = (v.starts_with("https://") || v.starts_with("http://")) && v.len() > "https://".len() && !v.chars().any(char::is_whitespace);
-        if ok { Ok(Self(v.to_owned())) } else { Err(format!("the webhook URL from {source} is not an http(s):// URL (its value is not shown: it is a secret)")) }
+        let ok =
+            (v.starts_with("https://") || v.starts_with("http://")) && v.len() > "https://".len() && !v.chars().any(char::is_whitespace);
+        if ok {
+            Ok(Self(v.to_owned()))
+        } else {
+            Err(format!("the webhook URL from {source} is not an http(s):// URL (its value is not shown: it is a secret)"))
+        }
     }
 
     pub fn expose(&self) -> &str {

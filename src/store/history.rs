@@ -72,13 +72,7 @@ pub async fn latest(store: &Store, history: &S3Url) -> Result<Option<(S3Url, Str
 /// Moves the pointer to the run in `run` (written by [`run_folder`]).
 pub async fn point_to(store: &Store, history: &S3Url, run: &S3Url, started_at: DateTime<Utc>, exit_code: u8) -> Result<(), String> {
     let relative = run.key.strip_prefix(history.key.as_str()).unwrap_or(&run.key).to_owned();
-    let pointer = Pointer {
-        orgscan_history: POINTER_VERSION,
-        report: format!("{relative}{REPORT}"),
-        run: relative,
-        started_at,
-        exit_code,
-    };
+    let pointer = Pointer { orgscan_history: POINTER_VERSION, report: format!("{relative}{REPORT}"), run: relative, started_at, exit_code };
     let mut body = serde_json::to_vec_pretty(&pointer).map_err(|e| format!("cannot encode the history pointer: {e}"))?;
     body.push(b'\n');
     store.put(&history.join(POINTER), body).await
@@ -96,7 +90,13 @@ mod tests {
         let b = run_folder(&h, t("2026-12-10T01:00:00Z"));
         assert_eq!(a.key, "audits/runs/2026-12-02T09-21-33.123Z/");
         assert!(a.key < b.key);
-        let p = Pointer { orgscan_history: 1, run: "runs/x/".into(), report: "runs/x/orgscan.json".into(), started_at: t("2026-12-02T09:21:33Z"), exit_code: 1 };
+        let p = Pointer {
+            orgscan_history: 1,
+            run: "runs/x/".into(),
+            report: "runs/x/orgscan.json".into(),
+            started_at: t("2026-12-02T09:21:33Z"),
+            exit_code: 1,
+        };
         let back: Pointer = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
     }

@@ -131,7 +131,18 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     let mut sinks = BTreeSet::new();
     for run in 0..2 {
         let mut plan = crate::support::plan(&[
-            "--accounts", &m0, "--regions", "eu-west-1", "--checks", "guardduty-enabled", "--history", &history, "--html", &html, "--notify-sns", &topic,
+            "--accounts",
+            &m0,
+            "--regions",
+            "eu-west-1",
+            "--checks",
+            "guardduty-enabled",
+            "--history",
+            &history,
+            "--html",
+            &html,
+            "--notify-sns",
+            &topic,
         ]);
         let factory = moto.factory(&org.management_creds);
         let remote = orgscan::prepare_remote(&plan.store, &factory).await.unwrap_or_else(|e| panic!("{e}"));
@@ -148,12 +159,17 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
             };
         }
     }
-    let declared_sinks: BTreeSet<String> = orgscan::store::IAM_ACTIONS.iter().chain(orgscan::notify::IAM_ACTIONS).map(|a| (*a).to_owned()).collect();
+    let declared_sinks: BTreeSet<String> =
+        orgscan::store::IAM_ACTIONS.iter().chain(orgscan::notify::IAM_ACTIONS).map(|a| (*a).to_owned()).collect();
     assert_eq!(sinks, declared_sinks, "the S3 and SNS actions declared in the code and the operations recorded differ");
     // deploy/history-policy.json grants exactly them, and the KMS actions S3 calls on the caller's behalf for
     // --s3-kms-key (not SDK calls of orgscan's: "Specifying server-side encryption with AWS KMS", S3 User Guide).
     let kms_via_s3: BTreeSet<String> = ["kms:GenerateDataKey", "kms:Decrypt"].iter().map(|a| (*a).to_owned()).collect();
-    assert_eq!(policy_actions("deploy/history-policy.json"), declared_sinks.union(&kms_via_s3).cloned().collect(), "deploy/history-policy.json");
+    assert_eq!(
+        policy_actions("deploy/history-policy.json"),
+        declared_sinks.union(&kms_via_s3).cloned().collect(),
+        "deploy/history-policy.json"
+    );
     let history_policy = std::fs::read_to_string(root().join("deploy/history-policy.json")).unwrap();
     assert!(!history_policy.contains("arn:aws:") && !history_policy.contains("\"Resource\": \"*\""), "scoped, partition-neutral");
 

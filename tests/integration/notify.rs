@@ -29,13 +29,30 @@ async fn the_digest_is_published_to_sns_and_reaches_an_sqs_subscription() {
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let topic = sns.create_topic().name("orgscan-digest").send().await.unwrap().topic_arn().unwrap().to_owned();
     let queue = sqs.create_queue().queue_name("orgscan-digest").send().await.unwrap().queue_url().unwrap().to_owned();
-    let attrs = sqs.get_queue_attributes().queue_url(&queue).attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn).send().await.unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
     let queue_arn = attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
     sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
 
     let dir = tempdir();
     let json = dir.path().join("r.json");
-    let args = ["scan", "--this-account", "--regions", REGION, "--json", json.to_str().unwrap(), "--notify-sns", &topic, "--notify-severity", "high"];
+    let args = [
+        "scan",
+        "--this-account",
+        "--regions",
+        REGION,
+        "--json",
+        json.to_str().unwrap(),
+        "--notify-sns",
+        &topic,
+        "--notify-severity",
+        "high",
+    ];
     let o = orgscan(&moto, &creds, &args);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -107,7 +124,20 @@ async fn the_digest_is_posted_to_the_webhook_whose_url_reaches_no_log_and_no_out
     let out = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
     let (json, html, sarif, ocsf) = (out("r.json"), out("r.html"), out("r.sarif"), out("r.ocsf.jsonl"));
     let args: Vec<String> = [
-        "scan", "--this-account", "--regions", REGION, "-vvv", "--json", &json, "--html", &html, "--sarif", &sarif, "--ocsf", &ocsf, "--notify-webhook",
+        "scan",
+        "--this-account",
+        "--regions",
+        REGION,
+        "-vvv",
+        "--json",
+        &json,
+        "--html",
+        &html,
+        "--sarif",
+        &sarif,
+        "--ocsf",
+        &ocsf,
+        "--notify-webhook",
     ]
     .iter()
     .map(|a| (*a).to_owned())
@@ -131,7 +161,12 @@ async fn the_digest_is_posted_to_the_webhook_whose_url_reaches_no_log_and_no_out
     let posted: serde_json::Value = serde_json::from_str(&body).unwrap();
     let text = posted["text"].as_str().unwrap();
     assert!(text.starts_with("*orgscan: 1 new FAIL(s), exit 1*\n"), "{text}");
-    for needle in [format!("orgscan scan of account {account}"), "FAILs: 1 (critical 1)".to_owned(), "(exit code 1)".to_owned(), format!("Reports: {json}")] {
+    for needle in [
+        format!("orgscan scan of account {account}"),
+        "FAILs: 1 (critical 1)".to_owned(),
+        "(exit code 1)".to_owned(),
+        format!("Reports: {json}"),
+    ] {
         assert!(text.contains(&needle), "expected {needle:?} in:\n{text}");
     }
 
@@ -171,10 +206,23 @@ async fn a_failed_notification_is_exit_5_and_the_reports_are_written() {
     assert_eq!(read_json(&json)["tool"]["name"], "orgscan", "the report is written");
 
     // With --notify-only-new and --notify-severity above every FAIL, nothing is new: nothing is sent.
-    let o = orgscan(&moto, &creds, &[
-        "scan", "--this-account", "--regions", REGION, "--notify-webhook-file", secret_file.to_str().unwrap(), "--notify-only-new", "--notify-severity", "critical",
-        "--checks", "guardduty-enabled",
-    ]);
+    let o = orgscan(
+        &moto,
+        &creds,
+        &[
+            "scan",
+            "--this-account",
+            "--regions",
+            REGION,
+            "--notify-webhook-file",
+            secret_file.to_str().unwrap(),
+            "--notify-only-new",
+            "--notify-severity",
+            "critical",
+            "--checks",
+            "guardduty-enabled",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing new, none sent"), "{}", stderr(&o));
 }

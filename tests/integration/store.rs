@@ -181,7 +181,8 @@ async fn a_bucket_that_denies_is_missing_or_belongs_to_another_account_is_named_
         let report = read_json(&json);
         assert_valid("report.schema.json", &report);
         assert_eq!(kms_rows(&report).len(), 1, "{case}");
-        let kept = err.lines().find_map(|l| l.split("the outputs bound for S3 are kept in ").nth(1)).unwrap_or_else(|| panic!("{case}: {err}"));
+        let kept =
+            err.lines().find_map(|l| l.split("the outputs bound for S3 are kept in ").nth(1)).unwrap_or_else(|| panic!("{case}: {err}"));
         let kept = std::path::Path::new(kept.trim());
         assert!(kept.join("orgscan.sarif").is_file(), "{case}: {}", kept.display());
         std::fs::remove_dir_all(kept).unwrap();
@@ -191,7 +192,8 @@ async fn a_bucket_that_denies_is_missing_or_belongs_to_another_account_is_named_
     // A history in a missing bucket stops the run before the scan (its baseline cannot be read): exit 2.
     let json = dir.path().join("history.json");
     let history = format!("s3://{missing}/audits/");
-    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", REGION, "--history", &history, "--json", json.to_str().unwrap()]);
+    let o =
+        orgscan(&moto, &creds, &["scan", "--this-account", "--regions", REGION, "--history", &history, "--json", json.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot read the baseline (--history)") && err.contains(&format!("bucket '{missing}'")), "{err}");
