@@ -13,6 +13,7 @@ mod fix_iam;
 mod history;
 mod html;
 mod http_faults;
+mod image;
 mod iam_enforced;
 mod least_privilege;
 mod long_scans;
