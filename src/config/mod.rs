@@ -10,7 +10,7 @@ pub mod fix;
 pub mod merge;
 
 pub use self::common::shard_of;
-use self::common::{asff_dir, history, outputs};
+use self::common::{asff_dir, history, outputs, with_shard_index};
 
 pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
@@ -294,7 +294,11 @@ impl ScanPlan {
             return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
         }
 
-        let outputs = outputs(&args.outputs)?;
+        let shard = match &selection {
+            Selection::Organization(sel) => sel.shard,
+            Selection::ThisAccount => None,
+        };
+        let outputs = outputs(&with_shard_index(&args.outputs, shard)?)?;
         let partial = partial_selection(args, &checks, &regions);
         if let Some(p) = &partial
             && p.len() > MAX_PARTIAL
@@ -373,6 +377,26 @@ mod tests {
             let e = validate_ou(bad).unwrap_err().0;
             assert!(e.contains(&format!("'{bad}'")), "{e}");
         }
+    }
+
+    #[test]
+    fn shard_placeholder_in_output_paths_is_the_shard_index_and_needs_a_shard() {
+        let args = crate::cli::OutputArgs {
+            json: Some(PathBuf::from("/reports/shard-{shard}.json")),
+            html: Some(PathBuf::from("plain.html")),
+            sarif: None,
+            sarif_dir: Some(PathBuf::from("sarif-{shard}")),
+            sarif_category: None,
+            sarif_suppressed: None,
+            ocsf: None,
+            ocsf_dir: None,
+        };
+        let got = with_shard_index(&args, Some(crate::model::Shard { index: 3, count: 4 })).unwrap();
+        assert_eq!(got.json, Some(PathBuf::from("/reports/shard-3.json")));
+        assert_eq!(got.sarif_dir, Some(PathBuf::from("sarif-3")));
+        assert_eq!(got.html, Some(PathBuf::from("plain.html")));
+        let e = with_shard_index(&args, None).unwrap_err().0;
+        assert!(e.contains("--json '/reports/shard-{shard}.json'") && e.contains("--shard"), "{e}");
     }
 
     #[test]
