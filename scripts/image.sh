@@ -58,6 +58,12 @@ rm -rf "$context/rootfs" "$context/orgscan"
 mkdir -p "$context/rootfs/etc/ssl/certs"
 cp "$binary" "$context/orgscan"
 chmod 0755 "$context/orgscan"
+# Symbols are of no use in the image (the release profile keeps no debug info, but the symbol table).
+if command -v strip >/dev/null; then
+  strip --strip-all "$context/orgscan"
+else
+  echo "orgscan image: warning: strip (binutils) is not installed: the binary keeps its symbol table" >&2
+fi
 cp -L "$certs" "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
 libs=0
 while read -r line; do
