@@ -74,7 +74,13 @@ pub async fn run_scan_with_accounts(
     progress: &mut dyn Progress,
 ) -> Result<ScanOutcome, WalkError> {
     let limits = limits(plan);
-    let (caller, home) = org::whoami(&factory).await?;
+    // One stop for every phase: the walk as the scopes (a stop before the first scope must not kill the run).
+    tokio::pin!(cancel);
+    let (caller, home) = tokio::select! {
+        biased;
+        () = &mut cancel => return Err(WalkError::Stopped),
+        r = org::whoami(&factory) => r?,
+    };
     let factory = factory.with_home_region(home);
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
     let mut notes = Vec::new();
@@ -114,7 +120,16 @@ pub async fn run_scan_with_accounts(
             guardduty_admins: None,
             selection: vec![caller.account.clone()],
         },
-        Selection::Organization(sel) => walker.plan(sel).await?,
+        Selection::Organization(sel) => {
+            tokio::select! {
+                biased;
+                () = &mut cancel => {
+                    let report = stopped_in_walk(plan, &caller.account, sel, notes, &factory);
+                    return Ok(ScanOutcome { report, accounts: Vec::new() });
+                }
+                r = walker.plan(sel) => r?,
+            }
+        }
     };
     let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
     let mut settings = plan.settings.clone();
@@ -134,7 +149,10 @@ pub async fn run_scan_with_accounts(
             AccountSource::Failed(_) | AccountSource::Skipped(_) => None,
         })
         .collect();
-    let mut report = scanner.run(subject, accounts, &plan.regions, cancel, progress).await;
+    let mut report = scanner.run(subject, accounts, &plan.regions, &mut cancel, progress).await;
+    if report.incomplete {
+        report.stopped = Some(model::Stopped { phase: model::Phase::Scan, not_reached: interrupted_accounts(&report) });
+    }
     report.accounts = org.infos;
     report.notes.extend(org.notes);
     report.notes.extend(notes);
@@ -154,6 +172,40 @@ pub async fn run_scan_with_accounts(
     Ok(ScanOutcome { report, accounts: configs })
 }
 
+/// The report of a scan stopped during the organization walk: no account was scanned, each one selected (or
+/// the organization as a whole) is named as not reached, and a baseline's FAILs are carried forward.
+fn stopped_in_walk(plan: &ScanPlan, caller: &AccountId, sel: &org::OrgSelection, notes: Vec<Note>, factory: &ClientFactory) -> ScanReport {
+    let checks = plan.checks.iter().map(|c| c.info()).collect();
+    let mut report = ScanReport::new(Subject::Accounts { caller: caller.clone() }, checks);
+    let error = model::ScopeError::new("Interrupted", "stopped during the organization walk, before any account was scanned");
+    report.errors.push(model::ErrorEntry { account: caller.clone(), region: None, check_id: None, error });
+    report.notes = notes;
+    report.incomplete = true;
+    let not_reached = if sel.accounts.is_empty() {
+        vec!["every account of the organization: the walk (accounts, OUs, roles) did not finish".to_owned()]
+    } else {
+        sel.accounts.iter().map(|a| format!("account {a}")).collect()
+    };
+    report.stopped = Some(model::Stopped { phase: model::Phase::Walk, not_reached });
+    report.stats.api = factory.stats().snapshot();
+    report.partial = plan.partial.clone();
+    report.fail_policy = plan.fail_policy;
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
+    report
+}
+
+/// The accounts with a scope a stop interrupted, each with how many of its scopes it left unfinished.
+fn interrupted_accounts(report: &ScanReport) -> Vec<String> {
+    let mut by_account: std::collections::BTreeMap<&AccountId, usize> = Default::default();
+    for c in &report.coverage {
+        if matches!(&c.status, model::CoverageStatus::Error(e) if e.code == "Interrupted") {
+            *by_account.entry(&c.account).or_default() += 1;
+        }
+    }
+    by_account.into_iter().map(|(a, n)| format!("account {a}: {n} scope(s) not finished")).collect()
+}
+
 /// `--security-hub`: imports the findings of every fully evaluated (account, region) scope with that
 /// account's credentials, and records the outcome (and the calls it made) in the report.
 pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, factory: &ClientFactory, cancel: impl Future<Output = ()>) {
@@ -165,6 +217,15 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
         now: chrono::Utc::now(),
     };
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
+    let interrupted: Vec<String> = imported
+        .scopes
+        .iter()
+        .filter(|s| matches!(&s.status, model::import::ImportStatus::Error(e) if e.code == "Interrupted"))
+        .map(|s| format!("Security Hub import of {}/{}", s.account, s.region.as_ref().map_or("-", |r| r.as_str())))
+        .collect();
+    if !interrupted.is_empty() && outcome.report.stopped.is_none() {
+        outcome.report.stopped = Some(model::Stopped { phase: model::Phase::SecurityHubImport, not_reached: interrupted });
+    }
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
 }
@@ -172,8 +233,29 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
 /// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
 /// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
 pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
-    let parts = plan.reports.iter().map(|p| merge::read::load(p)).collect::<Result<Vec<_>, _>>()?;
+    run_merge_until(plan, &|| false)
+}
+
+/// [`run_merge`], stopping before the next shard report once `stopped` says so (Ctrl-C, SIGTERM): the reports
+/// not read are missing shards (their accounts unscanned, the result incomplete) and the report names them.
+pub fn run_merge_until(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
+    let mut parts = Vec::new();
+    let mut not_reached = Vec::new();
+    for p in &plan.reports {
+        if stopped() {
+            not_reached.push(format!("shard report {}", p.display()));
+        } else {
+            parts.push(merge::read::load(p)?);
+        }
+    }
+    if parts.is_empty() && !not_reached.is_empty() {
+        return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
+    }
     let mut report = merge::merge(parts)?;
+    if !not_reached.is_empty() {
+        report.incomplete = true;
+        report.stopped = Some(model::Stopped { phase: model::Phase::Merge, not_reached });
+    }
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::ConfigError;
-use super::common::{asff_dir, history, outputs};
+use super::common::{asff_dir, collisions, history, outputs};
 use crate::cli::MergeArgs;
 use crate::model::FailPolicy;
 use crate::report::Outputs;
@@ -36,6 +36,9 @@ impl MergePlan {
         if let Some(dir) = &args.asff_dir {
             asff_dir(dir)?;
         }
+        let mut inputs: Vec<(&str, &std::path::Path)> = args.reports.iter().map(|p| ("shard report", p.as_path())).collect();
+        inputs.extend(args.history.suppressions.as_deref().map(|p| ("--suppressions", p)));
+        collisions(&outputs, args.asff_dir.as_deref(), args.history.baseline.as_deref(), &inputs)?;
         let (baseline, suppressions, fail_policy) = history(&args.history)?;
         Ok(Self { reports: args.reports.clone(), outputs, asff_dir: args.asff_dir.clone(), baseline, suppressions, fail_policy })
     }

@@ -210,6 +210,7 @@ fn validate_role_name(flag: &str, n: &str) -> Result<String, ConfigError> {
 
 impl ScanPlan {
     pub fn from_args(args: &ScanArgs) -> Result<Self, ConfigError> {
+        let config_file = args.config.clone();
         let merged;
         let args = match &args.config {
             Some(path) => {
@@ -333,6 +334,10 @@ impl ScanPlan {
         // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
         aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
         let security_hub = validate_security_hub(&args.security_hub)?;
+        let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
+        inputs.extend(config_file.as_deref().map(|p| ("--config", p)));
+        inputs.extend(args.history.suppressions.as_deref().map(|p| ("--suppressions", p)));
+        common::collisions(&outputs, security_hub.asff_dir.as_deref(), args.history.baseline.as_deref(), &inputs)?;
         let (baseline, suppressions, fail_policy) = history(&args.history)?;
         let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
         Ok(Self {

@@ -223,6 +223,40 @@ pub struct ScanReport {
     /// `--shard INDEX/COUNT`: which shard of a sharded scan this is, and the full selection; `None` for a
     /// scan of the whole selection (a merged report included).
     pub shard: Option<ShardInfo>,
+    /// The run was stopped (Ctrl-C, SIGTERM): in which phase, and what it did not reach; `None` otherwise.
+    pub stopped: Option<Stopped>,
+}
+
+/// The phase of a run a stop (Ctrl-C, SIGTERM) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The organization walk: accounts, OUs, delegated administrators, role assumption.
+    Walk,
+    /// The scopes (check x account x region).
+    Scan,
+    /// `--security-hub`: the import.
+    SecurityHubImport,
+    /// `orgscan merge`: reading the shard reports.
+    Merge,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Walk => "walk",
+            Phase::Scan => "scan",
+            Phase::SecurityHubImport => "security_hub_import",
+            Phase::Merge => "merge",
+        }
+    }
+}
+
+/// A stopped run: the phase it was in and, in words, each thing it did not reach (accounts, scopes, shard
+/// reports), so a reader (and a `--baseline` run after it) knows what this report does not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub phase: Phase,
+    pub not_reached: Vec<String>,
 }
 
 /// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
@@ -280,6 +314,7 @@ impl ScanReport {
             suppressions: None,
             fail_policy: FailPolicy::default(),
             shard: None,
+            stopped: None,
         }
     }
 
@@ -323,6 +358,7 @@ impl ScanReport {
     pub fn is_incomplete(&self) -> bool {
         self.has_gaps()
             || self.incomplete
+            || self.stopped.is_some()
             || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
             || !self.evaluated_anything()
     }

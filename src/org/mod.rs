@@ -85,6 +85,9 @@ pub enum WalkError {
     UnsupportedPartition(String),
     #[error("cannot start the scan: {0} (after every retry). This may pass: retry later")]
     Transient(ScopeError),
+    /// Ctrl-C or SIGTERM before the caller's identity was known: there is no subject to report on.
+    #[error("stopped (Ctrl-C or SIGTERM) before the caller's identity was read: nothing was scanned and no report was written")]
+    Stopped,
 }
 
 impl WalkError {
@@ -96,7 +99,11 @@ impl WalkError {
     /// Exit code: 6 when the cause may pass (AWS unreachable, throttling or 5xx after every retry), else 2:
     /// the invocation or the credentials' permissions must change.
     pub fn exit_code(&self) -> u8 {
+        if matches!(self, WalkError::Stopped) {
+            return crate::model::exit::INCOMPLETE;
+        }
         let transient = match self {
+            WalkError::Stopped => false,
             WalkError::Unreachable { .. } | WalkError::Transient(_) => true,
             WalkError::Credentials(e) | WalkError::Organization(e) | WalkError::Ou { error: e, .. } => e.transient,
             WalkError::Partition { .. } | WalkError::UnsupportedPartition(_) => false,

@@ -25,6 +25,7 @@ mod recipes;
 mod sarif;
 mod securityhub;
 mod shard;
+mod stops;
 mod summary;
 mod suppressions;
 mod tags;
