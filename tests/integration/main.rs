@@ -19,6 +19,7 @@ mod long_scans;
 mod mocks;
 mod ocsf;
 mod org;
+mod outputs;
 mod real_org;
 mod realism_proxy;
 mod recipes;
