@@ -87,9 +87,7 @@ pub fn remove_in_tree(dir: &Path, path: &Path) -> std::io::Result<()> {
 /// Refuses a symlink, or anything but a directory (for the last component: a directory if `last_dir`, else
 /// a regular file), on the way from `dir` (excluded: the user named it) down to `path`.
 fn check_in_tree(dir: &Path, path: &Path, last_dir: bool) -> std::io::Result<()> {
-    let rel = path
-        .strip_prefix(dir)
-        .map_err(|_| std::io::Error::other(format!("'{}' is outside '{}'", path.display(), dir.display())))?;
+    let rel = path.strip_prefix(dir).map_err(|_| std::io::Error::other(format!("'{}' is outside '{}'", path.display(), dir.display())))?;
     let mut at = dir.to_path_buf();
     let n = rel.components().count();
     for (i, c) in rel.components().enumerate() {
@@ -154,9 +152,8 @@ fn kind(meta: &std::fs::Metadata) -> Kind {
 /// The file a path names: itself, or what its symlink(s) point to (a dangling symlink is an error).
 fn resolve(path: &Path) -> std::io::Result<PathBuf> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("'{}' is a symlink to nothing that exists ({e})", path.display()))
-        }),
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("'{}' is a symlink to nothing that exists ({e})", path.display()))),
         _ => Ok(path.to_path_buf()),
     }
 }

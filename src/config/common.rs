@@ -22,7 +22,9 @@ pub(crate) fn asff_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
 /// A directory option given `-`: there is no stdout for a directory of files.
 fn not_stdout(option: &str, dir: &std::path::Path) -> Result<(), ConfigError> {
     if is_stdout(dir) {
-        return Err(ConfigError(format!("invalid {option} '-': it names a directory of files, which cannot go to stdout; give a directory")));
+        return Err(ConfigError(format!(
+            "invalid {option} '-': it names a directory of files, which cannot go to stdout; give a directory"
+        )));
     }
     Ok(())
 }
@@ -66,7 +68,9 @@ pub(crate) fn collisions(
                 )));
             }
         }
-        for (d, dir) in [("--sarif-dir", outputs.sarif_dir.as_deref()), ("--ocsf-dir", outputs.ocsf_dir.as_deref()), ("--asff-dir", asff_dir)] {
+        for (d, dir) in
+            [("--sarif-dir", outputs.sarif_dir.as_deref()), ("--ocsf-dir", outputs.ocsf_dir.as_deref()), ("--asff-dir", asff_dir)]
+        {
             if let Some(dir) = dir
                 && is_inside(pa, dir)
             {

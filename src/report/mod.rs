@@ -12,8 +12,8 @@ pub mod text;
 use std::path::PathBuf;
 
 use crate::files::{is_stdout, write_atomic, write_in_tree};
-use std::path::Path;
 use crate::model::ScanReport;
+use std::path::Path;
 
 /// The report files to write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

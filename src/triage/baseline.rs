@@ -121,8 +121,7 @@ impl Baseline {
         if tool != Some("orgscan") {
             return Err(not_ours("its tool.name is not \"orgscan\""));
         }
-        let version =
-            header.schema_version.as_ref().and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
+        let version = header.schema_version.as_ref().and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
         let readable = REPORT_SCHEMA_VERSIONS_READ.join(", ");
         match version.parse::<u32>() {
             Ok(_) if REPORT_SCHEMA_VERSIONS_READ.contains(&version) => {}
@@ -188,7 +187,9 @@ impl Causes {
         let mut notes: Vec<String> = self
             .by_cause
             .into_iter()
-            .map(|(cause, (n, example))| format!("{file}: {n} entr{} ignored: {cause} (first: F = {example:?})", if n == 1 { "y" } else { "ies" }))
+            .map(|(cause, (n, example))| {
+                format!("{file}: {n} entr{} ignored: {cause} (first: F = {example:?})", if n == 1 { "y" } else { "ies" })
+            })
             .collect();
         if self.other > 0 {
             notes.push(format!("{file}: {} more entries ignored for other causes", self.other));

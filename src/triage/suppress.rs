@@ -133,7 +133,9 @@ impl Matcher {
             // The schema's pattern (YYYY-MM-DD) and format (a calendar date): nothing else is a date.
             Some(toml::Value::String(t)) => Some(
                 Some(t.as_str())
-                    .filter(|t| t.len() == 10 && t.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() }))
+                    .filter(|t| {
+                        t.len() == 10 && t.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+                    })
                     .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
                     .ok_or_else(|| format!("`expires = {t:?}` is not a date: give YYYY-MM-DD, e.g. expires = 2027-03-31"))?,
             ),
@@ -160,7 +162,11 @@ impl Matcher {
             || !r.tags.is_empty()
             || (!r.resources.is_empty() && !r.resources.iter().any(|g| matches_every_arn(g)));
         if check.is_none() && !narrows {
-            let how = r.resources.iter().find(|g| matches_every_arn(g)).map_or(String::new(), |g| format!(" (resources = [{g:?}] matches every ARN)"));
+            let how = r
+                .resources
+                .iter()
+                .find(|g| matches_every_arn(g))
+                .map_or(String::new(), |g| format!(" (resources = [{g:?}] matches every ARN)"));
             return Err(format!(
                 "check = \"*\" without accounts, ous, regions, resources or tags that narrow it would suppress every FAIL{how}; narrow it"
             ));

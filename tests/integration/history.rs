@@ -296,11 +296,7 @@ fn a_baseline_of_another_organization_gives_a_note() {
     };
     let mut r = scan();
     orgscan::triage::apply(&mut r, Some(&theirs), None, today);
-    assert!(
-        r.notes.iter().any(|n| n.text.contains("\"o-bbbbbbbbbb\"") && n.text.contains("not of o-aaaaaaaaaa")),
-        "{:?}",
-        r.notes
-    );
+    assert!(r.notes.iter().any(|n| n.text.contains("\"o-bbbbbbbbbb\"") && n.text.contains("not of o-aaaaaaaaaa")), "{:?}", r.notes);
     let mut r = scan();
     orgscan::triage::apply(&mut r, Some(&ours), None, today);
     assert!(r.notes.iter().all(|n| !n.text.contains("is a report of organization")), "{:?}", r.notes);

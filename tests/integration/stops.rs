@@ -31,12 +31,7 @@ enum Kind {
 }
 
 fn kind(head: &str, body: &str) -> Kind {
-    let service = head
-        .split("credential=")
-        .nth(1)
-        .and_then(|c| c.split('/').nth(3))
-        .unwrap_or_default()
-        .to_owned();
+    let service = head.split("credential=").nth(1).and_then(|c| c.split('/').nth(3)).unwrap_or_default().to_owned();
     match service.as_str() {
         "sts" if body.contains("action=getcalleridentity") => Kind::Identity,
         "sts" => Kind::Other,
@@ -257,7 +252,11 @@ async fn sigterm_in_every_phase_exits_3_or_4_with_whole_reports_that_name_what_w
             }
             Kind::Scan => {
                 let r = assert_stopped(&report, "scan", code, &what);
-                let interrupted = r["coverage"].as_array().unwrap().iter().filter(|c| c["detail"].as_str().unwrap_or_default().starts_with("Interrupted"));
+                let interrupted = r["coverage"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c["detail"].as_str().unwrap_or_default().starts_with("Interrupted"));
                 assert!(interrupted.count() >= 1, "{what}: the scope in flight is interrupted");
                 // A partial scan imports nothing (the import would resolve what it did not read).
                 let scopes = r["security_hub"]["scopes"].as_array().unwrap();

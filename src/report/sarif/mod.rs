@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, LogicalLocation, Message, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
     ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Suppression, Tool, ToolComponent,
 };
 
@@ -312,7 +312,7 @@ impl<'a> Renderer<'a> {
         let mut r = SarifResult::builder()
             .rule_id(info.id)
             .level(level(f))
-            .message(Message::builder().text(message).build())
+            .message(parts::message(message))
             .locations(vec![location])
             // GitHub matches alerts across uploads by this key; orgscan's fingerprint hashes (check, partition,
             // account, region, resource id), so the alert survives message changes and re-scans.
@@ -360,9 +360,7 @@ impl<'a> Renderer<'a> {
         if r.incomplete {
             notes.push(
                 Notification::builder()
-                    .message(
-                        Message::builder().text("The scan was interrupted: scopes not visited are missing from these results.").build(),
-                    )
+                    .message(parts::message("The scan was interrupted: scopes not visited are missing from these results."))
                     .level(json!("error"))
                     .build(),
             );
@@ -402,7 +400,7 @@ impl<'a> Renderer<'a> {
                 props.insert("regions".to_owned(), json!(regions));
                 props.insert("denied_actions".to_owned(), json!(actions));
                 Notification::builder()
-                    .message(Message::builder().text(text).build())
+                    .message(parts::message(text))
                     .level(json!("note"))
                     .properties(PropertyBag::builder().additional_properties(props).build())
                     .build()
@@ -428,7 +426,7 @@ impl<'a> Renderer<'a> {
         props.insert("resource_arn".to_owned(), json!(n.resource.arn));
         props.insert("error_code".to_owned(), json!(n.error.code));
         let b = Notification::builder()
-            .message(Message::builder().text(text).build())
+            .message(parts::message(text))
             .level(json!("warning"))
             .properties(PropertyBag::builder().additional_properties(props).build());
         match self.rule_index(n.check_id) {
@@ -455,7 +453,7 @@ impl<'a> Renderer<'a> {
         props.insert("check_id".to_owned(), json!(e.check_id));
         props.insert("error_code".to_owned(), json!(e.error.code));
         let n = Notification::builder()
-            .message(Message::builder().text(text).build())
+            .message(parts::message(text))
             .level(json!("error"))
             .properties(PropertyBag::builder().additional_properties(props).build());
         match e.check_id.and_then(|id| Some((id, self.rule_index(id)?))) {
@@ -487,5 +485,25 @@ mod tests {
         );
         assert_eq!(category(&org, Some("regions=eu-west-1"), Some("cloud/prod")), "cloud/prod/");
         assert_eq!(account_category("cloud/prod/", &a), "cloud/prod/123456789012/");
+    }
+
+    #[test]
+    fn square_brackets_in_a_message_are_text_never_an_embedded_link() {
+        let a: AccountId = "123456789012".parse().unwrap();
+        let t = crate::model::Target::new(a.clone(), "eu-west-1".parse().unwrap());
+        let id = "[click](https://example.com) \\[x\\]";
+        let f = crate::model::Finding::builder(crate::check::kms::INFO, &t)
+            .resource("AwsKmsKey", id, format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"))
+            .fail(format!("key {id} is pending deletion"))
+            .build()
+            .unwrap();
+        let r = ScanReport { findings: vec![f], ..ScanReport::new(Subject::Account(a), vec![crate::check::kms::INFO]) };
+        let file = render_file(&r, &SarifOptions::default(), &Limits::GITHUB).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&file.bytes).unwrap();
+        let text = v["runs"][0]["results"][0]["message"]["text"].as_str().unwrap();
+        // SARIF 2.1.0 §3.11.6: literal brackets (and the backslash that would escape them) escaped.
+        assert!(text.contains("key \\[click\\](https://example.com) \\\\\\[x\\\\\\] is pending deletion"), "{text}");
+        let unescaped = text.char_indices().filter(|&(i, c)| matches!(c, '[' | ']') && !text[..i].ends_with('\\')).count();
+        assert_eq!(unescaped, 0, "{text}");
     }
 }

@@ -53,6 +53,20 @@ pub(super) fn rule(c: &CheckInfo) -> ReportingDescriptor {
         .build()
 }
 
+/// A plain text `message`: SARIF 2.1.0 §3.11.6 reads `[text](target)` in plain text as an embedded link, so
+/// every literal `[` and `]` (and a backslash, which would escape them) is escaped with a backslash: a resource
+/// name such as `[click](https://example.com)` stays text in a viewer.
+pub(super) fn message(text: impl AsRef<str>) -> Message {
+    let mut out = String::with_capacity(text.as_ref().len());
+    for c in text.as_ref().chars() {
+        if matches!(c, '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Message::builder().text(out).build()
+}
+
 pub(super) fn text(s: &str) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s).build()
 }
@@ -123,7 +137,7 @@ pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
                 .logical_locations(vec![
                     LogicalLocation::builder().name(r.resource_id.clone()).fully_qualified_name(r.arn.clone()).kind("resource").build(),
                 ])
-                .message(Message::builder().text(r.describe()).build())
+                .message(message(r.describe()))
                 .build()
         })
         .collect()
