@@ -119,6 +119,7 @@ pub async fn run_scan_with_accounts(
             notes: Vec::new(),
             guardduty_admins: None,
             selection: vec![caller.account.clone()],
+            rejected: Vec::new(),
         },
         Selection::Organization(sel) => {
             tokio::select! {
@@ -131,7 +132,7 @@ pub async fn run_scan_with_accounts(
             }
         }
     };
-    let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
+    let (subject, accounts, selection, rejected) = (org.subject, org.accounts, org.selection, org.rejected);
     let mut settings = plan.settings.clone();
     settings.guardduty_admins = org.guardduty_admins.map(Arc::new);
     let scanner = Scanner {
@@ -154,6 +155,12 @@ pub async fn run_scan_with_accounts(
         report.stopped = Some(model::Stopped { phase: model::Phase::Scan, not_reached: interrupted_accounts(&report) });
     }
     report.accounts = org.infos;
+    // An organization entry that could not be taken is an error of the scan (never silently dropped): the
+    // report is incomplete.
+    for text in rejected {
+        let error = model::ScopeError::new("InvalidAccountId", text);
+        report.errors.push(model::ErrorEntry { account: caller.account.clone(), region: None, check_id: None, error });
+    }
     report.notes.extend(org.notes);
     report.notes.extend(notes);
     // The books sorted everything else; only the notes were added here.

@@ -207,14 +207,33 @@ pub struct OrgAccount {
     pub state: String,
 }
 
-/// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`).
-pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Vec<OrgAccount>, ScopeError> {
+/// The organization's accounts as `ListAccounts` gives them, and each entry it could not take (an id that is
+/// not 12 digits), in words: an error of the scan, never dropped silently.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub accounts: Vec<OrgAccount>,
+    pub rejected: Vec<String>,
+}
+
+/// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`); an account listed twice
+/// (a page that repeats entries) is taken once. An account id is 12 digits ("Account.Id", Organizations API
+/// Reference: pattern `^\d{12}$`); an entry without one is rejected, named (its id cut short and escaped).
+pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Listed, ScopeError> {
     let org = clients.organizations();
     let mut out = Vec::new();
+    let mut rejected = Vec::new();
+    let mut seen = BTreeSet::new();
     let gate = limits.gate(Service::Organizations, central);
     gate.pages("ListAccounts", org.list_accounts().into_paginator().send(), |page| {
         for a in page.accounts() {
-            let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else { continue };
+            let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else {
+                let shown: String = a.id().unwrap_or_default().chars().take(40).collect();
+                rejected.push(format!("ListAccounts gave an account whose id {shown:?} is not 12 digits: that account was not scanned"));
+                continue;
+            };
+            if !seen.insert(id.clone()) {
+                continue;
+            }
             let state = a
                 .state()
                 .map(|s| s.as_str().to_owned())
@@ -224,7 +243,7 @@ pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target)
         }
     })
     .await?;
-    Ok(out)
+    Ok(Listed { accounts: out, rejected })
 }
 
 /// What the walk found: what the scan covers, each selected account's plan, the names and OU paths of the
@@ -238,6 +257,8 @@ pub struct OrgPlan {
     pub guardduty_admins: Option<BTreeSet<AccountId>>,
     /// Every selected account, sorted, before `--shard` kept its own: the selection the shards share.
     pub selection: Vec<AccountId>,
+    /// `ListAccounts` entries that could not be taken (see [`Listed`]): errors of the scan.
+    pub rejected: Vec<String>,
 }
 
 /// Everything needed to reach member accounts.
@@ -284,9 +305,12 @@ impl Walker<'_> {
         let mut infos = BTreeMap::new();
         let mut notes = Vec::new();
         let mut guardduty_admins = None;
+        let mut rejected = Vec::new();
         let subject;
         if sel.accounts.is_empty() {
-            let accounts = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::organization)?;
+            let listed = list_accounts(&central, &self.limits, &central_target).await.map_err(WalkError::organization)?;
+            rejected = listed.rejected;
+            let accounts = listed.accounts;
             // The organization id names the scan (the default SARIF category): a transient failure here must
             // not quietly rename it, which would reopen every code-scanning alert under another category.
             let org_id = {
@@ -384,7 +408,7 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection })
+        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection, rejected })
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {
