@@ -9,6 +9,7 @@
 //! - a character device or a FIFO (`/dev/null`, a named pipe): written in place, never replaced (a stream
 //!   cannot be written atomically, so the whole output is rendered before the first byte);
 //! - `-`: stdout, for `--json` only; any other kind of file (a directory, a socket, a block device) is refused.
+//!
 //! Inside an output directory (`--sarif-dir`, `--ocsf-dir`, `--asff-dir`) orgscan names the files itself, so
 //! a symlink or special file there is refused and nothing is written or deleted through it.
 
