@@ -119,20 +119,15 @@ pub async fn run_scan_with_accounts(
             notes: Vec::new(),
             guardduty_admins: None,
             selection: vec![caller.account.clone()],
-            rejected: Vec::new(),
+            errors: Vec::new(),
         },
-        Selection::Organization(sel) => {
-            tokio::select! {
-                biased;
-                () = &mut cancel => {
-                    let report = stopped_in_walk(plan, &caller.account, sel, notes, &factory);
-                    return Ok(ScanOutcome { report, accounts: Vec::new() });
-                }
-                r = walker.plan(sel) => r?,
-            }
-        }
+        Selection::Organization(sel) => tokio::select! {
+            biased;
+            () = &mut cancel => return Ok(ScanOutcome { report: stopped_in_walk(plan, &caller.account, sel, notes, &factory), accounts: Vec::new() }),
+            r = walker.plan(sel) => r?,
+        },
     };
-    let (subject, accounts, selection, rejected) = (org.subject, org.accounts, org.selection, org.rejected);
+    let (subject, accounts, selection) = (org.subject, org.accounts, org.selection);
     let mut settings = plan.settings.clone();
     settings.guardduty_admins = org.guardduty_admins.map(Arc::new);
     let scanner = Scanner {
@@ -151,16 +146,10 @@ pub async fn run_scan_with_accounts(
         })
         .collect();
     let mut report = scanner.run(subject, accounts, &plan.regions, &mut cancel, progress).await;
-    if report.incomplete {
-        report.stopped = Some(model::Stopped { phase: model::Phase::Scan, not_reached: interrupted_accounts(&report) });
-    }
+    report.stopped = report.incomplete.then(|| model::Stopped { phase: model::Phase::Scan, not_reached: report.interrupted_accounts() });
     report.accounts = org.infos;
-    // An organization entry that could not be taken is an error of the scan (never silently dropped): the
-    // report is incomplete.
-    for text in rejected {
-        let error = model::ScopeError::new("InvalidAccountId", text);
-        report.errors.push(model::ErrorEntry { account: caller.account.clone(), region: None, check_id: None, error });
-    }
+    // An organization entry that could not be taken is an error of the scan, never silently dropped.
+    report.errors.extend(org.errors);
     report.notes.extend(org.notes);
     report.notes.extend(notes);
     // The books sorted everything else; only the notes were added here.
@@ -179,38 +168,15 @@ pub async fn run_scan_with_accounts(
     Ok(ScanOutcome { report, accounts: configs })
 }
 
-/// The report of a scan stopped during the organization walk: no account was scanned, each one selected (or
-/// the organization as a whole) is named as not reached, and a baseline's FAILs are carried forward.
+/// The report of a scan stopped during the organization walk: each account selected (or the organization)
+/// is named as not reached, and a baseline's FAILs are carried forward.
 fn stopped_in_walk(plan: &ScanPlan, caller: &AccountId, sel: &org::OrgSelection, notes: Vec<Note>, factory: &ClientFactory) -> ScanReport {
-    let checks = plan.checks.iter().map(|c| c.info()).collect();
-    let mut report = ScanReport::new(Subject::Accounts { caller: caller.clone() }, checks);
-    let error = model::ScopeError::new("Interrupted", "stopped during the organization walk, before any account was scanned");
-    report.errors.push(model::ErrorEntry { account: caller.clone(), region: None, check_id: None, error });
-    report.notes = notes;
-    report.incomplete = true;
-    let not_reached = if sel.accounts.is_empty() {
-        vec!["every account of the organization: the walk (accounts, OUs, roles) did not finish".to_owned()]
-    } else {
-        sel.accounts.iter().map(|a| format!("account {a}")).collect()
-    };
-    report.stopped = Some(model::Stopped { phase: model::Phase::Walk, not_reached });
+    let mut report = ScanReport::stopped_in_walk(caller, plan.checks.iter().map(|c| c.info()).collect(), sel.not_reached());
+    (report.notes, report.partial, report.fail_policy) = (notes, plan.partial.clone(), plan.fail_policy);
     report.stats.api = factory.stats().snapshot();
-    report.partial = plan.partial.clone();
-    report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
     report
-}
-
-/// The accounts with a scope a stop interrupted, each with how many of its scopes it left unfinished.
-fn interrupted_accounts(report: &ScanReport) -> Vec<String> {
-    let mut by_account: std::collections::BTreeMap<&AccountId, usize> = Default::default();
-    for c in &report.coverage {
-        if matches!(&c.status, model::CoverageStatus::Error(e) if e.code == "Interrupted") {
-            *by_account.entry(&c.account).or_default() += 1;
-        }
-    }
-    by_account.into_iter().map(|(a, n)| format!("account {a}: {n} scope(s) not finished")).collect()
 }
 
 /// `--security-hub`: imports the findings of every fully evaluated (account, region) scope with that
@@ -224,37 +190,17 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
         now: chrono::Utc::now(),
     };
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
-    let interrupted: Vec<String> = imported
-        .scopes
-        .iter()
-        .filter(|s| matches!(&s.status, model::import::ImportStatus::Error(e) if e.code == "Interrupted"))
-        .map(|s| format!("Security Hub import of {}/{}", s.account, s.region.as_ref().map_or("-", |r| r.as_str())))
-        .collect();
-    if !interrupted.is_empty() && outcome.report.stopped.is_none() {
-        outcome.report.stopped = Some(model::Stopped { phase: model::Phase::SecurityHubImport, not_reached: interrupted });
-    }
+    outcome.report.stopped = outcome.report.stopped.take().or_else(|| imported.stopped());
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
 }
 
 /// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
 /// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
-pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
-    run_merge_until(plan, &|| false)
-}
-
-/// [`run_merge`], stopping before the next shard report once `stopped` says so (Ctrl-C, SIGTERM): the reports
-/// not read are missing shards (their accounts unscanned, the result incomplete) and the report names them.
-pub fn run_merge_until(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
-    let mut parts = Vec::new();
-    let mut not_reached = Vec::new();
-    for p in &plan.reports {
-        if stopped() {
-            not_reached.push(format!("shard report {}", p.display()));
-        } else {
-            parts.push(merge::read::load(p)?);
-        }
-    }
+/// A stop (Ctrl-C, SIGTERM; `stopped` says so) is honoured before each shard report: the reports not read are
+/// missing shards (their accounts unscanned, the result incomplete) and the report names them.
+pub fn run_merge(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
+    let (parts, not_reached) = merge::read::load_until(&plan.reports, stopped)?;
     if parts.is_empty() && !not_reached.is_empty() {
         return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
     }

@@ -209,7 +209,7 @@ fn merge(args: &orgscan::cli::MergeArgs) -> u8 {
         }
     };
     let stop = runtime.block_on(async { Stop::install("stopping before the next shard report; the ones not read are reported missing") });
-    let report = match orgscan::run_merge_until(&plan, &|| stop.is_stopped()) {
+    let report = match orgscan::run_merge(&plan, &|| stop.is_stopped()) {
         Ok(r) => (r, plan),
         Err(e) if stop.is_stopped() => {
             eprintln!("orgscan: {e}");

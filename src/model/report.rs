@@ -392,6 +392,28 @@ impl ScanReport {
         self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
     }
 
+    /// The report of a run stopped during the organization walk: no scope, one `Interrupted` error on the
+    /// caller, `incomplete`, and `not_reached` named.
+    pub fn stopped_in_walk(caller: &AccountId, checks: Vec<&'static CheckInfo>, not_reached: Vec<String>) -> Self {
+        let mut report = Self::new(Subject::Accounts { caller: caller.clone() }, checks);
+        let error = ScopeError::new("Interrupted", "stopped during the organization walk, before any account was scanned");
+        report.errors.push(ErrorEntry { account: caller.clone(), region: None, check_id: None, error });
+        report.incomplete = true;
+        report.stopped = Some(Stopped { phase: Phase::Walk, not_reached });
+        report
+    }
+
+    /// The accounts with a scope a stop interrupted, each with how many of its scopes it left unfinished.
+    pub fn interrupted_accounts(&self) -> Vec<String> {
+        let mut by_account: BTreeMap<&AccountId, usize> = BTreeMap::new();
+        for c in &self.coverage {
+            if matches!(&c.status, CoverageStatus::Error(e) if e.code == "Interrupted") {
+                *by_account.entry(&c.account).or_default() += 1;
+            }
+        }
+        by_account.into_iter().map(|(a, n)| format!("account {a}: {n} scope(s) not finished")).collect()
+    }
+
     /// Puts everything in its deterministic order.
     pub fn sort(&mut self) {
         self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

@@ -33,6 +33,17 @@ pub struct OrgSelection {
     pub shard: Option<crate::model::Shard>,
 }
 
+impl OrgSelection {
+    /// What a stop during the walk leaves unreached: the accounts named, or the whole organization.
+    pub fn not_reached(&self) -> Vec<String> {
+        if self.accounts.is_empty() {
+            vec!["every account of the organization: the walk (accounts, OUs, roles) did not finish".to_owned()]
+        } else {
+            self.accounts.iter().map(|a| format!("account {a}")).collect()
+        }
+    }
+}
+
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
 
 /// How to reach member accounts.
@@ -257,8 +268,8 @@ pub struct OrgPlan {
     pub guardduty_admins: Option<BTreeSet<AccountId>>,
     /// Every selected account, sorted, before `--shard` kept its own: the selection the shards share.
     pub selection: Vec<AccountId>,
-    /// `ListAccounts` entries that could not be taken (see [`Listed`]): errors of the scan.
-    pub rejected: Vec<String>,
+    /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
+    pub errors: Vec<crate::model::ErrorEntry>,
 }
 
 /// Everything needed to reach member accounts.
@@ -408,7 +419,16 @@ impl Walker<'_> {
             .buffer_unordered(ASSUME_PARALLELISM)
             .collect::<Vec<_>>()
             .await;
-        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection, rejected })
+        let errors = rejected
+            .into_iter()
+            .map(|text| crate::model::ErrorEntry {
+                account: self.caller.account.clone(),
+                region: None,
+                check_id: None,
+                error: ScopeError::new("InvalidAccountId", text),
+            })
+            .collect();
+        Ok(OrgPlan { subject, accounts: plans, infos, notes, guardduty_admins, selection, errors })
     }
 
     async fn account_plan(&self, account: AccountId, state: &str, sts: aws_sdk_sts::Client) -> AccountPlan {

@@ -239,4 +239,27 @@ mod tests {
         let n = gzip_len(&zeros).unwrap();
         assert!(n > 18 && n < 10_000, "{n}");
     }
+
+    #[test]
+    fn square_brackets_in_a_message_are_text_never_an_embedded_link() {
+        let a: crate::model::AccountId = "123456789012".parse().unwrap();
+        let t = crate::model::Target::new(a.clone(), "eu-west-1".parse().unwrap());
+        let id = "[click](https://example.com) \\[x\\]";
+        let f = crate::model::Finding::builder(crate::check::kms::INFO, &t)
+            .resource("AwsKmsKey", id, format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"))
+            .fail(format!("key {id} is pending deletion"))
+            .build()
+            .unwrap();
+        let r = crate::model::ScanReport {
+            findings: vec![f],
+            ..crate::model::ScanReport::new(crate::model::Subject::Account(a), vec![crate::check::kms::INFO])
+        };
+        let file = super::super::render_file(&r, &super::super::SarifOptions::default(), &super::super::Limits::GITHUB).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&file.bytes).unwrap();
+        let text = v["runs"][0]["results"][0]["message"]["text"].as_str().unwrap();
+        // SARIF 2.1.0 §3.11.6: literal brackets (and the backslash that would escape them) escaped.
+        assert!(text.contains("key \\[click\\](https://example.com) \\\\\\[x\\\\\\] is pending deletion"), "{text}");
+        let unescaped = text.char_indices().filter(|&(i, c)| matches!(c, '[' | ']') && !text[..i].ends_with('\\')).count();
+        assert_eq!(unescaped, 0, "{text}");
+    }
 }
