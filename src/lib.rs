@@ -81,7 +81,13 @@ pub async fn run_scan_with_accounts(
 ) -> Result<ScanOutcome, WalkError> {
     let clock = scan::RunClock::now();
     let limits = limits(plan);
-    let (caller, home) = org::whoami(&factory).await?;
+    // One stop for every phase: the walk as the scopes (a stop before the first scope must not kill the run).
+    tokio::pin!(cancel);
+    let (caller, home) = tokio::select! {
+        biased;
+        () = &mut cancel => return Err(WalkError::Stopped),
+        r = org::whoami(&factory) => r?,
+    };
     let factory = factory.with_home_region(home);
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
     let mut notes = Vec::new();
@@ -124,10 +130,15 @@ pub async fn run_scan_with_accounts(
                 guardduty_admins: None,
                 selection: vec![caller.account.clone()],
                 tree: None,
+                errors: Vec::new(),
             };
             (start, Some(walker.own_account()?))
         }
-        Selection::Organization(sel) => (walker.start(sel).await?, None),
+        Selection::Organization(sel) => tokio::select! {
+            biased;
+            () = &mut cancel => return Ok(ScanOutcome { report: stopped_in_walk(plan, &caller.account, sel, notes, &factory), accounts: Vec::new() }),
+            r = walker.start(sel) => (r?, None),
+        },
     };
     let book: Vec<AccountId> = match &own {
         Some(p) => vec![p.account.clone()],
@@ -156,15 +167,27 @@ pub async fn run_scan_with_accounts(
     };
     let subject = org.subject.clone();
     let accounts = scan::Accounts { ids: book, plans };
-    let mut report = scanner.run(subject, accounts, &plan.regions, clock, cancel, progress).await;
+    let mut report = scanner.run(subject, accounts, &plan.regions, clock, &mut cancel, progress).await;
+    report.stopped = report.incomplete.then(|| model::Stopped { phase: model::Phase::Scan, not_reached: report.interrupted_accounts() });
     if report.incomplete {
+        // Stopped: the cancel future has completed (and must not be polled again); the tree is not waited for.
         org.abandon_tree();
     } else {
-        org.join_tree().await;
+        // A stop while the tree is still being read ends the wait (and the read).
+        let stopped = tokio::select! {
+            biased;
+            () = &mut cancel => true,
+            () = org.join_tree() => false,
+        };
+        if stopped {
+            org.abandon_tree();
+        }
     }
     let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let selection = std::mem::take(&mut org.selection);
     report.accounts = org.infos;
+    // An organization entry that could not be taken is an error of the scan, never silently dropped.
+    report.errors.extend(org.errors);
     report.notes.extend(org.notes);
     report.notes.extend(notes);
     // The books sorted everything else; only the notes were added here.
@@ -183,6 +206,17 @@ pub async fn run_scan_with_accounts(
     Ok(ScanOutcome { report, accounts: configs })
 }
 
+/// The report of a scan stopped during the organization walk: each account selected (or the organization)
+/// is named as not reached, and a baseline's FAILs are carried forward.
+fn stopped_in_walk(plan: &ScanPlan, caller: &AccountId, sel: &org::OrgSelection, notes: Vec<Note>, factory: &ClientFactory) -> ScanReport {
+    let mut report = ScanReport::stopped_in_walk(caller, plan.checks.iter().map(|c| c.info()).collect(), sel.not_reached());
+    (report.notes, report.partial, report.fail_policy) = (notes, plan.partial.clone(), plan.fail_policy);
+    report.stats.api = factory.stats().snapshot();
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
+    report
+}
+
 /// `--security-hub`: imports the findings of every fully evaluated (account, region) scope with that
 /// account's credentials, and records the outcome (and the calls it made) in the report.
 pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, factory: &ClientFactory, cancel: impl Future<Output = ()>) {
@@ -194,15 +228,25 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
         now: chrono::Utc::now(),
     };
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
+    outcome.report.stopped = outcome.report.stopped.take().or_else(|| imported.stopped());
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
 }
 
 /// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
 /// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
-pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
-    let parts = plan.reports.iter().map(|p| merge::read::load(p)).collect::<Result<Vec<_>, _>>()?;
+/// A stop (Ctrl-C, SIGTERM; `stopped` says so) is honoured before each shard report: the reports not read are
+/// missing shards (their accounts unscanned, the result incomplete) and the report names them.
+pub fn run_merge(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
+    let (parts, not_reached) = merge::read::load_until(&plan.reports, stopped)?;
+    if parts.is_empty() && !not_reached.is_empty() {
+        return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
+    }
     let mut report = merge::merge(parts)?;
+    if !not_reached.is_empty() {
+        report.incomplete = true;
+        report.stopped = Some(model::Stopped { phase: model::Phase::Merge, not_reached });
+    }
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
