@@ -26,9 +26,13 @@ impl RemoteError {
 }
 
 /// The S3 store of a run (when anything is in S3) and the baseline read from it.
+#[derive(Default)]
 pub struct Remote {
     pub store: Option<store::s3::Store>,
     pub baseline: Option<triage::Baseline>,
+    /// The shard reports read from S3 (`orgscan merge s3://...`), in a local folder that lives as long as this.
+    pub shard_reports: Vec<std::path::PathBuf>,
+    _shard_dir: Option<tempfile::TempDir>,
 }
 
 /// Before the scan (or the merge): when anything is in S3, the expected bucket owner (`--s3-bucket-owner`,
@@ -36,7 +40,7 @@ pub struct Remote {
 /// `--history` the latest complete run (none on the first run).
 pub async fn prepare_remote(plan: &store::StorePlan, factory: &ClientFactory) -> Result<Remote, RemoteError> {
     if !plan.uses_s3() {
-        return Ok(Remote { store: None, baseline: None });
+        return Ok(Remote::default());
     }
     let (owner, home) = match &plan.bucket_owner {
         Some(o) => (o.clone(), factory.home_region()),
@@ -81,7 +85,47 @@ pub async fn prepare_remote(plan: &store::StorePlan, factory: &ClientFactory) ->
     } else {
         None
     };
-    Ok(Remote { store: Some(store), baseline })
+    let (shard_reports, shard_dir) = download_shards(&store, &plan.shard_reports).await?;
+    Ok(Remote { store: Some(store), baseline, shard_reports, _shard_dir: shard_dir })
+}
+
+/// Every `*.json` report directly under each of `prefixes`, downloaded into a local folder of its own (one
+/// numbered subfolder per prefix, so equal names never meet). A prefix that holds none is an error (exit 2).
+async fn download_shards(
+    store: &store::s3::Store,
+    prefixes: &[store::S3Url],
+) -> Result<(Vec<std::path::PathBuf>, Option<tempfile::TempDir>), RemoteError> {
+    if prefixes.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let fail = |message: String, transient: bool| RemoteError { message, transient };
+    let dir = tempfile::Builder::new()
+        .prefix("orgscan-shards-")
+        .tempdir()
+        .map_err(|e| fail(format!("cannot create a folder for the shard reports: {e}"), false))?;
+    let mut paths = Vec::new();
+    for (i, prefix) in prefixes.iter().enumerate() {
+        let listed =
+            store.list_json(prefix).await.map_err(|e| fail(format!("cannot list the shard reports: {}", e.message), e.transient))?;
+        if listed.is_empty() {
+            return Err(fail(format!("{prefix} holds no shard report (*.json): no shard wrote one there"), false));
+        }
+        let folder = dir.path().join(i.to_string());
+        std::fs::create_dir_all(&folder).map_err(|e| fail(format!("cannot create '{}': {e}", folder.display()), false))?;
+        for url in listed {
+            let bytes = store
+                .get(&url)
+                .await
+                .map_err(|e| fail(format!("cannot read the shard report: {}", e.message), e.transient))?
+                .ok_or_else(|| fail(format!("{url} was listed but is gone"), true))?;
+            let name = url.key.rsplit('/').next().unwrap_or("shard.json");
+            let path = folder.join(name);
+            crate::files::write_atomic(&path, |w| w.write_all(&bytes))
+                .map_err(|e| fail(format!("cannot keep {url} in '{}': {e}", path.display()), false))?;
+            paths.push(path);
+        }
+    }
+    Ok((paths, Some(dir)))
 }
 
 /// What delivering a run's outputs did beyond the local files: lines to tell, and errors (exit code 5).

@@ -182,7 +182,10 @@ pub async fn run_scan_with_accounts(
             () = org.join_tree() => false,
         };
         if stopped {
+            // The scopes are whole; what the stop left unread is the OU tree, so the run is incomplete.
             org.abandon_tree();
+            let not_reached = vec!["the OU tree: the findings carry no OU path".to_owned()];
+            report.stopped = Some(model::Stopped { phase: model::Phase::Walk, not_reached });
         }
     }
     let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -221,11 +221,12 @@ async fn merge(mut plan: MergePlan, stop: Stop) -> u8 {
                 return e.exit_code();
             }
         },
-        None => orgscan::Remote { store: None, baseline: None },
+        None => orgscan::Remote::default(),
     };
     if remote.baseline.is_some() {
         plan.baseline = remote.baseline.clone();
     }
+    plan.reports.extend(remote.shard_reports.iter().cloned());
     // The merge itself is synchronous: off the runtime's workers, so the signals are still watched meanwhile.
     let merged = tokio::task::block_in_place(|| orgscan::run_merge(&plan, &|| stop.is_stopped()));
     let report = match merged {

@@ -29,9 +29,15 @@ impl MergePlan {
             return Err(ConfigError("give the shard reports to merge: orgscan merge shard-0.json shard-1.json ...".into()));
         }
         let (mut o, mut asff, mut h) = (args.outputs.clone(), args.asff_dir.clone(), args.history.clone());
-        let (store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
+        let (mut store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
         let outputs = outputs(&o)?;
-        let reports = expand_dirs(&args.reports, outputs.json.as_deref())?;
+        // `s3://BUCKET/PREFIX/` stands for the shard reports under that prefix, read before the merge (an
+        // image without a shell cannot copy them first).
+        let (in_s3, local): (Vec<PathBuf>, Vec<PathBuf>) = args.reports.iter().cloned().partition(|p| crate::store::is_s3(p));
+        for p in &in_s3 {
+            store.shard_reports.push(crate::store::S3Url::parse("shard reports", &p.to_string_lossy(), true)?);
+        }
+        let reports = expand_dirs(&local, outputs.json.as_deref())?;
         if let Some(json) = &outputs.json
             && reports.contains(json)
         {

@@ -105,6 +105,8 @@ pub struct StorePlan {
     pub baseline: Option<S3Url>,
     /// `--history s3://bucket/prefix/`.
     pub history: Option<S3Url>,
+    /// `orgscan merge s3://bucket/prefix/`: folders of shard reports to read (every `*.json` directly under).
+    pub shard_reports: Vec<S3Url>,
     /// `--s3-kms-key`: server-side encryption with this AWS KMS key (`aws:kms`); otherwise the bucket's
     /// default encryption applies.
     pub kms_key: Option<String>,
@@ -117,7 +119,7 @@ pub struct StorePlan {
 impl StorePlan {
     /// Whether anything of this run reads or writes S3.
     pub fn uses_s3(&self) -> bool {
-        self.baseline.is_some() || self.history.is_some() || self.outputs.iter().any(|o| o.s3.is_some())
+        self.baseline.is_some() || self.history.is_some() || !self.shard_reports.is_empty() || self.outputs.iter().any(|o| o.s3.is_some())
     }
 
     /// Records the output `option` (its value `value`, a file or `dir`ectory named `name` in a history run)

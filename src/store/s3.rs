@@ -133,6 +133,48 @@ impl Store {
         }
     }
 
+    /// The `*.json` objects directly under `prefix` (ListObjectsV2 with the delimiter `/`, every page), sorted:
+    /// the shard reports `orgscan merge s3://BUCKET/PREFIX/` reads. Needs `s3:ListBucket` under the prefix only.
+    pub async fn list_json(&self, prefix: &S3Url) -> Result<Vec<S3Url>, ReadError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        // A listing that never ends (a next token on every page) is cut: far above any shard count.
+        for _ in 0..1000 {
+            let answer = self
+                .client
+                .list_objects_v2()
+                .bucket(&prefix.bucket)
+                .prefix(&prefix.key)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .expected_bucket_owner(self.owner.as_str())
+                .send()
+                .await;
+            let page = match answer {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = ScopeError::from_sdk("ListObjectsV2", &e);
+                    return Err(ReadError { message: self.explain("list", prefix, &e), transient: e.transient });
+                }
+            };
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|c| c.key())
+                    .filter(|k| k.ends_with(".json"))
+                    .map(|k| S3Url { bucket: prefix.bucket.clone(), key: k.to_owned() }),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) && !t.is_empty() => token = Some(t.to_owned()),
+                _ => {
+                    out.sort_by(|a, b| a.key.cmp(&b.key));
+                    return Ok(out);
+                }
+            }
+        }
+        Err(ReadError { message: format!("the listing of {prefix} did not end after 1,000 pages"), transient: false })
+    }
+
     /// GetObject of `url`; `Ok(None)` when there is no such key.
     pub async fn get(&self, url: &S3Url) -> Result<Option<Vec<u8>>, ReadError> {
         let out = self.client.get_object().bucket(&url.bucket).key(&url.key).expected_bucket_owner(self.owner.as_str()).send().await;

@@ -20,11 +20,13 @@ use crate::support::{assert_valid, aws_command, tempdir};
 
 /// Which phase a request belongs to, from the service in its SigV4 credential scope
 /// (`Credential=AKID/20261202/eu-west-1/kms/aws4_request`): Organizations is the walk (GetCallerIdentity, the
-/// first STS call, opens it), Security Hub the import, every check service the scan.
+/// first STS call, opens it), Security Hub the import, every check service the scan. The OU tree's listings
+/// (`X-Amz-Target`) are read beside the scan, so they are a kind of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Identity,
     Walk,
+    Tree,
     Scan,
     Import,
     Other,
@@ -35,6 +37,9 @@ fn kind(head: &str, body: &str) -> Kind {
     match service.as_str() {
         "sts" if body.contains("action=getcalleridentity") => Kind::Identity,
         "sts" => Kind::Other,
+        "organizations" if ["listroots", "listorganizationalunitsforparent", "listaccountsforparent"].iter().any(|t| head.contains(t)) => {
+            Kind::Tree
+        }
         "organizations" => Kind::Walk,
         "securityhub" => Kind::Import,
         "" => Kind::Other,
@@ -222,10 +227,11 @@ async fn sigterm_in_every_phase_exits_3_or_4_with_whole_reports_that_name_what_w
     assert!(matches!(o.0, Some(1) | Some(0)), "the undisturbed run completes: {}", o.2);
     let counts = p.counts.lock().unwrap().clone();
     let n = |k: Kind| counts.get(&k).copied().unwrap_or(0);
-    assert!(n(Kind::Walk) >= 1 && n(Kind::Scan) >= 6 && n(Kind::Import) >= 2, "{counts:?}");
+    assert!(n(Kind::Walk) >= 1 && n(Kind::Tree) >= 3 && n(Kind::Scan) >= 6 && n(Kind::Import) >= 2, "{counts:?}");
 
     let mut cases: Vec<(Kind, usize)> = vec![(Kind::Identity, 1)];
     cases.extend(points(n(Kind::Walk), 5).into_iter().map(|i| (Kind::Walk, i)));
+    cases.extend(points(n(Kind::Tree), 3).into_iter().map(|i| (Kind::Tree, i)));
     cases.extend(points(n(Kind::Scan), 8).into_iter().map(|i| (Kind::Scan, i)));
     cases.extend(points(n(Kind::Import), 5).into_iter().map(|i| (Kind::Import, i)));
     let mut runs = 0;
@@ -249,6 +255,21 @@ async fn sigterm_in_every_phase_exits_3_or_4_with_whole_reports_that_name_what_w
                 let r = assert_stopped(&report, "walk", code, &what);
                 assert!(r["coverage"].as_array().unwrap().is_empty(), "{what}: no scope was reached");
                 assert!(out.contains("INCOMPLETE"), "{what}: {out}");
+            }
+            Kind::Tree => {
+                // The tree is read beside the scan: the stop lands in the scan, or after it while only the
+                // tree is left. Either way the run is incomplete, and no finding claims an OU path.
+                let text = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{what}: no report: {e}"));
+                let r: Value = serde_json::from_str(&text).unwrap();
+                assert_valid("report.schema.json", &r);
+                let phase = r["stopped"]["phase"].as_str().unwrap_or_default().to_owned();
+                assert!(phase == "scan" || phase == "walk", "{what}: {}", r["stopped"]);
+                assert!(!r["stopped"]["not_reached"].as_array().unwrap().is_empty(), "{what}");
+                let fails = r["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "FAIL").count();
+                assert_eq!(code, Some(if fails > 0 { 4 } else { 3 }), "{what}");
+                assert!(r["findings"].as_array().unwrap().iter().all(|f| f["ou_path"].is_null()), "{what}: an OU path without the tree");
+                let notes: Vec<&str> = r["notes"].as_array().unwrap().iter().filter_map(|n| n["text"].as_str()).collect();
+                assert!(notes.iter().any(|n| n.contains("OU tree")), "{what}: {notes:?}");
             }
             Kind::Scan => {
                 let r = assert_stopped(&report, "scan", code, &what);

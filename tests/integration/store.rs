@@ -215,3 +215,52 @@ fn s3_options_are_checked_before_any_aws_call() {
         ],
     );
 }
+
+/// The Batch recipe's path: each shard writes its report to S3 (`--json s3://.../shard-{shard}.json`), and
+/// `orgscan merge s3://BUCKET/PREFIX/` reads every shard report under the prefix, with no shell to copy them,
+/// keeps the history and gives the same findings as one scan. A prefix that holds no report is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_reports_written_to_s3_are_merged_from_their_prefix_into_the_history() {
+    let moto = Moto::from_env();
+    let org = crate::support::estate::create_org(&moto, 3).await.unwrap();
+    let (_, _) = crate::support::estate::seed_org(&moto, &org, &[REGION], |_, _| Mix::guardduty_only(1)).await.unwrap();
+    let creds = &org.management_creds;
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk_config(creds, "us-east-1"));
+    let bucket = format!("orgscan-{}", org.management);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let dir = tempdir();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+
+    let shard_json = format!("s3://{bucket}/run/shards/shard-{{shard}}.json");
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let o = orgscan(&moto, creds, &["scan", "--regions", REGION, "--shard", &shard, "--json", &shard_json, "--quiet"]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "shard {shard}: {}", stderr(&o));
+    }
+    assert_eq!(keys(&s3, &bucket, "run/shards/").await, ["run/shards/shard-0.json", "run/shards/shard-1.json"]);
+
+    let merged = path("merged.json");
+    let history = format!("s3://{bucket}/audits/");
+    let prefix = format!("s3://{bucket}/run/shards/");
+    let o = orgscan(&moto, creds, &["merge", &prefix, "--json", &merged, "--history", &history, "--quiet"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let report = read_json(std::path::Path::new(&merged));
+    assert_valid("report.schema.json", &report);
+    let accounts: std::collections::BTreeSet<&str> =
+        report["coverage"].as_array().unwrap().iter().map(|c| c["account_id"].as_str().unwrap()).collect();
+    let all = org.all_accounts();
+    assert_eq!(accounts, all.iter().map(String::as_str).collect(), "every shard's accounts, none missing");
+    assert_eq!(report["incomplete"], false);
+    assert!(report["notes"].as_array().unwrap().iter().all(|n| !n["text"].as_str().unwrap().contains("missing")), "{report:#}");
+    let pointer = get_json(&s3, &bucket, "audits/latest.json").await;
+    let run = pointer["run"].as_str().unwrap().to_owned();
+    assert_eq!(get_json(&s3, &bucket, &format!("audits/{run}orgscan.json")).await, report, "the merged run is the history's latest");
+
+    // A prefix without a report: refused before anything is merged, naming the prefix.
+    let empty = format!("s3://{bucket}/nothing/");
+    let o = orgscan(&moto, creds, &["merge", &empty, "--json", &path("none.json")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&empty) && err.contains("no shard report"), "{err}");
+}
