@@ -5,25 +5,29 @@
 //! render or import; renderers never call AWS.
 //!
 //! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
-//! `report` and `fix` (orgscan fix), `merge` (orgscan merge), then `cli`, `config`, `progress` and this file, which
-//! wires one run. A module
+//! `store` and `notify` (the S3 and notification sinks), `report` and `fix` (orgscan fix), `merge` (orgscan merge),
+//! then `cli`, `config`, `progress` and this file, which wires one run. A module
 //! imports only from layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod files;
 pub mod fix;
 pub mod merge;
 pub mod model;
+pub mod notify;
 pub mod org;
 pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod securityhub;
+pub mod store;
 pub mod triage;
 
+pub use deliver::{Published, Remote, RemoteError, prepare_remote, publish};
 pub use report::write_outputs;
 
 use std::future::Future;

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         // Every bad value is refused before any AWS call (for fix, also --apply without --yes off a terminal).
         Command::Scan(args) => run(ScanPlan::from_args(&args), |plan| scan(plan, cli.quiet)),
         Command::Fix(args) => run(FixPlan::from_args(&args), fix),
-        Command::Merge(args) => ExitCode::from(merge(&args)),
+        Command::Merge(args) => run(MergePlan::from_args(&args), merge),
     }
 }
 
@@ -114,8 +114,19 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
+async fn scan(mut plan: ScanPlan, quiet: bool) -> u8 {
     let factory = ClientFactory::from_env(&plan.aws).await;
+    // The S3 baseline is read before the scan: a bucket that cannot be read stops it before it starts.
+    let remote = match orgscan::prepare_remote(&plan.store, &factory).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("orgscan: error: {e}");
+            return e.exit_code();
+        }
+    };
+    if remote.baseline.is_some() {
+        plan.baseline = remote.baseline.clone();
+    }
     let cancel = async {
         let signal = stop_signal().await;
         eprintln!("orgscan: {signal} received; writing what was gathered so far");
@@ -148,30 +159,65 @@ async fn scan(plan: ScanPlan, quiet: bool) -> u8 {
         };
         orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
     }
-    deliver(&outcome.report, &plan.outputs, errors)
+    let sinks = Sinks { store: &mut plan.store, notify: &plan.notify, remote: &remote, factory: Some(&factory) };
+    deliver(&outcome.report, &plan.outputs, errors, sinks).await
 }
 
-/// `orgscan merge`: nothing is read before the plan validates; a report that does not belong exits 2.
-fn merge(args: &orgscan::cli::MergeArgs) -> u8 {
-    let report = match MergePlan::from_args(args).map_err(|e| e.to_string()).and_then(|plan| Ok((orgscan::run_merge(&plan)?, plan))) {
+/// `orgscan merge`: nothing is read before the plan validates; a report that does not belong exits 2. It
+/// calls AWS only for what is in S3 and for the SNS notification.
+async fn merge(mut plan: MergePlan) -> u8 {
+    let factory = if plan.store.uses_s3() || plan.notify.sns_topic.is_some() {
+        Some(ClientFactory::from_env(&orgscan::aws::AwsOptions::default()).await)
+    } else {
+        None
+    };
+    let remote = match &factory {
+        Some(f) => match orgscan::prepare_remote(&plan.store, f).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("orgscan: error: {e}");
+                return e.exit_code();
+            }
+        },
+        None => orgscan::Remote { store: None, baseline: None },
+    };
+    if remote.baseline.is_some() {
+        plan.baseline = remote.baseline.clone();
+    }
+    let report = match orgscan::run_merge(&plan) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("orgscan: error: {e}");
             return exit::USAGE;
         }
     };
-    let (report, plan) = report;
     let mut errors = Vec::new();
     if let Some(dir) = &plan.asff_dir {
         errors.extend(orgscan::securityhub::batch::write_dir(&report, dir, report.finished_at));
     }
-    deliver(&report, &plan.outputs, errors)
+    let sinks = Sinks { store: &mut plan.store, notify: &plan.notify, remote: &remote, factory: factory.as_ref() };
+    deliver(&report, &plan.outputs, errors, sinks).await
 }
 
-/// Writes the report's files, prints the summary (or the JSON report on stdout), and gives the exit code.
-fn deliver(report: &orgscan::model::ScanReport, outputs: &orgscan::report::Outputs, mut errors: Vec<String>) -> u8 {
-    // Files first: a closed stdout (`orgscan scan ... | head`) must not cost the reports.
+/// The S3 side and the notifications of a run, for [`deliver`].
+struct Sinks<'a> {
+    store: &'a mut orgscan::store::StorePlan,
+    notify: &'a orgscan::notify::NotifyPlan,
+    remote: &'a orgscan::Remote,
+    factory: Option<&'a ClientFactory>,
+}
+
+/// Writes the report's files, uploads what goes to S3 and notifies, prints the summary (or the JSON report on
+/// stdout), and gives the exit code.
+async fn deliver(report: &orgscan::model::ScanReport, outputs: &orgscan::report::Outputs, mut errors: Vec<String>, r: Sinks<'_>) -> u8 {
+    // Files first (S3-bound ones rendered into the staging directory): a closed stdout (`orgscan scan ... |
+    // head`) or a failed upload must not cost the local reports.
     errors.extend(orgscan::write_outputs(report, outputs));
+    let published = orgscan::publish(report, r.store, r.notify, r.remote, r.factory, &errors).await;
+    errors.extend(published.errors);
+    for line in &published.lines {
+        eprintln!("orgscan: {line}");
+    }
     let summary = report::text::render(report);
     let json_to_stdout = outputs.json.as_deref().is_some_and(orgscan::files::is_stdout);
     if json_to_stdout {

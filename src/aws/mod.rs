@@ -276,4 +276,20 @@ impl Clients {
     client!(kms, aws_sdk_kms, "kms");
     client!(guardduty, aws_sdk_guardduty, "guardduty");
     client!(securityhub, aws_sdk_securityhub, "securityhub");
+    client!(s3, aws_sdk_s3, "s3");
+    client!(sns, aws_sdk_sns, "sns");
+}
+
+/// The HTTP connector for what is not an AWS API (a notification webhook): the SDK's own hyper and rustls
+/// stack, with orgscan's TLS provider and timeouts.
+pub fn https_connector(timeout: Duration) -> aws_smithy_http_client::Connector {
+    let settings = aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
+        .connect_timeout(AwsOptions::default().connect_timeout)
+        .read_timeout(timeout)
+        .build();
+    aws_smithy_http_client::Connector::builder()
+        .connector_settings(settings)
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build()
 }

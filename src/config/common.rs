@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use super::ConfigError;
-use crate::cli::{FailOnArg, HistoryArgs, OutputArgs, SarifSuppressedArg, SeverityArg};
+use crate::cli::{FailOnArg, HistoryArgs, NotifyArgs, OutputArgs, SarifSuppressedArg, SeverityArg};
 use crate::files::{check_writable, is_stdout};
-use crate::model::{FailOn, FailPolicy, Severity, Shard};
+use crate::model::{AccountId, FailOn, FailPolicy, Region, Severity, Shard};
+use crate::notify::{NotifyPlan, WebhookUrl};
 use crate::report::Outputs;
+use crate::store::{S3Url, StorePlan, is_s3};
 use crate::triage::{Baseline, RuleSet};
 
 /// `--asff-dir`: created if missing, and checked to accept files.
@@ -120,13 +122,93 @@ pub(crate) fn history(h: &HistoryArgs) -> Result<(Option<Baseline>, Option<RuleS
             Some(FailOnArg::New) => FailOn::New,
             Some(FailOnArg::Any) | None => FailOn::Any,
         },
-        min_severity: h.fail_severity.map(|s| match s {
-            SeverityArg::Low => Severity::Low,
-            SeverityArg::Medium => Severity::Medium,
-            SeverityArg::High => Severity::High,
-            SeverityArg::Critical => Severity::Critical,
-        }),
+        min_severity: h.fail_severity.map(severity),
         warnings: h.fail_on_warning,
     };
     Ok((baseline, suppressions, fail_policy))
+}
+
+/// The S3 side and the notifications of a run (`orgscan scan` and `orgscan merge`). Outputs that name
+/// `s3://` are staged: their option is rewritten to a path in the run's staging directory, so they are
+/// rendered and probed like local files and uploaded after; `--baseline s3://...` is taken out of `h`
+/// (it is read once the caller, the expected bucket owner, is known). Nothing here calls AWS.
+pub(crate) fn remote(
+    o: &mut OutputArgs,
+    asff_dir: &mut Option<PathBuf>,
+    h: &mut HistoryArgs,
+    n: &NotifyArgs,
+) -> Result<(StorePlan, NotifyPlan), ConfigError> {
+    let mut store = StorePlan::default();
+    store.stage("--json", "orgscan.json", false, &mut o.json)?;
+    store.stage("--html", "orgscan.html", false, &mut o.html)?;
+    store.stage("--sarif", "orgscan.sarif", false, &mut o.sarif)?;
+    store.stage("--sarif-dir", "sarif/", true, &mut o.sarif_dir)?;
+    store.stage("--ocsf", "orgscan.ocsf.jsonl", false, &mut o.ocsf)?;
+    store.stage("--ocsf-dir", "ocsf/", true, &mut o.ocsf_dir)?;
+    store.stage("--asff-dir", "asff/", true, asff_dir)?;
+    if let Some(b) = h.baseline.as_deref().filter(|b| is_s3(b)) {
+        store.baseline = Some(S3Url::parse("--baseline", &b.to_string_lossy(), false)?);
+        h.baseline = None;
+    }
+    if let Some(v) = &h.history {
+        if !v.starts_with("s3://") {
+            return Err(ConfigError(format!("invalid --history '{v}': the history lives in S3; give s3://BUCKET/PREFIX/")));
+        }
+        store.history = Some(S3Url::parse("--history", v, true)?);
+    }
+    if let Some(k) = &o.s3_kms_key {
+        if k.trim().is_empty() || k.chars().any(char::is_whitespace) {
+            return Err(ConfigError(format!("invalid --s3-kms-key {k:?}: give a KMS key id, key ARN or alias/NAME")));
+        }
+        store.kms_key = Some(k.clone());
+    }
+    if let Some(a) = &o.s3_bucket_owner {
+        store.bucket_owner = Some(a.trim().parse::<AccountId>().map_err(|e| ConfigError(format!("invalid --s3-bucket-owner: {e}")))?);
+    }
+    if let Some(r) = &o.s3_region {
+        store.region = Some(r.trim().parse::<Region>().map_err(|e| ConfigError(format!("invalid --s3-region: {e}")))?);
+    }
+    let s3_only = [
+        ("--s3-kms-key", o.s3_kms_key.is_some()),
+        ("--s3-bucket-owner", o.s3_bucket_owner.is_some()),
+        ("--s3-region", o.s3_region.is_some()),
+    ];
+    if let Some((flag, _)) = s3_only.iter().find(|(_, given)| *given).filter(|_| !store.uses_s3()) {
+        return Err(ConfigError(format!("{flag} needs something in S3: an output s3://BUCKET/KEY, --baseline s3://... or --history")));
+    }
+
+    let mut notify = NotifyPlan::default();
+    if let Some(t) = &n.notify_sns {
+        crate::notify::sns::topic_region(t)?;
+        notify.sns_topic = Some(t.clone());
+    }
+    if n.notify_webhook {
+        let v = std::env::var(WEBHOOK_ENV)
+            .map_err(|_| ConfigError(format!("--notify-webhook reads the webhook URL from {WEBHOOK_ENV}, which is not set")))?;
+        notify.webhook = Some(WebhookUrl::new(WEBHOOK_ENV, &v)?);
+    }
+    if let Some(p) = &n.notify_webhook_file {
+        let source = format!("--notify-webhook-file '{}'", p.display());
+        let v = std::fs::read_to_string(p).map_err(|e| ConfigError(format!("cannot read {source}: {e}")))?;
+        notify.webhook = Some(WebhookUrl::new(&source, &v)?);
+    }
+    notify.only_new = n.notify_only_new;
+    notify.min_severity = n.notify_severity.map(severity);
+    if notify.is_empty() && (n.notify_only_new || n.notify_severity.is_some()) {
+        let flag = if n.notify_only_new { "--notify-only-new" } else { "--notify-severity" };
+        return Err(ConfigError(format!("{flag} needs a notification: --notify-sns, --notify-webhook or --notify-webhook-file")));
+    }
+    Ok((store, notify))
+}
+
+/// The environment variable that holds the webhook URL for `--notify-webhook`.
+pub const WEBHOOK_ENV: &str = "ORGSCAN_WEBHOOK_URL";
+
+fn severity(s: SeverityArg) -> Severity {
+    match s {
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    }
 }

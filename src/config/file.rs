@@ -35,10 +35,12 @@ pub struct FileConfig {
     pub outputs: Option<FileOutputs>,
     pub security_hub: Option<FileSecurityHub>,
     pub baseline: Option<PathBuf>,
+    pub history: Option<String>,
     pub suppressions: Option<PathBuf>,
     pub fail_on: Option<crate::cli::FailOnArg>,
     pub fail_severity: Option<crate::cli::SeverityArg>,
     pub fail_on_warning: Option<bool>,
+    pub notify: Option<FileNotify>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,21 @@ pub struct FileOutputs {
     pub asff_dir: Option<PathBuf>,
     pub ocsf: Option<PathBuf>,
     pub ocsf_dir: Option<PathBuf>,
+    pub s3_kms_key: Option<String>,
+    pub s3_bucket_owner: Option<String>,
+    pub s3_region: Option<String>,
+}
+
+/// `[notify]`. The webhook URL itself never lives in the file: `webhook = true` reads ORGSCAN_WEBHOOK_URL,
+/// `webhook_file` names the file that holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNotify {
+    pub sns_topic: Option<String>,
+    pub webhook: Option<bool>,
+    pub webhook_file: Option<PathBuf>,
+    pub only_new: Option<bool>,
+    pub severity: Option<crate::cli::SeverityArg>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,8 +87,10 @@ impl FileConfig {
             toml::from_str(&text).map_err(|e| ConfigError(format!("config file '{}' is not valid: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new(""));
         let rebase = |p: &mut Option<PathBuf>| {
+            // An s3:// value is not a path.
             if let Some(x) = p.as_mut()
                 && x.is_relative()
+                && !crate::store::is_s3(x)
             {
                 *x = base.join(&*x);
             }
@@ -87,6 +106,9 @@ impl FileConfig {
             rebase(&mut o.asff_dir);
             rebase(&mut o.ocsf);
             rebase(&mut o.ocsf_dir);
+        }
+        if let Some(n) = cfg.notify.as_mut() {
+            rebase(&mut n.webhook_file);
         }
         Ok(cfg)
     }
@@ -128,6 +150,19 @@ impl FileConfig {
         a.outputs.ocsf = args.outputs.ocsf.clone().or(o.ocsf);
         a.outputs.ocsf_dir = args.outputs.ocsf_dir.clone().or(o.ocsf_dir);
         a.history.baseline = args.history.baseline.clone().or(self.baseline);
+        a.history.history = args.history.history.clone().or(self.history);
+        a.outputs.s3_kms_key = args.outputs.s3_kms_key.clone().or(o.s3_kms_key);
+        a.outputs.s3_bucket_owner = args.outputs.s3_bucket_owner.clone().or(o.s3_bucket_owner);
+        a.outputs.s3_region = args.outputs.s3_region.clone().or(o.s3_region);
+        let n = self.notify.unwrap_or_default();
+        a.notify.notify_sns = args.notify.notify_sns.clone().or(n.sns_topic);
+        // The command line's webhook source wins over the file's.
+        if !args.notify.notify_webhook && args.notify.notify_webhook_file.is_none() {
+            a.notify.notify_webhook = n.webhook.unwrap_or(false);
+            a.notify.notify_webhook_file = n.webhook_file;
+        }
+        a.notify.notify_only_new |= n.only_new.unwrap_or(false);
+        a.notify.notify_severity = args.notify.notify_severity.or(n.severity);
         a.history.suppressions = args.history.suppressions.clone().or(self.suppressions);
         a.history.fail_on = args.history.fail_on.or(self.fail_on);
         a.history.fail_severity = args.history.fail_severity.or(self.fail_severity);

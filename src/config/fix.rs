@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 
 use super::{ConfigError, ScanPlan, parse_all, role_arn_template};
-use crate::cli::{CheckArgs, FixArgs, HistoryArgs, OutputArgs, ScanArgs, SecurityHubArgs, SelectionArgs};
+use crate::cli::{CheckArgs, FixArgs, HistoryArgs, NotifyArgs, OutputArgs, ScanArgs, SecurityHubArgs, SelectionArgs};
 use crate::files::check_writable;
 use crate::fix::{Filter, Journal, Options};
 use crate::model::{AccountId, Region};
@@ -82,10 +82,27 @@ fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks
             html: None,
             ocsf: None,
             ocsf_dir: None,
+            s3_kms_key: None,
+            s3_bucket_owner: None,
+            s3_region: None,
         },
         tuning: args.tuning.clone(),
         security_hub: SecurityHubArgs { security_hub: false, security_hub_only_failed: false, dry_run: false, asff_dir: None },
-        history: HistoryArgs { baseline: None, suppressions: None, fail_on: None, fail_severity: None, fail_on_warning: false },
+        history: HistoryArgs {
+            baseline: None,
+            history: None,
+            suppressions: None,
+            fail_on: None,
+            fail_severity: None,
+            fail_on_warning: false,
+        },
+        notify: NotifyArgs {
+            notify_sns: None,
+            notify_webhook: false,
+            notify_webhook_file: None,
+            notify_only_new: false,
+            notify_severity: None,
+        },
     }
 }
 

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use super::ConfigError;
-use super::common::{asff_dir, history, outputs};
+use super::common::{asff_dir, history, outputs, remote};
 use crate::cli::MergeArgs;
 use crate::model::FailPolicy;
+use crate::notify::NotifyPlan;
 use crate::report::Outputs;
+use crate::store::StorePlan;
 use crate::triage::{Baseline, RuleSet};
 
 #[derive(Debug)]
@@ -17,6 +19,8 @@ pub struct MergePlan {
     pub baseline: Option<Baseline>,
     pub suppressions: Option<RuleSet>,
     pub fail_policy: FailPolicy,
+    pub store: StorePlan,
+    pub notify: NotifyPlan,
 }
 
 impl MergePlan {
@@ -24,7 +28,9 @@ impl MergePlan {
         if args.reports.is_empty() {
             return Err(ConfigError("give the shard reports to merge: orgscan merge shard-0.json shard-1.json ...".into()));
         }
-        let outputs = outputs(&args.outputs)?;
+        let (mut o, mut asff, mut h) = (args.outputs.clone(), args.asff_dir.clone(), args.history.clone());
+        let (store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
+        let outputs = outputs(&o)?;
         if let Some(json) = &outputs.json
             && args.reports.contains(json)
         {
@@ -33,10 +39,10 @@ impl MergePlan {
                 json.display()
             )));
         }
-        if let Some(dir) = &args.asff_dir {
+        if let Some(dir) = &asff {
             asff_dir(dir)?;
         }
-        let (baseline, suppressions, fail_policy) = history(&args.history)?;
-        Ok(Self { reports: args.reports.clone(), outputs, asff_dir: args.asff_dir.clone(), baseline, suppressions, fail_policy })
+        let (baseline, suppressions, fail_policy) = history(&h)?;
+        Ok(Self { reports: args.reports.clone(), outputs, asff_dir: asff, baseline, suppressions, fail_policy, store, notify })
     }
 }

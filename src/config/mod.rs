@@ -9,10 +9,11 @@ pub mod file;
 pub mod fix;
 pub mod merge;
 
+pub use self::common::WEBHOOK_ENV;
 pub use self::common::shard_of;
-use self::common::{asff_dir, history, outputs};
+use self::common::{asff_dir, history, outputs, remote};
 
-pub use self::file::{FileConfig, FileOutputs, FileSecurityHub};
+pub use self::file::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
 use crate::aws::limits;
 use crate::check::{
@@ -21,10 +22,12 @@ use crate::check::{
 };
 use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
 use crate::model::{FailPolicy, Region};
+use crate::notify::NotifyPlan;
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
 use crate::scan::ScpDenied;
 use crate::scan::regions::RegionPlan;
+use crate::store::StorePlan;
 use crate::triage::{Baseline, RuleSet};
 
 /// A configuration error: exit code 2, nothing scanned.
@@ -65,6 +68,10 @@ pub struct ScanPlan {
     pub fail_policy: FailPolicy,
     /// What the selection narrowed (see `ScanReport::partial`).
     pub partial: Option<String>,
+    /// Outputs bound for S3 (staged), `--baseline s3://...`, `--history`.
+    pub store: StorePlan,
+    /// `--notify-*`.
+    pub notify: NotifyPlan,
 }
 
 /// The longest default category suffix orgscan writes for a partial selection; past it, the selection must
@@ -294,7 +301,9 @@ impl ScanPlan {
             return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
         }
 
-        let outputs = outputs(&args.outputs)?;
+        let (mut o, mut asff, mut h) = (args.outputs.clone(), args.security_hub.asff_dir.clone(), args.history.clone());
+        let (store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
+        let outputs = outputs(&o)?;
         let partial = partial_selection(args, &checks, &regions);
         if let Some(p) = &partial
             && p.len() > MAX_PARTIAL
@@ -332,8 +341,8 @@ impl ScanPlan {
         }
         // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
         aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
-        let security_hub = validate_security_hub(&args.security_hub)?;
-        let (baseline, suppressions, fail_policy) = history(&args.history)?;
+        let security_hub = validate_security_hub(&SecurityHubArgs { asff_dir: asff, ..args.security_hub.clone() })?;
+        let (baseline, suppressions, fail_policy) = history(&h)?;
         let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
         Ok(Self {
             selection,
@@ -358,6 +367,8 @@ impl ScanPlan {
             suppressions,
             fail_policy,
             partial,
+            store,
+            notify,
         })
     }
 }

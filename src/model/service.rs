@@ -107,10 +107,18 @@ impl Service {
     /// the account's own workloads share with us. `None` for the checks' services, whose files declare it.
     pub fn own_rate(self) -> Option<Rate> {
         match self {
-            // AssumeRole and GetCallerIdentity: 600/s per account; we make one call per member account.
+            // AWS publishes no request rate for STS or Organizations: "IAM and AWS STS quotas" (IAM User Guide)
+            // and "Quotas and service limits for AWS Organizations" list sizes and counts only, and the
+            // throttling answers (STS `Throttling: Rate exceeded`, Organizations `TooManyRequestsException`: "too
+            // many requests in too short a period") name no number. These budgets are the scanning account's,
+            // shared with whatever else runs there, so they are chosen below what such accounts are seen to
+            // sustain: STS one AssumeRole per member account, 50/s (1,000 accounts' roles in 20 s, off the
+            // critical path since the scan takes each account as its role is ready); Organizations 5/s, burst 5
+            // (one organization-wide budget; the account listing and the OU tree are its only callers).
             Service::Sts => Some(Rate::new(50, 50)),
-            // Organizations throttles at a few requests per second per organization.
             Service::Organizations => Some(Rate::new(5, 5)),
+            // Account `ListRegions`: "5 per second, burst to 5 per second" per account (Quotas for AWS Account
+            // Management, https://docs.aws.amazon.com/accounts/latest/reference/quotas.html): exactly the quota.
             Service::Account => Some(Rate::new(5, 5)),
             // BatchImportFindings: 10/s, burst 30; GetFindings: 3/s (Security Hub API reference, quotas).
             Service::SecurityHub => Some(Rate::new(10, 30)),

@@ -19,13 +19,18 @@ const LAYERS: &[&[&str]] = &[
     &["scan"],
     &["triage"],
     &["securityhub"],
+    // The other sinks: outputs bound for S3 and the run history (`store`), the notification digest and its
+    // SNS and webhook sinks (`notify`). They render nothing themselves: the root hands them what the outputs
+    // wrote.
+    &["store", "notify"],
     // `fix` (orgscan fix) beside the outputs: it uses the checks, the walker's credentials and the scanner
     // below it, and only the command line and the root use it.
     &["report", "fix"],
     // `merge` (orgscan merge) reads shard reports back and writes every output from the merged one.
     &["merge"],
     &["cli"],
-    &["config", "progress"],
+    // `deliver`: the wiring of the S3 store and the notification around one run (used by the root and main).
+    &["config", "progress", "deliver"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

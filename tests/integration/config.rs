@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use orgscan::config::{FileConfig, FileOutputs, FileSecurityHub};
+use orgscan::config::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, seed_account};
@@ -43,13 +43,24 @@ fn full_config() -> FileConfig {
             asff_dir: Some("asff".into()),
             ocsf: Some("r.ocsf.jsonl".into()),
             ocsf_dir: Some("security-lake".into()),
+            s3_kms_key: Some("alias/orgscan".into()),
+            s3_bucket_owner: Some("111111111111".into()),
+            s3_region: Some("eu-west-1".into()),
         }),
         security_hub: Some(FileSecurityHub { import: Some(true), only_failed: Some(false), dry_run: Some(false) }),
         baseline: Some("previous.json".into()),
+        history: Some("s3://audit-bucket/orgscan/".into()),
         suppressions: Some("suppressions.toml".into()),
         fail_on: Some(orgscan::cli::FailOnArg::New),
         fail_severity: Some(orgscan::cli::SeverityArg::High),
         fail_on_warning: Some(true),
+        notify: Some(FileNotify {
+            sns_topic: Some("arn:aws:sns:eu-west-1:111111111111:orgscan".into()),
+            webhook: Some(true),
+            webhook_file: Some("webhook-url".into()),
+            only_new: Some(true),
+            severity: Some(orgscan::cli::SeverityArg::High),
+        }),
     }
 }
 

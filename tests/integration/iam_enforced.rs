@@ -12,7 +12,9 @@
 //! denied scope therefore shows up as an error whatever its code. moto does not implement Account
 //! `ListRegions`, so `account:ListRegions` cannot be exercised here (the scans name their region), nor
 //! GuardDuty `DescribeOrganizationConfiguration` (called only in GuardDuty's delegated administrator); the
-//! static test in least_privilege.rs holds the policies to every action, those included.
+//! static test in least_privilege.rs holds the policies to every action, those included. The S3 outputs, the
+//! run history and the SNS notification are held to `deploy/history-policy.json` the same way (its KMS actions,
+//! which S3 itself calls for SSE-KMS, only by the static test).
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -311,6 +313,77 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
     }
     e.set_audit_policy(&audit_policy(None)).await;
     assert!(complete(&e.scan_tagged().await), "restored");
+
+    // The S3 outputs, the history and the SNS notification need deploy/history-policy.json (its placeholders
+    // filled in) on the scanning principal: with it, two runs store, read back and notify; without it, or
+    // without any one of its actions, they do not.
+    let bucket = format!("orgscan-iam-{}", e.management);
+    let admin_cfg = e.moto.sdk_config(&e.admin, "us-east-1");
+    aws_sdk_s3::Client::new(&admin_cfg).create_bucket().bucket(&bucket).send().await.unwrap();
+    let topic =
+        aws_sdk_sns::Client::new(&admin_cfg).create_topic().name("orgscan-iam").send().await.unwrap().topic_arn().unwrap().to_owned();
+    let sinks = |without: Option<&str>| {
+        let text =
+            deploy_policy("deploy/history-policy.json", without).replace("ORGSCAN_BUCKET", &bucket).replace("ORGSCAN_TOPIC", "orgscan-iam");
+        let mut p: Value = serde_json::from_str(&text).unwrap();
+        // moto gives a policy's conditions no context but sts:ExternalId (moto/iam/utils.py), so the
+        // `s3:prefix` condition of ListBucket would never match here; AWS evaluates it.
+        // And moto authorizes every request of a service other than S3 against the resource "*"
+        // (moto/core/authorization.py), so the topic's ARN would never match either.
+        for st in p["Statement"].as_array_mut().unwrap() {
+            st.as_object_mut().unwrap().remove("Condition");
+            if st["Action"].as_array().unwrap().iter().all(|a| a.as_str().is_some_and(|a| a.starts_with("sns:"))) {
+                st["Resource"] = json!("*");
+            }
+        }
+        let mut all: Value = serde_json::from_str(&scanner_policy).unwrap();
+        let mut sts = all["Statement"].as_array().unwrap().clone();
+        sts.extend(p["Statement"].as_array().unwrap().iter().cloned());
+        all["Statement"] = json!(sts);
+        all.to_string()
+    };
+    let (history, html) = (format!("s3://{bucket}/orgscan/"), format!("s3://{bucket}/orgscan/latest.html"));
+    let args = [
+        "--role-name",
+        ROLE,
+        "--regions",
+        REGION,
+        "--checks",
+        "guardduty-enabled",
+        "--history",
+        &history,
+        "--html",
+        &html,
+        "--notify-sns",
+        &topic,
+    ];
+    assert_eq!(sink_run(&e, &sinks(None), &args).await, Ok(false), "the first run stores the history and notifies");
+    assert_eq!(sink_run(&e, &sinks(None), &args).await, Ok(true), "the second reads it back");
+    assert!(sink_run(&e, &scanner_policy, &args).await.is_err(), "the scanner policy alone cannot write the reports");
+    for action in actions_of(&deploy_policy("deploy/history-policy.json", None)) {
+        if action.starts_with("kms:") {
+            continue; // S3's calls to KMS on the caller's behalf (SSE-KMS): moto's S3 does not make them
+        }
+        let r = sink_run(&e, &sinks(Some(&action)), &args).await;
+        assert!(r.is_err(), "without {action} in deploy/history-policy.json the run still stored and notified: {r:?}");
+    }
+    e.set_scanner_policy(&scanner_policy).await;
+}
+
+/// One run with `policy` on the scanning principal, through the library as `orgscan scan` runs it: the S3
+/// baseline, the scan, the outputs, the uploads, the notification. Whether it read a baseline, or what failed.
+async fn sink_run(e: &Estate, policy: &str, args: &[&str]) -> Result<bool, String> {
+    e.set_scanner_policy(policy).await;
+    let mut plan = crate::support::plan(args);
+    let factory = e.moto.factory(&e.scanner).with_interceptor(ContentSha256);
+    let remote = orgscan::prepare_remote(&plan.store, &factory).await.map_err(|err| err.to_string())?;
+    plan.baseline = remote.baseline.clone();
+    let r = orgscan::run_scan(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent)
+        .await
+        .map_err(|err| err.to_string())?;
+    let local = orgscan::write_outputs(&r, &plan.outputs);
+    let published = orgscan::publish(&r, &mut plan.store, &plan.notify, &remote, Some(&factory), &local).await;
+    if published.errors.is_empty() { Ok(remote.baseline.is_some()) } else { Err(published.errors.join("\n")) }
 }
 
 /// Actions whose operations moto does not serve (see the module comment).

@@ -44,6 +44,18 @@ fn policy_actions(path: &str) -> BTreeSet<String> {
     out
 }
 
+/// The IAM action of an operation of the sinks outside the service catalogue: S3's and SNS's. ListObjectsV2
+/// is authorized as `s3:ListBucket` ("Actions, resources, and condition keys for Amazon S3", Service
+/// Authorization Reference).
+fn sink_action(service: &str, op: &str) -> Option<String> {
+    match (service, op) {
+        ("S3", "ListObjectsV2") => Some("s3:ListBucket".to_owned()),
+        ("S3", op) => Some(format!("s3:{op}")),
+        ("SNS", op) => Some(format!("sns:{op}")),
+        _ => None,
+    }
+}
+
 fn called_actions(report: &Value, into: &mut BTreeSet<String>) {
     for key in report["stats"]["api_calls_by_operation"].as_object().unwrap().keys() {
         let (service, op) = key.split_once(':').unwrap();
@@ -107,6 +119,60 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     let sh = r.stats.security_hub.as_ref().unwrap();
     assert!(!sh.has_problems() && sh.totals().suppressed > 0, "{sh:?}");
     called.extend(r.stats.api.keys().map(|(service, op)| format!("{}:{op}", iam_prefix(service))));
+    // The S3 side and the SNS notification: two in-process runs with --history, an S3 output and --notify-sns
+    // (the second reads the pointer and its baseline); the factory's statistics hold the calls made after the
+    // report too.
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk_config(&org.management_creds, "us-east-1"));
+    let bucket = format!("orgscan-lp-{m0}");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let sns = aws_sdk_sns::Client::new(&moto.sdk_config(&org.management_creds, "us-east-1"));
+    let topic = sns.create_topic().name(format!("orgscan-lp-{m0}")).send().await.unwrap().topic_arn().unwrap().to_owned();
+    let (history, html) = (format!("s3://{bucket}/orgscan/"), format!("s3://{bucket}/orgscan/latest.html"));
+    let mut sinks = BTreeSet::new();
+    for run in 0..2 {
+        let mut plan = crate::support::plan(&[
+            "--accounts",
+            &m0,
+            "--regions",
+            "eu-west-1",
+            "--checks",
+            "guardduty-enabled",
+            "--history",
+            &history,
+            "--html",
+            &html,
+            "--notify-sns",
+            &topic,
+        ]);
+        let factory = moto.factory(&org.management_creds);
+        let remote = orgscan::prepare_remote(&plan.store, &factory).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(remote.baseline.is_some(), run == 1, "the second run reads the first as its baseline");
+        plan.baseline = remote.baseline.clone();
+        let r = orgscan::run_scan(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent).await.unwrap();
+        let local = orgscan::write_outputs(&r, &plan.outputs);
+        let published = orgscan::publish(&r, &mut plan.store, &plan.notify, &remote, Some(&factory), &local).await;
+        assert!(local.is_empty() && published.errors.is_empty(), "{local:?} {:?}", published.errors);
+        for (service, op) in factory.stats().snapshot().keys() {
+            match sink_action(service, op) {
+                Some(a) => sinks.insert(a),
+                None => called.insert(format!("{}:{op}", iam_prefix(service))),
+            };
+        }
+    }
+    let declared_sinks: BTreeSet<String> =
+        orgscan::store::IAM_ACTIONS.iter().chain(orgscan::notify::IAM_ACTIONS).map(|a| (*a).to_owned()).collect();
+    assert_eq!(sinks, declared_sinks, "the S3 and SNS actions declared in the code and the operations recorded differ");
+    // deploy/history-policy.json grants exactly them, and the KMS actions S3 calls on the caller's behalf for
+    // --s3-kms-key (not SDK calls of orgscan's: "Specifying server-side encryption with AWS KMS", S3 User Guide).
+    let kms_via_s3: BTreeSet<String> = ["kms:GenerateDataKey", "kms:Decrypt"].iter().map(|a| (*a).to_owned()).collect();
+    assert_eq!(
+        policy_actions("deploy/history-policy.json"),
+        declared_sinks.union(&kms_via_s3).cloned().collect(),
+        "deploy/history-policy.json"
+    );
+    let history_policy = std::fs::read_to_string(root().join("deploy/history-policy.json")).unwrap();
+    assert!(!history_policy.contains("arn:aws:") && !history_policy.contains("\"Resource\": \"*\""), "scoped, partition-neutral");
+
     // GetCallerIdentity needs no permission ("No permissions are required to perform this operation",
     // STS API reference) and cannot be denied.
     called.remove("sts:GetCallerIdentity");

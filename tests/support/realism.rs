@@ -161,6 +161,10 @@ struct State {
     /// (account, region, action).
     identity_denies: Vec<(String, String, String)>,
     key_denies: Vec<KeyRef>,
+    /// (bucket, action): an explicit deny in the bucket's policy.
+    bucket_denies: Vec<(String, String)>,
+    /// bucket → the account that owns it (for the bucket owner condition).
+    bucket_owners: HashMap<String, String>,
     denials: Vec<(String, String, String)>,
 }
 
@@ -221,6 +225,17 @@ impl Realism {
     /// id or ARN) is denied. `key_id` may itself be a key ARN.
     pub fn key_policy_deny(&self, account: &str, region: &str, key_id: &str) {
         lock(&self.state).key_denies.push(key_ref(key_id, account, region));
+    }
+
+    /// A bucket policy statement `Deny` of `action` (e.g. "s3:PutObject") on every object of `bucket`.
+    pub fn bucket_deny(&self, bucket: &str, action: &str) {
+        lock(&self.state).bucket_denies.push((bucket.to_owned(), action.to_owned()));
+    }
+
+    /// `bucket` belongs to `account`: a request whose `x-amz-expected-bucket-owner` names another account is
+    /// refused as S3 refuses it (moto 5.2.5 ignores the header).
+    pub fn bucket_owner(&self, bucket: &str, account: &str) {
+        lock(&self.state).bucket_owners.insert(bucket.to_owned(), account.to_owned());
     }
 
     /// Keys the proxy did not see issued (e.g. the management account's own keys) belong to this account;
@@ -367,6 +382,12 @@ fn rest_operation(service: &str, method: &str, path: &str) -> Option<&'static st
         ("securityhub", "POST", ["findings"]) => "GetFindings",
         ("securityhub", "POST", ["findings", "import"]) => "BatchImportFindings",
         ("securityhub", "PATCH", ["findings", "batchupdate"]) => "BatchUpdateFindings",
+        // S3, path-style (the SDK uses it for an IP-address endpoint): /bucket/key.
+        ("s3", "PUT", [_, _, ..]) => "PutObject",
+        ("s3", "GET", [_, _, ..]) => "GetObject",
+        ("s3", "HEAD", [_, _, ..]) => "HeadObject",
+        ("s3", "GET", [_]) => "ListBucket",
+        ("s3", "PUT", [_]) => "CreateBucket",
         _ => return None,
     })
 }
@@ -432,6 +453,7 @@ fn resource(call: &Call, req: &Request, account: &str, key: Option<&KeyRef>) -> 
         ("lambda", [_, f, name, ..]) if f == "functions" && name.starts_with("arn:") => name.clone(),
         ("lambda", [_, f, name, ..]) if f == "functions" => format!("arn:aws:lambda:{region}:{account}:function:{name}"),
         ("guardduty", [d, id]) if d == "detector" => format!("arn:aws:guardduty:{region}:{account}:detector/{id}"),
+        ("s3", [bucket, key @ ..]) => format!("\"arn:aws:s3:::{bucket}{}{}\"", if key.is_empty() { "" } else { "/" }, key.join("/")),
         _ => "*".to_owned(),
     }
 }
@@ -455,6 +477,14 @@ fn decide(state: &Mutex<State>, call: &Call, req: &Request) -> Option<String> {
         format!("{} with an explicit deny in a service control policy", head())
     } else if call.known && s.identity_denies.iter().any(|(a, r, x)| a == account && r == region && x.eq_ignore_ascii_case(action)) {
         format!("{} with an explicit deny in an identity-based policy", head())
+    } else if let Some(why) = s3_denial(&s, call, req, account) {
+        // "Troubleshoot access denied (403 Forbidden) errors in Amazon S3", access denied message examples,
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html: for requests from
+        // the bucket owner's account, S3 names the policy type that denied.
+        match why {
+            S3Why::Policy => format!("{} with an explicit deny in a resource-based policy", head()),
+            S3Why::Owner => "Access Denied".to_owned(),
+        }
     } else if key.as_ref().is_some_and(|k| s.key_denies.contains(k)) {
         // A key policy that does not allow the caller is an implicit deny by the resource-based policy ("Key
         // policies in AWS KMS", https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html); the
@@ -465,6 +495,28 @@ fn decide(state: &Mutex<State>, call: &Call, req: &Request) -> Option<String> {
     };
     s.denials.push((account.to_owned(), region.to_owned(), action.to_owned()));
     Some(message)
+}
+
+enum S3Why {
+    Policy,
+    Owner,
+}
+
+/// Whether S3 refuses this request: a bucket policy's explicit deny, or the bucket owner condition
+/// ("Verifying bucket ownership with bucket owner condition",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html: "If the expected bucket
+/// owner doesn't match the actual bucket owner, the request fails with an HTTP 403 Access Denied error").
+fn s3_denial(s: &State, call: &Call, req: &Request, _account: &str) -> Option<S3Why> {
+    if call.service != "s3" {
+        return None;
+    }
+    let bucket = req.path.split('/').find(|p| !p.is_empty())?;
+    if let (Some(expected), Some(owner)) = (req.header("x-amz-expected-bucket-owner"), s.bucket_owners.get(bucket))
+        && expected != owner
+    {
+        return Some(S3Why::Owner);
+    }
+    s.bucket_denies.iter().any(|(b, a)| b == bucket && a.eq_ignore_ascii_case(&call.action)).then_some(S3Why::Policy)
 }
 
 fn request_id() -> String {
@@ -523,6 +575,16 @@ fn denial(call: &Call, message: &str) -> Vec<u8> {
                 xml_escape(message)
             );
             response(403, "Forbidden", &[("Content-Type", "text/xml"), ("x-amzn-RequestId", &id)], &body)
+        }
+        // restXml: HTTP 403 `<Error><Code>AccessDenied</Code>...` ("Error responses", Amazon S3 API Reference,
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html: Code, Message, RequestId, HostId).
+        "s3" => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>{}</Message><RequestId>{}</RequestId><HostId>{id}</HostId></Error>",
+                xml_escape(message),
+                &id[..16]
+            );
+            response(403, "Forbidden", &[("Content-Type", "application/xml"), ("x-amz-request-id", &id[..16])], &body)
         }
         // Other restJson1 services (guardduty, es, securityhub, account, ...): AWS does not document the exact
         // body these return for an SCP deny. HTTP 403 like Lambda; the SDK takes the code from the

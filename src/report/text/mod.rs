@@ -332,7 +332,8 @@ fn notes(r: &ScanReport, s: &mut String) {
     }
 }
 
-fn verdict(r: &ScanReport) -> String {
+/// The verdict line of the summary (also the notification digest's).
+pub fn verdict(r: &ScanReport) -> String {
     let fails = r.failing().count();
     // FAILs that do not fail the scan: suppressed, unchanged under --fail-on new, or below --fail-severity.
     // The open findings the policy weighs: FAILs, and WARNINGs with --fail-on-warning.

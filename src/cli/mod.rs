@@ -2,19 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  clean: every scope evaluated (regions not enabled or closed by SCP are skipped), nothing failed
-  1  FAILs that fail the scan (unsuppressed; see --fail-on, --fail-severity), every scope evaluated
-  2  bad invocation or configuration (nothing was scanned)
-  3  incomplete, no FAILs: some scope or resource could not be read, the scan was stopped (Ctrl-C,
-     SIGTERM), or the Security Hub import did not complete
-  4  FAILs that fail the scan, and incomplete as for 3
-  5  an output could not be written or was refused (wins over 0, 1, 3 and 4)
-  6  AWS could not be reached, or the scan could not start for a reason that may pass (throttling,
-     5xx or timeouts after every retry): nothing was scanned, retry later";
+mod values;
+pub use self::values::{
+    ChecksFormat, EXIT_CODES_HELP, FIX_EXIT_CODES_HELP, FailOnArg, LogFormat, SarifSuppressedArg, ScpDeniedArg, SeverityArg,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,20 +96,10 @@ pub struct MergeArgs {
 
     #[command(flatten)]
     pub history: HistoryArgs,
-}
 
-pub const FIX_EXIT_CODES_HELP: &str = "\
-Exit codes (those of `orgscan scan`, read for the selected FAILs):
-  0  nothing selected fails: after --apply, the rescan shows every selected FAIL passing (or gone)
-  1  selected FAILs remain: a plan with something to do (without --apply, or not confirmed), manual items,
-     or changes that were skipped
-  2  bad invocation (nothing was read or changed): the message names the value; also --apply without
-     --yes when standard input is not a terminal
-  3  nothing selected fails, but something was not done or verified: a change failed, the run was stopped
-     (Ctrl-C, SIGTERM: run it again with the same --journal to resume), the rescan could not read a scope
-  4  selected FAILs remain, and incomplete as for 3
-  5  the journal could not be written: the run stopped before the next change
-  6  AWS could not be reached, or the run could not start for a reason that may pass: retry later";
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
 
 #[derive(Debug, Clone, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["from", "scan"]))]
@@ -185,18 +168,6 @@ pub struct FixArgs {
     pub tuning: TuningArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ChecksFormat {
-    Table,
-    Json,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     /// Read scan options from this TOML file (schemas/config.schema.json); options given on the command
@@ -224,6 +195,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub history: HistoryArgs,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -233,9 +207,18 @@ pub struct HistoryArgs {
     /// Each FAIL is new or unchanged; a baseline FAIL is fixed only if its check, account and region were
     /// evaluated now and the resource passes or is gone; a baseline FAIL that could not be read this time is
     /// carried forward as stale (in SARIF and the JSON report), so no upload closes an alert it did not read.
-    /// It may be the same file as --json: it is read before the scan.
+    /// It may be the same file as --json: it is read before the scan. s3://BUCKET/KEY reads it from S3
+    /// (GetObject, with the bucket owner checked as for the S3 outputs).
     #[arg(long, value_name = "PREVIOUS.json")]
     pub baseline: Option<PathBuf>,
+
+    /// Keep every run in S3 and compare each with the latest complete one, with no bookkeeping: each run's
+    /// JSON report (and every other output it writes) goes under PREFIX/runs/<start time>/, the baseline is
+    /// the report PREFIX/latest.json points to, and that pointer moves to this run only after every output
+    /// and notification was delivered and the scan was complete (a failed, incomplete or stopped run stays in
+    /// runs/ and never becomes the baseline). Conflicts with --baseline.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX/", conflicts_with = "baseline")]
+    pub history: Option<String>,
 
     /// Accepted risks (TOML, schemas/suppressions.schema.json): [[suppression]] rules with a check (id or
     /// "*"), any of accounts, ous, regions, resources (ARN globs) and tags, a reason, an owner and an optional
@@ -256,29 +239,6 @@ pub struct HistoryArgs {
     /// FAILs would. Without it they are reported (SARIF `warning`, ASFF `WARNING`) and leave the exit code be.
     #[arg(long)]
     pub fail_on_warning: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOnArg {
-    New,
-    Any,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeverityArg {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SarifSuppressedArg {
-    Include,
-    Omit,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -333,13 +293,6 @@ pub struct SelectionArgs {
     pub shard_count: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScpDeniedArg {
-    Skip,
-    Error,
-}
-
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Access to member accounts")]
 pub struct AccessArgs {
@@ -391,7 +344,9 @@ pub struct CheckArgs {
 #[command(next_help_heading = "Outputs")]
 pub struct OutputArgs {
     /// Write the JSON report (schemas/report.schema.json) to this file, atomically; `-` writes it to
-    /// stdout, and the summary then goes to stderr (`orgscan scan --json - | jq ...`).
+    /// stdout, and the summary then goes to stderr (`orgscan scan --json - | jq ...`). Every output option
+    /// also takes s3://BUCKET/KEY (a directory option: s3://BUCKET/PREFIX/): rendered locally first, then
+    /// written with PutObject (see --s3-kms-key, --s3-bucket-owner); a failed upload is exit code 5.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
@@ -437,6 +392,46 @@ pub struct OutputArgs {
     /// Sync the directory to s3://<lake bucket>/ext/<custom source>/.
     #[arg(long, value_name = "DIR")]
     pub ocsf_dir: Option<PathBuf>,
+
+    /// Server-side encryption of every object orgscan writes to S3 with this AWS KMS key (id, ARN or
+    /// alias/NAME; SSE-KMS). Without it the bucket's default encryption applies.
+    #[arg(long, value_name = "KEY")]
+    pub s3_kms_key: Option<String>,
+
+    /// The account that must own every bucket orgscan writes to or reads from (S3 refuses the request with
+    /// 403 AccessDenied otherwise). Default: the account of the credentials (GetCallerIdentity).
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub s3_bucket_owner: Option<String>,
+
+    /// The region of the S3 buckets. Default: the configured region (AWS_REGION, the profile).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Notifications")]
+pub struct NotifyArgs {
+    /// Publish one short digest per run to this Amazon SNS topic (ARN): new FAILs by severity, coverage
+    /// lost, the verdict and exit code, and where the reports are.
+    #[arg(long, value_name = "TOPIC_ARN")]
+    pub notify_sns: Option<String>,
+
+    /// Post the digest to the Slack-compatible incoming webhook whose URL is in the environment variable
+    /// ORGSCAN_WEBHOOK_URL (the URL is a secret: it is never taken from the command line, never logged).
+    #[arg(long)]
+    pub notify_webhook: bool,
+
+    /// Post the digest to the incoming webhook whose URL is in this file (e.g. a mounted secret).
+    #[arg(long, value_name = "PATH", conflicts_with = "notify_webhook")]
+    pub notify_webhook_file: Option<PathBuf>,
+
+    /// Notify only when something is new: new FAILs (at or above --notify-severity), or coverage lost.
+    #[arg(long)]
+    pub notify_only_new: bool,
+
+    /// Leave FAILs below this severity out of the digest (and out of what counts as new).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub notify_severity: Option<SeverityArg>,
 }
 
 #[derive(Debug, Clone, Args)]
