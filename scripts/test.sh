@@ -65,6 +65,17 @@ if ! command -v jq >/dev/null; then
     exit 1
   fi
 fi
+# buildah builds and runs the release image in tests/integration/image.rs (Debian's package; no daemon).
+if ! command -v buildah >/dev/null; then
+  echo "orgscan: installing buildah (Debian package)" >&2
+  if [[ "$(id -u)" == "0" ]]; then
+    (apt-get install -y -qq buildah >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }) \
+      || { echo "orgscan: error: cannot install buildah" >&2; exit 1; }
+  else
+    echo "orgscan: error: buildah is not installed (apt-get install buildah)" >&2
+    exit 1
+  fi
+fi
 # Never let the developer's own AWS configuration leak into the tests.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 export AWS_EC2_METADATA_DISABLED=true

@@ -82,7 +82,8 @@ credentials; the merged report shows every shard's import. The merge makes no AW
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// The shard reports (the --json files of `orgscan scan --shard I/N`), one per shard, in any order.
+    /// The shard reports (the --json files of `orgscan scan --shard I/N`), one per shard, in any order; a
+    /// directory stands for every *.json file in it (the merged --json excepted).
     #[arg(value_name = "REPORT.json", required = true)]
     pub reports: Vec<PathBuf>,
 
@@ -283,7 +284,9 @@ pub struct SelectionArgs {
     /// Run every shard, each as its own process (a Kubernetes Indexed Job, an AWS Batch array job, a GitHub
     /// Actions matrix), each with --json, then join them with `orgscan merge`. `auto` reads the index from
     /// the job engine: JOB_COMPLETION_INDEX (Kubernetes; give --shard-count), or AWS_BATCH_JOB_ARRAY_INDEX
-    /// with AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch). Give each shard the same selection and options.
+    /// with AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch). Give each shard the same selection and options. `{shard}` in
+    /// an output path is the shard's index (--json /reports/shard-{shard}.json), for engines that run one
+    /// command for every shard.
     #[arg(long, env = "ORGSCAN_SHARD", value_name = "INDEX/COUNT|auto")]
     pub shard: Option<String>,
 

@@ -12,6 +12,40 @@ use crate::report::Outputs;
 use crate::store::{S3Url, StorePlan, is_s3};
 use crate::triage::{Baseline, RuleSet};
 
+/// What `{shard}` in an output path of a sharded scan becomes: the shard's index.
+pub const SHARD_PLACEHOLDER: &str = "{shard}";
+
+/// The output options with `{shard}` replaced by the shard's index (`--json /reports/shard-{shard}.json`): an
+/// engine runs one command for every shard (an AWS Batch array job's children, a Kubernetes Indexed Job's
+/// pods), and the release image has no shell to build each shard's file name. Outside a sharded scan
+/// `{shard}` is refused, naming the option.
+pub(crate) fn with_shard_index(o: &OutputArgs, shard: Option<Shard>) -> Result<OutputArgs, ConfigError> {
+    let mut o = o.clone();
+    let paths = [
+        ("--json", &mut o.json),
+        ("--html", &mut o.html),
+        ("--sarif", &mut o.sarif),
+        ("--sarif-dir", &mut o.sarif_dir),
+        ("--ocsf", &mut o.ocsf),
+        ("--ocsf-dir", &mut o.ocsf_dir),
+    ];
+    for (flag, path) in paths {
+        let Some(text) = path.as_ref().map(|p| p.to_string_lossy().into_owned()) else { continue };
+        if !text.contains(SHARD_PLACEHOLDER) {
+            continue;
+        }
+        match shard {
+            Some(s) => *path = Some(PathBuf::from(text.replace(SHARD_PLACEHOLDER, &s.index.to_string()))),
+            None => {
+                return Err(ConfigError(format!(
+                    "invalid {flag} '{text}': {SHARD_PLACEHOLDER} is the shard's index, so it needs --shard INDEX/COUNT or --shard auto"
+                )));
+            }
+        }
+    }
+    Ok(o)
+}
+
 /// `--asff-dir`: created if missing, and checked to accept files.
 pub(crate) fn asff_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
     if dir.exists() && !dir.is_dir() {

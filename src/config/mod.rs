@@ -11,7 +11,7 @@ pub mod merge;
 
 pub use self::common::WEBHOOK_ENV;
 pub use self::common::shard_of;
-use self::common::{asff_dir, history, outputs, remote};
+use self::common::{asff_dir, history, outputs, remote, with_shard_index};
 
 pub use self::file::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
@@ -301,7 +301,18 @@ impl ScanPlan {
             return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
         }
 
-        let (mut o, mut asff, mut h) = (args.outputs.clone(), args.security_hub.asff_dir.clone(), args.history.clone());
+        let shard = match &selection {
+            Selection::Organization(sel) => sel.shard,
+            Selection::ThisAccount => None,
+        };
+        // A shard's report is one part of a run: the history (its baseline and its latest pointer) is the merge's.
+        if let (Some(s), Some(h)) = (shard, &args.history.history) {
+            return Err(ConfigError(format!(
+                "--history {h} with --shard {s}: a shard's report is one part of the run, so the history is kept by \
+                 `orgscan merge --history {h}`; give the shard an output of its own (e.g. --json shard-{{shard}}.json)"
+            )));
+        }
+        let (mut o, mut asff, mut h) = (with_shard_index(&args.outputs, shard)?, args.security_hub.asff_dir.clone(), args.history.clone());
         let (store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
         let outputs = outputs(&o)?;
         let partial = partial_selection(args, &checks, &regions);
@@ -384,6 +395,26 @@ mod tests {
             let e = validate_ou(bad).unwrap_err().0;
             assert!(e.contains(&format!("'{bad}'")), "{e}");
         }
+    }
+
+    #[test]
+    fn shard_placeholder_in_output_paths_is_the_shard_index_and_needs_a_shard() {
+        let args = crate::cli::OutputArgs {
+            json: Some(PathBuf::from("/reports/shard-{shard}.json")),
+            html: Some(PathBuf::from("plain.html")),
+            sarif: None,
+            sarif_dir: Some(PathBuf::from("sarif-{shard}")),
+            sarif_category: None,
+            sarif_suppressed: None,
+            ocsf: None,
+            ocsf_dir: None,
+        };
+        let got = with_shard_index(&args, Some(crate::model::Shard { index: 3, count: 4 })).unwrap();
+        assert_eq!(got.json, Some(PathBuf::from("/reports/shard-3.json")));
+        assert_eq!(got.sarif_dir, Some(PathBuf::from("sarif-3")));
+        assert_eq!(got.html, Some(PathBuf::from("plain.html")));
+        let e = with_shard_index(&args, None).unwrap_err().0;
+        assert!(e.contains("--json '/reports/shard-{shard}.json'") && e.contains("--shard"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod html;
 mod http_faults;
 mod iam_enforced;
 mod lambda_runtimes;
+mod image;
 mod least_privilege;
 mod long_scans;
 mod mocks;
