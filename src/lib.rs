@@ -6,7 +6,7 @@
 //!
 //! Layers, from the bottom: `model` and `files` (leaves), `aws`, `check`, `org`, `scan`, `triage`, `securityhub`,
 //! `store` and `notify` (the S3 and notification sinks), `report` and `fix` (orgscan fix), `merge` (orgscan merge),
-//! then `cli`, `config`, `progress` and this file, which wires one run. A module
+//! then `cli`, `config`, `progress`, `deliver`, `remediate` (orgscan fix, wired) and this file, which wires one run. A module
 //! imports only from layers below it (tests/integration/architecture.rs holds the tree to it).
 
 pub mod aws;
@@ -21,6 +21,7 @@ pub mod model;
 pub mod notify;
 pub mod org;
 pub mod progress;
+pub mod remediate;
 pub mod report;
 pub mod scan;
 pub mod securityhub;
@@ -28,6 +29,7 @@ pub mod store;
 pub mod triage;
 
 pub use deliver::{Published, Remote, RemoteError, prepare_remote, publish};
+pub use remediate::{AfterFix, FixError, FixOutcome, FixUi, run_fix};
 pub use report::write_outputs;
 
 use std::future::Future;
@@ -48,7 +50,7 @@ use crate::scan::{Progress, Scanner};
 const MAX_CHAINED_SESSION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The rate limits and in-flight caps of one run: each service's budget from the registry.
-fn limits(plan: &ScanPlan) -> Arc<Limits> {
+pub(crate) fn limits(plan: &ScanPlan) -> Arc<Limits> {
     Arc::new(Limits::with_rates(check::rate).with_concurrency(plan.concurrency, plan.per_account_concurrency))
 }
 
@@ -81,7 +83,13 @@ pub async fn run_scan_with_accounts(
 ) -> Result<ScanOutcome, WalkError> {
     let clock = scan::RunClock::now();
     let limits = limits(plan);
-    let (caller, home) = org::whoami(&factory).await?;
+    // One stop for every phase: the walk as the scopes (a stop before the first scope must not kill the run).
+    tokio::pin!(cancel);
+    let (caller, home) = tokio::select! {
+        biased;
+        () = &mut cancel => return Err(WalkError::Stopped),
+        r = org::whoami(&factory) => r?,
+    };
     let factory = factory.with_home_region(home);
     tracing::info!(account = %caller.account, partition = %caller.partition, "scanning as {}", caller.arn);
     let mut notes = Vec::new();
@@ -124,10 +132,15 @@ pub async fn run_scan_with_accounts(
                 guardduty_admins: None,
                 selection: vec![caller.account.clone()],
                 tree: None,
+                errors: Vec::new(),
             };
             (start, Some(walker.own_account()?))
         }
-        Selection::Organization(sel) => (walker.start(sel).await?, None),
+        Selection::Organization(sel) => tokio::select! {
+            biased;
+            () = &mut cancel => return Ok(ScanOutcome { report: stopped_in_walk(plan, &caller.account, sel, notes, &factory), accounts: Vec::new() }),
+            r = walker.start(sel) => (r?, None),
+        },
     };
     let book: Vec<AccountId> = match &own {
         Some(p) => vec![p.account.clone()],
@@ -156,15 +169,27 @@ pub async fn run_scan_with_accounts(
     };
     let subject = org.subject.clone();
     let accounts = scan::Accounts { ids: book, plans };
-    let mut report = scanner.run(subject, accounts, &plan.regions, clock, cancel, progress).await;
+    let mut report = scanner.run(subject, accounts, &plan.regions, clock, &mut cancel, progress).await;
+    report.stopped = report.incomplete.then(|| model::Stopped { phase: model::Phase::Scan, not_reached: report.interrupted_accounts() });
     if report.incomplete {
+        // Stopped: the cancel future has completed (and must not be polled again); the tree is not waited for.
         org.abandon_tree();
     } else {
-        org.join_tree().await;
+        // A stop while the tree is still being read ends the wait (and the read).
+        let stopped = tokio::select! {
+            biased;
+            () = &mut cancel => true,
+            () = org.join_tree() => false,
+        };
+        if stopped {
+            org.abandon_tree();
+        }
     }
     let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let selection = std::mem::take(&mut org.selection);
     report.accounts = org.infos;
+    // An organization entry that could not be taken is an error of the scan, never silently dropped.
+    report.errors.extend(org.errors);
     report.notes.extend(org.notes);
     report.notes.extend(notes);
     // The books sorted everything else; only the notes were added here.
@@ -183,6 +208,17 @@ pub async fn run_scan_with_accounts(
     Ok(ScanOutcome { report, accounts: configs })
 }
 
+/// The report of a scan stopped during the organization walk: each account selected (or the organization)
+/// is named as not reached, and a baseline's FAILs are carried forward.
+fn stopped_in_walk(plan: &ScanPlan, caller: &AccountId, sel: &org::OrgSelection, notes: Vec<Note>, factory: &ClientFactory) -> ScanReport {
+    let mut report = ScanReport::stopped_in_walk(caller, plan.checks.iter().map(|c| c.info()).collect(), sel.not_reached());
+    (report.notes, report.partial, report.fail_policy) = (notes, plan.partial.clone(), plan.fail_policy);
+    report.stats.api = factory.stats().snapshot();
+    let today = report.started_at.date_naive();
+    triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
+    report
+}
+
 /// `--security-hub`: imports the findings of every fully evaluated (account, region) scope with that
 /// account's credentials, and records the outcome (and the calls it made) in the report.
 pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, factory: &ClientFactory, cancel: impl Future<Output = ()>) {
@@ -194,326 +230,27 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
         now: chrono::Utc::now(),
     };
     let imported = sink.import(&outcome.report, &outcome.accounts, cancel).await;
+    outcome.report.stopped = outcome.report.stopped.take().or_else(|| imported.stopped());
     outcome.report.stats.security_hub = Some(imported);
     outcome.report.stats.api = factory.stats().snapshot();
 }
 
 /// `orgscan merge`: reads the shard reports, joins them, and triages the result (baseline, suppressions) as
 /// one scan's; makes no AWS call. Fails (exit 2) when a report cannot be read or does not belong.
-pub fn run_merge(plan: &config::merge::MergePlan) -> Result<ScanReport, String> {
-    let parts = plan.reports.iter().map(|p| merge::read::load(p)).collect::<Result<Vec<_>, _>>()?;
+/// A stop (Ctrl-C, SIGTERM; `stopped` says so) is honoured before each shard report: the reports not read are
+/// missing shards (their accounts unscanned, the result incomplete) and the report names them.
+pub fn run_merge(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
+    let (parts, not_reached) = merge::read::load_until(&plan.reports, stopped)?;
+    if parts.is_empty() && !not_reached.is_empty() {
+        return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
+    }
     let mut report = merge::merge(parts)?;
+    if !not_reached.is_empty() {
+        report.incomplete = true;
+        report.stopped = Some(model::Stopped { phase: model::Phase::Merge, not_reached });
+    }
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
     Ok(report)
-}
-
-/// What `orgscan fix` shows as it goes: the plan, one line per step, the rescan; and the confirmation.
-pub trait FixUi {
-    fn say(&mut self, text: &str);
-    /// Whether to make `changes` changes (asked only with `--apply` on a terminal without `--yes`).
-    fn confirm(&mut self, changes: usize) -> bool;
-}
-
-/// What became of a selected FAIL, as the rescan read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AfterFix {
-    Pass,
-    /// No longer failing, but a WARNING (e.g. moved to a runtime deprecated within --lambda-warn-days).
-    Warn,
-    Fail,
-    /// The resource is no longer there (its scope was evaluated).
-    Gone,
-    /// Not rescanned: it was not changed (manual, dry run), or the run stopped first.
-    NotRescanned,
-    /// Its scope or the resource could not be read again.
-    Unread(String),
-}
-
-/// What a fix did: the plan, what became of each item, the rescan, and the API calls of the changes.
-pub struct FixOutcome {
-    pub items: Vec<fix::Item>,
-    pub applied: Option<fix::Applied>,
-    /// Per item, in plan order.
-    pub after: Vec<AfterFix>,
-    pub rescan: Option<ScanReport>,
-    /// The calls made while applying (the remediation role's and its AssumeRole), per (service, operation).
-    pub apply_calls: std::collections::BTreeMap<(String, String), u64>,
-    pub exit_code: u8,
-}
-
-/// Why a fix could not run: a bad selection found after the scan (exit 2), or a start-up failure.
-#[derive(Debug, thiserror::Error)]
-pub enum FixError {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Walk(#[from] WalkError),
-}
-
-impl From<fix::trust::Untrusted> for FixError {
-    fn from(e: fix::trust::Untrusted) -> Self {
-        match e {
-            fix::trust::Untrusted::Refused(why) => FixError::Usage(why),
-            fix::trust::Untrusted::Walk(e) => FixError::Walk(e),
-        }
-    }
-}
-
-impl FixError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            FixError::Usage(_) => model::exit::USAGE,
-            FixError::Walk(e) => e.exit_code(),
-        }
-    }
-}
-
-/// The UI of a fix with every text made safe for a terminal: the net under the values each text was built
-/// from (made safe one by one where they are written), so nothing from AWS or a report file reaches the
-/// operator raw (issue 27).
-struct SafeUi<'a>(&'a mut dyn FixUi);
-
-impl FixUi for SafeUi<'_> {
-    fn say(&mut self, text: &str) {
-        self.0.say(&model::terminal::safe_lines(text));
-    }
-
-    fn confirm(&mut self, changes: usize) -> bool {
-        self.0.confirm(changes)
-    }
-}
-
-/// Completes once `stop` turns true; never if its sender is gone.
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
-    if stop.wait_for(|s| *s).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// `orgscan fix`: the FAILs (of the report, or of a scan run first), the plan, and with `--apply` the
-/// confirmed, journaled changes and the rescan of the touched scopes. `stop` turning true (Ctrl-C, SIGTERM)
-/// stops it between two steps.
-pub async fn run_fix(
-    plan: &mut config::fix::FixPlan,
-    factory: ClientFactory,
-    stop: tokio::sync::watch::Receiver<bool>,
-    ui: &mut dyn FixUi,
-) -> Result<FixOutcome, FixError> {
-    use crate::config::fix::FixSource;
-    let ui = &mut SafeUi(ui);
-    let (caller, home) = org::whoami(&factory).await?;
-    let factory = factory.with_home_region(home);
-    let stamp = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    let (findings, source, origin, mut incomplete) = match &plan.source {
-        FixSource::Report(r) => {
-            let mut f = r.findings.clone();
-            f.extend(r.stale.iter().map(|(f, _)| f.clone()));
-            let source = format!("{} (scan of {})", r.path.display(), r.started_at.format("%Y-%m-%dT%H:%M:%SZ"));
-            (f, source, format!("report {}", stamp(&r.started_at)), false)
-        }
-        FixSource::Scan => {
-            let report = run_scan(&plan.base, factory.clone(), stopped(stop.clone()), &mut scan::Silent).await?;
-            if let Some(e) = plan.filter.unmatched(&report.findings).into_iter().next() {
-                return Err(FixError::Usage(format!("{e} in this scan")));
-            }
-            let incomplete = report.is_incomplete();
-            let origin = format!("scan {}", stamp(&report.started_at));
-            (report.findings, format!("a scan of {} account(s)", report.stats.accounts), origin, incomplete)
-        }
-    };
-    let today = chrono::Utc::now().date_naive();
-    let items = fix::plan::build(&findings, &plan.filter, plan.options, &plan.base.settings.lambda_runtimes, today);
-    let foreign: Vec<String> =
-        items.iter().filter(|i| i.finding.target.partition != caller.partition).map(|i| i.finding.target.region.to_string()).collect();
-    if let Some(r) = foreign.first() {
-        return Err(FixError::Usage(format!(
-            "FAILs in region {r} are not in partition {}, where the credentials belong: fix each partition with its own credentials (narrow with --regions)",
-            caller.partition
-        )));
-    }
-    fix::trust::organization_accounts(&items, &caller, &factory, &limits(&plan.base), &origin).await?;
-    let plan_id = fix::plan::identity(&origin, &items);
-    let remediation = plan.remediation.clone();
-    let credentials = |a: &AccountId| {
-        if *a == caller.account {
-            format!("the caller's own credentials, {}", caller.arn)
-        } else {
-            remediation.role_arn(caller.partition.as_str(), a)
-        }
-    };
-    ui.say(&fix::plan::render(&items, &source, &credentials));
-    ui.say(&plan.journal.said(&plan_id));
-    let (_, changes, _, _) = fix::plan::counts(&items);
-    let mut outcome = FixOutcome {
-        after: vec![AfterFix::NotRescanned; items.len()],
-        items,
-        applied: None,
-        rescan: None,
-        apply_calls: Default::default(),
-        exit_code: 0,
-    };
-    // Stopped (Ctrl-C, SIGTERM) during the scan: nothing is asked, nothing changed.
-    let asked = plan.apply && changes > 0 && !*stop.borrow();
-    let go = asked && (!plan.confirm || ui.confirm(changes));
-    if !go {
-        if asked {
-            ui.say("Not confirmed: nothing was changed.\n");
-        } else if changes > 0 {
-            ui.say(&format!("\nNothing was changed: --apply makes the {changes} change(s) (with --yes when not on a terminal).\n"));
-        }
-        outcome.exit_code = fix::exit_code(!outcome.items.is_empty(), incomplete, false);
-        return Ok(outcome);
-    }
-
-    let before_calls = factory.stats().snapshot();
-    let limits = limits(&plan.base);
-    let walker = Walker {
-        factory: &factory,
-        limits: limits.clone(),
-        caller: caller.clone(),
-        access: &remediation,
-        session_name: format!("orgscan-fix-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
-        // The fix walks the organization to reach the accounts it changes, nothing more.
-        read_delegated: false,
-    };
-    let mut accounts: Vec<AccountId> =
-        outcome.items.iter().filter(|i| !i.steps().is_empty()).map(|i| i.finding.target.account.clone()).collect();
-    accounts.sort();
-    accounts.dedup();
-    let walked = walker.plan(&org::OrgSelection { accounts, ..Default::default() }).await?;
-    let configs = walked
-        .accounts
-        .into_iter()
-        .map(|a| {
-            let c = match a.source {
-                AccountSource::Ready(c) => Ok(c),
-                AccountSource::Failed(e) => Err(e),
-                AccountSource::Skipped(why) => Err(model::ScopeError::new("Skipped", why)),
-            };
-            (a.account, c)
-        })
-        .collect();
-    let cx = fix::apply::Context {
-        factory: &factory,
-        limits,
-        settings: plan.base.settings.clone(),
-        accounts: &configs,
-        credentials: &credentials,
-        run: walker.session_name.clone(),
-        plan: plan_id,
-    };
-    let is_stopped = || *stop.borrow();
-    let applied = fix::apply::run(&cx, &outcome.items, &mut plan.journal, &is_stopped, &mut |line| ui.say(&format!("{line}\n"))).await;
-    let after_calls = factory.stats().snapshot();
-    outcome.apply_calls = after_calls
-        .iter()
-        .map(|(k, c)| (k.clone(), c.calls.saturating_sub(before_calls.get(k).map_or(0, |b| b.calls))))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    incomplete |= applied.stopped || applied.outcomes.iter().any(|o| matches!(o, fix::Outcome::Failed(_)));
-    let journal_failed = applied.journal_error.is_some();
-    if !applied.stopped && !journal_failed {
-        rescan(plan, &factory, stop, &mut outcome, ui).await;
-    }
-    incomplete |= outcome.after.iter().any(|a| matches!(a, AfterFix::Unread(_)));
-    let failing = outcome.after.iter().any(|a| !matches!(a, AfterFix::Pass | AfterFix::Warn | AfterFix::Gone));
-    outcome.exit_code = fix::exit_code(failing, incomplete, journal_failed);
-    if applied.stopped {
-        ui.say(&format!(
-            "Stopped before every change was made: run the same command again (same --journal {}) to resume.\n",
-            plan.journal.path.display()
-        ));
-    }
-    outcome.applied = Some(applied);
-    Ok(outcome)
-}
-
-/// Rescans the scopes (check, account, region) of the items with changes, with the audit role, and reads
-/// each item's finding there.
-async fn rescan(
-    plan: &config::fix::FixPlan,
-    factory: &ClientFactory,
-    stop: tokio::sync::watch::Receiver<bool>,
-    outcome: &mut FixOutcome,
-    ui: &mut dyn FixUi,
-) {
-    use std::collections::BTreeSet;
-    let touched: Vec<usize> = (0..outcome.items.len()).filter(|&n| !outcome.items[n].steps().is_empty()).collect();
-    let set = |f: &dyn Fn(&model::Finding) -> String| touched.iter().map(|&n| f(&outcome.items[n].finding)).collect::<BTreeSet<_>>();
-    let accounts: Vec<AccountId> = set(&|f| f.target.account.to_string()).iter().filter_map(|a| a.parse().ok()).collect();
-    let regions: Vec<model::Region> = set(&|f| f.target.region.to_string()).iter().filter_map(|r| r.parse().ok()).collect();
-    let checks: Vec<&str> = check::ids().filter(|id| touched.iter().any(|&n| outcome.items[n].finding.check.id == *id)).collect();
-    let report = match plan.rescan_plan(&accounts, &regions, &checks) {
-        Ok(p) => run_scan(&p, factory.clone(), stopped(stop), &mut scan::Silent).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            for &n in &touched {
-                outcome.after[n] = AfterFix::Unread(format!("the rescan did not start: {e}"));
-            }
-            ui.say(&format!("orgscan: error: the rescan did not start: {e}\n"));
-            return;
-        }
-    };
-    let mut text = format!(
-        "\nRescan with the audit role of {} check(s) in {} account(s) and {} region(s):\n",
-        checks.len(),
-        accounts.len(),
-        regions.len()
-    );
-    for &n in &touched {
-        let f = &outcome.items[n].finding;
-        let after = after_fix(&report, f);
-        let shown = match &after {
-            AfterFix::Pass => "PASS".to_owned(),
-            AfterFix::Warn => "WARNING (no longer failing)".to_owned(),
-            AfterFix::Fail => "still FAIL".to_owned(),
-            AfterFix::Gone => "gone".to_owned(),
-            AfterFix::NotRescanned => "not rescanned".to_owned(),
-            AfterFix::Unread(why) => format!("NOT READ: {why}"),
-        };
-        let shown = model::terminal::safe(&shown);
-        text.push_str(&format!("  [{}] {} {} in {}: {shown}\n", n + 1, f.check.id, model::terminal::safe(&f.resource.id), f.target));
-        outcome.after[n] = after;
-    }
-    let passing = touched.iter().filter(|&&n| matches!(outcome.after[n], AfterFix::Pass | AfterFix::Warn | AfterFix::Gone)).count();
-    let manual = outcome.items.len() - touched.len();
-    text.push_str(&format!("{passing} of {} changed FAIL(s) pass now; {manual} manual FAIL(s) left as they are\n", touched.len()));
-    ui.say(&text);
-    outcome.rescan = Some(report);
-}
-
-/// The rescan's word on `f`: its own fingerprint, or (GuardDuty, whose region-level FAIL becomes a finding of
-/// the new detector) the region's one finding of the check.
-fn after_fix(report: &ScanReport, f: &model::Finding) -> AfterFix {
-    let fp = f.fingerprint();
-    if let Some(n) = report.not_evaluable.iter().find(|n| n.fingerprint() == fp) {
-        return AfterFix::Unread(n.error.to_string());
-    }
-    let same_scope = |g: &&model::Finding| g.check.id == f.check.id && g.target == f.target;
-    let found = report
-        .findings
-        .iter()
-        .find(|g| g.fingerprint() == fp)
-        .or_else(|| (f.check.id == check::guardduty::INFO.id).then(|| report.findings.iter().find(same_scope)).flatten());
-    match found.map(|g| g.status) {
-        Some(model::Status::Pass) => AfterFix::Pass,
-        Some(model::Status::Fail) => AfterFix::Fail,
-        Some(model::Status::Warn) => AfterFix::Warn,
-        None => {
-            let scope = report
-                .coverage
-                .iter()
-                .find(|c| c.check_id == f.check.id && c.account == f.target.account && c.region.as_ref() == Some(&f.target.region));
-            match scope.map(|c| &c.status) {
-                Some(model::CoverageStatus::Evaluated { .. }) => AfterFix::Gone,
-                Some(s) => AfterFix::Unread(format!("its scope was {}", s.as_str())),
-                None => AfterFix::Unread("its scope was not rescanned".into()),
-            }
-        }
-    }
 }

@@ -25,14 +25,23 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         // Every bad value is refused before any AWS call (for fix, also --apply without --yes off a terminal).
-        Command::Scan(args) => run(ScanPlan::from_args(&args), |plan| scan(plan, cli.quiet)),
-        Command::Fix(args) => run(FixPlan::from_args(&args), fix),
-        Command::Merge(args) => run(MergePlan::from_args(&args), merge),
+        Command::Scan(args) => run(ScanPlan::from_args(&args), SCAN_STOP, |plan, stop| scan(plan, cli.quiet, stop)),
+        Command::Fix(args) => run(FixPlan::from_args(&args), FIX_STOP, fix),
+        Command::Merge(args) => run(MergePlan::from_args(&args), MERGE_STOP, merge),
     }
 }
 
-/// Runs a validated plan on a multi-threaded runtime; a plan that does not validate exits 2, naming the value.
-fn run<P, E: std::fmt::Display, F: std::future::Future<Output = u8>>(plan: Result<P, E>, work: impl FnOnce(P) -> F) -> ExitCode {
+const SCAN_STOP: &str = "stopping: what was gathered is written, marked incomplete, with what was not reached";
+const FIX_STOP: &str = "stopping after the step in progress (the journal records every step)";
+const MERGE_STOP: &str = "stopping before the next shard report; the ones not read are reported missing";
+
+/// Runs a validated plan on a multi-threaded runtime, Ctrl-C and SIGTERM watched from its first moment (before
+/// any AWS call); a plan that does not validate exits 2, naming the value.
+fn run<P, E: std::fmt::Display, F: std::future::Future<Output = u8>>(
+    plan: Result<P, E>,
+    said: &'static str,
+    work: impl FnOnce(P, Stop) -> F,
+) -> ExitCode {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => {
@@ -42,10 +51,82 @@ fn run<P, E: std::fmt::Display, F: std::future::Future<Output = u8>>(plan: Resul
         }
     };
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => ExitCode::from(runtime.block_on(work(plan))),
+        Ok(runtime) => ExitCode::from(runtime.block_on(async {
+            let stop = Stop::install(said);
+            work(plan, stop).await
+        })),
         Err(e) => {
             eprintln!("orgscan: error: cannot start the async runtime: {e}");
             ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// One signal of a stream; never, where it could not be watched.
+#[cfg(unix)]
+async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The first Ctrl-C (SIGINT) or SIGTERM of the run (SIGTERM is how Kubernetes, ECS, AWS Batch and systemd stop
+/// a process), watched from the start: every phase (walk, scan, import, merge, fix) reads the same stop, so a
+/// signal between two phases is not lost and none kills the process with a report half gathered.
+#[derive(Clone)]
+struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Registers the handlers before it returns (so inside a runtime, before the first AWS call); `said` is
+    /// printed on stderr after the signal's name.
+    fn install(said: &'static str) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (term, int) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+            if let (Err(e), _) | (_, Err(e)) = (&term, &int) {
+                eprintln!("orgscan: warning: cannot watch for Ctrl-C and SIGTERM: {e}");
+            }
+            let (mut term, mut int) = (term.ok(), int.ok());
+            tokio::spawn(async move {
+                let name = tokio::select! {
+                    _ = recv(term.as_mut()) => "SIGTERM",
+                    _ = recv(int.as_mut()) => "SIGINT",
+                };
+                // Stopped first, said second: whoever reads the line can count on the stop being set.
+                let _ = tx.send(true);
+                eprintln!("orgscan: {name} received; {said}");
+                // Later signals are absorbed: the run is already stopping, and a report is being written.
+                loop {
+                    tokio::select! {
+                        _ = recv(term.as_mut()) => {}
+                        _ = recv(int.as_mut()) => {}
+                    }
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+                eprintln!("orgscan: Ctrl-C received; {said}");
+            }
+        });
+        Stop(rx)
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once stopped (at once if already); never if the watch is gone.
+    async fn wait(mut self) {
+        if self.0.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -70,15 +151,9 @@ impl orgscan::FixUi for Terminal {
     }
 }
 
-async fn fix(mut plan: FixPlan) -> u8 {
+async fn fix(mut plan: FixPlan, stop: Stop) -> u8 {
     let factory = ClientFactory::from_env(&plan.base.aws).await;
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        let signal = stop_signal().await;
-        eprintln!("orgscan: {signal} received; stopping after the step in progress (the journal records every step)");
-        let _ = tx.send(true);
-    });
-    match orgscan::run_fix(&mut plan, factory, rx, &mut Terminal).await {
+    match orgscan::run_fix(&mut plan, factory, stop.0, &mut Terminal).await {
         Ok(outcome) => outcome.exit_code,
         Err(e) => {
             eprintln!("orgscan: error: {}", orgscan::model::terminal::safe_lines(&e.to_string()));
@@ -87,34 +162,7 @@ async fn fix(mut plan: FixPlan) -> u8 {
     }
 }
 
-/// Completes on the first Ctrl-C (SIGINT) or SIGTERM, the signal Kubernetes, ECS, AWS Batch and systemd
-/// stop a process with; never completes where no signal can be watched.
-async fn stop_signal() -> &'static str {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    #[cfg(unix)]
-    let terminate = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => {
-            if r.is_err() {
-                std::future::pending::<()>().await;
-            }
-            "SIGINT"
-        }
-        () = terminate => "SIGTERM",
-    }
-}
-
-async fn scan(mut plan: ScanPlan, quiet: bool) -> u8 {
+async fn scan(mut plan: ScanPlan, quiet: bool, stop: Stop) -> u8 {
     let factory = ClientFactory::from_env(&plan.aws).await;
     // The S3 baseline is read before the scan: a bucket that cannot be read stops it before it starts.
     let remote = match orgscan::prepare_remote(&plan.store, &factory).await {
@@ -127,10 +175,7 @@ async fn scan(mut plan: ScanPlan, quiet: bool) -> u8 {
     if remote.baseline.is_some() {
         plan.baseline = remote.baseline.clone();
     }
-    let cancel = async {
-        let signal = stop_signal().await;
-        eprintln!("orgscan: {signal} received; writing what was gathered so far");
-    };
+    let cancel = stop.clone().wait();
     let mut bar = if quiet { None } else { orgscan::progress::Bar::stderr() };
     let mut silent = orgscan::scan::Silent;
     let progress: &mut dyn orgscan::scan::Progress = match bar.as_mut() {
@@ -152,20 +197,17 @@ async fn scan(mut plan: ScanPlan, quiet: bool) -> u8 {
         errors.extend(orgscan::securityhub::batch::write_dir(&outcome.report, dir, outcome.report.finished_at));
     }
     if plan.security_hub.import {
-        // The scan's signal watch is gone with its future: the import gets one of its own.
-        let cancel = async {
-            let signal = stop_signal().await;
-            eprintln!("orgscan: {signal} received; stopping the Security Hub import; unfinished scopes are reported");
-        };
-        orgscan::import_security_hub(&mut outcome, &plan, &factory, cancel).await;
+        // A stop during the scan (or since) leaves the import undone: its scopes are reported as interrupted.
+        orgscan::import_security_hub(&mut outcome, &plan, &factory, stop.wait()).await;
     }
     let sinks = Sinks { store: &mut plan.store, notify: &plan.notify, remote: &remote, factory: Some(&factory) };
     deliver(&outcome.report, &plan.outputs, errors, sinks).await
 }
 
 /// `orgscan merge`: nothing is read before the plan validates; a report that does not belong exits 2. It
-/// calls AWS only for what is in S3 and for the SNS notification.
-async fn merge(mut plan: MergePlan) -> u8 {
+/// calls AWS only for what is in S3 and for the SNS notification. A stop (Ctrl-C, SIGTERM) is honoured before
+/// each shard report is read: the ones not read are missing shards.
+async fn merge(mut plan: MergePlan, stop: Stop) -> u8 {
     let factory = if plan.store.uses_s3() || plan.notify.sns_topic.is_some() {
         Some(ClientFactory::from_env(&orgscan::aws::AwsOptions::default()).await)
     } else {
@@ -184,8 +226,14 @@ async fn merge(mut plan: MergePlan) -> u8 {
     if remote.baseline.is_some() {
         plan.baseline = remote.baseline.clone();
     }
-    let report = match orgscan::run_merge(&plan) {
+    // The merge itself is synchronous: off the runtime's workers, so the signals are still watched meanwhile.
+    let merged = tokio::task::block_in_place(|| orgscan::run_merge(&plan, &|| stop.is_stopped()));
+    let report = match merged {
         Ok(r) => r,
+        Err(e) if stop.is_stopped() => {
+            eprintln!("orgscan: {e}");
+            return exit::INCOMPLETE;
+        }
         Err(e) => {
             eprintln!("orgscan: error: {e}");
             return exit::USAGE;

@@ -26,6 +26,8 @@ pub struct Limits {
     per_account_cap: usize,
     /// Rate permits granted so far (each spends one token of a budget).
     granted: AtomicU64,
+    /// Pages read of one listing at most ([`MAX_PAGES`] unless set).
+    max_pages: usize,
 }
 
 /// Held while one API call is in flight.
@@ -64,6 +66,7 @@ impl Limits {
             per_account: Mutex::new(HashMap::new()),
             per_account_cap: DEFAULT_PER_ACCOUNT,
             granted: AtomicU64::new(0),
+            max_pages: MAX_PAGES,
         }
     }
 
@@ -71,6 +74,12 @@ impl Limits {
     pub fn with_concurrency(mut self, global: usize, per_account: usize) -> Self {
         self.in_flight = Arc::new(Semaphore::new(global.max(1)));
         self.per_account_cap = per_account.max(1);
+        self
+    }
+
+    /// Sets the pages read of one listing at most (tests; the default is [`MAX_PAGES`]); zero is read as one.
+    pub fn with_max_pages(mut self, max: usize) -> Self {
+        self.max_pages = max.max(1);
         self
     }
 
@@ -140,10 +149,15 @@ impl Gate<'_> {
         O: Page,
         E: ProvideErrorMetadata + StdError + 'static,
     {
+        let mut n = 0usize;
         loop {
             let permit = self.permit().await;
             let Some(page) = pages.next().await else { return Ok(()) };
             drop(permit);
+            if n == self.limits.max_pages {
+                return Err(too_many_pages(operation, n));
+            }
+            n += 1;
             let page = page.map_err(|e| ScopeError::from_sdk(operation, &e))?;
             let more = page.has_more();
             each(page);
@@ -191,6 +205,20 @@ pages! {
     aws_sdk_kms::operation::list_aliases::ListAliasesOutput => next_marker,
     aws_sdk_sagemaker::operation::list_notebook_instances::ListNotebookInstancesOutput => next_token,
     aws_sdk_sagemaker::operation::list_tags::ListTagsOutput => next_token,
+}
+
+/// Pages read of one listing at most. The SDK's paginators stop on a repeated token, not on an endpoint that
+/// sends a new token with every page, and `--call-timeout` bounds one attempt, not a listing: this bounds it.
+/// Far above any real listing (ListAccounts gives 20 accounts a page, so 10,000 pages are 200,000 accounts;
+/// GetFindings' 100 a page are a million findings).
+pub const MAX_PAGES: usize = 10_000;
+
+/// The error of a listing cut after `pages` pages, naming the operation.
+fn too_many_pages(operation: &str, pages: usize) -> ScopeError {
+    ScopeError::new(
+        "TooManyPages",
+        format!("{operation} sent a next token on each of {pages} pages; the listing was stopped there (an endpoint that never ends)"),
+    )
 }
 
 async fn acquire(sem: Arc<Semaphore>) -> OwnedSemaphorePermit {

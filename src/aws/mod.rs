@@ -5,6 +5,7 @@
 //! The endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), retries, timeouts, the HTTP
 //! client and the interceptors (call accounting, test mocks) are decided here and nowhere else.
 
+pub mod bounded;
 pub mod credentials;
 pub mod limits;
 pub mod stats;
@@ -92,7 +93,8 @@ impl ClientFactory {
     /// Wraps an existing configuration (tests and benchmarks build theirs).
     pub fn from_sdk_config(base: SdkConfig) -> Self {
         let stats = Arc::new(CallStats::default());
-        Self { base, interceptors: vec![SharedInterceptor::new(stats.interceptor())], stats, home: None }
+        let interceptors = vec![SharedInterceptor::new(stats.interceptor()), SharedInterceptor::new(bounded::BoundedResponses::default())];
+        Self { base, interceptors, stats, home: None }
     }
 
     /// Adds an interceptor to every client built from now on (aws-smithy-mocks rules in tests).

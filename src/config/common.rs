@@ -48,12 +48,79 @@ pub(crate) fn with_shard_index(o: &OutputArgs, shard: Option<Shard>) -> Result<O
 
 /// `--asff-dir`: created if missing, and checked to accept files.
 pub(crate) fn asff_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
+    not_stdout("--asff-dir", dir)?;
     if dir.exists() && !dir.is_dir() {
         return Err(ConfigError(format!("invalid --asff-dir '{}': it exists and is not a directory", dir.display())));
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| ConfigError(format!("invalid --asff-dir '{}': cannot create the directory: {e}", dir.display())))?;
     check_writable(&dir.join("batch-0001.json")).map_err(|e| ConfigError(format!("invalid --asff-dir '{}': {e}", dir.display())))
+}
+
+/// A directory option given `-`: there is no stdout for a directory of files.
+fn not_stdout(option: &str, dir: &std::path::Path) -> Result<(), ConfigError> {
+    if is_stdout(dir) {
+        return Err(ConfigError(format!(
+            "invalid {option} '-': it names a directory of files, which cannot go to stdout; give a directory"
+        )));
+    }
+    Ok(())
+}
+
+/// Outputs that would overwrite each other or an input, compared as files (same inode, or same canonical
+/// directory and name), not as strings: `--html ./sub/../r.json` is `--json r.json`. Refused: two outputs
+/// that are one file, an output that is an input (`--config`, `--suppressions`, a shard report; `--baseline`
+/// too, except as `--json`: the baseline is read before the scan, so `--baseline r.json --json r.json` is the
+/// documented way to compare with yesterday's report), and an output file inside an output directory.
+/// Character devices and FIFOs (`/dev/null`) are streams: they never collide.
+pub(crate) fn collisions(
+    outputs: &Outputs,
+    asff_dir: Option<&std::path::Path>,
+    baseline: Option<&std::path::Path>,
+    inputs: &[(&str, &std::path::Path)],
+) -> Result<(), ConfigError> {
+    use crate::files::{identity, is_inside, is_stream};
+    let files: Vec<(&str, &std::path::Path)> =
+        [("--json", &outputs.json), ("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)]
+            .into_iter()
+            .filter_map(|(o, p)| p.as_deref().filter(|p| !is_stdout(p) && !is_stream(p)).map(|p| (o, p)))
+            .collect();
+    let same = |a: &std::path::Path, b: &std::path::Path| identity(a).is_some_and(|i| Some(i) == identity(b));
+    for (i, (a, pa)) in files.iter().enumerate() {
+        for (b, pb) in &files[i + 1..] {
+            if same(pa, pb) {
+                return Err(ConfigError(format!(
+                    "{a} '{}' and {b} '{}' are the same file: give each output its own file",
+                    pa.display(),
+                    pb.display()
+                )));
+            }
+        }
+        let baseline = baseline.filter(|_| *a != "--json").map(|b| ("--baseline", b));
+        for (input, pi) in inputs.iter().copied().chain(baseline) {
+            if same(pa, pi) {
+                return Err(ConfigError(format!(
+                    "{a} '{}' is the {input} file '{}': writing it would destroy an input; give the output a file of its own",
+                    pa.display(),
+                    pi.display()
+                )));
+            }
+        }
+        for (d, dir) in
+            [("--sarif-dir", outputs.sarif_dir.as_deref()), ("--ocsf-dir", outputs.ocsf_dir.as_deref()), ("--asff-dir", asff_dir)]
+        {
+            if let Some(dir) = dir
+                && is_inside(pa, dir)
+            {
+                return Err(ConfigError(format!(
+                    "{a} '{}' is inside {d} '{}', whose files orgscan names and replaces: give it a path outside",
+                    pa.display(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--shard` and `--shard-count` (`var` reads the environment, for `--shard auto`).
@@ -112,19 +179,20 @@ pub(crate) fn outputs(o: &OutputArgs) -> Result<Outputs, ConfigError> {
             }
         }
     }
-    if outputs.ocsf.as_deref().is_some_and(is_stdout) {
-        return Err(ConfigError("invalid --ocsf '-': only --json writes to stdout; give a file path".into()));
+    for (option, path) in [("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)] {
+        if path.as_deref().is_some_and(is_stdout) {
+            return Err(ConfigError(format!("invalid {option} '-': only --json writes to stdout; give a file path")));
+        }
     }
-    let files: Vec<&PathBuf> = outputs
-        .json
-        .iter()
-        .filter(|p| !is_stdout(p))
-        .chain(outputs.sarif.iter())
-        .chain(outputs.html.iter())
-        .chain(outputs.ocsf.iter())
-        .collect();
-    for p in files {
-        check_writable(p)?;
+    for (option, dir) in [("--sarif-dir", &outputs.sarif_dir), ("--ocsf-dir", &outputs.ocsf_dir)] {
+        if let Some(d) = dir {
+            not_stdout(option, d)?;
+        }
+    }
+    for (option, p) in [("--json", &outputs.json), ("--sarif", &outputs.sarif), ("--html", &outputs.html), ("--ocsf", &outputs.ocsf)] {
+        if let Some(p) = p.as_deref().filter(|p| !is_stdout(p)) {
+            check_writable(p).map_err(|e| ConfigError(format!("invalid {option}: {e}")))?;
+        }
     }
     if let Some(dir) = &outputs.sarif_dir {
         if dir.exists() && !dir.is_dir() {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::ConfigError;
-use super::common::{asff_dir, history, outputs, remote};
+use super::common::{asff_dir, collisions, history, outputs, remote};
 use crate::cli::MergeArgs;
 use crate::model::FailPolicy;
 use crate::notify::NotifyPlan;
@@ -43,6 +43,9 @@ impl MergePlan {
         if let Some(dir) = &asff {
             asff_dir(dir)?;
         }
+        let mut inputs: Vec<(&str, &std::path::Path)> = reports.iter().map(|p| ("shard report", p.as_path())).collect();
+        inputs.extend(h.suppressions.as_deref().map(|p| ("--suppressions", p)));
+        collisions(&outputs, asff.as_deref(), h.baseline.as_deref(), &inputs)?;
         let (baseline, suppressions, fail_policy) = history(&h)?;
         Ok(Self { reports, outputs, asff_dir: asff, baseline, suppressions, fail_policy, store, notify })
     }

@@ -217,6 +217,7 @@ fn validate_role_name(flag: &str, n: &str) -> Result<String, ConfigError> {
 
 impl ScanPlan {
     pub fn from_args(args: &ScanArgs) -> Result<Self, ConfigError> {
+        let config_file = args.config.clone();
         let merged;
         let args = match &args.config {
             Some(path) => {
@@ -353,6 +354,10 @@ impl ScanPlan {
         // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
         aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
         let security_hub = validate_security_hub(&SecurityHubArgs { asff_dir: asff, ..args.security_hub.clone() })?;
+        let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
+        inputs.extend(config_file.as_deref().map(|p| ("--config", p)));
+        inputs.extend(h.suppressions.as_deref().map(|p| ("--suppressions", p)));
+        common::collisions(&outputs, security_hub.asff_dir.as_deref(), h.baseline.as_deref(), &inputs)?;
         let (baseline, suppressions, fail_policy) = history(&h)?;
         let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
         Ok(Self {
@@ -408,6 +413,9 @@ mod tests {
             sarif_suppressed: None,
             ocsf: None,
             ocsf_dir: None,
+            s3_kms_key: None,
+            s3_bucket_owner: None,
+            s3_region: None,
         };
         let got = with_shard_index(&args, Some(crate::model::Shard { index: 3, count: 4 })).unwrap();
         assert_eq!(got.json, Some(PathBuf::from("/reports/shard-3.json")));

@@ -46,7 +46,7 @@ pub async fn organization_accounts(
         Untrusted::Walk(WalkError::Credentials(ScopeError::new("NoCredentials", "no credentials provider is configured")))
     })?;
     let listed = match list_accounts(&central, limits, &caller.central_target(factory)).await {
-        Ok(l) => l.into_iter().map(|a| a.id).collect::<BTreeSet<_>>(),
+        Ok(l) => l.accounts.into_iter().map(|a| a.id).collect::<BTreeSet<_>>(),
         Err(e) if e.transient => return Err(Untrusted::Walk(WalkError::Transient(e))),
         Err(e) => {
             let all: Vec<&AccountId> = others.into_iter().collect();

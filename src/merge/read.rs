@@ -107,6 +107,20 @@ pub fn load(path: &Path) -> Result<Part, String> {
     parse(path, text).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
+/// Reads `paths` in order until `stopped` says so (Ctrl-C, SIGTERM): the parts read, and each report not
+/// read, in words.
+pub fn load_until(paths: &[PathBuf], stopped: &dyn Fn() -> bool) -> Result<(Vec<Part>, Vec<String>), String> {
+    let (mut parts, mut not_reached) = (Vec::new(), Vec::new());
+    for p in paths {
+        if stopped() {
+            not_reached.push(format!("shard report {}", p.display()));
+        } else {
+            parts.push(load(p)?);
+        }
+    }
+    Ok((parts, not_reached))
+}
+
 /// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
 #[derive(Deserialize)]
 struct Header {

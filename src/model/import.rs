@@ -107,6 +107,17 @@ impl ImportReport {
         !self.failures.is_empty() || self.scopes.iter().any(|s| matches!(s.status, ImportStatus::Error(_)))
     }
 
+    /// The stop of an import a stop interrupted (Ctrl-C, SIGTERM), naming the scopes it did not finish.
+    pub fn stopped(&self) -> Option<super::Stopped> {
+        let not_reached: Vec<String> = self
+            .scopes
+            .iter()
+            .filter(|s| matches!(&s.status, ImportStatus::Error(e) if e.code == "Interrupted"))
+            .map(|s| format!("Security Hub import of {}/{}", s.account, s.region.as_ref().map_or("-", |r| r.as_str())))
+            .collect();
+        (!not_reached.is_empty()).then_some(super::Stopped { phase: super::Phase::SecurityHubImport, not_reached })
+    }
+
     pub fn totals(&self) -> Counts {
         let mut t = Counts::default();
         for s in &self.scopes {

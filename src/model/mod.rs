@@ -23,7 +23,9 @@ pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, 
 pub use history::{Fixed, History, RuleUse, Stale, Suppressions};
 pub use keys::{KeyAlias, KeyRefs, KeyUse};
 pub use related::Related;
-pub use report::{AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, ScanReport, Stats, Subject, exit};
+pub use report::{
+    AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, Phase, ScanReport, Stats, Stopped, Subject, exit,
+};
 pub use service::{Rate, Service};
 pub use severity::Severity;
 pub use shard::{Shard, ShardInfo};

@@ -227,6 +227,40 @@ pub struct ScanReport {
     /// `--shard INDEX/COUNT`: which shard of a sharded scan this is, and the full selection; `None` for a
     /// scan of the whole selection (a merged report included).
     pub shard: Option<ShardInfo>,
+    /// The run was stopped (Ctrl-C, SIGTERM): in which phase, and what it did not reach; `None` otherwise.
+    pub stopped: Option<Stopped>,
+}
+
+/// The phase of a run a stop (Ctrl-C, SIGTERM) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The organization walk: accounts, OUs, delegated administrators, role assumption.
+    Walk,
+    /// The scopes (check x account x region).
+    Scan,
+    /// `--security-hub`: the import.
+    SecurityHubImport,
+    /// `orgscan merge`: reading the shard reports.
+    Merge,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Walk => "walk",
+            Phase::Scan => "scan",
+            Phase::SecurityHubImport => "security_hub_import",
+            Phase::Merge => "merge",
+        }
+    }
+}
+
+/// A stopped run: the phase it was in and, in words, each thing it did not reach (accounts, scopes, shard
+/// reports), so a reader (and a `--baseline` run after it) knows what this report does not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub phase: Phase,
+    pub not_reached: Vec<String>,
 }
 
 /// The schema version of the JSON report this orgscan writes (`schemas/report.schema.json`).
@@ -284,6 +318,7 @@ impl ScanReport {
             suppressions: None,
             fail_policy: FailPolicy::default(),
             shard: None,
+            stopped: None,
         }
     }
 
@@ -327,6 +362,7 @@ impl ScanReport {
     pub fn is_incomplete(&self) -> bool {
         self.has_gaps()
             || self.incomplete
+            || self.stopped.is_some()
             || self.stats.security_hub.as_ref().is_some_and(|s| s.has_problems())
             || !self.evaluated_anything()
     }
@@ -358,6 +394,28 @@ impl ScanReport {
     /// region skipped) assures nothing and never exits 0.
     pub fn evaluated_anything(&self) -> bool {
         self.coverage.iter().any(|c| matches!(c.status, CoverageStatus::Evaluated { .. }))
+    }
+
+    /// The report of a run stopped during the organization walk: no scope, one `Interrupted` error on the
+    /// caller, `incomplete`, and `not_reached` named.
+    pub fn stopped_in_walk(caller: &AccountId, checks: Vec<&'static CheckInfo>, not_reached: Vec<String>) -> Self {
+        let mut report = Self::new(Subject::Accounts { caller: caller.clone() }, checks);
+        let error = ScopeError::new("Interrupted", "stopped during the organization walk, before any account was scanned");
+        report.errors.push(ErrorEntry { account: caller.clone(), region: None, check_id: None, error });
+        report.incomplete = true;
+        report.stopped = Some(Stopped { phase: Phase::Walk, not_reached });
+        report
+    }
+
+    /// The accounts with a scope a stop interrupted, each with how many of its scopes it left unfinished.
+    pub fn interrupted_accounts(&self) -> Vec<String> {
+        let mut by_account: BTreeMap<&AccountId, usize> = BTreeMap::new();
+        for c in &self.coverage {
+            if matches!(&c.status, CoverageStatus::Error(e) if e.code == "Interrupted") {
+                *by_account.entry(&c.account).or_default() += 1;
+            }
+        }
+        by_account.into_iter().map(|(a, n)| format!("account {a}: {n} scope(s) not finished")).collect()
     }
 
     /// Puts everything in its deterministic order.

@@ -1,7 +1,10 @@
 //! The walker: who is calling, which accounts the organization holds, and credentials for each.
 
+mod caller;
 pub mod delegated;
 pub mod tree;
+
+pub use caller::{Caller, whoami};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -12,8 +15,7 @@ use futures::{StreamExt, stream};
 use crate::aws::credentials::{AssumeRoleCredentials, Session};
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory, Clients};
-use crate::model::target::UNSUPPORTED_PARTITIONS;
-use crate::model::{AccountId, AccountInfo, Note, Partition, Region, ScopeError, Service, Subject, Target};
+use crate::model::{AccountId, AccountInfo, Note, Partition, ScopeError, Service, Subject, Target};
 
 /// The IAM actions of the walker's calls in the scanning account (GetCallerIdentity needs none: "No
 /// permissions are required to perform this operation", STS API reference). `organizations:*` are needed
@@ -31,6 +33,17 @@ pub struct OrgSelection {
     pub exclude_ous: Vec<String>,
     /// `--shard`: of the selected accounts, scan only this shard's (by a stable hash of the account id).
     pub shard: Option<crate::model::Shard>,
+}
+
+impl OrgSelection {
+    /// What a stop during the walk leaves unreached: the accounts named, or the whole organization.
+    pub fn not_reached(&self) -> Vec<String> {
+        if self.accounts.is_empty() {
+            vec!["every account of the organization: the walk (accounts, OUs, roles) did not finish".to_owned()]
+        } else {
+            self.accounts.iter().map(|a| format!("account {a}")).collect()
+        }
+    }
 }
 
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
@@ -85,6 +98,9 @@ pub enum WalkError {
     UnsupportedPartition(String),
     #[error("cannot start the scan: {0} (after every retry). This may pass: retry later")]
     Transient(ScopeError),
+    /// Ctrl-C or SIGTERM before the caller's identity was known: there is no subject to report on.
+    #[error("stopped (Ctrl-C or SIGTERM) before the caller's identity was read: nothing was scanned and no report was written")]
+    Stopped,
 }
 
 impl WalkError {
@@ -96,98 +112,16 @@ impl WalkError {
     /// Exit code: 6 when the cause may pass (AWS unreachable, throttling or 5xx after every retry), else 2:
     /// the invocation or the credentials' permissions must change.
     pub fn exit_code(&self) -> u8 {
+        if matches!(self, WalkError::Stopped) {
+            return crate::model::exit::INCOMPLETE;
+        }
         let transient = match self {
+            WalkError::Stopped => false,
             WalkError::Unreachable { .. } | WalkError::Transient(_) => true,
             WalkError::Credentials(e) | WalkError::Organization(e) | WalkError::Ou { error: e, .. } => e.transient,
             WalkError::Partition { .. } | WalkError::UnsupportedPartition(_) => false,
         };
         if transient { crate::model::exit::UNAVAILABLE } else { crate::model::exit::USAGE }
-    }
-}
-
-/// The identity orgscan runs as.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub account: AccountId,
-    pub partition: Partition,
-    pub arn: String,
-}
-
-impl Caller {
-    pub fn central_target(&self, factory: &ClientFactory) -> Target {
-        Target::new(self.account.clone(), factory.home_region())
-    }
-}
-
-/// STS `GetCallerIdentity` with the ambient credentials, and the region central calls then use.
-///
-/// With a configured region, that region. Without one, the credentials are tried at the central endpoint of
-/// each partition (commercial first): keys are valid in exactly one partition, and the others reject them with
-/// `InvalidClientTokenId`, so GovCloud, China and European Sovereign Cloud credentials find their home region
-/// instead of failing against us-east-1 with a misleading "invalid token".
-pub async fn whoami(factory: &ClientFactory) -> Result<(Caller, Region), WalkError> {
-    let configured = factory.configured_region();
-    let candidates: Vec<Region> = match &configured {
-        Some(r) => vec![r.clone()],
-        None => Partition::ALL.iter().map(|p| p.home_region()).collect(),
-    };
-    let mut first: Option<ScopeError> = None;
-    for region in &candidates {
-        // One call, before the caller's account (the key of the central rate limits) is known: not rate limited.
-        match factory.ambient_clients_in(region).sts().get_caller_identity().send().await {
-            Ok(out) => return Ok((caller_of(out.account(), out.arn())?, region.clone())),
-            Err(e) => {
-                let e = ScopeError::from_sdk("GetCallerIdentity", &e);
-                let other_partition = matches!(e.code.as_str(), "InvalidClientTokenId" | "UnrecognizedClientException");
-                if configured.is_none() && other_partition {
-                    first.get_or_insert(e);
-                    continue;
-                }
-                return Err(start_error(factory, e, configured.as_ref()));
-            }
-        }
-    }
-    let e = first.unwrap_or_else(|| ScopeError::internal("no partition to try"));
-    Err(start_error(factory, e, configured.as_ref()))
-}
-
-fn start_error(factory: &ClientFactory, e: ScopeError, configured: Option<&Region>) -> WalkError {
-    if matches!(e.code.as_str(), "DispatchFailure" | "TimeoutError") {
-        return WalkError::Unreachable { endpoint: factory.endpoint_description(), error: e };
-    }
-    if e.transient {
-        return WalkError::Transient(e);
-    }
-    if let Some(r) = configured
-        && matches!(e.code.as_str(), "InvalidClientTokenId" | "UnrecognizedClientException")
-    {
-        let hint = format!(
-            " (AWS_REGION is {r}, in partition {}: credentials of another partition are rejected there; set AWS_REGION to a region of theirs)",
-            r.partition()
-        );
-        return WalkError::Credentials(ScopeError { message: format!("{}{hint}", e.message), ..e });
-    }
-    WalkError::Credentials(e)
-}
-
-fn caller_of(account: Option<&str>, arn: Option<&str>) -> Result<Caller, WalkError> {
-    let bad = |what: &str| WalkError::Credentials(ScopeError::new("ResponseError", format!("GetCallerIdentity returned {what}")));
-    let account: AccountId = account.ok_or_else(|| bad("no account"))?.parse().map_err(|_| bad("a malformed account id"))?;
-    let arn = arn.ok_or_else(|| bad("no ARN"))?.to_owned();
-    let name = arn.split(':').nth(1).unwrap_or_default();
-    if UNSUPPORTED_PARTITIONS.contains(&name) {
-        return Err(WalkError::UnsupportedPartition(name.to_owned()));
-    }
-    let partition = Partition::from_arn(&arn).ok_or_else(|| bad("an ARN of an unknown partition"))?;
-    Ok(Caller { account, partition, arn })
-}
-
-impl Caller {
-    /// Whether the caller holds role credentials: then every AssumeRole it makes is role chaining, which
-    /// caps sessions at one hour ("When you use role chaining, your new credentials are limited to a maximum
-    /// duration of one hour", IAM User Guide, "Role chaining"; DurationSeconds above it fails the call).
-    pub fn is_assumed_role(&self) -> bool {
-        self.arn.split(':').nth(5).is_some_and(|r| r.starts_with("assumed-role/"))
     }
 }
 
@@ -200,14 +134,33 @@ pub struct OrgAccount {
     pub state: String,
 }
 
-/// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`).
-pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Vec<OrgAccount>, ScopeError> {
+/// The organization's accounts as `ListAccounts` gives them, and each entry it could not take (an id that is
+/// not 12 digits), in words: an error of the scan, never dropped silently.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub accounts: Vec<OrgAccount>,
+    pub rejected: Vec<String>,
+}
+
+/// `ListAccounts`, every page (a page may be empty and still carry a `NextToken`); an account listed twice
+/// (a page that repeats entries) is taken once. An account id is 12 digits ("Account.Id", Organizations API
+/// Reference: pattern `^\d{12}$`); an entry without one is rejected, named (its id cut short and escaped).
+pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target) -> Result<Listed, ScopeError> {
     let org = clients.organizations();
     let mut out = Vec::new();
+    let mut rejected = Vec::new();
+    let mut seen = BTreeSet::new();
     let gate = limits.gate(Service::Organizations, central);
     gate.pages("ListAccounts", org.list_accounts().into_paginator().send(), |page| {
         for a in page.accounts() {
-            let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else { continue };
+            let Some(id) = a.id().and_then(|i| i.parse::<AccountId>().ok()) else {
+                let shown: String = a.id().unwrap_or_default().chars().take(40).collect();
+                rejected.push(format!("ListAccounts gave an account whose id {shown:?} is not 12 digits: that account was not scanned"));
+                continue;
+            };
+            if !seen.insert(id.clone()) {
+                continue;
+            }
             let state = a
                 .state()
                 .map(|s| s.as_str().to_owned())
@@ -217,7 +170,7 @@ pub async fn list_accounts(clients: &Clients, limits: &Limits, central: &Target)
         }
     })
     .await?;
-    Ok(out)
+    Ok(Listed { accounts: out, rejected })
 }
 
 /// What the walk found: what the scan covers, each selected account's plan, the names and OU paths of the
@@ -231,6 +184,8 @@ pub struct OrgPlan {
     pub guardduty_admins: Option<BTreeSet<AccountId>>,
     /// Every selected account, sorted, before `--shard` kept its own: the selection the shards share.
     pub selection: Vec<AccountId>,
+    /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
+    pub errors: Vec<crate::model::ErrorEntry>,
 }
 
 /// What the walk knows when the scan can start: the accounts to scan (their roles not assumed yet), and the
@@ -243,6 +198,8 @@ pub struct OrgStart {
     pub notes: Vec<Note>,
     pub guardduty_admins: Option<BTreeSet<AccountId>>,
     pub selection: Vec<AccountId>,
+    /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
+    pub errors: Vec<crate::model::ErrorEntry>,
     /// The OU tree's read, running on its own task; [`OrgStart::join_tree`] adds its paths.
     pub tree: Option<TreeRead>,
 }
@@ -261,11 +218,13 @@ impl OrgStart {
     /// Waits for the OU tree read beside the scan and gives every account its OU path; a tree that could
     /// not be read is a note (the selection did not need it).
     pub async fn join_tree(&mut self) {
-        let Some(mut read) = self.tree.take() else { return };
+        // The read stays in `self.tree` until it is done: a wait cut short leaves it for `abandon_tree`.
+        let Some(read) = self.tree.as_mut() else { return };
         let tree = match (&mut read.0).await {
             Ok(t) => t,
             Err(e) => Err(ScopeError::internal(format!("the OU tree read ended early: {e}"))),
         };
+        self.tree = None;
         match tree {
             Ok(tree) => decorate(&mut self.infos, &tree),
             Err(error) => self.notes.push(tree_note(&error)),
@@ -344,6 +303,7 @@ impl Walker<'_> {
             notes: start.notes,
             guardduty_admins: start.guardduty_admins,
             selection: start.selection,
+            errors: start.errors,
         })
     }
 
@@ -358,6 +318,7 @@ impl Walker<'_> {
         let mut notes = Vec::new();
         let mut guardduty_admins = None;
         let mut pending_tree = None;
+        let mut rejected = Vec::new();
         let subject;
         if sel.accounts.is_empty() {
             let central = self.central()?;
@@ -384,7 +345,9 @@ impl Walker<'_> {
             // The tree starts after these three (it would otherwise spend the Organizations budget they need),
             // on a task of its own.
             let (accounts, org_id, delegated) = futures::join!(listing, org_id, delegated);
-            let accounts = accounts.map_err(WalkError::organization)?;
+            let listed = accounts.map_err(WalkError::organization)?;
+            rejected = listed.rejected;
+            let accounts = listed.accounts;
             subject = Subject::Organization { id: org_id?, caller: self.caller.account.clone() };
             let tree_task = {
                 let (central, limits, target) = (central.clone(), self.limits.clone(), central_target.clone());
@@ -452,7 +415,25 @@ impl Walker<'_> {
         if let Some(shard) = sel.shard {
             states.retain(|a, _| shard.owns(a));
         }
-        Ok(OrgStart { subject, accounts: states.into_iter().collect(), infos, notes, guardduty_admins, selection, tree: pending_tree })
+        let errors = rejected
+            .into_iter()
+            .map(|text| crate::model::ErrorEntry {
+                account: self.caller.account.clone(),
+                region: None,
+                check_id: None,
+                error: ScopeError::new("InvalidAccountId", text),
+            })
+            .collect();
+        Ok(OrgStart {
+            subject,
+            accounts: states.into_iter().collect(),
+            infos,
+            notes,
+            guardduty_admins,
+            selection,
+            tree: pending_tree,
+            errors,
+        })
     }
 
     /// Each account's plan (its role assumed, or why not), as the roles are assumed: the scan takes each

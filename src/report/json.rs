@@ -42,6 +42,17 @@ pub struct JsonReport<'a> {
     /// Present only in a shard's report (`--shard`): see `JsonShard`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<JsonShard>,
+    /// Present only when the run was stopped (Ctrl-C, SIGTERM): the phase, and what it did not reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<JsonStopped<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonStopped<'a> {
+    /// `walk`, `scan`, `security_hub_import` or `merge`.
+    pub phase: &'static str,
+    /// Each account, scope or shard report the run did not reach, in words.
+    pub not_reached: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -408,6 +419,7 @@ impl<'a> JsonReport<'a> {
             },
             security_hub: r.stats.security_hub.as_ref().map(JsonSecurityHub::new),
             shard: r.shard.as_ref().map(|s| JsonShard::new(r, s)),
+            stopped: r.stopped.as_ref().map(|s| JsonStopped { phase: s.phase.as_str(), not_reached: &s.not_reached }),
         }
     }
 }

@@ -11,8 +11,9 @@ pub mod text;
 
 use std::path::PathBuf;
 
-use crate::files::{is_stdout, write_atomic};
+use crate::files::{is_stdout, write_atomic, write_in_tree};
 use crate::model::ScanReport;
+use std::path::Path;
 
 /// The report files to write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
             Ok(files) => {
                 for file in files {
                     let p = dir.join(&file.file_name);
-                    if let Err(e) = write_atomic(&p, |w| std::io::Write::write_all(w, &file.bytes)) {
+                    if let Err(e) = write_in_tree(dir, Path::new(&file.file_name), |w| std::io::Write::write_all(w, &file.bytes)) {
                         errors.push(format!("cannot write SARIF '{}': {e}", p.display()));
                     }
                 }
@@ -90,10 +91,7 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
             Ok(files) => {
                 for file in files {
                     let p = dir.join(&file.path);
-                    let written = p
-                        .parent()
-                        .map_or(Ok(()), std::fs::create_dir_all)
-                        .and_then(|()| write_atomic(&p, |w| std::io::Write::write_all(w, &file.bytes)));
+                    let written = write_in_tree(dir, Path::new(&file.path), |w| std::io::Write::write_all(w, &file.bytes));
                     if let Err(e) = written {
                         errors.push(format!("cannot write OCSF Parquet '{}': {e}", p.display()));
                     }

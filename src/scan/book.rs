@@ -79,7 +79,13 @@ impl Book {
         let check_id = r.check.info().id;
         self.pending.remove(&(check_id, r.target.account.clone(), r.target.region.clone()));
         let status = match r.result {
-            Ok(e) => {
+            Ok(mut e) => {
+                // A listing whose pages repeat an item (an endpoint that answers badly, or a resource listed
+                // twice) gives one finding per resource, never two alerts with one fingerprint.
+                let mut seen = std::collections::HashSet::new();
+                e.findings.retain(|f| seen.insert(f.fingerprint()));
+                let mut seen = std::collections::HashSet::new();
+                e.not_evaluable.retain(|n| seen.insert(n.fingerprint()));
                 let status = CoverageStatus::Evaluated {
                     resources: e.findings.len(),
                     not_applicable: e.not_applicable,

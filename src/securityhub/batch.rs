@@ -11,7 +11,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::asff::{AsffFinding, AsffSeverity, MAX_FINDING_BYTES, SizeBound, timestamp};
-use crate::files::write_atomic;
+use crate::files::{create_dir_in_tree, is_dir_in_tree, remove_in_tree, write_in_tree};
 use crate::model::{AccountId, Finding, Region, ResourceDetails, ScanReport};
 
 /// At most 100 findings per `BatchImportFindings` request.
@@ -204,11 +204,13 @@ pub fn write_dir(report: &ScanReport, dir: &Path, updated_at: DateTime<Utc>) -> 
         }
     }
     for ((account, region), findings) in scopes {
-        let scope_dir = dir.join(account.as_str()).join(region.as_str());
+        let scope = Path::new(account.as_str()).join(region.as_str());
+        let scope_dir = dir.join(&scope);
         let mut written = BTreeSet::new();
         let batches = batches(findings);
+        // Nothing is written or removed through a symlink planted in the tree (files::write_in_tree).
         if !batches.is_empty()
-            && let Err(e) = std::fs::create_dir_all(&scope_dir)
+            && let Err(e) = create_dir_in_tree(dir, &scope)
         {
             errors.push(format!("cannot create ASFF directory '{}': {e}", scope_dir.display()));
             continue;
@@ -216,19 +218,23 @@ pub fn write_dir(report: &ScanReport, dir: &Path, updated_at: DateTime<Utc>) -> 
         for (i, batch) in batches.iter().enumerate() {
             let name = batch_file_name(i + 1);
             let path = scope_dir.join(&name);
-            match write_atomic(&path, |w| write_batch(batch, w)) {
+            match write_in_tree(dir, &scope.join(&name), |w| write_batch(batch, w)) {
                 Ok(()) => {
                     written.insert(name);
                 }
                 Err(e) => errors.push(format!("cannot write ASFF batch '{}': {e}", path.display())),
             }
         }
+        // A symlinked account or region directory is never listed, so nothing outside the tree is removed.
+        if !is_dir_in_tree(dir, &scope) {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(&scope_dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if is_batch_file_name(&name)
                 && !written.contains(&name)
-                && let Err(e) = std::fs::remove_file(entry.path())
+                && let Err(e) = remove_in_tree(dir, &entry.path())
             {
                 errors.push(format!("cannot remove stale ASFF batch '{}': {e}", entry.path().display()));
             }

@@ -22,8 +22,34 @@ pub struct Baseline {
     pub findings: Vec<Finding>,
     /// The FAILs the baseline carried forward as stale, with when each was last read.
     pub stale: Vec<(Finding, DateTime<Utc>)>,
-    /// Entries left out (unknown check, bad fingerprint), in words; they become notes of the report.
+    /// Entries left out (unknown check, bad fingerprint), in words, one per cause with its count (at most
+    /// [`MAX_CAUSES`] causes, then one line for the rest); they become notes of the report.
     pub warnings: Vec<String>,
+    /// The organization the baseline is a report of (`scope.organization_id`), if any.
+    pub organization_id: Option<String>,
+}
+
+/// Causes of ignored entries named one by one; the rest are counted together, so a huge file of bad entries
+/// gives a few notes, not one per entry.
+pub const MAX_CAUSES: usize = 10;
+
+/// The identity fields of a report, read before the rest (every other field is skipped, not allocated).
+#[derive(Deserialize)]
+struct Header {
+    schema_version: Option<serde_json::Value>,
+    tool: Option<Tool>,
+    #[serde(default)]
+    scope: Option<HeaderScope>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    name: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct HeaderScope {
+    organization_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,17 +115,16 @@ impl Baseline {
         let shown = path.display();
         let not_ours =
             |why: &str| format!("{option} '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
-        let tool = value.pointer("/tool/name").and_then(|v| v.as_str());
+        // Read in two passes over the text, never as a whole JSON tree: the header, then the typed entries.
+        let header: Header = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
+        let tool = header.tool.as_ref().and_then(|t| t.name.as_ref()).and_then(|v| v.as_str());
         if tool != Some("orgscan") {
             return Err(not_ours("its tool.name is not \"orgscan\""));
         }
-        let version = value.get("schema_version").and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
+        let version = header.schema_version.as_ref().and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
         let readable = REPORT_SCHEMA_VERSIONS_READ.join(", ");
         match version.parse::<u32>() {
-            Ok(v) if REPORT_SCHEMA_VERSIONS_READ.contains(&version) => {
-                let _ = v;
-            }
+            Ok(_) if REPORT_SCHEMA_VERSIONS_READ.contains(&version) => {}
             Ok(v) if v > REPORT_SCHEMA_VERSION.parse::<u32>().unwrap_or(u32::MAX) => {
                 return Err(format!(
                     "{option} '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
@@ -108,31 +133,68 @@ impl Baseline {
             }
             _ => return Err(format!("{option} '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
         }
-        let file: File = serde_json::from_value(value).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
+        let file: File = serde_json::from_str(text).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
         let started_at = time(&file.started_at)
             .ok_or_else(|| format!("{option} '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
-        let mut warnings = Vec::new();
+        let mut ignored = Causes::default();
         let mut findings = Vec::new();
         for e in file.findings {
             match e.to_finding() {
                 Ok(f) => findings.push(f),
-                Err(w) => warnings.push(format!("{option} '{shown}': {w}; that entry is ignored")),
+                Err(w) => ignored.add(w.replace(&e.fingerprint, "F"), &e.fingerprint),
             }
         }
         let mut stale = Vec::new();
         for s in file.stale {
             let Some(last_seen) = time(&s.last_seen) else {
-                warnings
-                    .push(format!("{option} '{shown}': a stale entry's last_seen {:?} is not a time; that entry is ignored", s.last_seen));
+                ignored.add("a stale entry's last_seen is not a time".into(), &s.entry.fingerprint);
                 continue;
             };
             match s.entry.to_finding() {
                 Ok(f) if f.status.is_open() => stale.push((f, last_seen)),
-                Ok(_) => warnings.push(format!("{option} '{shown}': a stale entry is not a FAIL or WARNING; that entry is ignored")),
-                Err(w) => warnings.push(format!("{option} '{shown}': {w}; that entry is ignored")),
+                Ok(_) => ignored.add("a stale entry is not a FAIL or WARNING".into(), &s.entry.fingerprint),
+                Err(w) => ignored.add(w.replace(&s.entry.fingerprint, "F"), &s.entry.fingerprint),
             }
         }
-        Ok(Self { path: path.to_owned(), started_at, findings, stale, warnings })
+        let warnings = ignored.notes(&format!("{option} '{shown}'"));
+        let organization_id = header.scope.and_then(|s| s.organization_id);
+        Ok(Self { path: path.to_owned(), started_at, findings, stale, warnings, organization_id })
+    }
+}
+
+/// Ignored entries counted by cause (the cause's words, with `F` for the entry's own fingerprint), each with
+/// its first entry's fingerprint as an example.
+#[derive(Default)]
+struct Causes {
+    by_cause: std::collections::BTreeMap<String, (usize, String)>,
+    other: usize,
+}
+
+impl Causes {
+    fn add(&mut self, cause: String, fingerprint: &str) {
+        let n = self.by_cause.len();
+        match self.by_cause.get_mut(&cause) {
+            Some((count, _)) => *count += 1,
+            None if n < MAX_CAUSES => {
+                // A fingerprint from a file is shown cut short: it is only an example.
+                self.by_cause.insert(cause, (1, fingerprint.chars().take(64).collect()));
+            }
+            None => self.other += 1,
+        }
+    }
+
+    fn notes(self, file: &str) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .by_cause
+            .into_iter()
+            .map(|(cause, (n, example))| {
+                format!("{file}: {n} entr{} ignored: {cause} (first: F = {example:?})", if n == 1 { "y" } else { "ies" })
+            })
+            .collect();
+        if self.other > 0 {
+            notes.push(format!("{file}: {} more entries ignored for other causes", self.other));
+        }
+        notes
     }
 }
 

@@ -44,6 +44,18 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
     for w in &b.warnings {
         report.notes.push(Note { account: None, text: w.clone() });
     }
+    if let (Some(theirs), crate::model::Subject::Organization { id, .. }) = (&b.organization_id, &report.subject)
+        && theirs != id
+    {
+        report.notes.push(Note {
+            account: None,
+            text: format!(
+                "--baseline '{}' is a report of organization {theirs:?}, not of {id}, the organization scanned: its FAILs are \
+                 compared by fingerprint all the same; give a baseline of this organization",
+                b.path.display()
+            ),
+        });
+    }
     // When each fingerprint was first seen, and the baseline's FAILs with when each was last read.
     let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut fails: Vec<(&Finding, DateTime<Utc>)> = Vec::new();

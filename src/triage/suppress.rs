@@ -48,7 +48,9 @@ struct RawRule {
     tags: BTreeMap<String, String>,
     reason: String,
     owner: String,
-    expires: Option<toml::value::Datetime>,
+    /// A TOML date (`expires = 2027-03-31`) or, as the schema's `type: string, format: date` allows, the same
+    /// date quoted (`expires = "2027-03-31"`).
+    expires: Option<toml::Value>,
 }
 
 /// One rule, validated, ready to match.
@@ -121,13 +123,23 @@ impl Matcher {
         let owner = non_empty("owner", &r.owner)?;
         let expires = match r.expires {
             None => None,
-            Some(d) => match (d.date, d.time, d.offset) {
+            Some(toml::Value::Datetime(d)) => match (d.date, d.time, d.offset) {
                 (Some(date), None, None) => Some(
                     NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
                         .ok_or_else(|| format!("`expires = {d}` is not a calendar date"))?,
                 ),
                 _ => return Err(format!("`expires = {d}`: give a date without a time, e.g. expires = 2027-03-31")),
             },
+            // The schema's pattern (YYYY-MM-DD) and format (a calendar date): nothing else is a date.
+            Some(toml::Value::String(t)) => Some(
+                Some(t.as_str())
+                    .filter(|t| {
+                        t.len() == 10 && t.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+                    })
+                    .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+                    .ok_or_else(|| format!("`expires = {t:?}` is not a date: give YYYY-MM-DD, e.g. expires = 2027-03-31"))?,
+            ),
+            Some(v) => return Err(format!("`expires = {v}` is not a date: give YYYY-MM-DD, e.g. expires = 2027-03-31")),
         };
         let accounts = r.accounts.iter().map(|a| a.trim().parse::<AccountId>()).collect::<Result<Vec<_>, _>>()?;
         let ous = r.ous.iter().map(|o| validate_ou_id(o.trim())).collect::<Result<Vec<_>, _>>()?;
@@ -142,8 +154,22 @@ impl Matcher {
                 return Err("a tag key must not be empty".into());
             }
         }
-        if check.is_none() && accounts.is_empty() && ous.is_empty() && regions.is_empty() && r.resources.is_empty() && r.tags.is_empty() {
-            return Err("check = \"*\" without accounts, ous, regions, resources or tags would suppress every FAIL; narrow it".into());
+        // A rule that matches every FAIL, however written: no criterion, or only criteria every resource meets
+        // (a resource glob such as "arn:*" or "arn:*:*:*:*:*").
+        let narrows = !accounts.is_empty()
+            || !ous.is_empty()
+            || !regions.is_empty()
+            || !r.tags.is_empty()
+            || (!r.resources.is_empty() && !r.resources.iter().any(|g| matches_every_arn(g)));
+        if check.is_none() && !narrows {
+            let how = r
+                .resources
+                .iter()
+                .find(|g| matches_every_arn(g))
+                .map_or(String::new(), |g| format!(" (resources = [{g:?}] matches every ARN)"));
+            return Err(format!(
+                "check = \"*\" without accounts, ous, regions, resources or tags that narrow it would suppress every FAIL{how}; narrow it"
+            ));
         }
         Ok(Self {
             rule: Arc::new(Rule { index, line, check: r.check.clone(), reason, owner, expires }),
@@ -174,6 +200,16 @@ impl Matcher {
             && (self.tags.is_empty()
                 || f.tags.as_ref().is_some_and(|tags| self.tags.iter().all(|(k, v)| tags.get(k).is_some_and(|have| glob(v, have)))))
     }
+}
+
+/// Whether an ARN glob matches every ARN: after `arn:`, at most five `:`-separated parts (an ARN has six,
+/// the resource part may hold more `:`), each only `*`s. `*` matches any run, empty and `:` included, so such a
+/// glob matches `arn:aws:iam::123456789012:role/x` (empty region) as any other ARN.
+fn matches_every_arn(glob: &str) -> bool {
+    glob.strip_prefix("arn:").is_some_and(|rest| {
+        let parts: Vec<&str> = rest.split(':').collect();
+        parts.len() <= 5 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b == b'*'))
+    })
 }
 
 /// `*` matches any run of characters (`/` and `:` included), `?` exactly one; everything else itself.
@@ -250,5 +286,43 @@ mod tests {
         assert!(e.contains("'ou-x'"), "{e}");
         let e = parse(&ok.replace("owner", "ownr")).unwrap_err();
         assert!(e.contains("unknown field `ownr`"), "{e}");
+    }
+
+    #[test]
+    fn a_quoted_date_is_a_date_as_the_schema_allows_and_nothing_else_is() {
+        let ok = "[[suppression]]\ncheck = \"*\"\nregions = [\"eu-west-1\"]\nreason = \"r\"\nowner = \"o\"\nexpires = \"2027-03-31\"\n";
+        assert_eq!(parse(ok).unwrap().matchers[0].rule.expires, NaiveDate::from_ymd_opt(2027, 3, 31));
+        for bad in ["\"2027-02-30\"", "\"2027-3-31\"", "\"31/03/2027\"", "\"2027-03-31T00:00:00Z\"", "20270331", "true"] {
+            let e = parse(&ok.replace("\"2027-03-31\"", bad)).unwrap_err();
+            assert!(e.contains("is not a date") || e.contains("not a calendar date"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_rule_that_matches_every_fail_is_refused_however_it_is_written() {
+        let rule = |criteria: &str| format!("[[suppression]]\ncheck = \"*\"\n{criteria}\nreason = \"r\"\nowner = \"o\"\n");
+        for every in [
+            "resources = [\"arn:*\"]",
+            "resources = [\"arn:**\"]",
+            "resources = [\"arn:*:*:*:*:*\"]",
+            "resources = [\"arn:aws:kms:*\", \"arn:*\"]",
+            "",
+        ] {
+            let e = parse(&rule(every)).unwrap_err();
+            assert!(e.contains("would suppress every FAIL"), "{every}: {e}");
+        }
+        // Every real ARN shape is matched by such a glob: the refusal is not over-cautious.
+        for arn in ["arn:aws:iam::123456789012:role/x", "arn:aws:kms:eu-west-1:123456789012:key/k", "arn:aws:s3:::bucket"] {
+            assert!(glob("arn:*:*:*:*:*", arn) && matches_every_arn("arn:*:*:*:*:*"), "{arn}");
+        }
+        // Narrowing globs and other criteria stay allowed.
+        for narrow in [
+            "resources = [\"arn:aws:kms:*\"]",
+            "resources = [\"arn:*:*:*:*:*:*\"]",
+            "resources = [\"arn:*::*\"]",
+            "regions = [\"eu-west-1\"]\nresources = [\"arn:*\"]",
+        ] {
+            assert!(parse(&rule(narrow)).is_ok(), "{narrow}");
+        }
     }
 }

@@ -31,6 +31,8 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     // `deliver`: the wiring of the S3 store and the notification around one run (used by the root and main).
     &["config", "progress", "deliver"],
+    // `remediate`: `orgscan fix` wired (its plan from `config`, the scan and the walker around `fix/`).
+    &["remediate"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -156,3 +156,52 @@ fn this_account<'a>(out: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str>
     args.extend_from_slice(extra);
     args
 }
+
+/// An endpoint that answers every request with a body that never ends (200 OK, chunked): at most `cap` bytes
+/// a connection, so a bound that fails shows as a failed assertion, not a hung test.
+fn endless_endpoint(cap: usize) -> String {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let _ = conn.read(&mut buf);
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if conn.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 65536, " ".repeat(65536));
+                let mut sent = 0;
+                while sent < cap && conn.write_all(chunk.as_bytes()).is_ok() {
+                    sent += 65536;
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_response_body_is_cut_at_the_bound_and_is_an_error_naming_the_operation() {
+    let moto = Moto::from_env();
+    let (_account, creds) = moto.fresh_account().await.unwrap();
+    let endless = endless_endpoint(256 * 1024 * 1024);
+    let dir = tempdir();
+    let out = dir.path().join("endless.json");
+    let o = orgscan_env(
+        &moto.endpoint,
+        &creds,
+        &this_account(&out, &["--checks", "kms-key-not-pending-deletion", "--max-attempts", "1"]),
+        &[("AWS_ENDPOINT_URL_KMS", &endless)],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let report = read_json(&out);
+    let kms = coverage_of(&report, "kms-key-not-pending-deletion");
+    let detail = kms[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("ListKeys"), "the operation is named: {detail}");
+    let bound = orgscan::aws::bounded::MAX_RESPONSE_BYTES.to_string();
+    assert!(detail.contains(&format!("bound of {bound} bytes")), "{detail}");
+}

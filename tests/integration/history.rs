@@ -230,3 +230,74 @@ fn a_partial_selection_names_its_own_sarif_category() {
     let p = plan(&["--sarif", s, "--accounts", &many, "--sarif-category", "orgscan/big-selection/"]);
     assert!(p.partial.is_some());
 }
+
+/// A report of organization `org` with one KMS FAIL per key, as JSON text.
+fn org_report(org: &str, keys: &[&str]) -> String {
+    use orgscan::model::{Finding, ScanReport, Subject, Target};
+    let t = Target::new("111111111111".parse().unwrap(), READ.parse().unwrap());
+    let findings = keys
+        .iter()
+        .map(|k| {
+            let arn = format!("arn:aws:kms:{READ}:111111111111:key/{k}");
+            Finding::builder(orgscan::check::kms::INFO, &t).resource("AwsKmsKey", *k, arn).fail("pending deletion").build().unwrap()
+        })
+        .collect();
+    let subject = Subject::Organization { id: org.into(), caller: "111111111111".parse().unwrap() };
+    let r = ScanReport { findings, ..ScanReport::new(subject, vec![orgscan::check::kms::INFO]) };
+    let mut out = Vec::new();
+    orgscan::report::json::to_writer(&r, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_huge_baseline_of_bad_entries_gives_one_note_per_cause_with_its_count() {
+    use std::path::Path;
+    let text = org_report("o-aaaaaaaaaa", &["k-good"]);
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let good = v["findings"][0].clone();
+    let findings = v["findings"].as_array_mut().unwrap();
+    // 20,000 entries whose fingerprint was edited, and 30 more each with an account id of its own that is
+    // not an account id: one cause for the first, at most MAX_CAUSES causes and a remainder for the others.
+    for i in 0..20_000 {
+        let mut e = good.clone();
+        e["resource_id"] = Value::from(format!("k-{i}"));
+        findings.push(e);
+    }
+    for i in 0..30 {
+        let mut e = good.clone();
+        e["account_id"] = Value::from(format!("bad-{i}"));
+        findings.push(e);
+    }
+    let b = orgscan::triage::Baseline::parse(Path::new("big.json"), &v.to_string()).unwrap();
+    assert_eq!(b.findings.len(), 1, "the good entry is read");
+    let limit = orgscan::triage::baseline::MAX_CAUSES;
+    assert!(b.warnings.len() <= limit + 1, "notes are bounded: {} of them", b.warnings.len());
+    let fingerprints = b.warnings.iter().find(|w| w.contains("does not match its check")).expect("the edited fingerprints' note");
+    assert!(fingerprints.contains("20000 entries ignored"), "{fingerprints}");
+    let rest: usize = b
+        .warnings
+        .iter()
+        .filter(|w| !w.contains("does not match its check"))
+        .map(|w| w.split("': ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<usize>().ok()).unwrap_or(0))
+        .sum();
+    assert_eq!(rest, 30, "every ignored entry is counted once: {:#?}", b.warnings);
+}
+
+#[test]
+fn a_baseline_of_another_organization_gives_a_note() {
+    use orgscan::model::{ScanReport, Subject};
+    use std::path::Path;
+    let theirs = orgscan::triage::Baseline::parse(Path::new("theirs.json"), &org_report("o-bbbbbbbbbb", &["k1"])).unwrap();
+    let ours = orgscan::triage::Baseline::parse(Path::new("ours.json"), &org_report("o-aaaaaaaaaa", &["k1"])).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let scan = || {
+        let subject = Subject::Organization { id: "o-aaaaaaaaaa".into(), caller: "111111111111".parse().unwrap() };
+        ScanReport::new(subject, vec![orgscan::check::kms::INFO])
+    };
+    let mut r = scan();
+    orgscan::triage::apply(&mut r, Some(&theirs), None, today);
+    assert!(r.notes.iter().any(|n| n.text.contains("\"o-bbbbbbbbbb\"") && n.text.contains("not of o-aaaaaaaaaa")), "{:?}", r.notes);
+    let mut r = scan();
+    orgscan::triage::apply(&mut r, Some(&ours), None, today);
+    assert!(r.notes.iter().all(|n| !n.text.contains("is a report of organization")), "{:?}", r.notes);
+}

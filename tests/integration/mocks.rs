@@ -263,9 +263,94 @@ async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
     let limits = orgscan::aws::limits::Limits::with_rates(orgscan::check::rate);
     let target = orgscan::model::Target::new(me, f.home_region());
     let accounts = orgscan::org::list_accounts(&clients, &limits, &target).await.unwrap();
-    let got: Vec<(&str, &str)> = accounts.iter().map(|a| (a.id.as_str(), a.state.as_str())).collect();
+    let got: Vec<(&str, &str)> = accounts.accounts.iter().map(|a| (a.id.as_str(), a.state.as_str())).collect();
     assert_eq!(got, [("111111111111", "ACTIVE"), ("222222222222", "SUSPENDED"), ("333333333333", "ACTIVE")]);
     assert_eq!(f.stats().snapshot()[&("Organizations".to_owned(), "ListAccounts".to_owned())].calls, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_whose_pages_repeat_items_gives_one_finding_per_resource() {
+    let moto = Moto::from_env();
+    let (account, creds) = moto.fresh_account().await.unwrap();
+    let expected = seed_account(&moto, &creds, &account, &["ca-central-1"], |_| Mix::light(0)).await.unwrap();
+    let keys: Vec<String> =
+        expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+    assert!(keys.len() >= 2);
+    // Two ListKeys pages, the second repeating every key of the first (DescribeKey goes to moto).
+    let entries = |ks: &[String]| ks.iter().map(|id| KeyListEntry::builder().key_id(id).build()).collect::<Vec<_>>();
+    let (first, second) = (entries(&keys), entries(&keys));
+    let p1 = mock!(aws_sdk_kms::Client::list_keys)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(move || ListKeysOutput::builder().set_keys(Some(first.clone())).truncated(true).next_marker("m1").build());
+    let p2 = mock!(aws_sdk_kms::Client::list_keys)
+        .match_requests(|r| r.marker() == Some("m1"))
+        .then_output(move || ListKeysOutput::builder().set_keys(Some(second.clone())).truncated(false).build());
+    let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&p1, &p2]));
+    let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion"]).await;
+    assert_eq!((p1.num_calls(), p2.num_calls()), (1, 1));
+    let mut fingerprints: Vec<String> = report.findings.iter().map(|f| f.fingerprint()).collect();
+    let n = fingerprints.len();
+    fingerprints.sort();
+    fingerprints.dedup();
+    assert_eq!(fingerprints.len(), n, "no fingerprint twice");
+    assert_eq!(n, keys.len(), "one finding per key");
+}
+
+/// A client factory whose every request is answered by `rules` (aws-smithy-mocks), with no network.
+fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> ClientFactory {
+    let cfg = aws_types::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Moto::root_credentials()))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .build();
+    ClientFactory::from_sdk_config(cfg).with_interceptor(interceptor(rules))
+}
+
+#[tokio::test]
+async fn list_accounts_takes_a_repeated_account_once_and_rejects_an_id_that_is_not_12_digits_by_name() {
+    let account = |id: &str| Account::builder().id(id).name(format!("n{id}")).state(AccountState::Active).build();
+    let p1 =
+        ListAccountsOutput::builder().set_accounts(Some(vec![account("111111111111"), account("22222222222x")])).next_token("t1").build();
+    // The second page repeats the first's account.
+    let p2 = ListAccountsOutput::builder().set_accounts(Some(vec![account("111111111111"), account("333333333333")])).build();
+    let r1 =
+        mock!(aws_sdk_organizations::Client::list_accounts).match_requests(|r| r.next_token().is_none()).then_output(move || p1.clone());
+    let r2 = mock!(aws_sdk_organizations::Client::list_accounts)
+        .match_requests(|r| r.next_token() == Some("t1"))
+        .then_output(move || p2.clone());
+    let f = mocked(&[&r1, &r2]);
+    let me: orgscan::model::AccountId = "999999999999".parse().unwrap();
+    let clients = f.central_clients(&me).unwrap();
+    let limits = orgscan::aws::limits::Limits::with_rates(orgscan::check::rate);
+    let target = orgscan::model::Target::new(me, f.home_region());
+    let listed = orgscan::org::list_accounts(&clients, &limits, &target).await.unwrap();
+    let ids: Vec<&str> = listed.accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["111111111111", "333333333333"]);
+    assert_eq!(listed.rejected.len(), 1, "{:?}", listed.rejected);
+    assert!(listed.rejected[0].contains("\"22222222222x\" is not 12 digits"), "{:?}", listed.rejected);
+}
+
+#[tokio::test]
+async fn a_listing_whose_every_page_carries_a_new_token_is_cut_with_an_error_naming_the_operation() {
+    let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = n.clone();
+    let endless = mock!(aws_sdk_organizations::Client::list_accounts).then_output(move || {
+        let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ListAccountsOutput::builder().set_accounts(Some(Vec::new())).next_token(format!("t{i}")).build()
+    });
+    let f = mocked(&[&endless]);
+    let me: orgscan::model::AccountId = "999999999999".parse().unwrap();
+    let clients = f.central_clients(&me).unwrap();
+    // A bound of 200 pages (the default, MAX_PAGES, is 10,000) and no rate to wait for: the bound is tested.
+    let fast = |_| orgscan::model::Rate { per_second: 1_000_000, burst: 1_000_000 };
+    let limits = orgscan::aws::limits::Limits::with_rates(fast).with_max_pages(200);
+    let target = orgscan::model::Target::new(me, f.home_region());
+    let err = orgscan::org::list_accounts(&clients, &limits, &target).await.unwrap_err();
+    assert_eq!(err.code, "TooManyPages");
+    assert!(err.message.contains("ListAccounts"), "{err}");
+    assert!(err.message.contains("200 pages"), "{err}");
+    assert_eq!(n.load(std::sync::atomic::Ordering::Relaxed), 201, "one page past the bound, no more");
 }
 
 /// Records the access key id of every request signed with SigV4.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, LogicalLocation, Message, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
     ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Suppression, Tool, ToolComponent,
 };
 
@@ -312,7 +312,7 @@ impl<'a> Renderer<'a> {
         let mut r = SarifResult::builder()
             .rule_id(info.id)
             .level(level(f))
-            .message(Message::builder().text(message).build())
+            .message(parts::message(message))
             .locations(vec![location])
             // GitHub matches alerts across uploads by this key; orgscan's fingerprint hashes (check, partition,
             // account, region, resource id), so the alert survives message changes and re-scans.
@@ -360,9 +360,7 @@ impl<'a> Renderer<'a> {
         if r.incomplete {
             notes.push(
                 Notification::builder()
-                    .message(
-                        Message::builder().text("The scan was interrupted: scopes not visited are missing from these results.").build(),
-                    )
+                    .message(parts::message("The scan was interrupted: scopes not visited are missing from these results."))
                     .level(json!("error"))
                     .build(),
             );
@@ -402,7 +400,7 @@ impl<'a> Renderer<'a> {
                 props.insert("regions".to_owned(), json!(regions));
                 props.insert("denied_actions".to_owned(), json!(actions));
                 Notification::builder()
-                    .message(Message::builder().text(text).build())
+                    .message(parts::message(text))
                     .level(json!("note"))
                     .properties(PropertyBag::builder().additional_properties(props).build())
                     .build()
@@ -428,7 +426,7 @@ impl<'a> Renderer<'a> {
         props.insert("resource_arn".to_owned(), json!(n.resource.arn));
         props.insert("error_code".to_owned(), json!(n.error.code));
         let b = Notification::builder()
-            .message(Message::builder().text(text).build())
+            .message(parts::message(text))
             .level(json!("warning"))
             .properties(PropertyBag::builder().additional_properties(props).build());
         match self.rule_index(n.check_id) {
@@ -455,7 +453,7 @@ impl<'a> Renderer<'a> {
         props.insert("check_id".to_owned(), json!(e.check_id));
         props.insert("error_code".to_owned(), json!(e.error.code));
         let n = Notification::builder()
-            .message(Message::builder().text(text).build())
+            .message(parts::message(text))
             .level(json!("error"))
             .properties(PropertyBag::builder().additional_properties(props).build());
         match e.check_id.and_then(|id| Some((id, self.rule_index(id)?))) {

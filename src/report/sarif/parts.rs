@@ -53,6 +53,20 @@ pub(super) fn rule(c: &CheckInfo) -> ReportingDescriptor {
         .build()
 }
 
+/// A plain text `message`: SARIF 2.1.0 §3.11.6 reads `[text](target)` in plain text as an embedded link, so
+/// every literal `[` and `]` (and a backslash, which would escape them) is escaped with a backslash: a resource
+/// name such as `[click](https://example.com)` stays text in a viewer.
+pub(super) fn message(text: impl AsRef<str>) -> Message {
+    let mut out = String::with_capacity(text.as_ref().len());
+    for c in text.as_ref().chars() {
+        if matches!(c, '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Message::builder().text(out).build()
+}
+
 pub(super) fn text(s: &str) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s).build()
 }
@@ -123,7 +137,7 @@ pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
                 .logical_locations(vec![
                     LogicalLocation::builder().name(r.resource_id.clone()).fully_qualified_name(r.arn.clone()).kind("resource").build(),
                 ])
-                .message(Message::builder().text(r.describe()).build())
+                .message(message(r.describe()))
                 .build()
         })
         .collect()
@@ -224,5 +238,28 @@ mod tests {
         let zeros = vec![b'0'; 1_000_000];
         let n = gzip_len(&zeros).unwrap();
         assert!(n > 18 && n < 10_000, "{n}");
+    }
+
+    #[test]
+    fn square_brackets_in_a_message_are_text_never_an_embedded_link() {
+        let a: crate::model::AccountId = "123456789012".parse().unwrap();
+        let t = crate::model::Target::new(a.clone(), "eu-west-1".parse().unwrap());
+        let id = "[click](https://example.com) \\[x\\]";
+        let f = crate::model::Finding::builder(crate::check::kms::INFO, &t)
+            .resource("AwsKmsKey", id, format!("arn:aws:kms:eu-west-1:123456789012:key/{id}"))
+            .fail(format!("key {id} is pending deletion"))
+            .build()
+            .unwrap();
+        let r = crate::model::ScanReport {
+            findings: vec![f],
+            ..crate::model::ScanReport::new(crate::model::Subject::Account(a), vec![crate::check::kms::INFO])
+        };
+        let file = super::super::render_file(&r, &super::super::SarifOptions::default(), &super::super::Limits::GITHUB).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&file.bytes).unwrap();
+        let text = v["runs"][0]["results"][0]["message"]["text"].as_str().unwrap();
+        // SARIF 2.1.0 §3.11.6: literal brackets (and the backslash that would escape them) escaped.
+        assert!(text.contains("key \\[click\\](https://example.com) \\\\\\[x\\\\\\] is pending deletion"), "{text}");
+        let unescaped = text.char_indices().filter(|&(i, c)| matches!(c, '[' | ']') && !text[..i].ends_with('\\')).count();
+        assert_eq!(unescaped, 0, "{text}");
     }
 }
