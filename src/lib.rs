@@ -1,6 +1,6 @@
 //! orgscan: audit a whole AWS Organization for five security best practices.
 //!
-//! The flow (see DESIGN.md): CLI → [`config::ScanPlan`] → [`org`] walker → [`scan::Scanner`] →
+//! The flow (see ARCHITECTURE.md): CLI → [`config::ScanPlan`] → [`org`] walker → [`scan::Scanner`] →
 //! [`model::ScanReport`] → outputs ([`report`]) and the Security Hub sink ([`securityhub`]). Checks never
 //! render or import; renderers never call AWS.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The SDK's `AssumeRoleProvider` builds its own STS client, out of reach of orgscan's rate limits,
 //! call accounting and test interceptors, and does not cache; this provider uses orgscan's STS client and
-//! sits behind the per-account identity cache built in `aws.rs`.
+//! sits behind the per-account identity cache built in `src/aws/mod.rs`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};

@@ -1,9 +1,12 @@
-//! The layering of src/ (DESIGN.md, "Layers"): every module imports only from layers below its own, so the
-//! dependency graph between orgscan's modules has no cycle. This reads the sources (no tool to install):
+//! The layering of src/ (ARCHITECTURE.md, "Layers"): every module imports only from layers below its own, so
+//! the dependency graph between orgscan's modules has no cycle. This reads the sources (no tool to install):
 //! every `crate::<module>` path and every `super::<sibling>` path outside `#[cfg(test)]` code is an edge.
+//! And the design stays in the repository: no file names a Markdown document or a repository path that a
+//! clone does not have.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::process::Command;
 
 use crate::support::root;
 
@@ -112,7 +115,7 @@ fn modules_import_only_from_layers_below_them() {
             continue; // the root wires one run: it may use every layer
         }
         let Some(lf) = layer_of(from) else {
-            violations.push(format!("module {from} is in no layer: add it to LAYERS and to DESIGN.md"));
+            violations.push(format!("module {from} is in no layer: add it to LAYERS and to ARCHITECTURE.md"));
             continue;
         };
         for to in tos {
@@ -228,4 +231,134 @@ fn no_source_file_is_over_500_lines() {
         }
     }
     assert!(long.is_empty(), "split these files: {long:?}");
+}
+
+/// Markdown names that are not documents of this repository, per file, each with why. Keep it short: a name
+/// belongs here only when it names something outside the repository that is not a link (a URL is never
+/// checked, so a linked page needs no entry). The names are given without their `.md`, so that this file does not name them itself.
+const FOREIGN_DOCUMENTS: &[(&str, &[&str], &str)] = &[(
+    "data/lambda-runtimes.toml",
+    &["lambda-nodejs", "lambda-java", "lambda-csharp", "lambda-ruby", "go-image"],
+    "the source pages of the AWS Lambda Developer Guide the runtime table was checked against",
+)];
+
+/// The repository's files as a clone (or the next commit) has them: tracked, and new files git does not
+/// ignore, that exist on disk; paths relative to the root, with `/`.
+fn repository_files() -> BTreeSet<String> {
+    let out = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git ls-files in {}: {e}", root().display()));
+    assert!(out.status.success(), "git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
+    let list = String::from_utf8(out.stdout).expect("git ls-files prints UTF-8 paths");
+    list.split('\0').filter(|p| !p.is_empty() && root().join(p).is_file()).map(str::to_owned).collect()
+}
+
+/// `path` with `.` and `..` components resolved, relative to the root (`None` when it climbs above it).
+fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// What `text` (the file `file`) names that the repository must have: Markdown documents (`*.md`, relative
+/// to the root or to the file's folder), and paths under one of the repository's top-level folders that end
+/// in a file extension (`src/aws/mod.rs`, `deploy/audit-role.yaml`). URLs are not references; nor is a path
+/// that climbs (`examples/../out/report.json` names a place, not a file of the repository). Each reference
+/// comes with the paths it may resolve to (none when it climbs above the root).
+fn references<'a>(file: &str, text: &'a str, tops: &BTreeSet<&str>) -> Vec<(&'a str, Vec<String>)> {
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '-');
+    let mut out = Vec::new();
+    for run in text.split(|c: char| !is_path_char(c)) {
+        // A sentence's full stop or colon is not part of a name; a leading `../` is.
+        let run = run.trim_end_matches(['.', ':']).trim_start_matches(':');
+        let run = run.strip_prefix("./").unwrap_or(run);
+        if run.is_empty() || run.contains("://") {
+            continue;
+        }
+        if run.ends_with(".md") && run.len() > 3 {
+            let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+            let candidates = [normalize(run), normalize(&format!("{dir}/{run}"))].into_iter().flatten().collect();
+            out.push((run, candidates));
+        } else if let Some((top, rest)) = run.split_once('/')
+            && tops.contains(top)
+            && !run.split('/').any(|c| c == "..")
+            && rest
+                .rsplit_once('.')
+                .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            out.push((run, vec![run.to_owned()]));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_file_names_a_document_or_a_source_path_the_repository_does_not_have() {
+    let files = repository_files();
+    assert!(files.contains("ARCHITECTURE.md") && files.contains("src/lib.rs"), "the file list is not the repository's: {files:?}");
+    let tops: BTreeSet<&str> = files.iter().filter_map(|f| f.split_once('/').map(|(t, _)| t)).filter(|t| !t.starts_with('.')).collect();
+    let mut missing = Vec::new();
+    let mut allowed_used: BTreeSet<(&str, String)> = BTreeSet::new();
+    for file in &files {
+        // Binary files (the screenshot) are not text: nothing to read.
+        let Ok(text) = std::fs::read_to_string(root().join(file)) else { continue };
+        for (name, candidates) in references(file, &text, &tops) {
+            if candidates.iter().any(|c| files.contains(c)) {
+                continue;
+            }
+            let stem = name.strip_suffix(".md").unwrap_or(name);
+            let allowed = FOREIGN_DOCUMENTS.iter().find(|(f, names, _)| f == file && names.contains(&stem));
+            match allowed {
+                Some((f, _, _)) => {
+                    allowed_used.insert((*f, stem.to_owned()));
+                }
+                None => missing.push(format!("{file} names {name}")),
+            }
+        }
+    }
+    assert!(missing.is_empty(), "files name documents or paths the repository does not have:\n{}", missing.join("\n"));
+    // Every entry of the allow-list is still needed, so it cannot grow stale.
+    for (f, names, why) in FOREIGN_DOCUMENTS {
+        for n in *names {
+            assert!(allowed_used.contains(&(*f, (*n).to_owned())), "{f} no longer names {n}.md ({why}): remove it from FOREIGN_DOCUMENTS");
+        }
+    }
+}
+
+#[test]
+fn the_reference_checker_sees_what_is_missing() {
+    let tops = BTreeSet::from(["src", "docs"]);
+    // Built at run time, so that this file does not itself name the documents it tests with.
+    let text = format!(
+        "see {} and [notes]({}) or {}; not https://example.com/{}, not rust-runtime/{}, not src/../{}; {} {}",
+        concat!("DESIGN", ".md"),
+        concat!("../notes/GUIDE", ".md"),
+        concat!("src/", "aws.rs"),
+        concat!("x", ".md"),
+        concat!("src/", "json_errors.rs"),
+        concat!("out/", "r.json"),
+        concat!("src/", "check/"),
+        concat!("docs/", "emulator", ".md."),
+    );
+    let found: Vec<(&str, Vec<String>)> = references(concat!("docs/a", ".md"), &text, &tops);
+    let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [concat!("DESIGN", ".md"), concat!("../notes/GUIDE", ".md"), concat!("src/", "aws.rs"), concat!("docs/", "emulator", ".md")]
+    );
+    // A name resolves from the root or from the file's folder; a path that climbs above the root resolves nowhere.
+    assert_eq!(found[0].1, [concat!("DESIGN", ".md"), concat!("docs/DESIGN", ".md")]);
+    assert_eq!(found[1].1, [concat!("notes/GUIDE", ".md")]);
+    assert_eq!(normalize("a/./b/../c"), Some("a/c".to_owned()));
+    assert_eq!(normalize("../a"), None);
 }

@@ -1,6 +1,6 @@
 //! Least privilege per principal, enforced: a moto server of its own (scripts/test.sh starts it; IAM
 //! enforcement is global to a server) checks every request against the caller's IAM policies once seeding is
-//! done (`POST /moto-api/reset-auth`, MOTO.md). The scanning principal holds exactly
+//! done (`POST /moto-api/reset-auth`, docs/emulator.md). The scanning principal holds exactly
 //! `deploy/scanner-policy.json`, every member's `OrgScanAudit` role exactly the policy of
 //! `deploy/audit-role.yaml`, and the Security Hub import `deploy/securityhub-import-policy.json`. A scan
 //! evaluates every scope, the scanning (management) account's own included; without any one action it does
@@ -36,7 +36,7 @@ const REGION: &str = "eu-west-1";
 const ROLE: &str = "OrgScanAudit";
 
 /// moto 5.2.5 re-checks the signature of a request without body or query string against a payload hash it
-/// computes wrongly (MOTO.md), unless the request carries `X-Amz-Content-SHA256`: this adds the real hash
+/// computes wrongly (docs/emulator.md), unless the request carries `X-Amz-Content-SHA256`: this adds the real hash
 /// of the body before signing, so the header is signed like any other. Test-only: AWS needs no such header.
 #[derive(Debug)]
 pub(crate) struct ContentSha256;
