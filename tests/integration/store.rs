@@ -235,7 +235,9 @@ async fn shard_reports_written_to_s3_are_merged_from_their_prefix_into_the_histo
     for i in 0..2 {
         let shard = format!("{i}/2");
         let o = orgscan(&moto, creds, &["scan", "--regions", REGION, "--shard", &shard, "--json", &shard_json, "--quiet"]);
-        assert!(matches!(o.status.code(), Some(0 | 1)), "shard {shard}: {}", stderr(&o));
+        // Account ids are new in every run, so a shard may hold no account: it evaluates nothing (exit 3).
+        assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "shard {shard}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("s3://{bucket}/run/shards/shard-{i}.json")), "shard {shard}: {}", stderr(&o));
     }
     assert_eq!(keys(&s3, &bucket, "run/shards/").await, ["run/shards/shard-0.json", "run/shards/shard-1.json"]);
 
