@@ -29,7 +29,7 @@ async fn key(kms: &aws_sdk_kms::Client, pending: bool) -> String {
 }
 
 /// (resource_id, status, baseline_state) of the KMS findings.
-fn kms_rows(report: &Value, list: &str) -> BTreeMap<String, (String, Value)> {
+pub(crate) fn kms_rows(report: &Value, list: &str) -> BTreeMap<String, (String, Value)> {
     report[list]
         .as_array()
         .unwrap()

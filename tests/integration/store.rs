@@ -15,7 +15,6 @@ use crate::support::realism::Realism;
 use crate::support::{assert_valid, aws_command, orgscan, orgscan_env, read_json, stderr, tempdir};
 
 const REGION: &str = "eu-west-1";
-const KMS: &str = "kms-key-not-pending-deletion";
 
 async fn key(kms: &aws_sdk_kms::Client, pending: bool) -> String {
     let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
@@ -55,15 +54,9 @@ async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String
     k
 }
 
-/// The KMS rows of a JSON report: resource id → (status, baseline_state).
+/// The KMS rows of a JSON report's findings: resource id → (status, baseline_state).
 fn kms_rows(report: &Value) -> std::collections::BTreeMap<String, (String, Value)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["check_id"] == KMS)
-        .map(|f| (f["resource_id"].as_str().unwrap().to_owned(), (f["status"].as_str().unwrap().to_owned(), f["baseline_state"].clone())))
-        .collect()
+    crate::history::kms_rows(report, "findings")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
