@@ -100,6 +100,11 @@ impl Baseline {
     pub fn load_as(path: &Path, option: &str) -> Result<Self, String> {
         let shown = path.display();
         let cannot = |e: std::io::Error| format!("cannot read {option} '{shown}': {e}");
+        // A FIFO (`--baseline <(aws s3 cp ... -)`) cannot be read twice: it is read once, into memory.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            let text = std::fs::read_to_string(path).map_err(cannot)?;
+            return Self::parse_as(path, &text, option);
+        }
         let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(cannot);
         let header = serde_json::from_reader(open()?);
         let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
@@ -112,13 +117,17 @@ impl Baseline {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        Self::parse_as(path, text, "--baseline")
+    }
+
+    fn parse_as(path: &Path, text: &str, option: &str) -> Result<Self, String> {
         let header = serde_json::from_str(text);
         let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
             let mut de = serde_json::Deserializer::from_str(text);
             Body(sink).deserialize(&mut de)?;
             de.end()
         };
-        Self::read(path, "--baseline", header, body)
+        Self::read(path, option, header, body)
     }
 
     /// Validates the header, then reads the body into a [`Sink`].

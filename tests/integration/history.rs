@@ -356,3 +356,17 @@ fn reading_a_baseline_holds_the_findings_it_keeps_and_not_the_file() {
     assert!(peak <= kept + slack, "reading a {size}-byte baseline kept {kept} bytes and peaked at {peak}");
     assert!((size as usize) > slack, "the bound would not see the text: {size} bytes, slack {slack}");
 }
+
+#[test]
+fn a_baseline_from_a_fifo_is_read_once_into_memory() {
+    // `--baseline <(aws s3 cp s3://... -)`: a FIFO cannot be streamed twice as a regular file is.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("baseline.json");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let text = org_report("o-aaaaaaaaaa", &["k1", "k2"]);
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, text));
+    let b = orgscan::triage::Baseline::load(&fifo).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(b.findings.len(), 2, "{:?}", b.warnings);
+}
