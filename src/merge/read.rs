@@ -127,9 +127,7 @@ fn region(s: &Option<String>) -> Result<Option<Region>, String> {
 /// Reads and validates the shard report at `path`.
 pub fn load(path: &Path) -> Result<Part, String> {
     let shown = path.display();
-    let open = || {
-        std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("cannot read shard report '{shown}': {e}"))
-    };
+    let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("cannot read shard report '{shown}': {e}"));
     // Streamed, never held: one pass reads the header, a second turns each entry into a finding as it is
     // parsed (see `findings_as_read`), so the file's text never sits in memory.
     // A FIFO (or `<(...)`) cannot be read twice: it is read once, into memory.
@@ -177,8 +175,7 @@ fn parse(
     header: Result<Header, serde_json::Error>,
     read_file: impl FnOnce(&Path) -> Result<File, String>,
 ) -> Result<Part, String> {
-    let header: Header = header
-        .map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
+    let header: Header = header.map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
     let tool = header.tool.unwrap_or(Tool { name: None, version: None });
     if tool.name.as_deref() != Some("orgscan") {
         return Err("not an orgscan JSON report (its tool.name is not \"orgscan\")".into());

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod estate;
+pub mod hold;
 pub mod realism;
 
 use std::path::{Path, PathBuf};
