@@ -16,6 +16,9 @@
 //!
 //! Peak RSS of each process is its maximum resident set size as `/usr/bin/time -f %M` reports it.
 
+// A benchmark prints its tables and ratios; its setup unwraps what it just created.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::too_many_lines)]
+
 #[path = "../tests/support/estate.rs"]
 mod estate;
 #[path = "support/moto.rs"]

@@ -3,6 +3,9 @@
 //! Usage: `cargo run --example demo_seed -- http://127.0.0.1:PORT [members] [regions]`
 //! Prints shell `export` lines with the management account's credentials.
 
+// A development tool: it prints what a shell evals, and seeds with the tests' own code (which unwraps).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::too_many_lines)]
+
 #[path = "../tests/support/estate.rs"]
 mod estate;
 

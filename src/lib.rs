@@ -40,7 +40,7 @@ use futures::StreamExt;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
 use crate::config::{ScanPlan, Selection};
-use crate::model::{AccountId, Note, ScanReport, Subject};
+use crate::model::{AccountId, Note, ScanReport};
 use crate::org::{AccountSource, OrgStart, WalkError, Walker};
 use crate::scan::{Progress, Scanner};
 
@@ -123,19 +123,7 @@ pub async fn run_scan_with_accounts(
     // The scan starts as soon as the accounts are listed; their roles are assumed as the scan takes them, and
     // the OU tree is read beside the scan (joined into the report below).
     let (mut org, own) = match &plan.selection {
-        Selection::ThisAccount => {
-            let start = OrgStart {
-                subject: Subject::Account(caller.account.clone()),
-                accounts: Vec::new(),
-                infos: Default::default(),
-                notes: Vec::new(),
-                guardduty_admins: None,
-                selection: vec![caller.account.clone()],
-                tree: None,
-                errors: Vec::new(),
-            };
-            (start, Some(walker.own_account()?))
-        }
+        Selection::ThisAccount => (OrgStart::this_account(&caller.account), Some(walker.own_account()?)),
         Selection::Organization(sel) => tokio::select! {
             biased;
             () = &mut cancel => return Ok(ScanOutcome { report: stopped_in_walk(plan, &caller.account, sel, notes, &factory), accounts: Vec::new() }),
@@ -169,7 +157,21 @@ pub async fn run_scan_with_accounts(
     };
     let subject = org.subject.clone();
     let accounts = scan::Accounts { ids: book, plans };
-    let mut report = scanner.run(subject, accounts, &plan.regions, clock, &mut cancel, progress).await;
+    let report = scanner.run(subject, accounts, &plan.regions, clock, &mut cancel, progress).await;
+    let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let report = finish(plan, report, org, notes, &mut cancel).await;
+    Ok(ScanOutcome { report, accounts: configs })
+}
+
+/// The scan's report completed: its stop (if any), the OU tree joined (or named as not reached when a stop
+/// ends the wait), the walk's errors and notes, the shard section, and triage.
+async fn finish(
+    plan: &ScanPlan,
+    mut report: ScanReport,
+    mut org: OrgStart,
+    notes: Vec<Note>,
+    mut cancel: impl Future<Output = ()> + Unpin,
+) -> ScanReport {
     report.stopped = report.incomplete.then(|| model::Stopped { phase: model::Phase::Scan, not_reached: report.interrupted_accounts() });
     if report.incomplete {
         // Stopped: the cancel future has completed (and must not be polled again); the tree is not waited for.
@@ -188,7 +190,6 @@ pub async fn run_scan_with_accounts(
             report.stopped = Some(model::Stopped { phase: model::Phase::Walk, not_reached });
         }
     }
-    let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let selection = std::mem::take(&mut org.selection);
     report.accounts = org.infos;
     // An organization entry that could not be taken is an error of the scan, never silently dropped.
@@ -208,7 +209,7 @@ pub async fn run_scan_with_accounts(
     report.fail_policy = plan.fail_policy;
     let today = report.started_at.date_naive();
     triage::apply(&mut report, plan.baseline.as_ref(), plan.suppressions.as_ref(), today);
-    Ok(ScanOutcome { report, accounts: configs })
+    report
 }
 
 /// The report of a scan stopped during the organization walk: each account selected (or the organization)

@@ -1,3 +1,5 @@
+// `main` writes what the user asked for to stdout (`orgscan checks`, `--json -`).
+#![allow(clippy::print_stdout)]
 use std::io::Write;
 use std::process::ExitCode;
 

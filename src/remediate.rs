@@ -90,21 +90,16 @@ async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-/// `orgscan fix`: the FAILs (of the report, or of a scan run first), the plan, and with `--apply` the
-/// confirmed, journaled changes and the rescan of the touched scopes. `stop` turning true (Ctrl-C, SIGTERM)
-/// stops it between two steps.
-pub async fn run_fix(
-    plan: &mut config::fix::FixPlan,
-    factory: ClientFactory,
-    stop: tokio::sync::watch::Receiver<bool>,
-    ui: &mut dyn FixUi,
-) -> Result<FixOutcome, FixError> {
+/// The FAILs to fix, where they come from (in words, and as the plan's origin), and whether their source is
+/// incomplete: the report given (its stale FAILs included), or a scan run first.
+async fn fix_findings(
+    plan: &config::fix::FixPlan,
+    factory: &ClientFactory,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(Vec<model::Finding>, String, String, bool), FixError> {
     use crate::config::fix::FixSource;
-    let ui = &mut SafeUi(ui);
-    let (caller, home) = org::whoami(&factory).await?;
-    let factory = factory.with_home_region(home);
     let stamp = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    let (findings, source, origin, mut incomplete) = match &plan.source {
+    Ok(match &plan.source {
         FixSource::Report(r) => {
             let mut f = r.findings.clone();
             f.extend(r.stale.iter().map(|(f, _)| f.clone()));
@@ -120,7 +115,59 @@ pub async fn run_fix(
             let origin = format!("scan {}", stamp(&report.started_at));
             (report.findings, format!("a scan of {} account(s)", report.stats.accounts), origin, incomplete)
         }
+    })
+}
+
+/// The accounts the steps change, reached with the remediation role (the caller's own credentials in its own
+/// account): each account's configuration, or why it could not be reached.
+async fn reach(
+    items: &[fix::plan::Item],
+    factory: &ClientFactory,
+    limits: &std::sync::Arc<crate::aws::limits::Limits>,
+    caller: &org::Caller,
+    remediation: &org::AccessPlan,
+    session_name: &str,
+) -> Result<std::collections::BTreeMap<AccountId, Result<crate::aws::AccountConfig, model::ScopeError>>, FixError> {
+    let walker = Walker {
+        factory,
+        limits: limits.clone(),
+        caller: caller.clone(),
+        access: remediation,
+        session_name: session_name.to_owned(),
+        // The fix walks the organization to reach the accounts it changes, nothing more.
+        read_delegated: false,
     };
+    let mut accounts: Vec<AccountId> = items.iter().filter(|i| !i.steps().is_empty()).map(|i| i.finding.target.account.clone()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let walked = walker.plan(&org::OrgSelection { accounts, ..Default::default() }).await?;
+    Ok(walked
+        .accounts
+        .into_iter()
+        .map(|a| {
+            let c = match a.source {
+                AccountSource::Ready(c) => Ok(c),
+                AccountSource::Failed(e) => Err(e),
+                AccountSource::Skipped(why) => Err(model::ScopeError::new("Skipped", why)),
+            };
+            (a.account, c)
+        })
+        .collect())
+}
+
+/// `orgscan fix`: the FAILs (of the report, or of a scan run first), the plan, and with `--apply` the
+/// confirmed, journaled changes and the rescan of the touched scopes. `stop` turning true (Ctrl-C, SIGTERM)
+/// stops it between two steps.
+pub async fn run_fix(
+    plan: &mut config::fix::FixPlan,
+    factory: ClientFactory,
+    stop: tokio::sync::watch::Receiver<bool>,
+    ui: &mut dyn FixUi,
+) -> Result<FixOutcome, FixError> {
+    let ui = &mut SafeUi(ui);
+    let (caller, home) = org::whoami(&factory).await?;
+    let factory = factory.with_home_region(home);
+    let (findings, source, origin, mut incomplete) = fix_findings(plan, &factory, &stop).await?;
     let today = chrono::Utc::now().date_naive();
     let items = fix::plan::build(&findings, &plan.filter, plan.options, &plan.base.settings.lambda_runtimes, today);
     let foreign: Vec<String> =
@@ -167,39 +214,15 @@ pub async fn run_fix(
 
     let before_calls = factory.stats().snapshot();
     let limits = limits(&plan.base);
-    let walker = Walker {
-        factory: &factory,
-        limits: limits.clone(),
-        caller: caller.clone(),
-        access: &remediation,
-        session_name: format!("orgscan-fix-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
-        // The fix walks the organization to reach the accounts it changes, nothing more.
-        read_delegated: false,
-    };
-    let mut accounts: Vec<AccountId> =
-        outcome.items.iter().filter(|i| !i.steps().is_empty()).map(|i| i.finding.target.account.clone()).collect();
-    accounts.sort();
-    accounts.dedup();
-    let walked = walker.plan(&org::OrgSelection { accounts, ..Default::default() }).await?;
-    let configs = walked
-        .accounts
-        .into_iter()
-        .map(|a| {
-            let c = match a.source {
-                AccountSource::Ready(c) => Ok(c),
-                AccountSource::Failed(e) => Err(e),
-                AccountSource::Skipped(why) => Err(model::ScopeError::new("Skipped", why)),
-            };
-            (a.account, c)
-        })
-        .collect();
+    let session_name = format!("orgscan-fix-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let configs = reach(&outcome.items, &factory, &limits, &caller, &remediation, &session_name).await?;
     let cx = fix::apply::Context {
         factory: &factory,
         limits,
         settings: plan.base.settings.clone(),
         accounts: &configs,
         credentials: &credentials,
-        run: walker.session_name.clone(),
+        run: session_name,
         plan: plan_id,
     };
     let is_stopped = || *stop.borrow();

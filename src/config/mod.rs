@@ -20,7 +20,7 @@ use crate::check::{
     self, Check, CheckSettings,
     lambda::{self, RuntimeTable},
 };
-use crate::cli::{ScanArgs, ScpDeniedArg, SecurityHubArgs};
+use crate::cli::{AccessArgs, ScanArgs, ScpDeniedArg, SecurityHubArgs, SelectionArgs, TuningArgs};
 use crate::model::{FailPolicy, Region};
 use crate::notify::NotifyPlan;
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
@@ -215,6 +215,110 @@ fn validate_role_name(flag: &str, n: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `--regions` less `--exclude-regions`: an explicit list, or every enabled region less the excluded.
+fn region_plan(s: &SelectionArgs) -> Result<RegionPlan, ConfigError> {
+    let regions: Vec<Region> = parse_all(&s.regions)?;
+    let exclude_regions: Vec<Region> = parse_all(&s.exclude_regions)?;
+    Ok(if regions.is_empty() {
+        RegionPlan::Enabled { exclude: exclude_regions }
+    } else {
+        let mut r: Vec<Region> = regions.into_iter().filter(|r| !exclude_regions.contains(r)).collect();
+        r.sort();
+        r.dedup();
+        if r.is_empty() {
+            return Err(ConfigError("--exclude-regions removes every region given in --regions: nothing to scan".into()));
+        }
+        RegionPlan::Explicit(r)
+    })
+}
+
+/// The accounts to scan: this account, or the organization's (`--accounts`, `--ou`, their exclusions, `--shard`).
+fn selection_of(s: &SelectionArgs) -> Result<Selection, ConfigError> {
+    if s.this_account {
+        let named: Vec<&str> = [
+            ("--accounts", s.accounts.is_empty()),
+            ("--exclude-accounts", s.exclude_accounts.is_empty()),
+            ("--ou", s.ou.is_empty()),
+            ("--exclude-ou", s.exclude_ou.is_empty()),
+        ]
+        .iter()
+        .filter(|(_, empty)| !empty)
+        .map(|(flag, _)| *flag)
+        .collect();
+        if !named.is_empty() {
+            return Err(ConfigError(format!("--this-account conflicts with {}: it scans only the caller's account", named.join(", "))));
+        }
+    }
+    let shard = shard_of(s.shard.as_deref(), s.shard_count, |k| std::env::var(k).ok())?;
+    if shard.is_some() && s.this_account {
+        return Err(ConfigError(
+            "--shard conflicts with --this-account: a sharded scan splits the accounts of an organization or of --accounts".into(),
+        ));
+    }
+    let selection = if s.this_account {
+        Selection::ThisAccount
+    } else {
+        Selection::Organization(OrgSelection {
+            accounts: parse_all(&s.accounts)?,
+            exclude_accounts: parse_all(&s.exclude_accounts)?,
+            ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+            exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
+            shard,
+        })
+    };
+    if let Selection::Organization(sel) = &selection
+        && !sel.accounts.is_empty()
+        && (!sel.ous.is_empty() || !sel.exclude_ous.is_empty())
+    {
+        return Err(ConfigError("--accounts cannot be combined with --ou or --exclude-ou: --accounts names the accounts exactly".into()));
+    }
+    Ok(selection)
+}
+
+/// `--role-name` or `--role-arn-template`, `--external-id`, `--session-duration`.
+fn access_of(a: &AccessArgs) -> Result<AccessPlan, ConfigError> {
+    let role_arn_template =
+        role_arn_template(("--role-arn-template", a.role_arn_template.as_deref()), ("--role-name", a.role_name.as_deref()))?;
+    if let Some(id) = &a.external_id
+        && !(2..=1224).contains(&id.len())
+    {
+        return Err(ConfigError(format!("invalid --external-id: it must be 2 to 1224 characters long (got {})", id.len())));
+    }
+    let session_duration = a.session_duration.unwrap_or(3600);
+    if !(900..=43200).contains(&session_duration) {
+        return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
+    }
+    Ok(AccessPlan { role_arn_template, external_id: a.external_id.clone(), session_duration: Duration::from_secs(session_duration) })
+}
+
+/// `--concurrency`, `--per-account-concurrency`, `--max-attempts`, `--call-timeout`.
+fn tuning_of(t: &TuningArgs) -> Result<(usize, usize, AwsOptions), ConfigError> {
+    let concurrency = t.concurrency.unwrap_or(limits::DEFAULT_CONCURRENCY);
+    if !(1..=1024).contains(&concurrency) {
+        return Err(ConfigError(format!("invalid --concurrency {concurrency}: allowed 1 to 1024")));
+    }
+    let per_account_concurrency = t.per_account_concurrency.unwrap_or(limits::DEFAULT_PER_ACCOUNT);
+    if !(1..=256).contains(&per_account_concurrency) {
+        return Err(ConfigError(format!("invalid --per-account-concurrency {per_account_concurrency}: allowed 1 to 256")));
+    }
+    let mut aws = AwsOptions::default();
+    if let Some(n) = t.max_attempts {
+        if !(1..=20).contains(&n) {
+            return Err(ConfigError(format!("invalid --max-attempts {n}: allowed 1 to 20")));
+        }
+        aws.max_attempts = n;
+    }
+    if let Some(secs) = t.call_timeout {
+        if !(1..=600).contains(&secs) {
+            return Err(ConfigError(format!("invalid --call-timeout {secs}: allowed 1 to 600 seconds")));
+        }
+        aws.attempt_timeout = Duration::from_secs(secs);
+    }
+    // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
+    aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
+    Ok((concurrency, per_account_concurrency, aws))
+}
+
 impl ScanPlan {
     pub fn from_args(args: &ScanArgs) -> Result<Self, ConfigError> {
         let config_file = args.config.clone();
@@ -227,60 +331,9 @@ impl ScanPlan {
             None => args,
         };
         let s = &args.selection;
-        let regions: Vec<Region> = parse_all(&s.regions)?;
-        let exclude_regions: Vec<Region> = parse_all(&s.exclude_regions)?;
-        let regions = if regions.is_empty() {
-            RegionPlan::Enabled { exclude: exclude_regions }
-        } else {
-            let mut r: Vec<Region> = regions.into_iter().filter(|r| !exclude_regions.contains(r)).collect();
-            r.sort();
-            r.dedup();
-            if r.is_empty() {
-                return Err(ConfigError("--exclude-regions removes every region given in --regions: nothing to scan".into()));
-            }
-            RegionPlan::Explicit(r)
-        };
+        let regions = region_plan(s)?;
 
-        if s.this_account {
-            let named: Vec<&str> = [
-                ("--accounts", s.accounts.is_empty()),
-                ("--exclude-accounts", s.exclude_accounts.is_empty()),
-                ("--ou", s.ou.is_empty()),
-                ("--exclude-ou", s.exclude_ou.is_empty()),
-            ]
-            .iter()
-            .filter(|(_, empty)| !empty)
-            .map(|(flag, _)| *flag)
-            .collect();
-            if !named.is_empty() {
-                return Err(ConfigError(format!("--this-account conflicts with {}: it scans only the caller's account", named.join(", "))));
-            }
-        }
-        let shard = shard_of(s.shard.as_deref(), s.shard_count, |k| std::env::var(k).ok())?;
-        if shard.is_some() && s.this_account {
-            return Err(ConfigError(
-                "--shard conflicts with --this-account: a sharded scan splits the accounts of an organization or of --accounts".into(),
-            ));
-        }
-        let selection = if s.this_account {
-            Selection::ThisAccount
-        } else {
-            Selection::Organization(OrgSelection {
-                accounts: parse_all(&s.accounts)?,
-                exclude_accounts: parse_all(&s.exclude_accounts)?,
-                ous: s.ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
-                exclude_ous: s.exclude_ou.iter().map(|o| validate_ou(o)).collect::<Result<_, _>>()?,
-                shard,
-            })
-        };
-        if let Selection::Organization(sel) = &selection
-            && !sel.accounts.is_empty()
-            && (!sel.ous.is_empty() || !sel.exclude_ous.is_empty())
-        {
-            return Err(ConfigError(
-                "--accounts cannot be combined with --ou or --exclude-ou: --accounts names the accounts exactly".into(),
-            ));
-        }
+        let selection = selection_of(s)?;
 
         let checks = check::select(&args.checks.checks)?;
         let table = match &args.checks.lambda_runtimes {
@@ -289,18 +342,7 @@ impl ScanPlan {
         };
         let lambda_warn_days = lambda::warn_days(args.checks.lambda_warn_days)?;
 
-        let a = &args.access;
-        let role_arn_template =
-            role_arn_template(("--role-arn-template", a.role_arn_template.as_deref()), ("--role-name", a.role_name.as_deref()))?;
-        if let Some(id) = &a.external_id
-            && !(2..=1224).contains(&id.len())
-        {
-            return Err(ConfigError(format!("invalid --external-id: it must be 2 to 1224 characters long (got {})", id.len())));
-        }
-        let session_duration = a.session_duration.unwrap_or(3600);
-        if !(900..=43200).contains(&session_duration) {
-            return Err(ConfigError(format!("invalid --session-duration {session_duration}: allowed 900 to 43200 seconds")));
-        }
+        let access = access_of(&args.access)?;
 
         let shard = match &selection {
             Selection::Organization(sel) => sel.shard,
@@ -329,30 +371,7 @@ impl ScanPlan {
                 p.chars().take(60).collect::<String>()
             )));
         }
-        let t = &args.tuning;
-        let concurrency = t.concurrency.unwrap_or(limits::DEFAULT_CONCURRENCY);
-        if !(1..=1024).contains(&concurrency) {
-            return Err(ConfigError(format!("invalid --concurrency {concurrency}: allowed 1 to 1024")));
-        }
-        let per_account_concurrency = t.per_account_concurrency.unwrap_or(limits::DEFAULT_PER_ACCOUNT);
-        if !(1..=256).contains(&per_account_concurrency) {
-            return Err(ConfigError(format!("invalid --per-account-concurrency {per_account_concurrency}: allowed 1 to 256")));
-        }
-        let mut aws = AwsOptions::default();
-        if let Some(n) = t.max_attempts {
-            if !(1..=20).contains(&n) {
-                return Err(ConfigError(format!("invalid --max-attempts {n}: allowed 1 to 20")));
-            }
-            aws.max_attempts = n;
-        }
-        if let Some(secs) = t.call_timeout {
-            if !(1..=600).contains(&secs) {
-                return Err(ConfigError(format!("invalid --call-timeout {secs}: allowed 1 to 600 seconds")));
-            }
-            aws.attempt_timeout = Duration::from_secs(secs);
-        }
-        // Room for every attempt and the backoff between them, so --max-attempts is never cut short.
-        aws.operation_timeout = aws.attempt_timeout.saturating_mul(aws.max_attempts).saturating_add(Duration::from_secs(60));
+        let (concurrency, per_account_concurrency, aws) = tuning_of(&args.tuning)?;
         let security_hub = validate_security_hub(&SecurityHubArgs { asff_dir: asff, ..args.security_hub.clone() })?;
         let mut inputs: Vec<(&str, &std::path::Path)> = Vec::new();
         inputs.extend(config_file.as_deref().map(|p| ("--config", p)));
@@ -365,11 +384,7 @@ impl ScanPlan {
             regions,
             checks,
             settings: CheckSettings::new(table, lambda_warn_days, !args.checks.shallow, read_tags),
-            access: AccessPlan {
-                role_arn_template,
-                external_id: a.external_id.clone(),
-                session_duration: Duration::from_secs(session_duration),
-            },
+            access,
             outputs,
             concurrency,
             per_account_concurrency,

@@ -2,7 +2,11 @@
 
 mod caller;
 pub mod delegated;
+mod start;
 pub mod tree;
+
+pub use self::start::{OrgStart, TreeRead};
+use self::start::{admins_or_note, ou_selection};
 
 pub use caller::{Caller, whoami};
 
@@ -188,73 +192,6 @@ pub struct OrgPlan {
     pub errors: Vec<crate::model::ErrorEntry>,
 }
 
-/// What the walk knows when the scan can start: the accounts to scan (their roles not assumed yet), and the
-/// OU tree still being read beside the scan when the selection does not need it.
-pub struct OrgStart {
-    pub subject: Subject,
-    /// The accounts to scan (after `--shard`), with their Organizations state.
-    pub accounts: Vec<(AccountId, String)>,
-    pub infos: BTreeMap<AccountId, AccountInfo>,
-    pub notes: Vec<Note>,
-    pub guardduty_admins: Option<BTreeSet<AccountId>>,
-    pub selection: Vec<AccountId>,
-    /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
-    pub errors: Vec<crate::model::ErrorEntry>,
-    /// The OU tree's read, running on its own task; [`OrgStart::join_tree`] adds its paths.
-    pub tree: Option<TreeRead>,
-}
-
-/// The OU tree read on a task of its own, so the scan starts without waiting for it; dropping it stops the
-/// read (a stopped scan does not wait for the rest of the tree).
-pub struct TreeRead(tokio::task::JoinHandle<Result<tree::OrgTree, ScopeError>>);
-
-impl Drop for TreeRead {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl OrgStart {
-    /// Waits for the OU tree read beside the scan and gives every account its OU path; a tree that could
-    /// not be read is a note (the selection did not need it).
-    pub async fn join_tree(&mut self) {
-        // The read stays in `self.tree` until it is done: a wait cut short leaves it for `abandon_tree`.
-        let Some(read) = self.tree.as_mut() else { return };
-        let tree = match (&mut read.0).await {
-            Ok(t) => t,
-            Err(e) => Err(ScopeError::internal(format!("the OU tree read ended early: {e}"))),
-        };
-        self.tree = None;
-        match tree {
-            Ok(tree) => decorate(&mut self.infos, &tree),
-            Err(error) => self.notes.push(tree_note(&error)),
-        }
-    }
-
-    /// Drops the OU tree read still running (a stopped scan), with a note that the paths are missing.
-    pub fn abandon_tree(&mut self) {
-        if self.tree.take().is_some() {
-            self.notes.push(Note {
-                account: None,
-                text: "the scan was stopped before the OU tree was read, so findings carry no OU path".to_owned(),
-            });
-        }
-    }
-}
-
-fn tree_note(error: &ScopeError) -> Note {
-    tracing::warn!(code = %error.code, "cannot read the organization's OUs; findings carry no OU path: {}", error.message);
-    Note { account: None, text: format!("the OU tree could not be read, so findings carry no OU path: {error}") }
-}
-
-/// Each listed account's OU path and the OUs above it.
-fn decorate(infos: &mut BTreeMap<AccountId, AccountInfo>, tree: &tree::OrgTree) {
-    for (id, info) in infos.iter_mut() {
-        info.ou_path = tree.paths.get(id).cloned();
-        info.ous = tree.ancestors.get(id).cloned().unwrap_or_default();
-    }
-}
-
 /// Everything needed to reach member accounts.
 pub struct Walker<'a> {
     pub factory: &'a ClientFactory,
@@ -353,19 +290,7 @@ impl Walker<'_> {
                 let (central, limits, target) = (central.clone(), self.limits.clone(), central_target.clone());
                 TreeRead(tokio::spawn(async move { tree::read(&central, &limits, &target).await }))
             };
-            match delegated {
-                None => {}
-                Some(Ok(admins)) => guardduty_admins = Some(admins),
-                Some(Err(error)) => {
-                    tracing::warn!(code = %error.code, "cannot read GuardDuty's delegated administrator: {}", error.message);
-                    notes.push(Note {
-                        account: None,
-                        text: format!(
-                            "GuardDuty's delegated administrator could not be read, so no finding says whether new accounts are enabled automatically: {error}"
-                        ),
-                    });
-                }
-            }
+            guardduty_admins = delegated.and_then(|d| admins_or_note(d, &mut notes));
             for a in &accounts {
                 infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path: None, ous: Vec::new() });
             }
@@ -375,24 +300,7 @@ impl Walker<'_> {
                 pending_tree = Some(tree_task);
                 (None, BTreeSet::new())
             } else {
-                let mut tree_task = tree_task;
-                let tree = match (&mut tree_task.0).await {
-                    Ok(t) => t,
-                    Err(e) => Err(ScopeError::internal(format!("the OU tree read ended early: {e}"))),
-                };
-                let ou = sel.ous.first().or(sel.exclude_ous.first()).cloned().unwrap_or_default();
-                let tree = tree.map_err(|error| WalkError::Ou { ou, error })?;
-                decorate(&mut infos, &tree);
-                let under = |ou: &String| tree.accounts_under(ou).map_err(|error| WalkError::Ou { ou: ou.clone(), error });
-                let mut include: Option<BTreeSet<AccountId>> = None;
-                for ou in &sel.ous {
-                    include.get_or_insert_with(BTreeSet::new).extend(under(ou)?.iter().cloned());
-                }
-                let mut exclude = BTreeSet::new();
-                for ou in &sel.exclude_ous {
-                    exclude.extend(under(ou)?.iter().cloned());
-                }
-                (include, exclude)
+                ou_selection(sel, tree_task, &mut infos).await?
             };
             exclude.extend(sel.exclude_accounts.iter().cloned());
             for a in accounts {

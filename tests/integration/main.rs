@@ -1,6 +1,9 @@
 //! Integration tests: the real SDK over HTTP against the moto server started by scripts/test.sh, and
 //! aws-smithy-mocks where moto cannot express a fault.
 
+// Tests and their helpers unwrap (a panic is the failure), print what they measured, and read as scenarios.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::too_many_lines)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -28,7 +28,23 @@ pub struct Page {
 
 /// (account index, check index, region, state, pass, fail, not evaluable, detail) of one coverage scope: a
 /// tuple, written as a JSON array, to keep a 1,000-account page small.
-pub type Scope = (usize, usize, String, &'static str, usize, usize, usize, String);
+pub type Scope = (usize, usize, String, State, usize, usize, usize, String);
+
+/// The state of a scope, or of a cell (an account and check over its regions: the worst of its scopes'),
+/// ordered as a cell shows them: a FAIL first, then what could not be read, then a pass, then a skip.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// No scope (a cell only).
+    #[default]
+    None,
+    /// Every scope skipped.
+    Skip,
+    Pass,
+    /// Nothing failed, something was not read.
+    Gap,
+    Fail,
+}
 
 #[derive(Debug, Default, Serialize)]
 pub struct Totals {
@@ -92,8 +108,7 @@ pub struct HeatRow {
 /// read (a gap is never shown as a pass).
 #[derive(Debug, Default, Serialize)]
 pub struct Cell {
-    /// `fail`, `gap` (nothing failed, something not read), `pass`, `skip` (every scope skipped), `none`.
-    pub state: &'static str,
+    pub state: State,
     pub gap: bool,
     pub pass: usize,
     pub fail: usize,
@@ -179,11 +194,6 @@ fn row(f: &Finding, accounts: &BTreeMap<&AccountId, usize>, checks: &BTreeMap<&s
 }
 
 pub fn page(r: &ScanReport) -> Page {
-    let title = match &r.subject {
-        Subject::Organization { id, .. } => format!("orgscan: organization {id}"),
-        Subject::Account(a) => format!("orgscan: account {a}"),
-        Subject::Accounts { caller } => format!("orgscan: accounts scanned from {caller}"),
-    };
     // Every account the report mentions, and every check that ran (or has findings).
     let mut ids: BTreeSet<&AccountId> = r.coverage.iter().map(|c| &c.account).collect();
     ids.extend(r.findings.iter().map(|f| &f.target.account));
@@ -209,22 +219,7 @@ pub fn page(r: &ScanReport) -> Page {
     findings.extend(r.history.iter().flat_map(|h| &h.stale).filter_map(|s| row(&s.finding, &index, &checks, true)));
 
     // Per (account, check, region): counts of findings, then the scopes' states.
-    let mut counts: BTreeMap<(usize, usize, String), (usize, usize)> = BTreeMap::new();
-    for f in &findings {
-        let e = counts.entry((f.a, f.c, f.r.clone())).or_default();
-        // A WARNING is neither: the cell shows PASS and FAIL, the findings table lists it.
-        if f.s == Status::Fail.as_str() {
-            e.1 += 1
-        } else if f.s == Status::Pass.as_str() {
-            e.0 += 1
-        }
-    }
-    let mut unreadable: BTreeMap<(usize, usize, String), usize> = BTreeMap::new();
-    for n in &r.not_evaluable {
-        if let (Some(a), Some(c)) = (index.get(&n.target.account), checks.get(n.check_id)) {
-            *unreadable.entry((*a, *c, n.target.region.to_string())).or_default() += 1;
-        }
-    }
+    let (counts, unreadable) = scope_counts(r, &findings, &index, &checks);
     let mut scopes = Vec::new();
     let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
     let mut errors: BTreeMap<(String, String), (usize, BTreeSet<usize>, String)> = BTreeMap::new();
@@ -236,34 +231,32 @@ pub fn page(r: &ScanReport) -> Page {
         let (pass, fail) = counts.get(&(a, k, region.clone())).copied().unwrap_or_default();
         let ne = unreadable.get(&(a, k, region.clone())).copied().unwrap_or_default();
         let (state, detail) = match &c.status {
-            CoverageStatus::Evaluated { .. } if ne > 0 => ("gap", format!("{ne} resource(s) could not be read")),
+            CoverageStatus::Evaluated { .. } if ne > 0 => (State::Gap, format!("{ne} resource(s) could not be read")),
             CoverageStatus::Evaluated { resources, .. } => {
-                (if fail > 0 { "fail" } else { "pass" }, format!("{resources} resource(s) evaluated"))
+                (if fail > 0 { State::Fail } else { State::Pass }, format!("{resources} resource(s) evaluated"))
             }
             CoverageStatus::Error(e) => {
                 let g = errors.entry((e.code.clone(), c.check_id.to_owned())).or_insert_with(|| (0, BTreeSet::new(), e.message.clone()));
                 g.0 += 1;
                 g.1.insert(a);
-                ("gap", format!("not evaluated: {}: {}", e.code, e.message))
+                (State::Gap, format!("not evaluated: {}: {}", e.code, e.message))
             }
             s => {
                 let reason = s.skip_reason().unwrap_or_default();
                 *skipped.entry(reason.clone()).or_default() += 1;
-                ("skip", reason)
+                (State::Skip, reason)
             }
         };
         match state {
-            "skip" => totals.skipped += 1,
-            "gap" if matches!(c.status, CoverageStatus::Error(_)) => totals.errors += 1,
+            State::Skip => totals.skipped += 1,
+            State::Gap if matches!(c.status, CoverageStatus::Error(_)) => totals.errors += 1,
             _ => totals.evaluated += 1,
         }
         let cell = cells.entry((a, k)).or_default();
         cell.pass += pass;
         cell.fail += fail;
-        cell.gap |= state == "gap";
-        if cell.state.is_empty() || rank(state) > rank(cell.state) {
-            cell.state = state;
-        }
+        cell.gap |= state == State::Gap;
+        cell.state = cell.state.max(state);
         scopes.push((a, k, region, state, pass, fail, ne, detail));
     }
     // Stale FAILs of scopes this run has no coverage for (an interrupted scan) still count in their cell.
@@ -272,29 +265,58 @@ pub fn page(r: &ScanReport) -> Page {
         if !counts.contains_key(&(f.a, f.c, f.r.clone())) {
             cell.fail += 1;
             cell.gap = true;
-            cell.state = "fail";
+            cell.state = State::Fail;
         }
     }
 
+    let groups = heat_map(&accounts, cells, check_list.len());
+
+    count_findings(r, &mut totals);
+    let check_rows = check_list
+        .iter()
+        .map(|c| CheckRow {
+            id: c.id,
+            title: c.title,
+            severity: c.severity.as_str(),
+            pass: r.findings.iter().filter(|f| f.check.id == c.id && f.status == Status::Pass).count(),
+            fail: r.failures().filter(|f| f.check.id == c.id).count(),
+            docs: c.docs_url,
+        })
+        .collect();
+    Page {
+        title: title(&r.subject),
+        generated: r.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        exit_code: r.exit_code(),
+        incomplete: r.is_incomplete(),
+        totals,
+        checks: check_rows,
+        accounts,
+        groups,
+        scopes,
+        findings,
+        errors: errors.into_iter().map(|((code, check), (n, accts, msg))| (code, check, n, accts.len(), msg)).collect(),
+        skipped: skipped.into_iter().collect(),
+    }
+}
+
+/// The heat map: a row per account (its cells, one per check), grouped by OU path, sorted by name.
+fn heat_map(accounts: &[AccountRow], mut cells: BTreeMap<(usize, usize), Cell>, n_checks: usize) -> Vec<Group> {
     let mut groups: BTreeMap<String, Vec<HeatRow>> = BTreeMap::new();
     for (i, acc) in accounts.iter().enumerate() {
-        let row_cells = (0..check_list.len())
+        let row_cells = (0..n_checks)
             .map(|k| {
                 let mut c = cells.remove(&(i, k)).unwrap_or_default();
-                if c.state.is_empty() {
-                    c.state = "none";
-                }
                 if c.fail > 0 {
-                    c.state = "fail";
+                    c.state = State::Fail;
                 }
                 c.label = match c.state {
-                    "fail" => format!("✗ {}", c.fail),
-                    "gap" => "! not read".to_owned(),
-                    "pass" => format!("✓ {}", c.pass),
-                    "skip" => "– skipped".to_owned(),
-                    _ => "·".to_owned(),
+                    State::Fail => format!("✗ {}", c.fail),
+                    State::Gap => "! not read".to_owned(),
+                    State::Pass => format!("✓ {}", c.pass),
+                    State::Skip => "– skipped".to_owned(),
+                    State::None => "·".to_owned(),
                 };
-                if c.gap && c.state != "gap" {
+                if c.gap && c.state != State::Gap {
                     c.label.push_str(" !");
                 }
                 c
@@ -303,14 +325,17 @@ pub fn page(r: &ScanReport) -> Page {
         let ou = if acc.ou.is_empty() { "(no OU path)".to_owned() } else { acc.ou.clone() };
         groups.entry(ou).or_default().push(HeatRow { account: i, id: acc.id.clone(), name: acc.name.clone(), cells: row_cells });
     }
-    let groups = groups
+    groups
         .into_iter()
         .map(|(ou, mut rows)| {
             rows.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
             Group { ou, rows }
         })
-        .collect();
+        .collect()
+}
 
+/// The totals of the findings: by status, by severity, suppressed, and against the baseline.
+fn count_findings(r: &ScanReport, totals: &mut Totals) {
     totals.findings = r.findings.len();
     totals.pass = r.findings.iter().filter(|f| f.status == Status::Pass).count();
     totals.fail = r.failures().count();
@@ -329,40 +354,41 @@ pub fn page(r: &ScanReport) -> Page {
             stale: h.stale.len(),
         }
     });
-    let check_rows = check_list
-        .iter()
-        .map(|c| CheckRow {
-            id: c.id,
-            title: c.title,
-            severity: c.severity.as_str(),
-            pass: r.findings.iter().filter(|f| f.check.id == c.id && f.status == Status::Pass).count(),
-            fail: r.failures().filter(|f| f.check.id == c.id).count(),
-            docs: c.docs_url,
-        })
-        .collect();
-    Page {
-        title,
-        generated: r.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        exit_code: r.exit_code(),
-        incomplete: r.is_incomplete(),
-        totals,
-        checks: check_rows,
-        accounts,
-        groups,
-        scopes,
-        findings,
-        errors: errors.into_iter().map(|((code, check), (n, accts, msg))| (code, check, n, accts.len(), msg)).collect(),
-        skipped: skipped.into_iter().collect(),
-    }
 }
 
-/// Which state of two scopes a cell shows: a FAIL first, then what could not be read, then a pass.
-fn rank(state: &str) -> u8 {
-    match state {
-        "fail" => 4,
-        "gap" => 3,
-        "pass" => 2,
-        "skip" => 1,
-        _ => 0,
+type PerScope<T> = BTreeMap<(usize, usize, String), T>;
+
+/// Per (account, check, region): the PASS and FAIL rows, and the resources that could not be read.
+fn scope_counts(
+    r: &ScanReport,
+    findings: &[Row],
+    index: &BTreeMap<&AccountId, usize>,
+    checks: &BTreeMap<&str, usize>,
+) -> (PerScope<(usize, usize)>, PerScope<usize>) {
+    let mut counts: PerScope<(usize, usize)> = BTreeMap::new();
+    for f in findings {
+        let e = counts.entry((f.a, f.c, f.r.clone())).or_default();
+        // A WARNING is neither: the cell shows PASS and FAIL, the findings table lists it.
+        if f.s == Status::Fail.as_str() {
+            e.1 += 1
+        } else if f.s == Status::Pass.as_str() {
+            e.0 += 1
+        }
+    }
+    let mut unreadable: PerScope<usize> = BTreeMap::new();
+    for n in &r.not_evaluable {
+        if let (Some(a), Some(c)) = (index.get(&n.target.account), checks.get(n.check_id)) {
+            *unreadable.entry((*a, *c, n.target.region.to_string())).or_default() += 1;
+        }
+    }
+    (counts, unreadable)
+}
+
+/// The page's title: what was scanned.
+fn title(subject: &Subject) -> String {
+    match subject {
+        Subject::Organization { id, .. } => format!("orgscan: organization {id}"),
+        Subject::Account(a) => format!("orgscan: account {a}"),
+        Subject::Accounts { caller } => format!("orgscan: accounts scanned from {caller}"),
     }
 }

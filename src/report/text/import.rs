@@ -82,6 +82,12 @@ pub(super) fn render_security_hub(sh: &ImportReport, s: &mut String) {
             total.suppressed, total.unsuppressed
         );
     }
+    render_not_imported(sh, s);
+}
+
+/// What the import left as it was (skipped scopes, checks not evaluated in imported regions), its errors, and
+/// the findings Security Hub refused.
+fn render_not_imported(sh: &ImportReport, s: &mut String) {
     let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     for x in &sh.scopes {
         if let ImportStatus::Skipped(reason) = &x.status {
