@@ -418,10 +418,12 @@ pub fn unknown_runtimes<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> 
 fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, status: &str) -> BTreeMap<&'a str, usize> {
     let mut found: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
-        // Aliased versions of a function; the served revisions of a Web Function (the top level is the worst).
-        let nested = ["aliased_versions", "served_revisions"].into_iter().filter_map(|k| f.evidence.get(k).and_then(|v| v.as_array()));
-        let versions = nested.flatten().filter_map(|v| v.as_object());
-        for m in std::iter::once(&f.evidence).chain(versions) {
+        // Aliased versions of a function; the served revisions of a Web Function, whose top level repeats the worst.
+        let served = f.evidence.get("served_revisions").and_then(|v| v.as_array());
+        let aliased = f.evidence.get("aliased_versions").and_then(|v| v.as_array());
+        let top = served.is_none().then_some(&f.evidence);
+        let versions = aliased.into_iter().chain(served).flatten().filter_map(|v| v.as_object());
+        for m in top.into_iter().chain(versions) {
             if let (Some(r), Some(s)) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str()))
                 && s == status
             {

@@ -268,3 +268,7 @@ pub async fn read_tags(cx: &CheckContext, function: &Resource) -> Result<Tags, S
     };
     Ok(Some(out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
 }
+
+#[cfg(test)]
+#[path = "web_tests.rs"]
+mod tests;
