@@ -408,6 +408,24 @@ mod tests {
     }
 
     #[test]
+    fn a_resource_type_asff_does_not_list_is_other_with_its_details_and_as_a_related_resource() {
+        use crate::check::lambda::web::{RESOURCE_TYPE, ServedRevision, WebFunctionInfo, evaluate};
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:web-function/api";
+        let served =
+            vec![ServedRevision { revision_id: "r1".into(), endpoints: vec!["default".into()], runtime: Some("nodejs18.x".into()) }];
+        let wf = WebFunctionInfo { name: "api".into(), arn: arn.into(), served, kms_keys: Vec::new() };
+        let table = crate::check::lambda::RuntimeTable::bundled().unwrap();
+        let e = evaluate(&target(), &[wf], &table, "2026-12-02".parse().unwrap(), 90).unwrap();
+        let a = AsffFinding::from_finding(&e.findings[0], "2026-11-01T00:00:00.000Z", now());
+        let r = &a.resources[0];
+        assert_eq!((r.resource_type.as_str(), r.id.as_str()), ("Other", arn));
+        assert_eq!(r.details.as_ref().map(|d| d.key()), Some("Other"));
+        assert!(missing_required(&a.to_sdk()).is_empty());
+        assert_eq!(asff_type(RESOURCE_TYPE), "Other");
+        assert_eq!(asff_type("AwsLambdaFunction"), "AwsLambdaFunction");
+    }
+
+    #[test]
     fn ids_are_stable_and_at_most_512_characters_for_every_check() {
         let long = "x".repeat(2000);
         for c in check::ALL {

@@ -96,7 +96,6 @@ fn asff_details_are_other_naming_the_type() {
     let sdk = d.to_sdk().unwrap();
     let other = sdk.other().unwrap();
     assert_eq!((other["ResourceType"].as_str(), other["Runtime"].as_str()), ("AwsLambdaWebFunction", "nodejs18.x"));
-    assert_eq!(crate::securityhub::asff::asff_type(RESOURCE_TYPE), "Other");
 }
 
 // ---------------------------------------------------------------------------------------------------------
