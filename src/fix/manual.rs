@@ -210,6 +210,30 @@ mod tests {
     }
 
     #[test]
+    fn a_web_function_gets_a_new_revision_and_its_stale_endpoints_moved() {
+        use crate::check::lambda::web::{ServedRevision, WebFunctionInfo, evaluate};
+        let t = crate::model::Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let rev =
+            |id: &str, e: &str, r: &str| ServedRevision { revision_id: id.into(), endpoints: vec![e.into()], runtime: Some(r.into()) };
+        let served = vec![rev("r-new", "live", "nodejs24.x"), rev("r-old", "canary", "nodejs20.x")];
+        let wf = WebFunctionInfo {
+            name: "api".into(),
+            arn: "arn:aws:lambda:eu-west-1:123456789012:web-function/api".into(),
+            served,
+            kms_keys: vec![],
+        };
+        let (table, today) = (RuntimeTable::bundled().unwrap(), "2026-12-01".parse().unwrap());
+        let e = evaluate(&t, &[wf], &table, today, 90).unwrap();
+        let c = lambda(&e.findings[0], &table, today);
+        assert!(c.iter().any(|l| l.contains("get-web-function-revision") && l.contains("--revision-id r-old")), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("r-new")), "the supported revision is left alone: {c:?}");
+        let create = c.iter().find(|l| l.contains("create-web-function-revision")).unwrap();
+        assert!(create.contains("--function-name api") && create.contains("runtimeConfig={runtime=nodejs24.x}"), "{create}");
+        assert!(c.iter().any(|l| l.contains("update-web-function-endpoint") && l.contains("--endpoint-name canary")), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("update-function-configuration")), "not an Event Function's commands: {c:?}");
+    }
+
+    #[test]
     fn in_place_encryption_needs_opensearch_or_elasticsearch_6_7() {
         for ok in ["OpenSearch_1.0", "OpenSearch_2.11", "Elasticsearch_6.7", "Elasticsearch_7.10", "Elasticsearch_8"] {
             assert!(in_place_encryption_allowed(ok), "{ok}");

@@ -408,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn a_resource_type_asff_does_not_list_is_other_with_its_details_and_as_a_related_resource() {
+    fn a_resource_type_asff_does_not_list_is_other_with_its_details() {
         use crate::check::lambda::web::{RESOURCE_TYPE, ServedRevision, WebFunctionInfo, evaluate};
         let arn = "arn:aws:lambda:eu-west-1:123456789012:web-function/api";
         let served =
