@@ -5,7 +5,7 @@ in the same process: requests to the Lambda Web API's routes (`/2025-03-07/...`,
 answered here, everything else goes to moto unchanged. Started by scripts/moto-start.sh (tests, demo) and by
 benches/support/moto.rs, so every moto the project runs has it; see docs/emulator.md.
 
-Wire shapes: botocore's service model `lambda-web` 2025-03-07 (the .venv's botocore, data/lambda-web/), which is
+Wire shapes: botocore's service model `lambda-web` 2025-03-07 (in the .venv's botocore), which is
 the AWS Lambda Web API Reference (https://docs.aws.amazon.com/lambda/latest/lambda-web/API_Operations.html):
 restJson1, timestamps in ISO 8601, errors as `x-amzn-ErrorType` plus a JSON `message` with the status the model
 gives each error (AccessDeniedException 403, ResourceNotFoundException 404, ValidationException 400).
