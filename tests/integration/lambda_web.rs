@@ -185,3 +185,37 @@ async fn web_functions_on_a_deprecated_and_a_supported_runtime_fail_and_pass_in_
     assert_eq!(imported.get(&arns["wf-canary"]), Some(&expect("FAILED", "ACTIVE")), "{imported:?}");
     assert_eq!(imported.get(&arns["wf-current"]), Some(&expect("PASSED", "ARCHIVED")), "{imported:?}");
 }
+
+/// A `ListWebFunctions` entry, as the model requires it (for aws-smithy-mocks answers).
+pub(crate) fn function(name: &str) -> aws_sdk_lambdaweb::types::FunctionSummary {
+    let t = aws_smithy_types::DateTime::from_secs(1_790_000_000);
+    aws_sdk_lambdaweb::types::FunctionSummary::builder()
+        .function_name(name)
+        .function_arn(format!("arn:aws:lambda:{REGION}:123456789012:web-function/{name}"))
+        .state(aws_sdk_lambdaweb::types::FunctionState::Active)
+        .state_reason("ready")
+        .created_at(t)
+        .updated_at(t)
+        .build()
+        .unwrap()
+}
+
+/// A `ListWebFunctionEndpoints` entry routing all traffic to `revision`.
+pub(crate) fn endpoint(name: &str, revision: &str) -> aws_sdk_lambdaweb::types::FunctionEndpointSummary {
+    let t = aws_smithy_types::DateTime::from_secs(1_790_000_000);
+    aws_sdk_lambdaweb::types::FunctionEndpointSummary::builder()
+        .endpoint_arn(format!("arn:aws:lambda:{REGION}:123456789012:web-function/f/endpoint/{name}"))
+        .endpoint_name(name)
+        .endpoint_type(EndpointType::HomeRegion)
+        .domain_name("default-1.lambda-web.eu-west-1.on.aws")
+        .auth_type(AuthType::IamAuth)
+        .auto_deployment_mode(AutoDeploymentMode::LatestRevision)
+        .revision_weights(RevisionWeight::builder().revision_id(revision).weight(100).build().unwrap())
+        .regions(REGION)
+        .state(aws_sdk_lambdaweb::types::EndpointState::Active)
+        .state_reason("ready")
+        .created_at(t)
+        .updated_at(t)
+        .build()
+        .unwrap()
+}
