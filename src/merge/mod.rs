@@ -14,7 +14,7 @@
 mod import;
 pub mod read;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use self::read::Part;
 use crate::model::{Coverage, CoverageStatus, ErrorEntry, Note, ScanReport, ScopeError};
@@ -28,13 +28,13 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
     let first = parts.next().ok_or("no shard report to merge")?;
     let (count, digest) = (first.shard.shard.count, first.shard.digest.clone());
     let mut seen: BTreeMap<u32, std::path::PathBuf> = BTreeMap::new();
-    let mut fingerprints: HashMap<String, u32> = HashMap::new();
     let mut regions = BTreeSet::new();
     // The organization-wide parts come from the first report; everything else is added part by part, the
     // first included (moved, never copied: a part may hold hundreds of thousands of findings).
     let mut out = ScanReport::new(first.report.subject.clone(), first.report.checks.clone());
     (out.started_at, out.finished_at) = (first.report.started_at, first.report.finished_at);
     let info = first.shard.clone();
+    out.findings.reserve_exact(first.report.findings.len() + parts.as_slice().iter().map(|p| p.report.findings.len()).sum::<usize>());
     for p in std::iter::once(first).chain(parts) {
         let shown = p.path.display().to_string();
         let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
@@ -62,7 +62,7 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
         if let Some(earlier) = seen.insert(s.shard.index, p.path.clone()) {
             return Err(format!("shard {} is given twice: '{}' and '{shown}'", s.shard, earlier.display()));
         }
-        belongs(&p, &mut fingerprints, &seen)?;
+        belongs(&p)?;
         add(&mut out, p.report);
         regions.extend(p.regions);
     }
@@ -83,7 +83,7 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
 /// shard's by the hash), and no finding's fingerprint was given by an earlier part. A shard report is a file
 /// anyone may edit or mix up: an entry of another account would land in the merged report as if scanned, and
 /// the same finding twice would be counted twice (issue 27). Refused, naming the part and the account.
-fn belongs(p: &Part, fingerprints: &mut HashMap<String, u32>, paths: &BTreeMap<u32, std::path::PathBuf>) -> Result<(), String> {
+fn belongs(p: &Part) -> Result<(), String> {
     use crate::model::AccountId;
     let (s, r, shown) = (&p.shard, &p.report, p.path.display());
     let selection: BTreeSet<&AccountId> = s.selection.iter().collect();
@@ -113,19 +113,21 @@ fn belongs(p: &Part, fingerprints: &mut HashMap<String, u32>, paths: &BTreeMap<u
             return Err(foreign(what, a));
         }
     }
+    // Every finding was just held to its part's own accounts, and the shards' accounts are disjoint: a finding
+    // can only be repeated within one part, so the fingerprints seen are a part's, never the whole merge's.
+    let mut fingerprints = std::collections::HashSet::with_capacity(r.findings.len());
     for f in &r.findings {
         let fp = f.fingerprint();
-        if let Some(earlier) = fingerprints.get(&fp).and_then(|i| paths.get(i)) {
+        if fingerprints.contains(&fp) {
             return Err(format!(
-                "shard report '{shown}' holds finding {fp} ({} {} in {}) a second time (first in '{}'): every finding belongs to one shard; \
+                "shard report '{shown}' holds finding {fp} ({} {} in {}) a second time: every finding belongs to one shard, once; \
                  merge the reports as the shards wrote them",
                 f.check.id,
                 crate::model::terminal::safe(&f.resource.id),
                 f.target,
-                earlier.display()
             ));
         }
-        fingerprints.insert(fp, s.shard.index);
+        fingerprints.insert(fp);
     }
     Ok(())
 }

@@ -35,7 +35,8 @@ struct File {
     started_at: String,
     finished_at: String,
     incomplete: bool,
-    findings: Vec<Entry>,
+    #[serde(deserialize_with = "findings_as_read")]
+    findings: Vec<crate::model::Finding>,
     errors: Vec<JsonError>,
     not_evaluable: Vec<JsonNotEvaluable>,
     notes: Vec<JsonNote>,
@@ -88,6 +89,29 @@ struct Stats {
     duration_ms: u64,
 }
 
+/// The `findings` array, each entry checked and turned into a finding as soon as it is parsed (an entry's
+/// strings never outlive it), with no triage: that is the merge's to make, over the whole organization (see
+/// `super::merge`).
+fn findings_as_read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<crate::model::Finding>, D::Error> {
+    struct Findings;
+    impl<'de> serde::de::Visitor<'de> for Findings {
+        type Value = Vec<crate::model::Finding>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of findings")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(e) = seq.next_element::<Entry>()? {
+                let mut f = e.to_finding().map_err(serde::de::Error::custom)?;
+                f.triage = Default::default();
+                out.push(f);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Findings)
+}
+
 pub(super) fn time(s: &str, what: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| format!("{what} {s:?} is not an RFC 3339 time"))
 }
@@ -103,8 +127,18 @@ fn region(s: &Option<String>) -> Result<Option<Region>, String> {
 /// Reads and validates the shard report at `path`.
 pub fn load(path: &Path) -> Result<Part, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
-    parse(path, text).map_err(|e| format!("shard report '{shown}': {e}"))
+    let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("cannot read shard report '{shown}': {e}"));
+    // Streamed, never held: one pass reads the header, a second turns each entry into a finding as it is
+    // parsed (see `findings_as_read`), so the file's text never sits in memory.
+    // A FIFO (or `<(...)`) cannot be read twice: it is read once, into memory.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
+        let file = |_: &Path| serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"));
+        return parse(path, serde_json::from_str(&text), file).map_err(|e| format!("shard report '{shown}': {e}"));
+    }
+    let header = serde_json::from_reader(open()?);
+    let file = |_: &Path| open().and_then(|r| serde_json::from_reader(r).map_err(|e| format!("not a valid orgscan report: {e}")));
+    parse(path, header, file).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
 /// Reads `paths` in order until `stopped` says so (Ctrl-C, SIGTERM): the parts read, and each report not
@@ -136,9 +170,12 @@ struct Tool {
 
 /// Parses `text`, freeing it as soon as the entries are read, and each entry once it is a finding: the peak
 /// memory of a merge is one file's reading on top of the merged report.
-fn parse(path: &Path, text: String) -> Result<Part, String> {
-    let header: Header = serde_json::from_str(&text)
-        .map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
+fn parse(
+    path: &Path,
+    header: Result<Header, serde_json::Error>,
+    read_file: impl FnOnce(&Path) -> Result<File, String>,
+) -> Result<Part, String> {
+    let header: Header = header.map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
     let tool = header.tool.unwrap_or(Tool { name: None, version: None });
     if tool.name.as_deref() != Some("orgscan") {
         return Err("not an orgscan JSON report (its tool.name is not \"orgscan\")".into());
@@ -155,8 +192,7 @@ fn parse(path: &Path, text: String) -> Result<Part, String> {
             "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
         ));
     }
-    let file: File = serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"))?;
-    drop(text);
+    let file = read_file(path)?;
     let shard = file.shard.ok_or("it has no shard section: it is not the report of a sharded scan (orgscan scan --shard INDEX/COUNT)")?;
     let info = shard_info(&shard)?;
 
@@ -177,15 +213,13 @@ fn parse(path: &Path, text: String) -> Result<Part, String> {
 
     let mut extra: HashMap<String, crate::report::json_shard::JsonFindingExtra> =
         shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
-    report.findings.reserve(file.findings.len());
-    for e in file.findings {
-        let mut f = e.to_finding()?;
-        // Triage is the merge's to make, over the whole organization (see `super::merge`).
-        f.triage = Default::default();
-        if let Some(x) = extra.remove(&f.fingerprint()) {
-            (f.details, f.tags) = (x.details, x.tags);
+    report.findings = file.findings;
+    if !extra.is_empty() {
+        for f in &mut report.findings {
+            if let Some(x) = extra.remove(&f.fingerprint()) {
+                (f.details, f.tags) = (x.details, x.tags);
+            }
         }
-        report.findings.push(f);
     }
     for c in &shard.coverage {
         report.coverage.push(coverage(c)?);

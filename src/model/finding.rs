@@ -210,7 +210,9 @@ impl FindingBuilder {
             resource,
             status: self.status.ok_or(FindingError::NoStatus(id))?,
             message,
-            evidence: self.evidence,
+            // Rebuilt at its exact size: a map grown entry by entry keeps spare room, and a merge may hold a
+            // million findings.
+            evidence: if self.evidence.is_empty() { self.evidence } else { self.evidence.into_iter().collect() },
             details: self.details,
             tags: self.tags,
             triage: Triage::default(),

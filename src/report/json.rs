@@ -20,7 +20,8 @@ pub struct JsonReport<'a> {
     pub started_at: String,
     pub finished_at: String,
     pub incomplete: bool,
-    pub findings: Vec<JsonFinding<'a>>,
+    /// Serialized one finding at a time, never collected: a report may hold a million.
+    pub findings: JsonFindings<'a>,
     pub coverage: Vec<JsonCoverage<'a>>,
     pub errors: Vec<JsonError<'a>>,
     /// Resources listed but not readable (their read was denied or failed): neither PASS nor FAIL.
@@ -45,6 +46,18 @@ pub struct JsonReport<'a> {
     /// Present only when the run was stopped (Ctrl-C, SIGTERM): the phase, and what it did not reach.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<JsonStopped<'a>>,
+}
+
+/// The findings of a report as the JSON report writes them, each turned into a [`JsonFinding`] as it is
+/// written.
+#[derive(Debug)]
+pub struct JsonFindings<'a>(pub &'a ScanReport);
+
+impl Serialize for JsonFindings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        s.collect_seq(r.findings.iter().map(|f| finding(r, f)))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -340,7 +353,7 @@ impl<'a> JsonReport<'a> {
             started_at: r.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             finished_at: r.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             incomplete: r.incomplete,
-            findings: r.findings.iter().map(|f| finding(r, f)).collect(),
+            findings: JsonFindings(r),
             stale: r
                 .history
                 .iter()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::check;
 use crate::model::report::{REPORT_SCHEMA_VERSION, REPORT_SCHEMA_VERSIONS_READ};
@@ -52,15 +53,6 @@ struct HeaderScope {
     organization_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct File {
-    started_at: String,
-    findings: Vec<Entry>,
-    /// Written from schema version 2 on.
-    #[serde(default)]
-    stale: Vec<StaleEntry>,
-}
-
 /// One finding of a JSON report, as written (`orgscan merge` reads shard reports with it too).
 #[derive(Deserialize)]
 pub struct Entry {
@@ -101,10 +93,27 @@ impl Baseline {
     }
 
     /// [`Self::load`] for another option that reads an earlier report (`orgscan fix --from`): errors name it.
+    ///
+    /// The file is streamed, never held: one pass reads the header, a second turns each entry into a finding
+    /// as it is read, so the memory of reading a report is the findings it keeps (an entry that is ignored
+    /// costs nothing once counted), whatever the size of the file.
     pub fn load_as(path: &Path, option: &str) -> Result<Self, String> {
         let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {option} '{shown}': {e}"))?;
-        Self::parse_as(path, &text, option)
+        let cannot = |e: std::io::Error| format!("cannot read {option} '{shown}': {e}");
+        // A FIFO (`--baseline <(aws s3 cp ... -)`) cannot be read twice: it is read once, into memory.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            let text = std::fs::read_to_string(path).map_err(cannot)?;
+            return Self::parse_as(path, &text, option);
+        }
+        let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(cannot);
+        let header = serde_json::from_reader(open()?);
+        let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
+            let reader = open().map_err(<serde_json::Error as serde::de::Error>::custom)?;
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            Body(sink).deserialize(&mut de)?;
+            de.end()
+        };
+        Self::read(path, option, header, body)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
@@ -112,11 +121,26 @@ impl Baseline {
     }
 
     fn parse_as(path: &Path, text: &str, option: &str) -> Result<Self, String> {
+        let header = serde_json::from_str(text);
+        let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
+            let mut de = serde_json::Deserializer::from_str(text);
+            Body(sink).deserialize(&mut de)?;
+            de.end()
+        };
+        Self::read(path, option, header, body)
+    }
+
+    /// Validates the header, then reads the body into a [`Sink`].
+    fn read(
+        path: &Path,
+        option: &str,
+        header: Result<Header, serde_json::Error>,
+        body: impl FnOnce(&mut Sink) -> Result<(), serde_json::Error>,
+    ) -> Result<Self, String> {
         let shown = path.display();
         let not_ours =
             |why: &str| format!("{option} '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
-        // Read in two passes over the text, never as a whole JSON tree: the header, then the typed entries.
-        let header: Header = serde_json::from_str(text).map_err(|e| not_ours(&format!("not JSON: {e}")))?;
+        let header = header.map_err(|e| not_ours(&format!("not JSON: {e}")))?;
         let tool = header.tool.as_ref().and_then(|t| t.name.as_ref()).and_then(|v| v.as_str());
         if tool != Some("orgscan") {
             return Err(not_ours("its tool.name is not \"orgscan\""));
@@ -133,32 +157,121 @@ impl Baseline {
             }
             _ => return Err(format!("{option} '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
         }
-        let file: File = serde_json::from_str(text).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
-        let started_at = time(&file.started_at)
-            .ok_or_else(|| format!("{option} '{shown}': started_at {:?} is not an RFC 3339 time", file.started_at))?;
-        let mut ignored = Causes::default();
-        let mut findings = Vec::new();
-        for e in file.findings {
-            match e.to_finding() {
-                Ok(f) => findings.push(f),
-                Err(w) => ignored.add(w.replace(&e.fingerprint, "F"), &e.fingerprint),
-            }
+        let mut sink = Sink::default();
+        body(&mut sink).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
+        let invalid = |why: &str| format!("{option} '{shown}' is not a valid orgscan report: {why}");
+        if !sink.saw_findings {
+            return Err(invalid("missing field `findings`"));
         }
-        let mut stale = Vec::new();
-        for s in file.stale {
-            let Some(last_seen) = time(&s.last_seen) else {
-                ignored.add("a stale entry's last_seen is not a time".into(), &s.entry.fingerprint);
-                continue;
-            };
-            match s.entry.to_finding() {
-                Ok(f) if f.status.is_open() => stale.push((f, last_seen)),
-                Ok(_) => ignored.add("a stale entry is not a FAIL or WARNING".into(), &s.entry.fingerprint),
-                Err(w) => ignored.add(w.replace(&s.entry.fingerprint, "F"), &s.entry.fingerprint),
-            }
-        }
-        let warnings = ignored.notes(&format!("{option} '{shown}'"));
+        let started_at = sink.started_at.ok_or_else(|| invalid("missing field `started_at`"))?;
+        let started_at =
+            time(&started_at).ok_or_else(|| format!("{option} '{shown}': started_at {started_at:?} is not an RFC 3339 time"))?;
+        let warnings = sink.ignored.notes(&format!("{option} '{shown}'"));
         let organization_id = header.scope.and_then(|s| s.organization_id);
-        Ok(Self { path: path.to_owned(), started_at, findings, stale, warnings, organization_id })
+        Ok(Self { path: path.to_owned(), started_at, findings: sink.findings, stale: sink.stale, warnings, organization_id })
+    }
+}
+
+/// What the body of a report leaves once read: each entry is turned into a finding (or counted as ignored)
+/// as soon as it is parsed, so no entry and no text outlives its own parse.
+#[derive(Default)]
+struct Sink {
+    started_at: Option<String>,
+    saw_findings: bool,
+    findings: Vec<Finding>,
+    stale: Vec<(Finding, DateTime<Utc>)>,
+    ignored: Causes,
+}
+
+impl Sink {
+    fn finding(&mut self, e: Entry) {
+        match e.to_finding() {
+            Ok(f) => self.findings.push(f),
+            Err(w) => self.ignored.add(w.replace(&e.fingerprint, "F"), &e.fingerprint),
+        }
+    }
+
+    fn stale(&mut self, s: StaleEntry) {
+        let Some(last_seen) = time(&s.last_seen) else {
+            self.ignored.add("a stale entry's last_seen is not a time".into(), &s.entry.fingerprint);
+            return;
+        };
+        match s.entry.to_finding() {
+            Ok(f) if f.status.is_open() => self.stale.push((f, last_seen)),
+            Ok(_) => self.ignored.add("a stale entry is not a FAIL or WARNING".into(), &s.entry.fingerprint),
+            Err(w) => self.ignored.add(w.replace(&s.entry.fingerprint, "F"), &s.entry.fingerprint),
+        }
+    }
+}
+
+/// The report's top-level object: `started_at`, `findings` and `stale` (schema 2 on) are read, every other
+/// field is skipped without being allocated.
+struct Body<'a>(&'a mut Sink);
+
+impl<'de> DeserializeSeed<'de> for Body<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Body<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an orgscan JSON report (an object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen_stale = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "started_at" if self.0.started_at.is_none() => self.0.started_at = Some(map.next_value()?),
+                "findings" if !self.0.saw_findings => {
+                    self.0.saw_findings = true;
+                    map.next_value_seed(Entries { sink: &mut *self.0, stale: false })?;
+                }
+                "stale" if !seen_stale => {
+                    seen_stale = true;
+                    map.next_value_seed(Entries { sink: &mut *self.0, stale: true })?;
+                }
+                "started_at" | "findings" | "stale" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `findings` (or `stale`) array, each element handed to the [`Sink`] as it is parsed.
+struct Entries<'a> {
+    sink: &'a mut Sink,
+    stale: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Entries<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(if self.stale { "an array of stale entries" } else { "an array of findings" })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.stale {
+            while let Some(s) = seq.next_element::<StaleEntry>()? {
+                self.sink.stale(s);
+            }
+        } else {
+            while let Some(e) = seq.next_element::<Entry>()? {
+                self.sink.finding(e);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -246,59 +246,19 @@ struct Hold {
 }
 
 async fn hold(upstream: &str, nth: usize) -> Hold {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let upstream = upstream.trim_start_matches("http://").to_owned();
-    let (tx, reached) = tokio::sync::mpsc::unbounded_channel();
+    use crate::support::hold::{Verdict, start};
     let release = Arc::new(tokio::sync::Notify::new());
-    let seen = Arc::new(Mutex::new(0usize));
-    let gate = release.clone();
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let (upstream, tx, gate, seen) = (upstream.clone(), tx.clone(), gate.clone(), seen.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let head = loop {
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match inbound.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
-                let length: usize =
-                    text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-                while buf.len() < head + length {
-                    match inbound.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                if text.contains("x-amz-target: trentservice.cancelkeydeletion") {
-                    let n = {
-                        let mut s = seen.lock().unwrap();
-                        *s += 1;
-                        *s
-                    };
-                    if n == nth {
-                        let _ = tx.send(());
-                        gate.notified().await;
-                    }
-                }
-                let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else { return };
-                if up.write_all(&buf).await.is_err() {
-                    return;
-                }
-                let _ = tokio::io::copy(&mut up, &mut inbound).await;
-                let _ = inbound.shutdown().await;
-            });
+    let (gate, seen) = (release.clone(), Arc::new(Mutex::new(0usize)));
+    let p = start(upstream, move |head, _| {
+        if !head.contains("x-amz-target: trentservice.cancelkeydeletion") {
+            return Verdict::Pass;
         }
-    });
-    Hold { endpoint, reached, release }
+        let mut s = seen.lock().unwrap();
+        *s += 1;
+        if *s == nth { Verdict::HoldUntil(gate.clone()) } else { Verdict::Pass }
+    })
+    .await;
+    Hold { endpoint: p.endpoint, reached: p.reached, release }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

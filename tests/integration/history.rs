@@ -301,3 +301,72 @@ fn a_baseline_of_another_organization_gives_a_note() {
     orgscan::triage::apply(&mut r, Some(&ours), None, today);
     assert!(r.notes.iter().all(|n| !n.text.contains("is a report of organization")), "{:?}", r.notes);
 }
+
+/// Writes a baseline of one good entry and `n` copies of it under other resource ids (so their fingerprints
+/// do not match) to `path`, unless `valid`, in which case every entry is a finding of its own. Returns the size.
+fn big_baseline(path: &std::path::Path, n: usize, valid: bool) -> u64 {
+    let keys: Vec<String> = (0..n).map(|i| format!("k-{i}")).collect();
+    let text = if valid {
+        org_report("o-aaaaaaaaaa", &keys.iter().map(String::as_str).collect::<Vec<_>>())
+    } else {
+        let mut v: Value = serde_json::from_str(&org_report("o-aaaaaaaaaa", &["k-good"])).unwrap();
+        let good = v["findings"][0].clone();
+        let findings = v["findings"].as_array_mut().unwrap();
+        for k in &keys {
+            let mut e = good.clone();
+            e["resource_id"] = Value::from(k.as_str());
+            findings.push(e);
+        }
+        v.to_string()
+    };
+    std::fs::write(path, &text).unwrap();
+    text.len() as u64
+}
+
+#[test]
+fn reading_a_large_baseline_holds_neither_its_text_nor_the_entries_it_ignores() {
+    use crate::support::alloc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    let size = big_baseline(&path, 100_000, false);
+    assert!(size > 30_000_000, "the file is large: {size} bytes");
+    let before = alloc::reset_peak();
+    let b = orgscan::triage::Baseline::load(&path).unwrap();
+    let peak = alloc::peak() - before;
+    assert_eq!(b.findings.len(), 1, "the good entry is read");
+    assert!(b.warnings.iter().any(|w| w.contains("100000 entries ignored")), "{:?}", b.warnings);
+    // A bound independent of the file: the reader's buffer, one entry, the notes. Holding the text alone
+    // would be the file's size.
+    assert!(peak < 4 << 20, "reading a {size}-byte baseline of ignored entries peaked at {peak} bytes");
+}
+
+#[test]
+fn reading_a_baseline_holds_the_findings_it_keeps_and_not_the_file() {
+    use crate::support::alloc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid.json");
+    let size = big_baseline(&path, 20_000, true);
+    let before = alloc::reset_peak();
+    let b = orgscan::triage::Baseline::load(&path).unwrap();
+    let (peak, kept) = (alloc::peak() - before, alloc::current() - before);
+    assert_eq!(b.findings.len(), 20_000, "{:?}", b.warnings);
+    // What is kept is the findings; the peak above it is the parse of one entry and the vector's growth
+    // (at most the vector's size again), never the text of the file.
+    let slack = kept / 2 + (4 << 20);
+    assert!(peak <= kept + slack, "reading a {size}-byte baseline kept {kept} bytes and peaked at {peak}");
+    assert!((size as usize) > slack, "the bound would not see the text: {size} bytes, slack {slack}");
+}
+
+#[test]
+fn a_baseline_from_a_fifo_is_read_once_into_memory() {
+    // `--baseline <(aws s3 cp s3://... -)`: a FIFO cannot be streamed twice as a regular file is.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("baseline.json");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let text = org_report("o-aaaaaaaaaa", &["k1", "k2"]);
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, text));
+    let b = orgscan::triage::Baseline::load(&fifo).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(b.findings.len(), 2, "{:?}", b.warnings);
+}

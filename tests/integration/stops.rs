@@ -56,61 +56,22 @@ struct Proxy {
 }
 
 async fn proxy(upstream: &str, hold: Option<(Kind, usize)>) -> Proxy {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let upstream = upstream.trim_start_matches("http://").to_owned();
-    let (tx, reached) = tokio::sync::mpsc::unbounded_channel();
+    use crate::support::hold::{Verdict, start};
     let counts: Arc<Mutex<BTreeMap<Kind, usize>>> = Arc::default();
     let seen = counts.clone();
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let (upstream, tx, seen) = (upstream.clone(), tx.clone(), seen.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let head = loop {
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match inbound.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
-                let length: usize =
-                    text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-                while buf.len() < head + length {
-                    match inbound.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let k = kind(&text, &String::from_utf8_lossy(&buf[head..]).to_ascii_lowercase());
-                let n = {
-                    let mut c = seen.lock().unwrap();
-                    let n = c.entry(k).or_default();
-                    *n += 1;
-                    *n
-                };
-                if hold == Some((k, n)) {
-                    let _ = tx.send(());
-                    // Never answered: the run must stop with this request in flight. The connection stays
-                    // open until the process closes it.
-                    let _ = inbound.read(&mut chunk).await;
-                    return;
-                }
-                let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else { return };
-                if up.write_all(&buf).await.is_err() {
-                    return;
-                }
-                let _ = tokio::io::copy(&mut up, &mut inbound).await;
-                let _ = inbound.shutdown().await;
-            });
-        }
-    });
-    Proxy { endpoint, reached, counts }
+    let p = start(upstream, move |head, body| {
+        let k = kind(head, body);
+        let n = {
+            let mut c = seen.lock().unwrap();
+            let n = c.entry(k).or_default();
+            *n += 1;
+            *n
+        };
+        // Never answered: the run must stop with this request in flight.
+        if hold == Some((k, n)) { Verdict::HoldForever } else { Verdict::Pass }
+    })
+    .await;
+    Proxy { endpoint: p.endpoint, reached: p.reached, counts }
 }
 
 /// A running orgscan whose stderr is read line by line; `acked` completes when it says it received SIGTERM.

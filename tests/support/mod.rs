@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod estate;
+pub mod hold;
 pub mod realism;
 
 use std::path::{Path, PathBuf};
