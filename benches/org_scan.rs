@@ -3,7 +3,9 @@
 //! `cargo bench --bench org_scan` (after `scripts/test.sh` or `scripts/moto-env.sh` installed moto).
 //! Environment: ORGSCAN_BENCH_ACCOUNTS (member counts, default "10,25,50"), ORGSCAN_BENCH_REGIONS (default 4),
 //! ORGSCAN_BENCH_DELAY_MS (default 50), ORGSCAN_BENCH_MODES (default "direct,latency,shallow,serial"),
-//! ORGSCAN_BENCH_SERIAL (member counts to run serially, default: the largest only).
+//! ORGSCAN_BENCH_SERIAL (member counts to run serially, default: the largest only),
+//! ORGSCAN_BENCH_WEB_FUNCTIONS (default 1; 0 seeds no Lambda Web Functions, so two runs give their cost in
+//! calls per account: every Lambda scope lists them, each one seeded adds an endpoint listing and a revision read).
 //!
 //! Runs, per size N (members; the management account is scanned too):
 //! - `direct`: against moto as it is; its floor is moto's own CPU time during the scan (moto is one Python
@@ -192,14 +194,19 @@ async fn bench() -> Result<(), BoxError> {
     }
     let t_seed = Instant::now();
     let org = create_grouped_org(&seeder, &groups).await?;
-    let (expected, _) =
-        seed_org(&seeder, &org, &regions, |i, r| if i % 5 == 0 { Mix::full(((i + r) % 3) as u8) } else { Mix::light(((i + r) % 3) as u8) })
-            .await?;
+    let web_functions = env_num("ORGSCAN_BENCH_WEB_FUNCTIONS", 1) != 0;
+    let (expected, _) = seed_org(&seeder, &org, &regions, |i, r| {
+        let mut m = if i % 5 == 0 { Mix::full(((i + r) % 3) as u8) } else { Mix::light(((i + r) % 3) as u8) };
+        m.web_functions &= web_functions;
+        m
+    })
+    .await?;
     eprintln!(
-        "seeded {} accounts x {} regions ({} resources) in {:.1}s",
+        "seeded {} accounts x {} regions ({} resources; Lambda Web Functions {}) in {:.1}s",
         org.all_accounts().len(),
         regions.len(),
         expected.len(),
+        if web_functions { "seeded" } else { "not seeded" },
         t_seed.elapsed().as_secs_f64()
     );
 

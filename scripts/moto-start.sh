@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Functions to start and stop the project's moto server; sourced by test.sh, demo.sh and the benchmarks.
+# Functions to start and stop the project's moto server (with its Lambda Web layer); sourced by test.sh, demo.sh and the benchmarks.
 # moto_start sets MOTO_ENDPOINT and MOTO_PID. Never set MOTO_ACCOUNT_ID: it would override per-request accounts.
 
 moto_start() {
@@ -9,7 +9,9 @@ moto_start() {
   port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
   log="${MOTO_LOG:-$root/target/moto-$port.log}"
   mkdir -p "$(dirname "$log")"
-  env -u MOTO_ACCOUNT_ID "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # moto_server with the loopback layer that answers the Lambda Web API, which moto does not serve
+  # (scripts/moto_lambda_web.py, docs/emulator.md); same process, same arguments.
+  env -u MOTO_ACCOUNT_ID "$venv/bin/python" "$root/scripts/moto_lambda_web.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   MOTO_ENDPOINT="http://127.0.0.1:$port"
   export MOTO_PID MOTO_ENDPOINT

@@ -42,7 +42,9 @@ pub fn start_moto() -> Result<MotoServer, BoxError> {
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = std::fs::File::create(root.join("target").join(format!("moto-bench-{port}.log")))?;
-    let child = Command::new(root.join(".venv/bin/moto_server"))
+    // moto_server with the Lambda Web API layer (scripts/moto_lambda_web.py, docs/emulator.md), as the tests use.
+    let child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/moto_lambda_web.py"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env_remove("MOTO_ACCOUNT_ID")
         .stdout(Stdio::from(log.try_clone()?))

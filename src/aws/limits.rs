@@ -200,6 +200,8 @@ pages! {
     aws_sdk_account::operation::list_regions::ListRegionsOutput => next_token,
     aws_sdk_lambda::operation::list_functions::ListFunctionsOutput => next_marker,
     aws_sdk_lambda::operation::list_aliases::ListAliasesOutput => next_marker,
+    aws_sdk_lambdaweb::operation::list_web_functions::ListWebFunctionsOutput => next_token,
+    aws_sdk_lambdaweb::operation::list_web_function_endpoints::ListWebFunctionEndpointsOutput => next_token,
     aws_sdk_kms::operation::list_keys::ListKeysOutput => next_marker,
     aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput => next_marker,
     aws_sdk_kms::operation::list_aliases::ListAliasesOutput => next_marker,

@@ -275,6 +275,7 @@ impl Clients {
     client!(opensearch, aws_sdk_opensearch, "opensearch");
     client!(sagemaker, aws_sdk_sagemaker, "sagemaker");
     client!(lambda, aws_sdk_lambda, "lambda");
+    client!(lambdaweb, aws_sdk_lambdaweb, "lambda-web");
     client!(kms, aws_sdk_kms, "kms");
     client!(guardduty, aws_sdk_guardduty, "guardduty");
     client!(securityhub, aws_sdk_securityhub, "securityhub");

@@ -318,6 +318,9 @@ mod tests {
         // Lambda control plane: 15 requests/s per account and region, not adjustable, shared with deploys.
         let lambda = rate(Service::Lambda);
         assert!(lambda.per_second < 15 && lambda.burst < 15);
+        // The Lambda Web API is served on Lambda's host: both budgets together stay below that quota.
+        let web = rate(Service::LambdaWeb);
+        assert!(lambda.per_second + web.per_second < 15 && lambda.burst + web.burst < 15);
         assert_eq!(rate(Service::SecurityHub), Rate::new(10, 30));
         assert!(rate(Service::SecurityHubRead).per_second <= 3);
     }

@@ -115,6 +115,9 @@ pub fn sagemaker(f: &Finding) -> Vec<String> {
 pub fn lambda(f: &Finding, table: &RuntimeTable, today: NaiveDate) -> Vec<String> {
     let (region, name) = (sh(f.target.region.as_str()), sh(&f.resource.id));
     let runtime = evidence(f, "runtime").and_then(|r| table.successor(r, today)).map_or_else(|| "RUNTIME".to_owned(), sh);
+    if f.resource.resource_type == crate::check::lambda::web::RESOURCE_TYPE {
+        return web_function(f, &region, &name, &runtime);
+    }
     let mut out = vec![
         format!("aws lambda get-function-configuration --region {region} --function-name {name} --query 'Runtime'"),
         "# test the code and its dependencies on the new runtime first (e.g. on a published version behind an alias)".to_owned(),
@@ -132,6 +135,44 @@ pub fn lambda(f: &Finding, table: &RuntimeTable, today: NaiveDate) -> Vec<String
             format!("aws lambda update-alias --region {region} --function-name {name} --name {} --function-version NEW_VERSION", sh(alias))
         }));
     }
+    out
+}
+
+/// A Web Function's revisions are immutable: a new revision on the new runtime, then the endpoints that route
+/// to an old one moved to it (an endpoint in `LatestRevision` mode moves by itself once the revision is
+/// Active; "Deployment patterns" and "Managing Web Function revisions", Lambda Developer Guide). The code
+/// object, execution role and endpoint weights stay the owner's placeholders.
+fn web_function(f: &Finding, region: &str, name: &str, runtime: &str) -> Vec<String> {
+    let served = f.evidence.get("served_revisions").and_then(|v| v.as_array()).into_iter().flatten();
+    let stale: Vec<&serde_json::Value> =
+        served.filter(|v| v.get("runtime_status").and_then(|s| s.as_str()).is_some_and(|s| s != "supported" && s != "newer")).collect();
+    let mut out: Vec<String> = stale
+        .iter()
+        .filter_map(|v| v.get("revision").and_then(|r| r.as_str()))
+        .map(|rev| {
+            format!(
+                "aws lambda-web get-web-function-revision --region {region} --function-name {name} --revision-id {} --query buildConfig",
+                sh(rev)
+            )
+        })
+        .collect();
+    out.push("# test the code and its dependencies on the new runtime first (e.g. on an endpoint with a small revision weight)".to_owned());
+    out.push(format!(
+        "aws lambda-web create-web-function-revision --region {region} --function-name {name} \
+         --build-config 'codeConfig={{s3Object={{bucket=BUCKET,key=KEY,versionId=VERSION_ID}}}},runtimeConfig={{runtime={runtime}}}' \
+         --service-config executionRoleArn=EXECUTION_ROLE_ARN --query revisionId"
+    ));
+    let mut endpoints: Vec<&str> =
+        stale.iter().flat_map(|v| v.get("endpoints").and_then(|e| e.as_array()).into_iter().flatten().filter_map(|e| e.as_str())).collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    out.extend(endpoints.iter().map(|e| {
+        format!(
+            "aws lambda-web update-web-function-endpoint --region {region} --function-name {name} --endpoint-name {} \
+             --revision-weights revisionId=NEW_REVISION_ID,weight=100   # not needed for an endpoint in LatestRevision mode",
+            sh(e)
+        )
+    }));
     out
 }
 
@@ -166,6 +207,30 @@ mod tests {
         assert!(c.iter().any(|l| l.contains("publish-version") && l.contains("--function-name api")), "{c:?}");
         assert!(c.iter().any(|l| l.contains("update-alias") && l.contains("--name prod")), "{c:?}");
         assert!(!c.iter().any(|l| l.contains("canary")), "a supported alias is left alone: {c:?}");
+    }
+
+    #[test]
+    fn a_web_function_gets_a_new_revision_and_its_stale_endpoints_moved() {
+        use crate::check::lambda::web::{ServedRevision, WebFunctionInfo, evaluate};
+        let t = crate::model::Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let rev =
+            |id: &str, e: &str, r: &str| ServedRevision { revision_id: id.into(), endpoints: vec![e.into()], runtime: Some(r.into()) };
+        let served = vec![rev("r-new", "live", "nodejs24.x"), rev("r-old", "canary", "nodejs20.x")];
+        let wf = WebFunctionInfo {
+            name: "api".into(),
+            arn: "arn:aws:lambda:eu-west-1:123456789012:web-function/api".into(),
+            served,
+            kms_keys: vec![],
+        };
+        let (table, today) = (RuntimeTable::bundled().unwrap(), "2026-12-01".parse().unwrap());
+        let e = evaluate(&t, &[wf], &table, today, 90).unwrap();
+        let c = lambda(&e.findings[0], &table, today);
+        assert!(c.iter().any(|l| l.contains("get-web-function-revision") && l.contains("--revision-id r-old")), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("r-new")), "the supported revision is left alone: {c:?}");
+        let create = c.iter().find(|l| l.contains("create-web-function-revision")).unwrap();
+        assert!(create.contains("--function-name api") && create.contains("runtimeConfig={runtime=nodejs24.x}"), "{create}");
+        assert!(c.iter().any(|l| l.contains("update-web-function-endpoint") && l.contains("--endpoint-name canary")), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("update-function-configuration")), "not an Event Function's commands: {c:?}");
     }
 
     #[test]

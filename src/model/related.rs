@@ -73,6 +73,10 @@ impl Related {
     }
 }
 
+/// The resource types orgscan reports that ASFF does not list (AWS Security Hub API Reference, `Resource.Type`):
+/// their ASFF resources are `Type: Other` ("Other object in ASFF", AWS Security Hub User Guide).
+pub const ASFF_UNLISTED_TYPES: &[&str] = &["AwsLambdaWebFunction"];
+
 /// A resource type in words.
 pub fn type_words(resource_type: &str) -> &str {
     match resource_type {
@@ -80,6 +84,7 @@ pub fn type_words(resource_type: &str) -> &str {
         "AwsElasticsearchDomain" => "Elasticsearch domain",
         "AwsSageMakerNotebookInstance" => "SageMaker notebook instance",
         "AwsLambdaFunction" => "Lambda function",
+        "AwsLambdaWebFunction" => "Lambda Web Function",
         "AwsKmsKey" => "KMS key",
         other => other,
     }

@@ -35,6 +35,8 @@ pub enum Service {
     OpenSearch,
     SageMaker,
     Lambda,
+    /// The Lambda Web API (Lambda Web Functions): its own SDK and budget, authorized under `lambda:`.
+    LambdaWeb,
     Kms,
     GuardDuty,
     /// Security Hub `BatchImportFindings` (10/s, burst 30 per account and region).
@@ -44,13 +46,14 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 11] = [
         Service::Sts,
         Service::Organizations,
         Service::Account,
         Service::OpenSearch,
         Service::SageMaker,
         Service::Lambda,
+        Service::LambdaWeb,
         Service::Kms,
         Service::GuardDuty,
         Service::SecurityHub,
@@ -65,6 +68,7 @@ impl Service {
             Service::OpenSearch => "opensearch",
             Service::SageMaker => "sagemaker",
             Service::Lambda => "lambda",
+            Service::LambdaWeb => "lambda-web",
             Service::Kms => "kms",
             Service::GuardDuty => "guardduty",
             Service::SecurityHub | Service::SecurityHubRead => "securityhub",
@@ -80,24 +84,29 @@ impl Service {
             Service::OpenSearch => "OpenSearch",
             Service::SageMaker => "SageMaker",
             Service::Lambda => "Lambda",
+            Service::LambdaWeb => "Lambda Web",
             Service::Kms => "KMS",
             Service::GuardDuty => "GuardDuty",
             Service::SecurityHub | Service::SecurityHubRead => "SecurityHub",
         }
     }
 
-    /// The service's prefix in IAM actions (the OpenSearch Service API is authorized under the legacy `es:`).
+    /// The service's prefix in IAM actions (the OpenSearch Service API is authorized under the legacy `es:`,
+    /// the Lambda Web API under `lambda:`, e.g. `lambda:ListWebFunctions`).
     pub fn iam_prefix(self) -> &'static str {
         match self {
             Service::OpenSearch => "es",
+            Service::LambdaWeb => "lambda",
             other => other.as_str(),
         }
     }
 
     /// The first label of the service's regional endpoint host (`https://<prefix>.<region>.amazonaws.com`).
+    /// The Lambda Web API shares Lambda's host (botocore's `lambda-web` model: `endpointPrefix` `lambda`).
     pub fn endpoint_prefix(self) -> &'static str {
         match self {
             Service::OpenSearch => "es",
+            Service::LambdaWeb => "lambda",
             Service::SageMaker => "api.sagemaker",
             other => other.as_str(),
         }
@@ -123,6 +132,11 @@ impl Service {
             // BatchImportFindings: 10/s, burst 30; GetFindings: 3/s (Security Hub API reference, quotas).
             Service::SecurityHub => Some(Rate::new(10, 30)),
             Service::SecurityHubRead => Some(Rate::new(3, 3)),
+            // The Lambda Web API publishes no request rate ("AWS Lambda Web API Reference"; its
+            // `GetWebAccountSettings` quotas are sizes and the endpoints' invoke rate). It is served on Lambda's
+            // own host, so this budget assumes it shares Lambda's control-plane quota (15 requests/s per account
+            // and region, not adjustable): with the Lambda check's 8/s the two stay at 13/s, below it.
+            Service::LambdaWeb => Some(Rate::new(5, 5)),
             Service::OpenSearch | Service::SageMaker | Service::Lambda | Service::Kms | Service::GuardDuty => None,
         }
     }

@@ -162,6 +162,17 @@ pub fn resource_id(f: &Finding) -> String {
     if f.resource.resource_type == "AwsAccount" { format!("AWS::::Account:{}", f.target.account) } else { f.resource.arn.clone() }
 }
 
+/// ASFF `Resources[].Type` of a resource type: itself, or `Other` for a type ASFF does not list (e.g. a Lambda
+/// Web Function): "If the resource type is not one of the provided types, set Resource.Type to Other and use
+/// the Other object to specify the details" ("Other object in ASFF", AWS Security Hub User Guide); the check's
+/// `Details.Other` then names the type.
+pub fn asff_type(resource_type: &str) -> &str {
+    if crate::model::related::ASFF_UNLISTED_TYPES.contains(&resource_type) { OTHER } else { resource_type }
+}
+
+/// The ASFF resource type (and `Details` member) of a resource type ASFF does not list.
+pub const OTHER: &str = "Other";
+
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -228,7 +239,7 @@ impl AsffFinding {
                 related_requirements: check.security_hub_controls.iter().map(|c| (*c).to_owned()).collect(),
             },
             resources: vec![AsffResource {
-                resource_type: f.resource.resource_type.to_owned(),
+                resource_type: asff_type(f.resource.resource_type).to_owned(),
                 id: resource_id(f),
                 partition: f.target.partition.to_string(),
                 region: f.target.region.to_string(),
@@ -255,7 +266,7 @@ impl AsffFinding {
             }
             if self.resources.len() < MAX_RESOURCES {
                 self.resources.push(AsffResource {
-                    resource_type: r.resource_type.clone(),
+                    resource_type: asff_type(&r.resource_type).to_owned(),
                     id: r.arn.clone(),
                     partition: f.target.partition.to_string(),
                     region: r.region.to_string(),
@@ -394,6 +405,24 @@ mod tests {
         );
         assert_eq!(p.id, a.id, "the same resource keeps its id whatever its status");
         assert!(missing_required(&a.to_sdk()).is_empty(), "{:?}", missing_required(&a.to_sdk()));
+    }
+
+    #[test]
+    fn a_resource_type_asff_does_not_list_is_other_with_its_details() {
+        use crate::check::lambda::web::{RESOURCE_TYPE, ServedRevision, WebFunctionInfo, evaluate};
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:web-function/api";
+        let served =
+            vec![ServedRevision { revision_id: "r1".into(), endpoints: vec!["default".into()], runtime: Some("nodejs18.x".into()) }];
+        let wf = WebFunctionInfo { name: "api".into(), arn: arn.into(), served, kms_keys: Vec::new() };
+        let table = crate::check::lambda::RuntimeTable::bundled().unwrap();
+        let e = evaluate(&target(), &[wf], &table, "2026-12-02".parse().unwrap(), 90).unwrap();
+        let a = AsffFinding::from_finding(&e.findings[0], "2026-11-01T00:00:00.000Z", now());
+        let r = &a.resources[0];
+        assert_eq!((r.resource_type.as_str(), r.id.as_str()), ("Other", arn));
+        assert_eq!(r.details.as_ref().map(|d| d.key()), Some("Other"));
+        assert!(missing_required(&a.to_sdk()).is_empty());
+        assert_eq!(asff_type(RESOURCE_TYPE), "Other");
+        assert_eq!(asff_type("AwsLambdaFunction"), "AwsLambdaFunction");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use aws_sdk_guardduty::operation::list_detectors::ListDetectorsOutput;
 use aws_sdk_kms::operation::list_keys::ListKeysOutput;
 use aws_sdk_kms::types::KeyListEntry;
 use aws_sdk_lambda::operation::list_functions::ListFunctionsOutput;
+use aws_sdk_lambdaweb::operation::list_web_function_endpoints::ListWebFunctionEndpointsOutput;
+use aws_sdk_lambdaweb::operation::list_web_functions::ListWebFunctionsOutput;
 use aws_sdk_opensearch::operation::list_domain_names::ListDomainNamesOutput;
 use aws_sdk_opensearch::types::DomainInfo;
 use aws_sdk_sagemaker::operation::list_notebook_instances::ListNotebookInstancesOutput;
@@ -21,6 +23,7 @@ use aws_smithy_types::retry::RetryConfig;
 use orgscan::aws::ClientFactory;
 use orgscan::model::{CoverageStatus, ScanReport, exit};
 
+use crate::lambda_web;
 use crate::support::estate::Moto;
 use crate::support::scan_with;
 
@@ -126,6 +129,12 @@ fn lists() -> Vec<Rule> {
                 .build()
         }),
         mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| ListDetectorsOutput::builder().detector_ids("det-1").build()),
+        // No Event Function, one Web Function whose endpoint routes to one revision (the Lambda check's Web reads).
+        mock!(aws_sdk_lambda::Client::list_functions).then_output(|| ListFunctionsOutput::builder().build()),
+        mock!(aws_sdk_lambdaweb::Client::list_web_functions)
+            .then_output(|| ListWebFunctionsOutput::builder().functions(lambda_web::function("wf-1")).build().unwrap()),
+        mock!(aws_sdk_lambdaweb::Client::list_web_function_endpoints)
+            .then_output(|| ListWebFunctionEndpointsOutput::builder().endpoints(lambda_web::endpoint("default", "r-1")).build().unwrap()),
         // Read beside GetDetector (who administers the detector): none.
         mock!(aws_sdk_guardduty::Client::get_administrator_account)
             .then_output(|| aws_sdk_guardduty::operation::get_administrator_account::GetAdministratorAccountOutput::builder().build()),
@@ -138,6 +147,24 @@ fn faulted_ops(f: &'static Fault) -> Vec<(&'static str, &'static str, &'static s
         ("kms-key-not-pending-deletion", "KMS", "ListKeys", mock!(aws_sdk_kms::Client::list_keys).then_http_response(http(f))),
         ("kms-key-not-pending-deletion", "KMS", "DescribeKey", mock!(aws_sdk_kms::Client::describe_key).then_http_response(http(f))),
         ("lambda-supported-runtime", "Lambda", "ListFunctions", mock!(aws_sdk_lambda::Client::list_functions).then_http_response(http(f))),
+        (
+            "lambda-supported-runtime",
+            "Lambda Web",
+            "ListWebFunctions",
+            mock!(aws_sdk_lambdaweb::Client::list_web_functions).then_http_response(http(f)),
+        ),
+        (
+            "lambda-supported-runtime",
+            "Lambda Web",
+            "ListWebFunctionEndpoints",
+            mock!(aws_sdk_lambdaweb::Client::list_web_function_endpoints).then_http_response(http(f)),
+        ),
+        (
+            "lambda-supported-runtime",
+            "Lambda Web",
+            "GetWebFunctionRevision",
+            mock!(aws_sdk_lambdaweb::Client::get_web_function_revision).then_http_response(http(f)),
+        ),
         (
             "opensearch-encryption-at-rest",
             "OpenSearch",
@@ -184,7 +211,15 @@ async fn every_operation_of_every_check_retries_throttling_5xx_and_malformed_ans
             assert_eq!(report.coverage.len(), 1, "{case}");
             // A list that fails fails the scope; a per-resource read that fails leaves that one resource not
             // evaluable and the rest of the scope evaluated (here the scope has just that resource).
-            let per_resource = matches!(op, "DescribeKey" | "DescribeDomains" | "DescribeNotebookInstance" | "GetDetector");
+            let per_resource = matches!(
+                op,
+                "DescribeKey"
+                    | "DescribeDomains"
+                    | "DescribeNotebookInstance"
+                    | "GetDetector"
+                    | "ListWebFunctionEndpoints"
+                    | "GetWebFunctionRevision"
+            );
             match (&report.coverage[0].status, per_resource) {
                 (CoverageStatus::Error(e), false) => {
                     assert!(fault.codes.contains(&e.code.as_str()), "{case}: {e}");
@@ -223,8 +258,10 @@ async fn a_throttled_or_failing_call_that_recovers_is_retried_and_the_scope_is_e
             .http_response(http(fault))
             .output(|| ListFunctionsOutput::builder().build())
             .build();
+        let web = mock!(aws_sdk_lambdaweb::Client::list_web_functions)
+            .then_output(|| ListWebFunctionsOutput::builder().set_functions(Some(Vec::new())).build().unwrap());
         let report = scan_with(
-            factory(&[&caller(), &keys, &functions]),
+            factory(&[&caller(), &keys, &functions, &web]),
             &["--this-account", "--regions", "eu-west-1", "--checks", "kms-key-not-pending-deletion,lambda-supported-runtime"],
         )
         .await;

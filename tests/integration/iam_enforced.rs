@@ -14,7 +14,10 @@
 //! GuardDuty `DescribeOrganizationConfiguration` (called only in GuardDuty's delegated administrator); the
 //! static test in least_privilege.rs holds the policies to every action, those included. The S3 outputs, the
 //! run history and the SNS notification are held to `deploy/history-policy.json` the same way (its KMS actions,
-//! which S3 itself calls for SSE-KMS, only by the static test).
+//! which S3 itself calls for SSE-KMS, only by the static test). moto does not serve the Lambda Web API either:
+//! the project's moto layer (scripts/moto_lambda_web.py) answers it and holds it to the same identity policies
+//! with moto's own evaluator, so `lambda:ListWebFunctions`, `lambda:ListWebFunctionEndpoints` and
+//! `lambda:GetWebFunctionRevision` are enforced here like every other action.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -125,8 +125,9 @@ async fn a_custom_runtime_on_a_later_page_costs_no_extra_call_and_is_not_evaluab
         ("fn-custom", "arn:aws:lambda:eu-west-1:111122223333:function:fn-custom")
     );
     assert_eq!(n.error.code, orgscan::check::lambda::CUSTOM_RUNTIME_CODE);
-    // Both pages read, nothing else: a customer-managed runtime costs no call (its lifecycle cannot be read).
+    // Both pages read, and the (empty) Web Function listing, nothing else: a customer-managed runtime costs no
+    // call (its lifecycle cannot be read).
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     let ops: Vec<(String, u64)> = factory.stats().snapshot().into_iter().map(|((s, o), c)| (format!("{s}:{o}"), c.calls)).collect();
-    assert_eq!(ops, [("Lambda:ListFunctions".to_owned(), 2)]);
+    assert_eq!(ops, [("Lambda:ListFunctions".to_owned(), 2), ("Lambda Web:ListWebFunctions".to_owned(), 1)]);
 }

@@ -19,6 +19,7 @@ mod http_faults;
 mod iam_enforced;
 mod image;
 mod lambda_runtimes;
+mod lambda_web;
 mod least_privilege;
 mod long_scans;
 mod mocks;

@@ -32,6 +32,13 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// A check context whose every call is answered by `rules` (nothing reaches a network), with SDK retries
 /// quick enough for throttling tests, and its factory (for the call statistics).
+/// `ListWebFunctions` answering an empty region.
+pub(crate) fn no_web_functions() -> Rule {
+    mock!(aws_sdk_lambdaweb::Client::list_web_functions).then_output(|| {
+        aws_sdk_lambdaweb::operation::list_web_functions::ListWebFunctionsOutput::builder().set_functions(Some(Vec::new())).build().unwrap()
+    })
+}
+
 pub(crate) fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientFactory) {
     let cfg = aws_types::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -47,6 +54,8 @@ pub(crate) fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientF
     for r in rules {
         mocks = mocks.with_rule(r);
     }
+    // The Lambda check also lists Web Functions: none here, unless a test's own rule (matched first) says so.
+    mocks = mocks.with_rule(&no_web_functions());
     let factory = ClientFactory::from_sdk_config(cfg).with_interceptor(mocks);
     let account: AccountId = ACCOUNT.parse().unwrap();
     let config = factory.account_config(&account, SharedCredentialsProvider::new(Moto::root_credentials()));

@@ -33,9 +33,10 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
     assert_eq!(coverage.len(), 3 * orgscan::check::ALL.len());
     assert!(coverage.iter().all(|c| c["status"] == "evaluated" && c["account_id"] == account.as_str()), "{coverage:?}");
     assert_eq!(report["errors"], Value::Array(vec![]));
-    // The image-packaged function is counted as not applicable, not reported.
+    // The image-packaged function is counted as not applicable, not reported; the two Web Functions are
+    // evaluated beside the four Event Functions.
     let lambda: Vec<_> = coverage.iter().filter(|c| c["check_id"] == "lambda-supported-runtime").collect();
-    assert!(lambda.iter().all(|c| c["detail"].as_str().unwrap().contains("4 resources evaluated, 1 not applicable")), "{lambda:?}");
+    assert!(lambda.iter().all(|c| c["detail"].as_str().unwrap().contains("6 resources evaluated, 1 not applicable")), "{lambda:?}");
 
     // Messages say what is wrong.
     let msg = |id: &str| {

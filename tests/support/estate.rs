@@ -115,6 +115,9 @@ pub struct Mix {
     pub kms: bool,
     /// Also the rare Lambda branches: an unknown runtime and an image-packaged function.
     pub lambda_edge_cases: bool,
+    /// Lambda Web Functions (served by the moto layer, scripts/moto_lambda_web.py): one on a supported and
+    /// one on a deprecated runtime.
+    pub web_functions: bool,
     /// GuardDuty: 0 = enabled detector, 1 = disabled detector, 2 = no detector.
     pub guardduty: u8,
 }
@@ -122,17 +125,17 @@ pub struct Mix {
 impl Mix {
     /// Every branch of every check.
     pub fn full(guardduty: u8) -> Self {
-        Self { opensearch: true, sagemaker: true, lambda: true, kms: true, lambda_edge_cases: true, guardduty }
+        Self { opensearch: true, sagemaker: true, lambda: true, kms: true, lambda_edge_cases: true, web_functions: true, guardduty }
     }
 
     /// Only GuardDuty: for tests about which accounts and regions are visited.
     pub fn guardduty_only(guardduty: u8) -> Self {
-        Self { opensearch: false, sagemaker: false, lambda: false, kms: false, lambda_edge_cases: false, guardduty }
+        Self { opensearch: false, sagemaker: false, lambda: false, kms: false, lambda_edge_cases: false, web_functions: false, guardduty }
     }
 
     /// A few resources per check: for large organizations.
     pub fn light(guardduty: u8) -> Self {
-        Self { opensearch: false, sagemaker: false, lambda: true, kms: true, lambda_edge_cases: false, guardduty }
+        Self { opensearch: false, sagemaker: false, lambda: true, kms: true, lambda_edge_cases: false, web_functions: false, guardduty }
     }
 }
 
@@ -260,6 +263,14 @@ pub async fn seed_region(
         }
     }
 
+    if mix.web_functions {
+        let web = aws_sdk_lambdaweb::Client::new(&cfg);
+        for (name, runtime, status) in WEB_FUNCTIONS {
+            let arn = seed_web_function(&web, name, runtime, role_arn).await?;
+            expect("lambda-supported-runtime", name, "AwsLambdaWebFunction", &arn, status);
+        }
+    }
+
     if mix.kms {
         let kms = aws_sdk_kms::Client::new(&cfg);
         for (name, status) in [("enabled", "PASS"), ("disabled", "PASS"), ("pending", "FAIL")] {
@@ -290,6 +301,32 @@ pub async fn seed_region(
         _ => expect("guardduty-enabled", account, "AwsAccount", &format!("arn:aws:iam::{account}:root"), "FAIL"),
     }
     Ok(out)
+}
+
+/// The Web Functions of `Mix::web_functions`: (name, runtime of the revision its endpoint serves, status).
+/// nodejs20.x was deprecated on 2026-04-30 (data/lambda-runtimes.toml); nodejs24.x is supported.
+pub const WEB_FUNCTIONS: [(&str, &str, &str); 2] = [("wf-current", "nodejs24.x", "PASS"), ("wf-deprecated", "nodejs20.x", "FAIL")];
+
+/// A Web Function with one revision on `runtime` and one endpoint (`LatestRevision` mode) that serves it,
+/// through the Lambda Web API; returns its ARN.
+pub async fn seed_web_function(web: &aws_sdk_lambdaweb::Client, name: &str, runtime: &str, role_arn: &str) -> Result<String, BoxError> {
+    use aws_sdk_lambdaweb::types::{AuthType, BuildConfig, CodeConfig, EndpointType, RuntimeConfig, S3Object, ServiceConfig};
+    let arn = web.create_web_function().function_name(name).send().await?.function_arn().to_owned();
+    let code = CodeConfig::builder().s3_object(S3Object::builder().bucket("orgscan-test-code").key(format!("{name}.zip")).build()?).build();
+    web.create_web_function_revision()
+        .function_name(name)
+        .build_config(BuildConfig::builder().code_config(code).runtime_config(RuntimeConfig::builder().runtime(runtime).build()?).build())
+        .service_config(ServiceConfig::builder().execution_role_arn(role_arn).build()?)
+        .send()
+        .await?;
+    web.create_web_function_endpoint()
+        .function_name(name)
+        .endpoint_name("default")
+        .endpoint_type(EndpointType::HomeRegion)
+        .auth_type(AuthType::IamAuth)
+        .send()
+        .await?;
+    Ok(arn)
 }
 
 /// Registers `account` as GuardDuty's delegated administrator in Organizations (called by the management
@@ -332,7 +369,7 @@ pub async fn seed_account(
 ) -> Result<Vec<Expected>, BoxError> {
     let needs_role = (0..regions.len()).any(|i| {
         let m = mix(i);
-        m.lambda || m.sagemaker
+        m.lambda || m.sagemaker || m.web_functions
     });
     let role = if needs_role { ensure_lambda_role(moto, creds).await? } else { String::new() };
     let mut all = Vec::new();

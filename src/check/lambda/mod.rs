@@ -4,6 +4,7 @@
 //! forces an upgrade. <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>
 
 pub mod runtimes;
+pub mod web;
 
 use std::collections::BTreeMap;
 
@@ -40,13 +41,24 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // declared with the others so the shipped policies grant it (Service Authorization Reference, "Actions
     // defined by AWS Lambda").
     // lambda:ListAliases only for functions with a published version on a worse runtime than $LATEST.
-    iam_actions: &["lambda:ListFunctions", "lambda:ListAliases", "lambda:ListTags"],
+    // Web Functions (web.rs): the Lambda Web API's reads, authorized under the same `lambda:` prefix with the
+    // operation's name (AWS Lambda Web API Reference; the managed policy AWSLambdaInvokeWebFunctionEndpointAccess
+    // grants `lambda:InvokeWebFunctionEndpoint` on `arn:aws:lambda:*:*:web-function/*/endpoint/*`).
+    iam_actions: &[
+        "lambda:ListFunctions",
+        "lambda:ListAliases",
+        "lambda:ListTags",
+        "lambda:ListWebFunctions",
+        "lambda:ListWebFunctionEndpoints",
+        "lambda:GetWebFunctionRevision",
+    ],
     security_hub_controls: &["Lambda.2"],
-    resource_types: &["AwsLambdaFunction"],
+    resource_types: &["AwsLambdaFunction", web::RESOURCE_TYPE],
     description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
         is deprecated it no longer receives security updates, yet functions on it keep serving invocations. \
         Functions packaged as container images are out of scope (their runtime is inside the image). The published \
         versions that aliases route to count too: upgrading $LATEST leaves an alias such as prod on its old runtime. \
+        Lambda Web Functions count too: the runtimes of the revisions their endpoints route to. \
         A runtime deprecated within --lambda-warn-days (default 90) is a WARNING.",
     remediation: "Move the function to a supported runtime of the same language (test the code on it first), \
         then update the function configuration.",
@@ -112,7 +124,7 @@ fn zip_runtime(v: &VersionInfo) -> Option<&str> {
 }
 
 /// "runtime python3.7, deprecated since 2023-12-04".
-fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable) -> String {
+pub(crate) fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable) -> String {
     match state {
         RuntimeState::Supported { until } => format!("runtime {runtime}, supported until {until}"),
         RuntimeState::Deprecating { on, days } => {
@@ -132,7 +144,7 @@ fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable) -> String 
     }
 }
 
-fn state_evidence(runtime: &str, state: RuntimeState) -> serde_json::Value {
+pub(crate) fn state_evidence(runtime: &str, state: RuntimeState) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     m.insert("runtime".into(), runtime.into());
     m.insert("runtime_status".into(), state.as_str().into());
@@ -406,8 +418,12 @@ pub fn unknown_runtimes<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> 
 fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, status: &str) -> BTreeMap<&'a str, usize> {
     let mut found: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
-        let versions = f.evidence.get("aliased_versions").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_object());
-        for m in std::iter::once(&f.evidence).chain(versions) {
+        // Aliased versions of a function; the served revisions of a Web Function, whose top level repeats the worst.
+        let served = f.evidence.get("served_revisions").and_then(|v| v.as_array());
+        let aliased = f.evidence.get("aliased_versions").and_then(|v| v.as_array());
+        let top = served.is_none().then_some(&f.evidence);
+        let versions = aliased.into_iter().chain(served).flatten().filter_map(|v| v.as_object());
+        for m in top.into_iter().chain(versions) {
             if let (Some(r), Some(s)) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str()))
                 && s == status
             {
@@ -424,6 +440,9 @@ const TAG_PARALLELISM: usize = 4;
 /// The tags of one function: `ListTags` (Resource = the function's ARN; a map, not paginated).
 /// <https://docs.aws.amazon.com/lambda/latest/api/API_ListTags.html>
 async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeError> {
+    if function.resource_type == web::RESOURCE_TYPE {
+        return web::read_tags(cx, &function).await;
+    }
     let out = {
         let _permit = cx.gate(Service::Lambda).permit().await;
         cx.clients.lambda().list_tags().resource(&function.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
@@ -438,7 +457,13 @@ fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
         let (table, today, warn_days) = (&cx.settings.lambda_runtimes, scan_date(cx.scan_time), cx.settings.lambda_warn_days);
         let (functions, unreadable) = collect(cx, table, today, warn_days).await?;
-        let evaluation = evaluate(&cx.target, &functions, table, today, warn_days)?.with_unreadable(INFO, &cx.target, unreadable);
+        let (web_functions, web_unreadable) = web::collect(cx).await?;
+        let mut evaluation = evaluate(&cx.target, &functions, table, today, warn_days)?.with_unreadable(INFO, &cx.target, unreadable);
+        let w = web::evaluate(&cx.target, &web_functions, table, today, warn_days)?.with_unreadable(INFO, &cx.target, web_unreadable);
+        evaluation.findings.extend(w.findings);
+        evaluation.not_applicable += w.not_applicable;
+        evaluation.not_evaluable.extend(w.not_evaluable);
+        evaluation.keys.uses.extend(w.keys.uses);
         with_fail_tags(cx, evaluation, TAG_PARALLELISM, |function| read_tags(cx, function)).await
     })
 }
