@@ -9,9 +9,10 @@
 //!
 //! Runs, per size N (members; the management account is scanned too):
 //! - `direct`: against moto as it is; its floor is moto's own CPU time during the scan (moto is one Python
-//!   process: the emulator, not orgscan, should be the bottleneck);
-//! - `latency`: through a proxy that adds a fixed delay to every request; its floor is the larger of the
-//!   critical path (the longest chain of dependent calls x the delay) and moto's busy time;
+//!   process: the emulator, not orgscan, should be the bottleneck), or the scanning account's STS and
+//!   Organizations budgets if they take longer (the roles assumed; the organization listing and OU tree);
+//! - `latency`: through a proxy that adds a fixed delay to every request; its floor is the largest of the
+//!   critical path (the longest chain of dependent calls x the delay), moto's busy time and those budgets;
 //! - `shallow`: `latency` with `--shallow` (the five verdicts without the follow-up reads: Lambda aliases,
 //!   KMS aliases, the GuardDuty administrator): what those reads add, in calls per account and in wall time
 //!   against the floor;
@@ -134,7 +135,14 @@ async fn run(
     let assumed = report.stats.api.iter().filter(|((_, op), _)| op == "AssumeRole").map(|(_, c)| c.calls).sum::<u64>();
     let sts = orgscan::check::rate(orgscan::model::Service::Sts);
     let sts_floor = assumed.saturating_sub(u64::from(sts.burst)) as f64 / f64::from(sts.per_second.max(1));
-    let floor = if proxy.is_some() { critical.max(moto_cpu).max(sts_floor) } else { moto_cpu.max(sts_floor) };
+    // So does its Organizations budget bound the organization's listing and OU tree (the run ends when the
+    // tree is joined into the report): at 1,000 accounts in 143 OUs that is ~294 calls at 5 a second.
+    let org = orgscan::check::rate(orgscan::model::Service::Organizations);
+    let org_name = orgscan::model::Service::Organizations.sdk_id();
+    let org_calls = report.stats.api.iter().filter(|((s, _), _)| *s == org_name).map(|(_, c)| c.calls).sum::<u64>();
+    let org_floor = org_calls.saturating_sub(u64::from(org.burst)) as f64 / f64::from(org.per_second.max(1));
+    let budgets = sts_floor.max(org_floor);
+    let floor = if proxy.is_some() { critical.max(moto_cpu).max(budgets) } else { moto_cpu.max(budgets) };
     Ok(RunResult {
         mode,
         n,
