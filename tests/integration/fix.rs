@@ -9,15 +9,14 @@
 //! which the resume test relies on); `CancelKeyDeletion` is accepted on a key in any state.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, create_org, seed_account};
-use crate::support::{orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
+use crate::support::hold::spawn;
+use crate::support::{aws_command, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
 const REGIONS: &str = "eu-west-1,us-east-1";
 
@@ -280,52 +279,14 @@ async fn a_run_stopped_by_sigterm_resumes_from_its_journal_without_repeating_a_c
     // The plan: CreateDetector, then the three keys. The second CancelKeyDeletion is held at the proxy until
     // the run has received SIGTERM (it says so on stderr), so the run is stopped in the middle of a change.
     let mut proxy = hold(&moto.endpoint, 2).await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgscan"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("ORGSCAN_") || k == "RUST_LOG") {
-        cmd.env_remove(k);
-    }
-    let mut child = cmd
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
-        .env("AWS_SESSION_TOKEN", creds.session_token().unwrap_or_default())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/orgscan-test-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/orgscan-test-credentials")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (mut out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let stdout_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.contains("SIGTERM received") {
-                let _ = seen_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let mut cmd = aws_command(env!("CARGO_BIN_EXE_orgscan"), &proxy.endpoint, &creds);
+    cmd.args(args);
+    let mut run = spawn(cmd);
     proxy.reached.recv().await.expect("the second CancelKeyDeletion reaches the proxy");
-    let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
-    assert!(kill.success());
-    seen_rx.recv().await.expect("the run acknowledges SIGTERM");
+    run.sigterm().await;
     proxy.release.notify_one();
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
-    let (out, err) = (stdout_reader.join().unwrap(), stderr_reader.join().unwrap());
-    assert_eq!(status.code(), Some(4), "stopped with FAILs left: {out}\n{err}");
+    let (code, out, err) = run.finish().await;
+    assert_eq!(code, Some(4), "stopped with FAILs left: {out}\n{err}");
     assert!(out.contains("Stopped before every change was made") && out.contains("to resume"), "{out}");
     let first = journal(&j);
     assert_eq!(applied(&first, "CreateDetector").len(), 1, "{first:#?}");

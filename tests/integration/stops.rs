@@ -6,9 +6,9 @@
 //! report naming the phase and what was not reached.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use aws_credential_types::Credentials;
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, create_org, seed_org};
+use crate::support::hold::spawn;
 use crate::support::{assert_valid, aws_command, tempdir};
 
 /// Which phase a request belongs to, from the service in its SigV4 credential scope
@@ -72,57 +73,6 @@ async fn proxy(upstream: &str, hold: Option<(Kind, usize)>) -> Proxy {
     })
     .await;
     Proxy { endpoint: p.endpoint, reached: p.reached, counts }
-}
-
-/// A running orgscan whose stderr is read line by line; `acked` completes when it says it received SIGTERM.
-struct Run {
-    child: Child,
-    acked: tokio::sync::mpsc::UnboundedReceiver<()>,
-    stderr: std::thread::JoinHandle<String>,
-    stdout: std::thread::JoinHandle<String>,
-}
-
-fn spawn(mut cmd: Command) -> Run {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let (mut out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let stdout = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let (tx, acked) = tokio::sync::mpsc::unbounded_channel();
-    let stderr = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.contains("SIGTERM received") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    Run { child, acked, stderr, stdout }
-}
-
-impl Run {
-    /// SIGTERM, then the acknowledgement, then the exit: (exit code, stdout, stderr). A run that does not end
-    /// within the test's own bound is a hang, reported as such.
-    async fn terminate(mut self) -> (Option<i32>, String, String) {
-        let kill = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(kill.success());
-        tokio::time::timeout(Duration::from_secs(60), self.acked.recv()).await.expect("SIGTERM acknowledged").expect("stderr open");
-        self.finish().await
-    }
-
-    async fn finish(mut self) -> (Option<i32>, String, String) {
-        let status = tokio::time::timeout(Duration::from_secs(120), tokio::task::spawn_blocking(move || self.child.wait()))
-            .await
-            .expect("the stopped run ends")
-            .unwrap()
-            .unwrap();
-        (status.code(), self.stdout.join().unwrap(), self.stderr.join().unwrap())
-    }
 }
 
 /// Every file in `dir` is whole: no temporary file left, each JSON or SARIF file parses.
@@ -275,14 +225,11 @@ async fn sigterm_in_every_phase_exits_3_or_4_with_whole_reports_that_name_what_w
         std::fs::create_dir(&out).unwrap();
         let mut cmd = aws_command(env!("CARGO_BIN_EXE_orgscan"), &moto.endpoint, creds);
         cmd.arg("merge").args(&parts).arg("--json").arg(out.join("r.json")).arg("--sarif").arg(out.join("r.sarif"));
-        let run = spawn(cmd);
+        let mut run = spawn(cmd);
         // Opening a FIFO for writing returns once the reader has opened it: merge is reading part `fifo_at`.
         let fifo_w = fifo.clone();
         let mut writer = tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(fifo_w).unwrap()).await.unwrap();
-        let pid = run.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let mut run = run;
-        tokio::time::timeout(Duration::from_secs(60), run.acked.recv()).await.expect("SIGTERM acknowledged").unwrap();
+        run.sigterm().await;
         writer.write_all(&std::fs::read(&held).unwrap()).unwrap();
         drop(writer);
         let (code, _, err) = run.finish().await;

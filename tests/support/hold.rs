@@ -1,9 +1,13 @@
 //! A loopback proxy in front of moto that can hold one request: every request is read whole (head and
 //! body), classified by the test, and either passed to moto as it is (moto closes each connection after its
 //! answer) or held: never answered (the run must stop with it in flight), or answered once the test
-//! releases it. `reached` receives one message each time a request is held.
+//! releases it. `reached` receives one message each time a request is held. [`spawn`] runs orgscan so that a
+//! test can stop it with SIGTERM while a request is held, and wait for it to say so.
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -74,4 +78,61 @@ pub async fn start(upstream: &str, decide: impl Fn(&str, &str) -> Verdict + Send
         }
     });
     HoldProxy { endpoint, reached }
+}
+
+/// A running orgscan whose stderr is read line by line; `acked` completes when it says it received SIGTERM.
+pub struct Run {
+    child: Child,
+    acked: tokio::sync::mpsc::UnboundedReceiver<()>,
+    stderr: std::thread::JoinHandle<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+pub fn spawn(mut cmd: Command) -> Run {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let (tx, acked) = tokio::sync::mpsc::unbounded_channel();
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains("SIGTERM received") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    Run { child, acked, stderr, stdout }
+}
+
+impl Run {
+    /// SIGTERM, then the acknowledgement, then the exit: (exit code, stdout, stderr). A run that does not end
+    /// within the test's own bound is a hang, reported as such.
+    pub async fn terminate(mut self) -> (Option<i32>, String, String) {
+        self.sigterm().await;
+        self.finish().await
+    }
+
+    /// SIGTERM, and the run's acknowledgement of it (on stderr).
+    pub async fn sigterm(&mut self) {
+        let kill = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        tokio::time::timeout(Duration::from_secs(60), self.acked.recv()).await.expect("SIGTERM acknowledged").expect("stderr open");
+    }
+
+    /// The exit: (exit code, stdout, stderr).
+    pub async fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = tokio::time::timeout(Duration::from_secs(120), tokio::task::spawn_blocking(move || self.child.wait()))
+            .await
+            .expect("the stopped run ends")
+            .unwrap()
+            .unwrap();
+        (status.code(), self.stdout.join().unwrap(), self.stderr.join().unwrap())
+    }
 }
