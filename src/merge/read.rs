@@ -133,11 +133,11 @@ pub fn load(path: &Path) -> Result<Part, String> {
     // A FIFO (or `<(...)`) cannot be read twice: it is read once, into memory.
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
-        let file = |_: &Path| serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"));
+        let file = || serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"));
         return parse(path, serde_json::from_str(&text), file).map_err(|e| format!("shard report '{shown}': {e}"));
     }
     let header = serde_json::from_reader(open()?);
-    let file = |_: &Path| open().and_then(|r| serde_json::from_reader(r).map_err(|e| format!("not a valid orgscan report: {e}")));
+    let file = || open().and_then(|r| serde_json::from_reader(r).map_err(|e| format!("not a valid orgscan report: {e}")));
     parse(path, header, file).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
@@ -168,13 +168,9 @@ struct Tool {
     version: Option<String>,
 }
 
-/// Parses `text`, freeing it as soon as the entries are read, and each entry once it is a finding: the peak
-/// memory of a merge is one file's reading on top of the merged report.
-fn parse(
-    path: &Path,
-    header: Result<Header, serde_json::Error>,
-    read_file: impl FnOnce(&Path) -> Result<File, String>,
-) -> Result<Part, String> {
+/// Checks the `header`, then reads the rest with `read_file` (each entry becomes a finding as it is parsed, see
+/// `findings_as_read`): the peak memory of a merge is the merged findings, not the files' text.
+fn parse(path: &Path, header: Result<Header, serde_json::Error>, read_file: impl FnOnce() -> Result<File, String>) -> Result<Part, String> {
     let header: Header = header.map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
     let tool = header.tool.unwrap_or(Tool { name: None, version: None });
     if tool.name.as_deref() != Some("orgscan") {
@@ -192,7 +188,7 @@ fn parse(
             "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
         ));
     }
-    let file = read_file(path)?;
+    let file = read_file()?;
     let shard = file.shard.ok_or("it has no shard section: it is not the report of a sharded scan (orgscan scan --shard INDEX/COUNT)")?;
     let info = shard_info(&shard)?;
 
