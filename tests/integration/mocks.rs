@@ -66,13 +66,18 @@ async fn an_account_whose_role_cannot_be_assumed_is_one_error_and_every_other_ac
     assert_eq!(report.errors.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scope_error() {
+/// A fresh moto account seeded in ca-central-1, its credentials, and the ids of its KMS keys pending deletion.
+async fn account_with_keys() -> (Moto, aws_credential_types::Credentials, Vec<String>) {
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     let expected = seed_account(&moto, &creds, &account, &["ca-central-1"], |_| Mix::light(0)).await.unwrap();
-    let keys: Vec<String> =
-        expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+    let keys = expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+    (moto, creds, keys)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_until_it_succeeds_and_past_max_attempts_is_a_scope_error() {
+    let (moto, creds, keys) = account_with_keys().await;
 
     // ListKeys is throttled twice, then answers with the real keys (DescribeKey goes to moto).
     let k = keys.clone();
@@ -270,11 +275,7 @@ async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listing_whose_pages_repeat_items_gives_one_finding_per_resource() {
-    let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    let expected = seed_account(&moto, &creds, &account, &["ca-central-1"], |_| Mix::light(0)).await.unwrap();
-    let keys: Vec<String> =
-        expected.iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").map(|e| e.resource_id.clone()).collect();
+    let (moto, creds, keys) = account_with_keys().await;
     assert!(keys.len() >= 2);
     // Two ListKeys pages, the second repeating every key of the first (DescribeKey goes to moto).
     let entries = |ks: &[String]| ks.iter().map(|id| KeyListEntry::builder().key_id(id).build()).collect::<Vec<_>>();
