@@ -5,7 +5,8 @@
 //! Environment: ORGSCAN_BENCH_SHARD_ACCOUNTS (members, default 1000; the management account is scanned
 //! too), ORGSCAN_BENCH_SHARDS (default 4), ORGSCAN_BENCH_DELAY_MS (the latency proxy's delay, default 50),
 //! ORGSCAN_BENCH_MERGE_FINDINGS (synthetic findings for the merge part, default 1000000; 0 skips it),
-//! ORGSCAN_BENCH_PARTS (`scan,merge`, default both).
+//! ORGSCAN_BENCH_PARTS (`scan,merge`, default both), ORGSCAN_BENCH_KEEP (a directory: the reports are written
+//! and kept there, to profile a merge by hand, e.g. with `heaptrack`; default a temporary directory).
 //!
 //! Part 1 (`scan`): an organization of N accounts in moto, each with a GuardDuty detector (enabled,
 //! disabled or none) in one region, scanned through the 50 ms latency proxy: wall time, peak RSS and API
@@ -97,14 +98,21 @@ fn main() -> Result<(), BoxError> {
     }
     let parts = std::env::var("ORGSCAN_BENCH_PARTS").unwrap_or_else(|_| "scan,merge".into());
     let shards = u32::try_from(env_num("ORGSCAN_BENCH_SHARDS", 4)).unwrap_or(4).max(1);
-    let dir = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let dir = match std::env::var_os("ORGSCAN_BENCH_KEEP") {
+        Some(keep) => {
+            std::fs::create_dir_all(&keep)?;
+            PathBuf::from(keep)
+        }
+        None => temp.path().to_owned(),
+    };
     if parts.contains("scan") {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        rt.block_on(scan_part(shards, dir.path()))?;
+        rt.block_on(scan_part(shards, &dir))?;
     }
     let findings = env_num("ORGSCAN_BENCH_MERGE_FINDINGS", 1_000_000) as usize;
     if parts.contains("merge") && findings > 0 {
-        merge_part(findings, shards, dir.path())?;
+        merge_part(findings, shards, &dir)?;
     }
     Ok(())
 }

@@ -244,11 +244,7 @@ pub async fn import_security_hub(outcome: &mut ScanOutcome, plan: &ScanPlan, fac
 /// A stop (Ctrl-C, SIGTERM; `stopped` says so) is honoured before each shard report: the reports not read are
 /// missing shards (their accounts unscanned, the result incomplete) and the report names them.
 pub fn run_merge(plan: &config::merge::MergePlan, stopped: &dyn Fn() -> bool) -> Result<ScanReport, String> {
-    let (parts, not_reached) = merge::read::load_until(&plan.reports, stopped)?;
-    if parts.is_empty() && !not_reached.is_empty() {
-        return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
-    }
-    let mut report = merge::merge(parts)?;
+    let (mut report, not_reached) = merge::merge_until(&plan.reports, stopped)?;
     if !not_reached.is_empty() {
         report.incomplete = true;
         report.stopped = Some(model::Stopped { phase: model::Phase::Merge, not_reached });

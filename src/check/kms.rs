@@ -220,7 +220,7 @@ async fn read_aliases(cx: &CheckContext, evaluation: &mut Evaluation) -> Result<
     for f in evaluation.findings.iter_mut().filter(|f| f.status == Status::Fail) {
         let mut names: Vec<&str> = aliases.iter().filter(|(_, k)| *k == f.resource.id).map(|(a, _)| a.as_str()).collect();
         names.sort_unstable();
-        f.evidence.insert("aliases".into(), names.into());
+        f.evidence.insert("aliases", names.into());
     }
     let pending: std::collections::HashSet<&str> =
         evaluation.findings.iter().filter(|f| f.status == Status::Fail).map(|f| f.resource.id.as_str()).collect();

@@ -259,7 +259,7 @@ where
     for (i, answer) in answers {
         let finding = &mut evaluation.findings[i];
         match answer {
-            Ok(tags) => finding.tags = tags,
+            Ok(tags) => finding.tags = tags.map(Box::new),
             Err(e) if !resource_level(&e) => return Err(e),
             // The resource's ARN and the AWS error: never a tag, never a credential.
             Err(e) => tracing::warn!(

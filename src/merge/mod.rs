@@ -24,18 +24,53 @@ pub const SHARD_MISSING: &str = "ShardMissing";
 
 /// Joins `parts` (at least one) into one report, or says why they do not belong together.
 pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
-    let mut parts = parts.into_iter();
-    let first = parts.next().ok_or("no shard report to merge")?;
-    let (count, digest) = (first.shard.shard.count, first.shard.digest.clone());
-    let mut seen: BTreeMap<u32, std::path::PathBuf> = BTreeMap::new();
-    let mut regions = BTreeSet::new();
-    // The organization-wide parts come from the first report; everything else is added part by part, the
-    // first included (moved, never copied: a part may hold hundreds of thousands of findings).
-    let mut out = ScanReport::new(first.report.subject.clone(), first.report.checks.clone());
-    (out.started_at, out.finished_at) = (first.report.started_at, first.report.finished_at);
-    let info = first.shard.clone();
-    out.findings.reserve_exact(first.report.findings.len() + parts.as_slice().iter().map(|p| p.report.findings.len()).sum::<usize>());
-    for p in std::iter::once(first).chain(parts) {
+    let mut merged = Merged::default();
+    for p in parts {
+        merged.add(p)?;
+    }
+    merged.finish()
+}
+
+/// Reads the shard reports at `paths` one after another and joins each into the merged report as soon as it
+/// is read, until `stopped` says so (Ctrl-C, SIGTERM): the merged report, and each report not read, in words.
+/// One part's findings are moved into the merged report before the next part is read, so a merge holds each
+/// finding once (issue 26). A stop before the first report is an error: nothing was merged.
+pub fn merge_until(paths: &[std::path::PathBuf], stopped: &dyn Fn() -> bool) -> Result<(ScanReport, Vec<String>), String> {
+    let (mut merged, mut not_reached) = (Merged::default(), Vec::new());
+    for p in paths {
+        if stopped() {
+            not_reached.push(format!("shard report {}", p.display()));
+        } else {
+            // The findings merged so far are handed to the reader, which appends this part's to them.
+            let so_far = merged.first.as_mut().map(|(out, _)| std::mem::take(&mut out.findings)).unwrap_or_default();
+            merged.add(read::load(p, so_far)?)?;
+        }
+    }
+    if merged.first.is_none() && !not_reached.is_empty() {
+        return Err("stopped before the first shard report was read: nothing was merged and no report was written".into());
+    }
+    Ok((merged.finish()?, not_reached))
+}
+
+/// The merge so far: the report of the parts added, and what the next part must agree with.
+#[derive(Default)]
+struct Merged {
+    /// The merged report and the first part's shard section (the organization-wide parts every part shares).
+    first: Option<(ScanReport, crate::model::ShardInfo)>,
+    seen: BTreeMap<u32, std::path::PathBuf>,
+    regions: BTreeSet<crate::model::Region>,
+}
+
+impl Merged {
+    /// Checks that part `p` belongs with the parts added before it, and adds it. The organization-wide parts
+    /// come from the first part; everything else is added part by part, the first included (moved, never
+    /// copied: a part may hold hundreds of thousands of findings).
+    fn add(&mut self, mut p: Part) -> Result<(), String> {
+        let (out, info) = self.first.get_or_insert_with(|| {
+            let mut out = ScanReport::new(p.report.subject.clone(), p.report.checks.clone());
+            (out.started_at, out.finished_at) = (p.report.started_at, p.report.finished_at);
+            (out, p.shard.clone())
+        });
         let shown = p.path.display().to_string();
         let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
             format!(
@@ -43,39 +78,49 @@ pub fn merge(parts: Vec<Part>) -> Result<ScanReport, String> {
             )
         };
         let s = &p.shard;
-        if s.shard.count != count {
-            return Err(differs("shard count", &count, &s.shard.count));
+        if s.shard.count != info.shard.count {
+            return Err(differs("shard count", &info.shard.count, &s.shard.count));
         }
-        if s.digest != digest {
-            return Err(differs("account selection (digest)", &digest, &s.digest));
+        if s.digest != info.digest {
+            return Err(differs("account selection (digest)", &info.digest, &s.digest));
         }
         if p.report.subject != out.subject {
             return Err(differs("organization and caller", &out.subject, &p.report.subject));
         }
         let ids = |r: &ScanReport| r.checks.iter().map(|c| c.id).collect::<Vec<_>>();
-        if ids(&p.report) != ids(&out) {
-            return Err(differs("checks", &ids(&out), &ids(&p.report)));
+        if ids(&p.report) != ids(out) {
+            return Err(differs("checks", &ids(out), &ids(&p.report)));
         }
         if s.partial != info.partial {
             return Err(differs("selection (checks, regions, OUs)", &info.partial, &s.partial));
         }
-        if let Some(earlier) = seen.insert(s.shard.index, p.path.clone()) {
+        if let Some(earlier) = self.seen.insert(s.shard.index, p.path.clone()) {
             return Err(format!("shard {} is given twice: '{}' and '{shown}'", s.shard, earlier.display()));
         }
+        let own = p.report.findings.get_mut(p.first..).unwrap_or_default();
+        if !own.is_sorted_by(|a, b| a.sort_key() <= b.sort_key()) {
+            crate::model::report::sort_findings(own);
+        }
         belongs(&p)?;
-        add(&mut out, p.report);
-        regions.extend(p.regions);
+        add(out, p.report);
+        self.regions.extend(p.regions);
+        Ok(())
     }
-    out.stats.regions = regions.len();
-    for index in (0..count).filter(|i| !seen.contains_key(i)) {
-        missing(&mut out, &info, index);
+
+    /// The merged report: the accounts of the shards not added recorded as not scanned, everything sorted.
+    fn finish(self) -> Result<ScanReport, String> {
+        let (mut out, info) = self.first.ok_or("no shard report to merge")?;
+        out.stats.regions = self.regions.len();
+        for index in (0..info.shard.count).filter(|i| !self.seen.contains_key(i)) {
+            missing(&mut out, &info, index);
+        }
+        out.notes.sort();
+        out.notes.dedup();
+        out.partial = info.partial;
+        out.shard = None;
+        out.sort();
+        Ok(out)
     }
-    out.notes.sort();
-    out.notes.dedup();
-    out.partial = info.partial;
-    out.shard = None;
-    out.sort();
-    Ok(out)
 }
 
 /// Whether every entry of part `p` (finding, coverage, error, resource not evaluable, note, Security Hub
@@ -101,7 +146,7 @@ fn belongs(p: &Part) -> Result<(), String> {
         )
     };
     let import = r.stats.security_hub.as_ref();
-    let accounts = (r.findings.iter().map(|f| ("a finding", &f.target.account)))
+    let accounts = (p.own_findings().iter().map(|f| ("a finding", &f.target.account)))
         .chain(r.coverage.iter().map(|c| ("coverage", &c.account)))
         .chain(r.errors.iter().map(|e| ("an error", &e.account)))
         .chain(r.not_evaluable.iter().map(|n| ("a resource not evaluable", &n.target.account)))
@@ -114,29 +159,39 @@ fn belongs(p: &Part) -> Result<(), String> {
         }
     }
     // Every finding was just held to its part's own accounts, and the shards' accounts are disjoint: a finding
-    // can only be repeated within one part, so the fingerprints seen are a part's, never the whole merge's.
-    let mut fingerprints = std::collections::HashSet::with_capacity(r.findings.len());
-    for f in &r.findings {
-        let fp = f.fingerprint();
-        if fingerprints.contains(&fp) {
-            return Err(format!(
-                "shard report '{shown}' holds finding {fp} ({} {} in {}) a second time: every finding belongs to one shard, once; \
-                 merge the reports as the shards wrote them",
-                f.check.id,
-                crate::model::terminal::safe(&f.resource.id),
-                f.target,
-            ));
-        }
-        fingerprints.insert(fp);
+    // can only be repeated within one part. The part is sorted by check, account, region and resource id
+    // (which make the fingerprint, the partition being the region's), so a repeat is next to its first.
+    if let Some(w) = p.own_findings().windows(2).find(|w| same_resource(&w[0], &w[1])) {
+        let f = &w[1];
+        return Err(format!(
+            "shard report '{shown}' holds finding {} ({} {} in {}) a second time: every finding belongs to one shard, once; \
+             merge the reports as the shards wrote them",
+            f.fingerprint(),
+            f.check.id,
+            crate::model::terminal::safe(&f.resource.id),
+            f.target,
+        ));
     }
     Ok(())
 }
 
-/// Adds one shard's report to the merged one.
-fn add(out: &mut ScanReport, r: ScanReport) {
+/// Whether two findings have one fingerprint: the same check, account, region and resource id.
+fn same_resource(a: &crate::model::Finding, b: &crate::model::Finding) -> bool {
+    a.check.id == b.check.id && a.target == b.target && a.resource.id == b.resource.id
+}
+
+/// Adds one shard's report to the merged one (its findings list starts with the merged findings when they
+/// were handed to the reader to append to).
+fn add(out: &mut ScanReport, mut r: ScanReport) {
     out.started_at = out.started_at.min(r.started_at);
     out.finished_at = out.finished_at.max(r.finished_at);
-    out.findings.extend(r.findings);
+    if out.findings.is_empty() {
+        // The part's list holds the merged findings before its own (handed to the reader), or there were none:
+        // it becomes the merged list, not copied into another.
+        out.findings = std::mem::take(&mut r.findings);
+    } else {
+        out.findings.append(&mut r.findings);
+    }
     out.coverage.extend(r.coverage);
     out.errors.extend(r.errors);
     out.not_evaluable.extend(r.not_evaluable);
@@ -228,7 +283,7 @@ mod tests {
                         status: CoverageStatus::Evaluated { resources: 1, not_applicable: 0, not_evaluable: 0 },
                     });
                 }
-                Part { path: format!("s{index}.json").into(), report, shard: info, regions: vec!["eu-west-1".parse().unwrap()] }
+                Part { path: format!("s{index}.json").into(), report, shard: info, regions: vec!["eu-west-1".parse().unwrap()], first: 0 }
             })
             .collect();
         (selection, parts)

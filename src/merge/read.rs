@@ -27,6 +27,21 @@ pub struct Part {
     pub shard: ShardInfo,
     /// The regions it visited.
     pub regions: Vec<Region>,
+    /// Where its own findings start in `report.findings`: the findings of the parts read before it come first
+    /// when they were given to [`load`] to append to (so that a merge holds one list, never two).
+    pub first: usize,
+}
+
+impl Part {
+    /// This part's own findings.
+    pub fn own_findings(&self) -> &[crate::model::Finding] {
+        self.report.findings.get(self.first..).unwrap_or_default()
+    }
+}
+
+std::thread_local! {
+    /// The list the findings of the report being read are appended to (see [`load`]): set for one read.
+    static APPEND_TO: std::cell::Cell<Vec<crate::model::Finding>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 #[derive(Deserialize)]
@@ -100,7 +115,8 @@ fn findings_as_read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<crate:
             f.write_str("an array of findings")
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            let mut out = APPEND_TO.take();
+            out.reserve(seq.size_hint().unwrap_or(0));
             while let Some(e) = seq.next_element::<Entry>()? {
                 let mut f = e.to_finding().map_err(serde::de::Error::custom)?;
                 f.triage = Default::default();
@@ -124,8 +140,18 @@ fn region(s: &Option<String>) -> Result<Option<Region>, String> {
     s.as_deref().map(str::parse).transpose()
 }
 
-/// Reads and validates the shard report at `path`.
-pub fn load(path: &Path) -> Result<Part, String> {
+/// Reads and validates the shard report at `path`. Its findings are appended to `findings` (those of the parts
+/// read before it, or an empty list), which becomes the part's `report.findings`; its own start at `first`.
+pub fn load(path: &Path, findings: Vec<crate::model::Finding>) -> Result<Part, String> {
+    let first = findings.len();
+    APPEND_TO.set(findings);
+    let part = read(path, first);
+    // A report refused before its findings were read leaves the list here: drop it, as the merge stops.
+    drop(APPEND_TO.take());
+    part
+}
+
+fn read(path: &Path, first: usize) -> Result<Part, String> {
     let shown = path.display();
     let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("cannot read shard report '{shown}': {e}"));
     // Streamed, never held: one pass reads the header, a second turns each entry into a finding as it is
@@ -134,25 +160,11 @@ pub fn load(path: &Path) -> Result<Part, String> {
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read shard report '{shown}': {e}"))?;
         let file = || serde_json::from_str(&text).map_err(|e| format!("not a valid orgscan report: {e}"));
-        return parse(path, serde_json::from_str(&text), file).map_err(|e| format!("shard report '{shown}': {e}"));
+        return parse(path, first, serde_json::from_str(&text), file).map_err(|e| format!("shard report '{shown}': {e}"));
     }
     let header = serde_json::from_reader(open()?);
     let file = || open().and_then(|r| serde_json::from_reader(r).map_err(|e| format!("not a valid orgscan report: {e}")));
-    parse(path, header, file).map_err(|e| format!("shard report '{shown}': {e}"))
-}
-
-/// Reads `paths` in order until `stopped` says so (Ctrl-C, SIGTERM): the parts read, and each report not
-/// read, in words.
-pub fn load_until(paths: &[PathBuf], stopped: &dyn Fn() -> bool) -> Result<(Vec<Part>, Vec<String>), String> {
-    let (mut parts, mut not_reached) = (Vec::new(), Vec::new());
-    for p in paths {
-        if stopped() {
-            not_reached.push(format!("shard report {}", p.display()));
-        } else {
-            parts.push(load(p)?);
-        }
-    }
-    Ok((parts, not_reached))
+    parse(path, first, header, file).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
 /// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
@@ -170,7 +182,12 @@ struct Tool {
 
 /// Checks the `header`, then reads the rest with `read_file` (each entry becomes a finding as it is parsed, see
 /// `findings_as_read`): the peak memory of a merge is the merged findings, not the files' text.
-fn parse(path: &Path, header: Result<Header, serde_json::Error>, read_file: impl FnOnce() -> Result<File, String>) -> Result<Part, String> {
+fn parse(
+    path: &Path,
+    first: usize,
+    header: Result<Header, serde_json::Error>,
+    read_file: impl FnOnce() -> Result<File, String>,
+) -> Result<Part, String> {
     let header: Header = header.map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
     let tool = header.tool.unwrap_or(Tool { name: None, version: None });
     if tool.name.as_deref() != Some("orgscan") {
@@ -209,11 +226,12 @@ fn parse(path: &Path, header: Result<Header, serde_json::Error>, read_file: impl
 
     let mut extra: HashMap<String, crate::report::json_shard::JsonFindingExtra> =
         shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
-    report.findings = file.findings;
+    let mut findings = file.findings;
+    let own = findings.get_mut(first..).unwrap_or_default();
     if !extra.is_empty() {
-        for f in &mut report.findings {
+        for f in own.iter_mut() {
             if let Some(x) = extra.remove(&f.fingerprint()) {
-                (f.details, f.tags) = (x.details, x.tags);
+                (f.details, f.tags) = (x.details, x.tags.map(Box::new));
             }
         }
     }
@@ -260,7 +278,10 @@ fn parse(path: &Path, header: Result<Header, serde_json::Error>, read_file: impl
     s.regions = regions.len();
     s.security_hub = file.security_hub.map(super::import::JsonSecurityHub::into_report).transpose()?;
     report.sort();
-    Ok(Part { path: path.to_owned(), report, shard: info, regions })
+    // Its own findings in order (those of earlier parts are already).
+    crate::model::report::sort_findings(findings.get_mut(first..).unwrap_or_default());
+    report.findings = findings;
+    Ok(Part { path: path.to_owned(), report, shard: info, regions, first })
 }
 
 fn shard_info(s: &JsonShard) -> Result<ShardInfo, String> {

@@ -3,6 +3,7 @@
 
 pub mod check_info;
 pub mod error;
+pub mod evidence;
 pub mod finding;
 pub mod history;
 pub mod import;
@@ -19,6 +20,7 @@ pub mod verdict;
 
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
+pub use evidence::Evidence;
 pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Status};
 pub use history::{Fixed, History, RuleUse, Stale, Suppressions};
 pub use keys::{KeyAlias, KeyRefs, KeyUse};

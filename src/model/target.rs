@@ -8,14 +8,27 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-/// A 12-digit AWS account id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct AccountId(String);
+/// A 12-digit AWS account id, held inline (its twelve ASCII digits): every finding, coverage entry and
+/// error names one, and a merge may hold a million of them (issue 26). Ordered and hashed as its text.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId([u8; 12]);
 
 impl AccountId {
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only `from_str` builds one, from twelve ASCII digits: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AccountId").field(&self.as_str()).finish()
+    }
+}
+
+impl Serialize for AccountId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -23,17 +36,16 @@ impl FromStr for AccountId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(format!("invalid account id '{s}': expected exactly 12 digits, e.g. 123456789012"))
+        match <[u8; 12]>::try_from(s.as_bytes()) {
+            Ok(digits) if digits.iter().all(u8::is_ascii_digit) => Ok(Self(digits)),
+            _ => Err(format!("invalid account id '{s}': expected exactly 12 digits, e.g. 123456789012")),
         }
     }
 }
 
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -172,15 +184,16 @@ pub static KNOWN_REGIONS: &[KnownRegion] = regions![
     "eusc-de-east-1" AwsEusc false,
 ];
 
-/// An AWS region name such as `eu-west-1`.
+/// An AWS region name such as `eu-west-1`. A region this build knows borrows its static name, so the
+/// millions of findings a merge may hold do not each allocate it (issue 26); a newer region owns its name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct Region(String);
+pub struct Region(std::borrow::Cow<'static, str>);
 
 impl Region {
     /// For names fixed in the program (never user input).
     pub(crate) fn from_static_unchecked(name: &'static str) -> Self {
-        Self(name.to_owned())
+        Self(std::borrow::Cow::Borrowed(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -243,8 +256,10 @@ impl FromStr for Region {
                 UNSUPPORTED_PARTITIONS.join(", ")
             ));
         }
-        if region_syntax_ok(s) {
-            Ok(Self(s.to_owned()))
+        if let Some(known) = KNOWN_REGIONS.iter().find(|r| r.name == s) {
+            Ok(Self(std::borrow::Cow::Borrowed(known.name)))
+        } else if region_syntax_ok(s) {
+            Ok(Self(std::borrow::Cow::Owned(s.to_owned())))
         } else {
             let known: Vec<&str> = KNOWN_REGIONS.iter().map(|r| r.name).collect();
             Err(format!("invalid region '{s}': expected a region name such as eu-west-1; known regions: {}", known.join(", ")))

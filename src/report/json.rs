@@ -95,7 +95,7 @@ pub struct JsonFinding<'a> {
     pub title: &'static str,
     pub message: &'a str,
     pub fingerprint: String,
-    pub evidence: &'a serde_json::Map<String, serde_json::Value>,
+    pub evidence: &'a crate::model::Evidence,
     /// `new` or `unchanged` for a FAIL when the scan had a baseline; null otherwise.
     pub baseline_state: Option<&'static str>,
     /// When the resource's finding was first seen (with a baseline); null otherwise.

@@ -109,7 +109,7 @@ impl JsonShard {
                 .findings
                 .iter()
                 .filter(|f| f.details.is_some() || f.tags.is_some())
-                .map(|f| JsonFindingExtra { fingerprint: f.fingerprint(), details: f.details.clone(), tags: f.tags.clone() })
+                .map(|f| JsonFindingExtra { fingerprint: f.fingerprint(), details: f.details.clone(), tags: f.tags.as_deref().cloned() })
                 .collect(),
         }
     }

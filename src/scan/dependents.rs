@@ -115,9 +115,9 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
             message.push_str(&format!(". Resources that may use it could not be read: {}", unread.join("; ")));
         }
         f.message = message;
-        f.evidence.insert("dependents".into(), related.iter().map(|r| r.arn.clone()).collect::<Vec<_>>().into());
+        f.evidence.insert("dependents", related.iter().map(|r| r.arn.clone()).collect::<Vec<_>>().into());
         if !unread.is_empty() {
-            f.evidence.insert("dependents_unread".into(), unread.into());
+            f.evidence.insert("dependents_unread", unread.into());
         }
         f.related = related;
     }

@@ -137,7 +137,7 @@ async fn kms_reads_the_tags_of_failing_keys_only_and_pages_through_them() {
     let e = orgscan::check::kms::CHECK.run(&cx).await.unwrap();
     let pending = by_id(&e, "k-pending");
     assert_eq!(pending.status, Status::Fail);
-    assert_eq!(pending.tags, Some(tags(&[("env", "sandbox"), ("owner", "team-a")])));
+    assert_eq!(pending.tags.as_deref(), Some(&tags(&[("env", "sandbox"), ("owner", "team-a")])));
     let enabled = by_id(&e, "k-enabled");
     assert_eq!((enabled.status, &enabled.tags), (Status::Pass, &None), "a PASS has no tags read");
     assert_eq!((first.num_calls(), second.num_calls(), other.num_calls()), (1, 1, 0));
@@ -228,7 +228,7 @@ async fn lambda_reads_the_tags_of_failing_functions_only_by_their_arn() {
 
     let e = orgscan::check::lambda::CHECK.run(&cx).await.unwrap();
     let old = by_id(&e, "fn-old");
-    assert_eq!((old.status, &old.tags), (Status::Fail, &Some(tags(&[("env", "sandbox")]))));
+    assert_eq!((old.status, old.tags.as_deref()), (Status::Fail, Some(&tags(&[("env", "sandbox")]))));
     let new = by_id(&e, "fn-new");
     assert_eq!((new.status, &new.tags), (Status::Pass, &None));
     assert_eq!((of_old.num_calls(), others.num_calls()), (1, 0), "one call per FAIL, none for the PASS or the image");
@@ -346,30 +346,30 @@ async fn every_check_reads_the_tags_of_its_fails_from_moto() {
 
     let kms_check = "kms-key-not-pending-deletion";
     let pending = finding(&r, kms_check, &keys[0]);
-    assert_eq!((pending.status, &pending.tags), (Status::Fail, &Some(sandbox.clone())), "a key pending deletion with env=sandbox");
+    assert_eq!((pending.status, pending.tags.as_deref()), (Status::Fail, Some(&sandbox)), "a key pending deletion with env=sandbox");
     let enabled = finding(&r, kms_check, &keys[1]);
     assert_eq!((enabled.status, &enabled.tags), (Status::Pass, &None), "a PASS has no tags read, tagged or not");
     let untagged = finding(&r, kms_check, &keys[2]);
-    assert_eq!((untagged.status, &untagged.tags), (Status::Fail, &Some(BTreeMap::new())), "read, and empty: not None");
+    assert_eq!((untagged.status, untagged.tags.as_deref()), (Status::Fail, Some(&BTreeMap::new())), "read, and empty: not None");
     assert_eq!(api_calls(&r, "KMS", "ListResourceTags"), 2, "one call per failing key");
 
     let old = finding(&r, "lambda-supported-runtime", "fn-old");
-    assert_eq!((old.status, &old.tags), (Status::Fail, &Some(sandbox.clone())));
+    assert_eq!((old.status, old.tags.as_deref()), (Status::Fail, Some(&sandbox)));
     let new = finding(&r, "lambda-supported-runtime", "fn-new");
     assert_eq!((new.status, &new.tags), (Status::Pass, &None));
     assert_eq!(api_calls(&r, "Lambda", "ListTags"), 1);
 
     let domain = finding(&r, "opensearch-encryption-at-rest", "os-plain");
-    assert_eq!((domain.status, &domain.tags), (Status::Fail, &Some(sandbox.clone())));
+    assert_eq!((domain.status, domain.tags.as_deref()), (Status::Fail, Some(&sandbox)));
     assert_eq!(api_calls(&r, "OpenSearch", "ListTags"), 1);
 
     let notebook = finding(&r, "sagemaker-notebook-no-direct-internet", "nb-open");
-    assert_eq!((notebook.status, &notebook.tags), (Status::Fail, &Some(sandbox.clone())));
+    assert_eq!((notebook.status, notebook.tags.as_deref()), (Status::Fail, Some(&sandbox)));
     assert_eq!(api_calls(&r, "SageMaker", "ListTags"), 1);
 
     // GuardDuty's detector tags come with GetDetector: no call of their own.
     let disabled = finding(&r, "guardduty-enabled", &detector);
-    assert_eq!((disabled.status, &disabled.tags), (Status::Fail, &Some(sandbox)));
+    assert_eq!((disabled.status, disabled.tags.as_deref()), (Status::Fail, Some(&sandbox)));
     assert_eq!(api_calls(&r, "GuardDuty", "GetDetector"), 1);
 
     // The same account without tags asked for: no tag call at all, no tags.

@@ -421,10 +421,10 @@ fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, sta
         // Aliased versions of a function; the served revisions of a Web Function, whose top level repeats the worst.
         let served = f.evidence.get("served_revisions").and_then(|v| v.as_array());
         let aliased = f.evidence.get("aliased_versions").and_then(|v| v.as_array());
-        let top = served.is_none().then_some(&f.evidence);
-        let versions = aliased.into_iter().chain(served).flatten().filter_map(|v| v.as_object());
-        for m in top.into_iter().chain(versions) {
-            if let (Some(r), Some(s)) = (m.get("runtime").and_then(|r| r.as_str()), m.get("runtime_status").and_then(|s| s.as_str()))
+        let top = served.is_none().then(|| (f.evidence.get("runtime"), f.evidence.get("runtime_status")));
+        let versions = aliased.into_iter().chain(served).flatten().filter_map(|v| v.as_object()).map(|m| (m.get("runtime"), m.get("runtime_status")));
+        for (runtime, state) in top.into_iter().chain(versions) {
+            if let (Some(r), Some(s)) = (runtime.and_then(|r| r.as_str()), state.and_then(|s| s.as_str()))
                 && s == status
             {
                 *found.entry(r).or_default() += 1;

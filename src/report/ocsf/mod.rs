@@ -184,7 +184,7 @@ pub struct Organization<'a> {
 pub struct ResourceData<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<&'a crate::model::ResourceDetails>,
-    pub evidence: &'a serde_json::Map<String, serde_json::Value>,
+    pub evidence: &'a crate::model::Evidence,
 }
 
 /// `unmapped` in the JSON Lines output: orgscan's triage of the finding.
