@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "support/synthetic.rs"]
+#[path = "../tests/support/synthetic.rs"]
 mod synthetic;
 
 use synthetic::synthetic;

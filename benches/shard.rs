@@ -26,7 +26,7 @@ mod estate;
 mod moto;
 #[path = "support/proxy.rs"]
 mod proxy;
-#[path = "support/synthetic.rs"]
+#[path = "../tests/support/synthetic.rs"]
 mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use estate::{BoxError, Mix, Moto, create_grouped_org, seed_org};
 use moto::{env_num, start_moto};
-use orgscan::model::{Shard, ShardInfo};
+use orgscan::model::Shard;
 
 /// One orgscan process, timed by /usr/bin/time.
 struct Run {
@@ -231,7 +231,6 @@ fn merge_part(n: usize, shards: u32, dir: &Path) -> Result<(), BoxError> {
     let t = Instant::now();
     let mut report = synthetic::synthetic(n).map_err(|e| e.to_string())?;
     eprintln!("synthesized {n} findings in {:.1}s", t.elapsed().as_secs_f64());
-    let selection: Vec<_> = report.accounts.keys().cloned().collect();
     // Writing once, in process: the JSON report of the whole estate.
     let once = dir.join("once.json");
     let t = Instant::now();
@@ -239,22 +238,10 @@ fn merge_part(n: usize, shards: u32, dir: &Path) -> Result<(), BoxError> {
     let write_once = t.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&once)?.len();
     // The same findings as one 0/1 shard report, and as `shards` shard reports.
-    let write_shard = |report: &orgscan::model::ScanReport, shard: Shard, path: &Path| -> Result<(), BoxError> {
-        let mut r = report.clone();
-        r.findings.retain(|f| shard.owns(&f.target.account));
-        r.coverage.retain(|c| shard.owns(&c.account));
-        r.stats.accounts = selection.iter().filter(|a| shard.owns(a)).count();
-        r.shard = Some(ShardInfo::new(shard, selection.clone(), None));
-        orgscan::files::write_atomic(path, |w| orgscan::report::json::to_writer(&r, w))?;
-        Ok(())
-    };
-    report.stats.accounts = selection.len();
+    report.stats.accounts = report.accounts.len();
     let single = dir.join("single-0of1.json");
-    write_shard(&report, Shard { index: 0, count: 1 }, &single)?;
-    let parts: Vec<PathBuf> = (0..shards).map(|i| dir.join(format!("synthetic-{i}.json"))).collect();
-    for (i, p) in parts.iter().enumerate() {
-        write_shard(&report, Shard { index: i as u32, count: shards }, p)?;
-    }
+    synthetic::write_shard(&report, Shard { index: 0, count: 1 }, &single)?;
+    let parts = synthetic::shard_reports(&report, shards, dir)?;
     drop(report);
     let merge = |what: &str, inputs: &[PathBuf]| -> Result<Measured, BoxError> {
         let mut a = vec!["merge".to_owned()];

@@ -22,6 +22,7 @@ mod lambda_runtimes;
 mod lambda_web;
 mod least_privilege;
 mod long_scans;
+mod merge;
 mod mocks;
 mod notify;
 mod ocsf;

@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod estate;
 pub mod hold;
 pub mod realism;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,12 +1,13 @@
-//! Synthetic scan reports for the rendering and merge benchmarks: `n` findings over accounts of 400
-//! findings each, in four regions, a third of them FAILs, with account names and OU paths.
+//! Synthetic scan reports for the rendering and merge benchmarks and the merge's memory test: `n` findings
+//! over accounts of 400 findings each, in four regions, a third of them FAILs, with account names and OU
+//! paths; and the same report written as the reports of the shards of one sharded scan.
 
 #![allow(dead_code)]
 
 use orgscan::check;
 use orgscan::model::Finding;
 use orgscan::model::{AccountId, Region, Target};
-use orgscan::model::{AccountInfo, Coverage, CoverageStatus, ScanReport, Subject};
+use orgscan::model::{AccountInfo, Coverage, CoverageStatus, ScanReport, Shard, ShardInfo, Subject};
 
 pub fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     let regions = ["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"];
@@ -44,4 +45,32 @@ pub fn synthetic(n: usize) -> Result<ScanReport, Box<dyn std::error::Error>> {
     }
     report.sort();
     Ok(report)
+}
+
+/// Writes `report` as the JSON reports of `count` shards of one scan, in `dir` (`synthetic-<i>.json`, each
+/// with only its accounts' findings and coverage), and returns their paths.
+pub fn shard_reports(
+    report: &ScanReport,
+    count: u32,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut paths = Vec::new();
+    for index in 0..count {
+        let path = dir.join(format!("synthetic-{index}.json"));
+        write_shard(report, Shard::new(index, count, "synthetic")?, &path)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Writes the report of `shard` of `report` (its accounts' findings and coverage) to `path`.
+pub fn write_shard(report: &ScanReport, shard: Shard, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let selection: Vec<AccountId> = report.accounts.keys().cloned().collect();
+    let mut r = report.clone();
+    r.findings.retain(|f| shard.owns(&f.target.account));
+    r.coverage.retain(|c| shard.owns(&c.account));
+    r.stats.accounts = selection.iter().filter(|a| shard.owns(a)).count();
+    r.shard = Some(ShardInfo::new(shard, selection, None));
+    orgscan::files::write_atomic(path, |w| orgscan::report::json::to_writer(&r, w))?;
+    Ok(())
 }
