@@ -159,19 +159,22 @@ pub async fn run_scan_with_accounts(
     let accounts = scan::Accounts { ids: book, plans };
     let report = scanner.run(subject, accounts, &plan.regions, clock, &mut cancel, progress).await;
     let configs = configs.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let report = finish(plan, report, org, notes, &mut cancel).await;
+    let report = finish(plan, report, org, notes, &factory, &mut cancel).await;
     Ok(ScanOutcome { report, accounts: configs })
 }
 
 /// The scan's report completed: its stop (if any), the OU tree joined (or named as not reached when a stop
-/// ends the wait), the walk's errors and notes, the shard section, and triage.
+/// ends the wait), the walk's errors and notes, the shard section, and triage. The API calls and the duration
+/// are taken again once the tree is in: its listings may end after the last scope.
 async fn finish(
     plan: &ScanPlan,
     mut report: ScanReport,
     mut org: OrgStart,
     notes: Vec<Note>,
+    factory: &ClientFactory,
     mut cancel: impl Future<Output = ()> + Unpin,
 ) -> ScanReport {
+    let waited = std::time::Instant::now();
     report.stopped = report.incomplete.then(|| model::Stopped { phase: model::Phase::Scan, not_reached: report.interrupted_accounts() });
     if report.incomplete {
         // Stopped: the cancel future has completed (and must not be polled again); the tree is not waited for.
@@ -190,6 +193,10 @@ async fn finish(
             report.stopped = Some(model::Stopped { phase: model::Phase::Walk, not_reached });
         }
     }
+    // Every call of the run counts, the tree's made after the last scope included, and so does the wait.
+    report.stats.api = factory.stats().snapshot();
+    report.stats.duration_ms = report.stats.duration_ms.saturating_add(waited.elapsed().as_millis().try_into().unwrap_or(u64::MAX));
+    report.finished_at = chrono::Utc::now();
     let selection = std::mem::take(&mut org.selection);
     report.accounts = org.infos;
     // An organization entry that could not be taken is an error of the scan, never silently dropped.

@@ -153,6 +153,10 @@ async fn the_scan_starts_before_the_ou_tree_is_read_and_the_tree_still_names_eve
         assert_eq!(info.ou_path.as_deref(), Some(format!("Root/{}", names[ou.as_str()]).as_str()), "{account}");
         assert_eq!(info.ous, vec![ou.clone()], "{account}");
     }
+    // The report counts every call of the run, the tree's made after the last scope included.
+    let listed = report.stats.api.get(&("Organizations".to_owned(), "ListAccountsForParent".to_owned())).map(|c| c.calls);
+    assert_eq!(listed, Some(25), "{:?}", report.stats.api);
+    assert_eq!(report.stats.api_calls(), order.len() as u64, "every request made is counted: {order:?}");
     let walk = report.stats.walk_ms.expect("the walk's share is measured");
     assert!(walk <= report.stats.duration_ms, "walk {walk} ms within the run's {} ms", report.stats.duration_ms);
     assert!(report.notes.iter().all(|n| !n.text.contains("OU")), "{:?}", report.notes);
