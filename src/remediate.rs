@@ -169,7 +169,7 @@ pub async fn run_fix(
     let factory = factory.with_home_region(home);
     let (findings, source, origin, mut incomplete) = fix_findings(plan, &factory, &stop).await?;
     let today = chrono::Utc::now().date_naive();
-    let items = fix::plan::build(&findings, &plan.filter, plan.options, &plan.base.settings.lambda_runtimes, today);
+    let items = fix::plan::build(&findings, &plan.filter, plan.options, &plan.base.settings, today);
     let foreign: Vec<String> =
         items.iter().filter(|i| i.finding.target.partition != caller.partition).map(|i| i.finding.target.region.to_string()).collect();
     if let Some(r) = foreign.first() {
@@ -308,8 +308,14 @@ async fn rescan(
     outcome.rescan = Some(report);
 }
 
-/// The rescan's word on `f`: its own fingerprint, or (GuardDuty, whose region-level FAIL becomes a finding of
-/// the new detector) the region's one finding of the check.
+/// Whether the check of `f` declares that the rescan reports its fixed resource under another id (a
+/// region-level FAIL that becomes the new resource's finding).
+fn by_scope(f: &model::Finding) -> bool {
+    check::by_id(f.check.id).and_then(|c| c.changes).is_some_and(|c| c.rescan_by_scope)
+}
+
+/// The rescan's word on `f`: its own fingerprint, or (a check whose changes declare `rescan_by_scope`, as
+/// GuardDuty's region-level FAIL becomes a finding of the new detector) the scope's one finding of the check.
 fn after_fix(report: &ScanReport, f: &model::Finding) -> AfterFix {
     let fp = f.fingerprint();
     if let Some(n) = report.not_evaluable.iter().find(|n| n.fingerprint() == fp) {
@@ -320,7 +326,7 @@ fn after_fix(report: &ScanReport, f: &model::Finding) -> AfterFix {
         .findings
         .iter()
         .find(|g| g.fingerprint() == fp)
-        .or_else(|| (f.check.id == check::guardduty::INFO.id).then(|| report.findings.iter().find(same_scope)).flatten());
+        .or_else(|| by_scope(f).then(|| report.findings.iter().find(same_scope)).flatten());
     match found.map(|g| g.status) {
         Some(model::Status::Pass) => AfterFix::Pass,
         Some(model::Status::Fail) => AfterFix::Fail,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
 
+use super::remedy::{Changes, OnlyAfter, PlanInput, Probe, Remedy, Step, Verdict, elsewhere, gone, in_scope, notes};
 use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::aws::limits::Gate;
 use crate::model::{AsffDetails, CheckInfo, Finding, KeyAlias, Rate, Resource, ScopeError, Service, Severity, Status, Target};
@@ -231,7 +232,83 @@ async fn read_aliases(cx: &CheckContext, evaluation: &mut Evaluation) -> Result<
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy, changes: Some(&CHANGES) };
+
+/// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
+/// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).
+pub const CANCEL_KEY_DELETION: Step = Step::new(Service::Kms, "CancelKeyDeletion");
+
+/// KMS `EnableKey` ("Sets the key state of a KMS key to enabled", KMS API Reference, EnableKey), only after
+/// orgscan cancelled the key's deletion (never a key someone disabled on purpose), and only with
+/// `--enable-keys`.
+pub const ENABLE_KEY: Step = Step {
+    only_after: Some(OnlyAfter {
+        operation: CANCEL_KEY_DELETION.operation,
+        why_not: "orgscan did not cancel this key's deletion, so it does not enable it",
+    }),
+    ..Step::new(Service::Kms, "EnableKey")
+};
+
+/// `orgscan fix` cancels the deletion (the key is then Disabled), and enables the key with `--enable-keys`.
+static CHANGES: Changes = Changes {
+    steps: &[CANCEL_KEY_DELETION, ENABLE_KEY],
+    iam_actions: &["kms:CancelKeyDeletion", "kms:DescribeKey", "kms:EnableKey"],
+    implied_iam_actions: &[],
+    probe,
+    call,
+    rescan_by_scope: false,
+};
+
+fn remedy(_: &Finding, input: &PlanInput<'_>) -> Remedy {
+    let mut steps = vec![CANCEL_KEY_DELETION];
+    let mut text =
+        vec!["after CancelKeyDeletion a key is Disabled, not usable: what is encrypted under it stays unreadable until it is enabled"];
+    if input.options.enable_keys {
+        steps.push(ENABLE_KEY);
+    } else {
+        text.push(
+            "without --enable-keys the key stays Disabled; once you know it should be usable: aws kms enable-key --region REGION --key-id KEY_ID",
+        );
+    }
+    Remedy::Change { steps, notes: notes(&text) }
+}
+
+/// The key read again right before `step`.
+fn probe<'a>(cx: &'a CheckContext, finding: &'a Finding, step: Step) -> BoxFuture<'a, Result<Probe, ScopeError>> {
+    Box::pin(reread(cx, finding, step))
+}
+
+async fn reread(cx: &CheckContext, finding: &Finding, step: Step) -> Result<Probe, ScopeError> {
+    let Some(k) = describe_key(cx, &finding.resource.id).await? else {
+        return Ok(gone(finding, "the key no longer exists"));
+    };
+    let state = serde_json::json!({"key_state": k.state, "deletion_date": k.deletion_date.map(|d| d.to_rfc3339())});
+    if !in_scope(&k.arn, &finding.target) {
+        return Ok(Probe { state, verdict: elsewhere(&k.arn, finding), id: k.key_id, arn: k.arn });
+    }
+    let pending = PENDING_STATES.contains(&k.state.as_str());
+    let verdict = match (step == CANCEL_KEY_DELETION, k.state.as_str()) {
+        (true, _) if pending => Verdict::Due,
+        (true, s) => Verdict::Reached(format!("the key is {s}, no longer pending deletion")),
+        (_, "Disabled") => Verdict::Due,
+        (_, "Enabled") => Verdict::Reached("the key is Enabled already".into()),
+        (_, s) => Verdict::Blocked(format!("the key is {s}, not Disabled")),
+    };
+    // The key id KMS answered for the key it found in this account (its ARN is checked above).
+    Ok(Probe { state, verdict, id: k.key_id, arn: k.arn })
+}
+
+/// The call of `step` on the key as `read` just read it.
+fn call<'a>(cx: &'a CheckContext, _: &'a Finding, step: Step, read: &'a Probe) -> BoxFuture<'a, Result<(), ScopeError>> {
+    Box::pin(async move {
+        let (kms, id, op) = (cx.clients.kms(), read.id.as_str(), step.as_str());
+        if step == CANCEL_KEY_DELETION {
+            kms.cancel_key_deletion().key_id(id).send().await.map(drop).map_err(|e| ScopeError::from_sdk(op, &e))
+        } else {
+            kms.enable_key().key_id(id).send().await.map(drop).map_err(|e| ScopeError::from_sdk(op, &e))
+        }
+    })
+}
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

@@ -141,6 +141,11 @@ pub struct Check {
     /// What the check has to say about the scan as a whole once every scope ran (the report's notes), e.g.
     /// that its data is stale: [`no_notes`] for most.
     pub notes: fn(&CheckSettings, DateTime<Utc>, &[Finding]) -> Vec<String>,
+    /// What `orgscan fix` does with one of its FAILs: the calls, or the manual steps ([`remedy::no_fix`]:
+    /// the check's `remediation_cli`, by hand).
+    pub remedy: fn(&Finding, &PlanInput<'_>) -> Remedy,
+    /// The changes orgscan makes itself, when `remedy` names any steps.
+    pub changes: Option<&'static Changes>,
 }
 
 /// A check without notes of its own.
@@ -167,6 +172,10 @@ macro_rules! registry {
     };
 }
 
+pub mod remedy;
+
+pub use self::remedy::{Changes, EvidenceKey, PlanInput, Remedy, Step};
+
 // The registry: one line per check.
 registry! {
     opensearch,
@@ -178,6 +187,33 @@ registry! {
 
 pub fn ids() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|c| c.info().id)
+}
+
+/// The registered check of `id`.
+pub fn by_id(id: &str) -> Option<&'static Check> {
+    ALL.iter().copied().find(|c| c.info().id == id)
+}
+
+/// Every step a fix may make, in registry order.
+pub fn fix_steps() -> Vec<Step> {
+    ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.steps.iter().copied()).collect()
+}
+
+/// Every IAM action of the fixes' calls and of the reads before them, sorted: what the remediation role grants.
+pub fn fix_iam_actions() -> Vec<&'static str> {
+    sorted(ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.iam_actions.iter().copied()))
+}
+
+/// The actions the remediation role needs that orgscan does not call itself, sorted.
+pub fn fix_implied_iam_actions() -> Vec<&'static str> {
+    sorted(ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.implied_iam_actions.iter().copied()))
+}
+
+fn sorted(actions: impl Iterator<Item = &'static str>) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = actions.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Resolves user-given check ids; the error names the bad id and lists the valid ones.
@@ -288,10 +324,7 @@ pub fn rate(service: Service) -> Rate {
 
 /// Every IAM action the registered checks need, sorted: what the audit role must grant for them.
 pub fn iam_actions() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = ALL.iter().flat_map(|c| c.info().iam_actions.iter().copied()).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+    sorted(ALL.iter().flat_map(|c| c.info().iam_actions.iter().copied()))
 }
 
 #[cfg(test)]
@@ -334,6 +367,24 @@ mod tests {
                 assert!(a.starts_with(&format!("{}:", i.service.iam_prefix())), "{}: {a}", i.id);
             }
         }
+    }
+
+    #[test]
+    fn every_fix_declares_the_iam_actions_of_its_steps_and_reads_only_its_own_services() {
+        for c in ALL {
+            let Some(changes) = c.changes else { continue };
+            assert!(!changes.steps.is_empty(), "{}", c.info().id);
+            for step in changes.steps {
+                assert!(changes.iam_actions.contains(&step.iam_action().as_str()), "{}: {}", c.info().id, step.iam_action());
+                if let Some(after) = step.only_after {
+                    assert!(changes.steps.iter().any(|s| s.operation == after.operation), "{}: {after:?}", c.info().id);
+                }
+            }
+            for a in changes.iam_actions {
+                assert!(changes.steps.iter().any(|s| a.starts_with(&format!("{}:", s.service.iam_prefix()))), "{}: {a}", c.info().id);
+            }
+        }
+        assert_eq!(fix_steps().len(), ALL.iter().filter_map(|c| c.changes).map(|c| c.steps.len()).sum::<usize>());
     }
 
     #[test]

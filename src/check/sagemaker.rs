@@ -8,7 +8,8 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use super::remedy::{PlanInput, Remedy, replacement, sh};
+use super::{Check, EvidenceKey, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -59,6 +60,9 @@ impl AsffDetails for AwsSageMakerNotebookInstanceDetails {
     }
 }
 
+/// The notebook instance's subnet (null outside a VPC): the manual steps recreate it there.
+pub const SUBNET_ID: EvidenceKey = EvidenceKey::new("subnet_id");
+
 /// The fields of `DescribeNotebookInstance` this check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotebookInfo {
@@ -79,7 +83,7 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         let b = Finding::builder(INFO, target)
             .resource("AwsSageMakerNotebookInstance", &n.name, &n.arn)
             .evidence("direct_internet_access", access)
-            .evidence("subnet_id", n.subnet_id.clone())
+            .evidence(SUBNET_ID.name(), n.subnet_id.clone())
             .details(AwsSageMakerNotebookInstanceDetails {
                 notebook_instance_name: n.name.clone(),
                 direct_internet_access: Some(access.to_owned()),
@@ -168,7 +172,37 @@ async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy, changes: None };
+
+fn remedy(f: &Finding, _: &PlanInput<'_>) -> Remedy {
+    Remedy::Manual {
+        why: "a notebook instance's VPC and direct internet access cannot be changed: it must be recreated and its data moved, which orgscan never does".to_owned(),
+        commands: manual(f),
+    }
+}
+
+/// A notebook instance's network placement cannot be changed: it is recreated (article, 23).
+pub fn manual(f: &Finding) -> Vec<String> {
+    let (region, name) = (sh(f.target.region.as_str()), f.resource.id.as_str());
+    // Notebook instance names: up to 63 characters (SageMaker API Reference, CreateNotebookInstance).
+    let new = sh(&replacement(name, "-vpc", 63));
+    let subnet = SUBNET_ID.str(f).filter(|s| !s.is_empty()).map_or_else(|| "SUBNET_ID".to_owned(), sh);
+    let name = sh(name);
+    vec![
+        format!(
+            "aws sagemaker describe-notebook-instance --region {region} --notebook-instance-name {name} \
+             --query '[InstanceType, RoleArn, KmsKeyId, SecurityGroups]'"
+        ),
+        format!(
+            "aws sagemaker create-notebook-instance --region {region} --notebook-instance-name {new} --instance-type INSTANCE_TYPE \
+             --role-arn ROLE_ARN --kms-key-id KMS_KEY_ID --subnet-id {subnet} --security-group-ids SECURITY_GROUP_ID \
+             --direct-internet-access Disabled"
+        ),
+        format!("# give the VPC a NAT gateway if the notebook needs the internet; move the notebooks and data from {name} to {new}, then:"),
+        format!("aws sagemaker stop-notebook-instance --region {region} --notebook-instance-name {name}"),
+        format!("aws sagemaker delete-notebook-instance --region {region} --notebook-instance-name {name}"),
+    ]
+}
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
@@ -191,6 +225,15 @@ mod tests {
             subnet_id: subnet.map(str::to_owned),
             kms_key_id: None,
         }
+    }
+
+    /// The subnet the evaluation wrote is the one the manual steps recreate the notebook in.
+    #[test]
+    fn the_manual_steps_use_the_subnet_the_evaluation_wrote() {
+        let t = Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap());
+        let e = evaluate(&t, &[n("nb", Some("Enabled"), Some("subnet-9")), n("nb-out", Some("Disabled"), None)]).unwrap();
+        assert!(manual(&e.findings[0]).iter().any(|c| c.contains("--subnet-id subnet-9")), "{:?}", manual(&e.findings[0]));
+        assert!(manual(&e.findings[1]).iter().any(|c| c.contains("--subnet-id SUBNET_ID")), "{:?}", manual(&e.findings[1]));
     }
 
     #[test]

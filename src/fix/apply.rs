@@ -10,9 +10,10 @@ use serde_json::Value;
 
 use super::journal::{Entry, Journal, StepResult};
 use super::plan::{Item, Step};
-use super::steps::{self, Verdict};
+use super::steps;
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory};
+use crate::check::remedy::Verdict;
 use crate::check::{CheckContext, CheckSettings};
 use crate::model::{AccountId, Finding, ScopeError};
 
@@ -208,9 +209,12 @@ async fn apply_item(
                 return Ok(Outcome::Skipped(format!("{}: {why}", step.as_str())));
             }
         }
-        // A key is enabled only after orgscan cancelled its deletion: never one someone disabled on purpose.
-        if step == Step::EnableKey && !now.contains(&Step::CancelKeyDeletion) && !earlier.contains(&Step::CancelKeyDeletion) {
-            let why = "orgscan did not cancel this key's deletion, so it does not enable it".to_owned();
+        // A step made only after another of the same item (a key enabled only after orgscan cancelled its
+        // deletion: never one someone disabled on purpose).
+        if let Some(after) = step.only_after
+            && !now.iter().chain(&earlier).any(|s: &Step| s.operation == after.operation)
+        {
+            let why = after.why_not.to_owned();
             write(journal, rec.entry(step, StepResult::Skipped, Some(why.clone()), Some(&before.state), None))?;
             say(format!("{what}: {} skipped: {why}", step.as_str()));
             continue;

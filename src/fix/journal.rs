@@ -195,6 +195,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::kms::{CANCEL_KEY_DELETION, ENABLE_KEY};
 
     const PLAN: &str = "plan-a";
 
@@ -233,9 +234,9 @@ mod tests {
         let mut again = Journal::read(&path).unwrap();
         assert_eq!(again.entries.len(), 3);
         assert!(again.torn_tail);
-        assert!(again.done(PLAN, "a", Step::CancelKeyDeletion).is_some());
-        assert!(again.done(PLAN, "a", Step::EnableKey).is_none() && again.done(PLAN, "b", Step::CancelKeyDeletion).is_none());
-        assert!(again.unfinished(PLAN, "b", Step::CancelKeyDeletion) && !again.unfinished(PLAN, "a", Step::CancelKeyDeletion));
+        assert!(again.done(PLAN, "a", CANCEL_KEY_DELETION).is_some());
+        assert!(again.done(PLAN, "a", ENABLE_KEY).is_none() && again.done(PLAN, "b", CANCEL_KEY_DELETION).is_none());
+        assert!(again.unfinished(PLAN, "b", CANCEL_KEY_DELETION) && !again.unfinished(PLAN, "a", CANCEL_KEY_DELETION));
         again.record(entry("b", "CancelKeyDeletion", StepResult::Applied)).unwrap();
         let third = Journal::read(&path).unwrap();
         assert_eq!((third.entries.len(), third.torn_tail, third.applied(PLAN)), (4, false, (2, 0)));
@@ -251,10 +252,10 @@ mod tests {
         j.record(Entry { plan: None, ..entry("b", "CancelKeyDeletion", StepResult::Applied) }).unwrap();
         j.record(Entry { plan: Some("plan-b".into()), ..entry("c", "CancelKeyDeletion", StepResult::Started) }).unwrap();
         let j = Journal::read(&path).unwrap();
-        assert!(j.done(PLAN, "a", Step::CancelKeyDeletion).is_some(), "the same plan resumes");
-        assert!(j.done("plan-b", "a", Step::CancelKeyDeletion).is_none(), "another plan's step is history, not done");
-        assert!(j.done(PLAN, "b", Step::CancelKeyDeletion).is_none(), "an entry of no plan (an older journal) is never done");
-        assert!(j.unfinished("plan-b", "c", Step::CancelKeyDeletion) && !j.unfinished(PLAN, "c", Step::CancelKeyDeletion));
+        assert!(j.done(PLAN, "a", CANCEL_KEY_DELETION).is_some(), "the same plan resumes");
+        assert!(j.done("plan-b", "a", CANCEL_KEY_DELETION).is_none(), "another plan's step is history, not done");
+        assert!(j.done(PLAN, "b", CANCEL_KEY_DELETION).is_none(), "an entry of no plan (an older journal) is never done");
+        assert!(j.unfinished("plan-b", "c", CANCEL_KEY_DELETION) && !j.unfinished(PLAN, "c", CANCEL_KEY_DELETION));
         assert_eq!(j.applied(PLAN), (1, 1));
     }
 

@@ -6,14 +6,16 @@
 //! nothing changes without `--apply`. Applying ([`apply`]) reads each resource again right before changing
 //! it and skips it if it no longer fails, and appends every step to the [`journal`] as it happens, so an
 //! interrupted run resumes without repeating a change and every change can be audited. The wiring (the
-//! scan, the walk for the remediation role, the rescan of the touched scopes) is in `lib.rs`.
+//! scan, the walk for the remediation role, the rescan of the touched scopes) is in `remediate.rs`.
+//!
+//! What each FAIL becomes, the re-read and the call are its check's (`check::remedy`, declared in the
+//! check's own file or folder): this module runs the workflow through the registry and names no check.
 //!
 //! Layer: above `scan` and `triage` (it uses the checks to read resources again and the walker's
 //! credentials), beside the outputs; only the command line and the root import it.
 
 pub mod apply;
 pub mod journal;
-pub mod manual;
 pub mod plan;
 mod steps;
 pub mod trust;
@@ -22,26 +24,24 @@ pub use self::apply::{Applied, Outcome};
 pub use self::journal::{Entry, Journal};
 pub use self::plan::{Filter, Item, Options, Remedy, Step};
 
-/// Every IAM action of the changes and of the reads each change is preceded by, sorted: exactly what
-/// `deploy/remediation-role.yaml` grants (tests/integration/fix_iam.rs holds them to each other and to the
-/// calls a fix makes). The rescan after the changes runs with the read-only audit role.
-pub const IAM_ACTIONS: &[&str] = &[
-    "es:DescribeDomains",
-    "es:UpdateDomainConfig",
-    "guardduty:CreateDetector",
-    "guardduty:GetDetector",
-    "guardduty:ListDetectors",
-    "guardduty:UpdateDetector",
-    "kms:CancelKeyDeletion",
-    "kms:DescribeKey",
-    "kms:EnableKey",
-];
+/// Every IAM action of the changes and of the reads each change is preceded by, sorted, as the checks
+/// declare them (`check::Changes`): exactly what `deploy/remediation-role.yaml` grants
+/// (tests/integration/fix_iam.rs holds them to each other and to the calls a fix makes). The rescan after the
+/// changes runs with the read-only audit role.
+pub fn iam_actions() -> Vec<&'static str> {
+    crate::check::fix_iam_actions()
+}
 
-/// Actions the role needs that orgscan does not call itself: the first `CreateDetector` in an account makes
-/// GuardDuty create its service-linked role `AWSServiceRoleForAmazonGuardDuty` with the caller's permission
-/// (GuardDuty User Guide, "Service-linked role permissions for GuardDuty"). moto creates none, so only the
-/// template test holds this one.
-pub const IMPLIED_IAM_ACTIONS: &[&str] = &["iam:CreateServiceLinkedRole"];
+/// Actions the role needs that orgscan does not call itself (a service-linked role a service creates with
+/// the caller's permission on the first change), as the checks declare them.
+pub fn implied_iam_actions() -> Vec<&'static str> {
+    crate::check::fix_implied_iam_actions()
+}
+
+/// Every step a fix may make, as the checks declare them.
+pub fn steps() -> Vec<Step> {
+    crate::check::fix_steps()
+}
 
 /// The exit code of a fix, with the meanings of [`crate::model::exit`]: 0 nothing selected fails (after an
 /// apply: the rescan shows every selected FAIL passing); 1 selected FAILs remain (a dry run: there is

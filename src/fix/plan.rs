@@ -6,66 +6,11 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::manual;
-use crate::check::lambda::RuntimeTable;
-use crate::check::{guardduty, kms, lambda, opensearch, sagemaker};
+pub use crate::check::remedy::{Options, Remedy, Step};
+use crate::check::remedy::{PlanInput, no_fix};
+use crate::check::{self, CheckSettings};
 use crate::model::terminal::{safe, safe_lines};
-use crate::model::{AccountId, Finding, Region, Service, Status};
-
-/// One API call that changes a resource. Each is journaled on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    /// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
-    /// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).
-    CancelKeyDeletion,
-    /// KMS `EnableKey` ("Sets the key state of a KMS key to enabled", KMS API Reference, EnableKey), only
-    /// after orgscan cancelled the key's deletion, and only with `--enable-keys`.
-    EnableKey,
-    /// GuardDuty `CreateDetector` with `enable: true` ("To start using GuardDuty, you must create a detector
-    /// in each Region where you enable the service. You can have only one detector per account per
-    /// Region", GuardDuty API Reference, CreateDetector).
-    CreateDetector,
-    /// GuardDuty `UpdateDetector` with `enable: true` (GuardDuty API Reference, UpdateDetector).
-    UpdateDetector,
-    /// OpenSearch `UpdateDomainConfig` with `EncryptionAtRestOptions.Enabled=true` ("Can only be used when
-    /// creating a new domain or enabling encryption at rest for the first time on an existing domain",
-    /// OpenSearch Service API Reference, EncryptionAtRestOptions). It starts a blue/green deployment
-    /// (Developer Guide, "Making configuration changes": "Enabling encryption of data at rest").
-    UpdateDomainConfig,
-}
-
-impl Step {
-    pub const ALL: [Step; 5] =
-        [Step::CancelKeyDeletion, Step::EnableKey, Step::CreateDetector, Step::UpdateDetector, Step::UpdateDomainConfig];
-
-    /// The API operation, as the journal and the plan name it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::CancelKeyDeletion => "CancelKeyDeletion",
-            Step::EnableKey => "EnableKey",
-            Step::CreateDetector => "CreateDetector",
-            Step::UpdateDetector => "UpdateDetector",
-            Step::UpdateDomainConfig => "UpdateDomainConfig",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
-    pub fn service(self) -> Service {
-        match self {
-            Step::CancelKeyDeletion | Step::EnableKey => Service::Kms,
-            Step::CreateDetector | Step::UpdateDetector => Service::GuardDuty,
-            Step::UpdateDomainConfig => Service::OpenSearch,
-        }
-    }
-
-    /// The IAM action of the call (see [`super::IAM_ACTIONS`]).
-    pub fn iam_action(self) -> String {
-        format!("{}:{}", self.service().iam_prefix(), self.as_str())
-    }
-}
+use crate::model::{AccountId, Finding, Region, Status};
 
 /// `--checks`, `--accounts`, `--regions` and `--only`: a FAIL is kept when it matches every one given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,22 +45,6 @@ impl Filter {
     }
 }
 
-/// `--enable-keys` and `--allow-blue-green`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    pub enable_keys: bool,
-    pub allow_blue_green: bool,
-}
-
-/// What becomes of one FAIL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Remedy {
-    /// orgscan makes these calls, in this order, each after reading the resource again.
-    Change { steps: Vec<Step>, notes: Vec<String> },
-    /// Never automatic: why, and the commands to run by hand.
-    Manual { why: String, commands: Vec<String> },
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub finding: Finding,
@@ -133,74 +62,21 @@ impl Item {
 
 /// The items of the FAILs among `findings` that `filter` keeps, one per fingerprint, in report order
 /// (check, account, region, resource).
-pub fn build(findings: &[Finding], filter: &Filter, options: Options, table: &RuntimeTable, today: NaiveDate) -> Vec<Item> {
+pub fn build(findings: &[Finding], filter: &Filter, options: Options, settings: &CheckSettings, today: NaiveDate) -> Vec<Item> {
+    let input = PlanInput { options, settings, today };
     let mut seen = BTreeSet::new();
     let mut kept: Vec<&Finding> =
         findings.iter().filter(|f| f.status == Status::Fail && filter.keeps(f) && seen.insert(f.fingerprint())).collect();
     kept.sort_by(|a, b| (&a.target.account, &a.target.region, a.sort_key()).cmp(&(&b.target.account, &b.target.region, b.sort_key())));
-    kept.into_iter().map(|f| Item { finding: f.clone(), remedy: remedy(f, options, table, today) }).collect()
+    kept.into_iter().map(|f| Item { finding: f.clone(), remedy: remedy(f, &input) }).collect()
 }
 
-fn remedy(f: &Finding, options: Options, table: &RuntimeTable, today: NaiveDate) -> Remedy {
-    let id = f.check.id;
-    let notes = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    if id == kms::INFO.id {
-        let mut steps = vec![Step::CancelKeyDeletion];
-        let mut text =
-            vec!["after CancelKeyDeletion a key is Disabled, not usable: what is encrypted under it stays unreadable until it is enabled"];
-        if options.enable_keys {
-            steps.push(Step::EnableKey);
-        } else {
-            text.push(
-                "without --enable-keys the key stays Disabled; once you know it should be usable: aws kms enable-key --region REGION --key-id KEY_ID",
-            );
-        }
-        Remedy::Change { steps, notes: notes(&text) }
-    } else if id == guardduty::INFO.id {
-        let step = if f.resource.resource_type == "AwsAccount" { Step::CreateDetector } else { Step::UpdateDetector };
-        let text = [
-            "GuardDuty adds cost: it is billed on the CloudTrail events, VPC flow logs and DNS logs it analyses (30-day free trial per account and region)",
-            "for a whole organization, enable it from the GuardDuty delegated administrator instead, once per region: aws guardduty \
-             update-organization-configuration --region REGION --detector-id ADMIN_DETECTOR_ID --auto-enable-organization-members ALL",
-        ];
-        Remedy::Change { steps: vec![step], notes: notes(&text) }
-    } else if id == opensearch::INFO.id {
-        let engine = f.evidence.get("engine_version").and_then(|v| v.as_str()).unwrap_or("unknown engine");
-        if !manual::in_place_encryption_allowed(engine) {
-            Remedy::Manual {
-                why: format!(
-                    "{engine} cannot enable encryption at rest on an existing domain (that needs OpenSearch or Elasticsearch 6.7 or later): recreate it encrypted and move the data"
-                ),
-                commands: manual::opensearch(f),
-            }
-        } else if !options.allow_blue_green {
-            Remedy::Manual {
-                why: "enabling encryption at rest on an existing domain starts a blue/green deployment (a copy of the cluster, data migrated, then switched over); orgscan does it only with --allow-blue-green".to_owned(),
-                commands: manual::opensearch(f),
-            }
-        } else {
-            Remedy::Change {
-                steps: vec![Step::UpdateDomainConfig],
-                notes: notes(&[
-                    "UpdateDomainConfig starts a blue/green deployment: the domain stays available but runs twice its nodes until the data is migrated; \
-                     encryption at rest cannot be turned off again; the AWS managed key aws/es is used",
-                    "a domain with UltraWarm or cold storage enabled, or a change in progress, is refused (read right before the change)",
-                ]),
-            }
-        }
-    } else if id == sagemaker::INFO.id {
-        Remedy::Manual {
-            why: "a notebook instance's VPC and direct internet access cannot be changed: it must be recreated and its data moved, which orgscan never does".to_owned(),
-            commands: manual::sagemaker(f),
-        }
-    } else if id == lambda::INFO.id {
-        Remedy::Manual {
-            why: "a new runtime can break the function (its code and dependencies must support it), so orgscan never changes one"
-                .to_owned(),
-            commands: manual::lambda(f, table, today),
-        }
-    } else {
-        Remedy::Manual { why: "orgscan has no fix for this check".to_owned(), commands: vec![f.check.remediation_cli.to_owned()] }
+/// What becomes of `f`: its check's remedy (the registry's), or by hand with the check's CLI when orgscan
+/// does not know the check.
+fn remedy(f: &Finding, input: &PlanInput<'_>) -> Remedy {
+    match check::by_id(f.check.id) {
+        Some(c) => (c.remedy)(f, input),
+        None => no_fix(f, input),
     }
 }
 
@@ -300,7 +176,16 @@ pub fn render(items: &[Item], source: &str, role: &dyn Fn(&AccountId) -> String)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::guardduty::fix::{CREATE_DETECTOR, UPDATE_DETECTOR};
+    use crate::check::kms::{CANCEL_KEY_DELETION, ENABLE_KEY};
+    use crate::check::lambda::RuntimeTable;
+    use crate::check::opensearch::fix::UPDATE_DOMAIN_CONFIG;
+    use crate::check::{guardduty, kms, lambda, opensearch, sagemaker};
     use crate::model::Target;
+
+    fn settings() -> CheckSettings {
+        CheckSettings::new(RuntimeTable::bundled().unwrap(), 90, true, false)
+    }
 
     fn fail(info: &'static crate::model::CheckInfo, rtype: &'static str, id: &str, evidence: &[(&str, &str)]) -> Finding {
         let t = Target::new("111111111111".parse().unwrap(), "eu-west-1".parse().unwrap());
@@ -329,19 +214,19 @@ mod tests {
 
     #[test]
     fn safe_fixes_are_changes_and_the_rest_manual() {
-        let table = RuntimeTable::bundled().unwrap();
+        let table = settings();
         let plain = build(&estate(), &Filter::default(), Options::default(), &table, today());
         let steps: Vec<(&str, Vec<Step>)> = plain.iter().map(|i| (i.finding.resource.id.as_str(), i.steps().to_vec())).collect();
-        assert!(steps.contains(&("k1", vec![Step::CancelKeyDeletion])));
-        assert!(steps.contains(&("111111111111", vec![Step::CreateDetector])));
-        assert!(steps.contains(&("d1", vec![Step::UpdateDetector])));
+        assert!(steps.contains(&("k1", vec![CANCEL_KEY_DELETION])));
+        assert!(steps.contains(&("111111111111", vec![CREATE_DETECTOR])));
+        assert!(steps.contains(&("d1", vec![UPDATE_DETECTOR])));
         for manual in ["os-plain", "es-old", "nb-open", "fn-old"] {
             assert!(steps.contains(&(manual, vec![])), "{manual}");
         }
         let all = build(&estate(), &Filter::default(), Options { enable_keys: true, allow_blue_green: true }, &table, today());
         let of = |id: &str| all.iter().find(|i| i.finding.resource.id == id).unwrap();
-        assert_eq!(of("k1").steps(), [Step::CancelKeyDeletion, Step::EnableKey]);
-        assert_eq!(of("os-plain").steps(), [Step::UpdateDomainConfig]);
+        assert_eq!(of("k1").steps(), [CANCEL_KEY_DELETION, ENABLE_KEY]);
+        assert_eq!(of("os-plain").steps(), [UPDATE_DOMAIN_CONFIG]);
         assert!(of("es-old").steps().is_empty(), "Elasticsearch 5.6 cannot be encrypted in place");
         let Remedy::Manual { commands, .. } = &of("fn-old").remedy else { panic!() };
         assert!(commands.iter().any(|c| c.contains("--function-name fn-old --runtime python3.14")), "{commands:?}");
@@ -360,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_plan_s_identity_is_its_source_and_its_items() {
-        let table = RuntimeTable::bundled().unwrap();
+        let table = settings();
         let items = build(&estate(), &Filter::default(), Options::default(), &table, today());
         let keys = build(&estate(), &Filter::default(), Options { enable_keys: true, allow_blue_green: false }, &table, today());
         let id = identity("report 2026-11-28T00:00:00Z", &items);
@@ -373,7 +258,7 @@ mod tests {
 
     #[test]
     fn hostile_text_in_the_plan_reaches_the_terminal_escaped() {
-        let table = RuntimeTable::bundled().unwrap();
+        let table = settings();
         let t = crate::model::Target::new("111111111111".parse().unwrap(), "eu-west-1".parse().unwrap());
         let hostile = "k\u{1b}[1A\u{1b}[2K\u{1b}]0;title\u{7}\u{9b}2J\u{202e}txt.exe\nfake line <b>x</b> **y**";
         let f = Finding::builder(kms::INFO, &t)
@@ -402,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_filter_narrows_and_names_unmatched_fingerprints() {
-        let table = RuntimeTable::bundled().unwrap();
+        let table = settings();
         let findings = estate();
         let only = Filter { checks: vec![kms::INFO.id, guardduty::INFO.id], ..Filter::default() };
         assert_eq!(build(&findings, &only, Options::default(), &table, today()).len(), 3);

@@ -1,6 +1,6 @@
 //! Least privilege of `orgscan fix`: the remediation role of deploy/remediation-role.yaml grants exactly what
-//! the changes call, held three ways. Statically, its actions are `fix::IAM_ACTIONS` (and the one implied
-//! action, GuardDuty's service-linked role). Under moto's IAM enforcement (a moto server of its own, started
+//! the changes call, held three ways. Statically, its actions are `fix::iam_actions()` (the checks' declared ones, and the one
+//! implied action, GuardDuty's service-linked role). Under moto's IAM enforcement (a moto server of its own, started
 //! by scripts/test.sh), a fix whose member role holds exactly that policy changes every fixable FAIL and the
 //! rescan (with the audit role of deploy/audit-role.yaml) shows them passing; the calls it made are exactly
 //! those actions; and without any one of them, it does not complete.
@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use aws_credential_types::Credentials;
-use orgscan::fix::{IAM_ACTIONS, IMPLIED_IAM_ACTIONS, Step};
+use orgscan::fix::{iam_actions, implied_iam_actions, steps};
 use orgscan::model::Service;
 use serde_json::{Value, json};
 
@@ -66,10 +66,10 @@ fn the_template_grants_the_declared_actions_and_every_step_is_declared() {
     let statements = template_statements();
     assert_eq!(statements.len(), 2, "{statements:?}");
     let calls: BTreeSet<&str> = statements[0].1.iter().map(String::as_str).collect();
-    assert_eq!(calls, IAM_ACTIONS.iter().copied().collect(), "deploy/remediation-role.yaml");
-    assert_eq!(statements[1].1, IMPLIED_IAM_ACTIONS, "the service-linked role statement");
-    let steps: BTreeSet<String> = Step::ALL.iter().map(|s| s.iam_action()).collect();
-    assert!(steps.iter().all(|a| IAM_ACTIONS.contains(&a.as_str())), "{steps:?}");
+    assert_eq!(calls, iam_actions().into_iter().collect(), "deploy/remediation-role.yaml");
+    assert_eq!(statements[1].1, implied_iam_actions(), "the service-linked role statement");
+    let steps: BTreeSet<String> = steps().iter().map(|s| s.iam_action()).collect();
+    assert!(steps.iter().all(|a| iam_actions().contains(&a.as_str())), "{steps:?}");
     let text = std::fs::read_to_string(root().join("deploy/remediation-role.yaml")).unwrap();
     assert!(text.contains("sts:ExternalId") && !text.contains("arn:aws:"), "trusts only with the external id, in any partition");
 }
@@ -215,9 +215,9 @@ async fn with_exactly_the_remediation_policy_every_fixable_fail_is_fixed_and_wit
     // The calls of the changes are exactly the role's actions (AssumeRole is the scanning principal's).
     let called: BTreeSet<String> =
         outcome.apply_calls.keys().map(|(s, op)| format!("{}:{op}", iam_prefix(s))).filter(|a| a != "sts:AssumeRole").collect();
-    assert_eq!(called, IAM_ACTIONS.iter().map(|a| (*a).to_owned()).collect::<BTreeSet<_>>(), "the calls of the changes");
+    assert_eq!(called, iam_actions().iter().map(|a| (*a).to_owned()).collect::<BTreeSet<_>>(), "the calls of the changes");
 
-    for action in IAM_ACTIONS {
+    for action in iam_actions() {
         e.break_again().await;
         e.set_remediation_policy(&remediation_policy(Some(action))).await;
         let (outcome, text) = e.fix().await;

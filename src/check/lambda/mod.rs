@@ -3,6 +3,8 @@
 //! A deprecated runtime no longer receives security patches; functions keep running on it, so nothing
 //! forces an upgrade. <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>
 
+pub mod evidence;
+pub mod fix;
 pub mod runtimes;
 pub mod web;
 
@@ -15,6 +17,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 pub use self::runtimes::{RuntimeState, RuntimeTable, STALE_AFTER_DAYS};
+use self::evidence as ev;
 use super::{Check, CheckContext, CheckSettings, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
@@ -146,10 +149,10 @@ pub(crate) fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable)
 
 pub(crate) fn state_evidence(runtime: &str, state: RuntimeState) -> serde_json::Value {
     let mut m = serde_json::Map::new();
-    m.insert("runtime".into(), runtime.into());
-    m.insert("runtime_status".into(), state.as_str().into());
+    m.insert(ev::RUNTIME.name().into(), runtime.into());
+    m.insert(ev::RUNTIME_STATUS.name().into(), state.as_str().into());
     if let Some(d) = state.date() {
-        m.insert("deprecation_date".into(), d.to_string().into());
+        m.insert(ev::DEPRECATION_DATE.name().into(), d.to_string().into());
     }
     serde_json::Value::Object(m)
 }
@@ -202,11 +205,11 @@ pub fn evaluate(
         }
         let mut b = Finding::builder(INFO, target)
             .resource(resource.resource_type, &resource.id, &resource.arn)
-            .evidence("runtime", runtime)
-            .evidence("runtime_status", latest.as_str())
+            .evidence(ev::RUNTIME.name(), runtime)
+            .evidence(ev::RUNTIME_STATUS.name(), latest.as_str())
             .details(AwsLambdaFunctionDetails { function_name: f.name.clone(), runtime: Some(runtime.to_owned()) });
         if let Some(d) = latest.date() {
-            b = b.evidence("deprecation_date", d.to_string());
+            b = b.evidence(ev::DEPRECATION_DATE.name(), d.to_string());
         }
         if !aliased.is_empty() {
             let versions: Vec<serde_json::Value> = aliased
@@ -214,13 +217,13 @@ pub fn evaluate(
                 .map(|(a, r, s)| {
                     let mut v = state_evidence(r, *s);
                     if let serde_json::Value::Object(m) = &mut v {
-                        m.insert("version".into(), a.version.version.clone().into());
-                        m.insert("aliases".into(), a.aliases.clone().into());
+                        m.insert(ev::VERSION.name().into(), a.version.version.clone().into());
+                        m.insert(ev::ALIASES.name().into(), a.aliases.clone().into());
                     }
                     v
                 })
                 .collect();
-            b = b.evidence("aliased_versions", versions);
+            b = b.evidence(ev::ALIASED_VERSIONS.name(), versions);
         }
         let b = match worst {
             RuntimeState::Newer | RuntimeState::Supported { .. } => b.pass(message),
@@ -419,10 +422,15 @@ fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, sta
     let mut found: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
         // Aliased versions of a function; the served revisions of a Web Function, whose top level repeats the worst.
-        let served = f.evidence.get("served_revisions").and_then(|v| v.as_array());
-        let aliased = f.evidence.get("aliased_versions").and_then(|v| v.as_array());
-        let top = served.is_none().then(|| (f.evidence.get("runtime"), f.evidence.get("runtime_status")));
-        let versions = aliased.into_iter().chain(served).flatten().filter_map(|v| v.as_object()).map(|m| (m.get("runtime"), m.get("runtime_status")));
+        let served = ev::SERVED_REVISIONS.value(f).and_then(|v| v.as_array());
+        let aliased = ev::ALIASED_VERSIONS.value(f).and_then(|v| v.as_array());
+        let top = served.is_none().then(|| (ev::RUNTIME.value(f), ev::RUNTIME_STATUS.value(f)));
+        let versions = aliased
+            .into_iter()
+            .chain(served)
+            .flatten()
+            .filter_map(|v| v.as_object())
+            .map(|m| (m.get(ev::RUNTIME.name()), m.get(ev::RUNTIME_STATUS.name())));
         for (runtime, state) in top.into_iter().chain(versions) {
             if let (Some(r), Some(s)) = (runtime.and_then(|r| r.as_str()), state.and_then(|s| s.as_str()))
                 && s == status
@@ -451,7 +459,7 @@ async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes };
+pub static CHECK: Check = Check { info: INFO, run, notes, remedy: fix::remedy, changes: None };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

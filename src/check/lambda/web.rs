@@ -20,6 +20,7 @@ use aws_sdk_securityhub::types as sh;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::evidence as ev;
 use super::runtimes::{RuntimeState, RuntimeTable};
 use super::{INFO, describe, state_evidence};
 use crate::check::{CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level};
@@ -139,21 +140,21 @@ pub fn evaluate(
             .map(|(r, x, s)| {
                 let mut v = state_evidence(x, *s);
                 if let serde_json::Value::Object(m) = &mut v {
-                    m.insert("revision".into(), r.revision_id.clone().into());
-                    m.insert("endpoints".into(), r.endpoints.clone().into());
+                    m.insert(ev::REVISION.name().into(), r.revision_id.clone().into());
+                    m.insert(ev::ENDPOINTS.name().into(), r.endpoints.clone().into());
                 }
                 v
             })
             .collect();
         let mut b = Finding::builder(INFO, target)
             .resource(resource.resource_type, &resource.id, &resource.arn)
-            .evidence("runtime", worst_runtime)
-            .evidence("runtime_status", worst.as_str())
-            .evidence("revision", worst_rev.revision_id.as_str());
+            .evidence(ev::RUNTIME.name(), worst_runtime)
+            .evidence(ev::RUNTIME_STATUS.name(), worst.as_str())
+            .evidence(ev::REVISION.name(), worst_rev.revision_id.as_str());
         if let Some(d) = worst.date() {
-            b = b.evidence("deprecation_date", d.to_string());
+            b = b.evidence(ev::DEPRECATION_DATE.name(), d.to_string());
         }
-        let b = b.evidence("served_revisions", revisions).details(AwsLambdaWebFunctionDetails {
+        let b = b.evidence(ev::SERVED_REVISIONS.name(), revisions).details(AwsLambdaWebFunctionDetails {
             resource_type: RESOURCE_TYPE,
             function_name: f.name.clone(),
             runtime: Some(worst_runtime.to_owned()),

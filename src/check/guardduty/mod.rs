@@ -7,6 +7,8 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
+pub mod fix;
+
 use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
@@ -25,7 +27,7 @@ pub static INFO: &CheckInfo = &CheckInfo {
         "guardduty:DescribeOrganizationConfiguration",
     ],
     security_hub_controls: &["GuardDuty.1"],
-    resource_types: &["AwsAccount", "AwsGuardDutyDetector"],
+    resource_types: &[ACCOUNT_TYPE, DETECTOR_TYPE],
     description: "GuardDuty continuously analyses CloudTrail events, VPC flow logs and DNS logs for \
         unauthorized or unusual activity. A region without an enabled detector is a blind spot, and unused \
         regions are where attackers like to run.",
@@ -93,14 +95,14 @@ pub fn evaluate_managed(target: &Target, detector: &RegionDetector, management: 
     let b = Finding::builder(INFO, target);
     let b = match detector {
         RegionDetector::None => b
-            .resource("AwsAccount", target.account.as_str(), format!("arn:{}:iam::{}:root", target.partition, target.account))
+            .resource(ACCOUNT_TYPE, target.account.as_str(), format!("arn:{}:iam::{}:root", target.partition, target.account))
             .evidence("detector_id", serde_json::Value::Null)
             .fail(format!("GuardDuty has no detector in {} of account {}", target.region, target.account)),
         RegionDetector::Detector { id, status } => {
             let arn = detector_arn(target, id);
             let status = status.as_deref().unwrap_or("UNKNOWN");
             let mut b = b
-                .resource("AwsGuardDutyDetector", id, arn)
+                .resource(DETECTOR_TYPE, id, arn)
                 .evidence("detector_id", id.as_str())
                 .evidence("status", status)
                 .details(AwsGuardDutyDetectorDetails { status: Some(status.to_owned()) });
@@ -179,7 +181,7 @@ async fn collect(cx: &CheckContext, deep: bool) -> Result<Collected, ScopeError>
                 return Err(err);
             }
             let arn = detector_arn(&cx.target, &id);
-            Ok(Err((Resource { resource_type: "AwsGuardDutyDetector", id, arn }, err)))
+            Ok(Err((Resource { resource_type: DETECTOR_TYPE, id, arn }, err)))
         }
     }
 }
@@ -242,7 +244,12 @@ pub(crate) fn detector_arn(target: &Target, id: &str) -> String {
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy: fix::remedy, changes: Some(&fix::CHANGES) };
+
+/// The resource of a region without a detector: the account.
+pub const ACCOUNT_TYPE: &str = "AwsAccount";
+/// The resource of a region with a detector.
+pub const DETECTOR_TYPE: &str = "AwsGuardDutyDetector";
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

@@ -6,7 +6,10 @@ use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
+pub mod fix;
+
 use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
+use super::EvidenceKey;
 use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -31,6 +34,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
         aws es create-elasticsearch-domain --region REGION --domain-name DOMAIN_NAME --encryption-at-rest-options Enabled=true,KmsKeyId=KMS_KEY_ID",
     docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/opensearch-controls.html#opensearch-1",
 };
+
+/// The domain's engine version (`OpenSearch_2.11`, `Elasticsearch_5.6`, or "unknown engine"): whether the fix
+/// may encrypt it in place.
+pub const ENGINE_VERSION: EvidenceKey = EvidenceKey::new("engine_version");
 
 /// The fields of `DescribeDomains` this check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +160,7 @@ pub fn evaluate(target: &Target, domains: &[DomainInfo]) -> Result<Evaluation, S
         let engine = d.engine_version.as_deref().unwrap_or("unknown engine");
         let b = Finding::builder(INFO, target)
             .resource(resource_type(d.engine_version.as_deref()), &d.name, &d.arn)
-            .evidence("engine_version", engine)
+            .evidence(ENGINE_VERSION.name(), engine)
             .evidence("encryption_at_rest_enabled", d.encrypted);
         let b = with_details(b, d);
         match d.encrypted {
@@ -264,7 +271,7 @@ async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeErr
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes };
+pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy: fix::remedy, changes: Some(&fix::CHANGES) };
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {
