@@ -146,7 +146,7 @@ pub async fn run_scan_with_accounts(
         }
     });
     let mut settings = plan.settings.clone();
-    settings.guardduty_admins = org.guardduty_admins.take().map(Arc::new);
+    settings.delegated_admins = Arc::new(std::mem::take(&mut org.delegated_admins));
     let scanner = Scanner {
         factory: factory.clone(),
         limits,

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::remedy::{Changes, OnlyAfter, PlanInput, Probe, Remedy, Step, Verdict, elsewhere, gone, in_scope, notes};
-use super::{Check, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use super::{Check, CheckContext, Described, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::aws::limits::Gate;
 use crate::model::{AsffDetails, CheckInfo, Finding, KeyAlias, Rate, Resource, ScopeError, Service, Severity, Status, Target};
 
@@ -29,7 +29,7 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // (KMS Developer Guide, "ListAliases").
     iam_actions: &["kms:ListKeys", "kms:DescribeKey", "kms:ListAliases", "kms:ListResourceTags"],
     security_hub_controls: &["KMS.3"],
-    resource_types: &["AwsKmsKey"],
+    resource_types: &[KEY_TYPE],
     description: "Once a KMS key is deleted it cannot be recovered, and data encrypted under it becomes \
         permanently unrecoverable. A key scheduled for deletion by mistake can be saved only during its \
         waiting period (7 to 30 days).",
@@ -82,7 +82,7 @@ pub const PENDING_STATES: &[&str] = &["PendingDeletion", "PendingReplicaDeletion
 pub fn evaluate(target: &Target, keys: &[KeyInfo], now: DateTime<Utc>) -> Result<Evaluation, ScopeError> {
     let findings = keys.iter().filter(|k| k.manager.as_deref() == Some("CUSTOMER")).map(|k| {
         let b = Finding::builder(INFO, target)
-            .resource("AwsKmsKey", &k.key_id, &k.arn)
+            .resource(KEY_TYPE, &k.key_id, &k.arn)
             .evidence("key_state", k.state.as_str())
             .evidence("key_manager", "CUSTOMER")
             .details(AwsKmsKeyDetails {
@@ -149,7 +149,7 @@ async fn describe(
             // key", KMS Developer Guide, "Key policies"): such a key is not evaluable, the others are.
             let err = ScopeError::from_sdk("DescribeKey", &e);
             if resource_level(&err) {
-                return Ok(Described::Unreadable(Resource { resource_type: "AwsKmsKey", id, arn }, err));
+                return Ok(Described::Unreadable(Resource { resource_type: KEY_TYPE, id, arn }, err));
             }
             return Err(err);
         }
@@ -232,7 +232,27 @@ async fn read_aliases(cx: &CheckContext, evaluation: &mut Evaluation) -> Result<
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy, changes: Some(&CHANGES) };
+pub static CHECK: Check = Check {
+    info: INFO,
+    run,
+    notes: super::no_notes,
+    remedy,
+    changes: Some(&CHANGES),
+    resources: &[ResourceKind {
+        asff_type: KEY_TYPE,
+        words: "KMS key",
+        asff_listed: true,
+        console: Some(|region, id| format!("kms/home?region={region}#/kms/keys/{id}")),
+        id_placeholder: Some(("KEY_ID", Fill::Everywhere)),
+    }],
+    keys: KeyRole::PendingDeletion,
+    delegated_admins: None,
+    summary: super::no_summary,
+    due_date: None,
+};
+
+/// The ASFF type of a KMS key.
+pub const KEY_TYPE: &str = "AwsKmsKey";
 
 /// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
 /// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).

@@ -28,18 +28,34 @@ pub struct CheckSettings {
     /// The follow-up reads (`--shallow` turns them off): the published versions Lambda aliases route to, the
     /// KMS aliases and key dependents, who administers GuardDuty.
     pub deep: bool,
-    /// GuardDuty's delegated administrators (read by the walker): the accounts the GuardDuty check asks
-    /// for the organization's auto-enable setting. `None` when not read (`--accounts`, `--this-account`).
-    pub guardduty_admins: Option<Arc<std::collections::BTreeSet<crate::model::AccountId>>>,
+    /// The delegated administrators the checks' organization-level reads found (read by the walker, see
+    /// [`DelegatedAdmins`]), by service principal: a principal is absent when they were not read
+    /// (`--accounts`, `--this-account`, `--shallow`, or the read failed).
+    pub delegated_admins: Arc<BTreeMap<&'static str, std::collections::BTreeSet<crate::model::AccountId>>>,
     /// Read the tags of every FAIL resource (a suppression rule matches on tags); off by default, as it
     /// costs a call per failing resource in most services.
     pub read_tags: bool,
 }
 
 impl CheckSettings {
-    /// The settings of a scan before the walk (which adds `guardduty_admins`).
+    /// The settings of a scan before the walk (which adds `delegated_admins`).
     pub fn new(lambda_runtimes: lambda::RuntimeTable, lambda_warn_days: u32, deep: bool, read_tags: bool) -> Self {
-        Self { lambda_runtimes: Arc::new(lambda_runtimes), lambda_warn_days, deep, guardduty_admins: None, read_tags }
+        Self { lambda_runtimes: Arc::new(lambda_runtimes), lambda_warn_days, deep, delegated_admins: Arc::default(), read_tags }
+    }
+
+    /// The settings as the user gave them (`--lambda-runtimes`, `--lambda-warn-days`, `deep` unless
+    /// `--shallow`), each checked by the check that owns it: the error names the bad value and what is allowed.
+    pub fn load(lambda_runtimes: Option<&std::path::Path>, lambda_warn_days: Option<u32>, deep: bool) -> Result<Self, String> {
+        let table = match lambda_runtimes {
+            Some(p) => lambda::RuntimeTable::from_path(p)?,
+            None => lambda::RuntimeTable::bundled()?,
+        };
+        Ok(Self::new(table, lambda::warn_days(lambda_warn_days)?, deep, false))
+    }
+
+    /// The delegated administrators of `service_principal`, when they were read.
+    pub fn delegated_admins(&self, service_principal: &str) -> Option<&std::collections::BTreeSet<crate::model::AccountId>> {
+        self.delegated_admins.get(service_principal)
     }
 }
 
@@ -146,6 +162,18 @@ pub struct Check {
     pub remedy: fn(&Finding, &PlanInput<'_>) -> Remedy,
     /// The changes orgscan makes itself, when `remedy` names any steps.
     pub changes: Option<&'static Changes>,
+    /// The kinds of resource it reports, one per `CheckInfo::resource_types` entry, in that order.
+    pub resources: &'static [ResourceKind],
+    /// What its resources are to the KMS key dependents.
+    pub keys: KeyRole,
+    /// The organization-level read it needs before the scan, if any.
+    pub delegated_admins: Option<&'static DelegatedAdmins>,
+    /// The lines it adds to the text summary (each printed after a blank line), from the report's findings;
+    /// the function shortens a list to the summary's width. [`declare::no_summary`] for most.
+    pub summary: declare::SummaryFn,
+    /// The evidence key of the date a WARNING of this check becomes a FAIL (the summary lists the soonest
+    /// first), for a check that warns.
+    pub due_date: Option<EvidenceKey>,
 }
 
 /// A check without notes of its own.
@@ -172,8 +200,10 @@ macro_rules! registry {
     };
 }
 
+pub mod declare;
 pub mod remedy;
 
+pub use self::declare::{DelegatedAdmins, Fill, KeyRole, ResourceKind, no_summary};
 pub use self::remedy::{Changes, EvidenceKey, PlanInput, Remedy, Step};
 
 // The registry: one line per check.

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::remedy::{PlanInput, Remedy, replacement, sh};
-use super::{Check, EvidenceKey, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use super::{Check, EvidenceKey, Fill, KeyRole, ResourceKind, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -24,7 +24,7 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // defined by Amazon SageMaker").
     iam_actions: &["sagemaker:ListNotebookInstances", "sagemaker:DescribeNotebookInstance", "sagemaker:ListTags"],
     security_hub_controls: &["SageMaker.1", "SageMaker.2"],
-    resource_types: &["AwsSageMakerNotebookInstance"],
+    resource_types: &[NOTEBOOK_TYPE],
     description: "A notebook instance that is not in a VPC, or whose direct internet access is enabled, can \
         reach and be reached from the internet outside any network control, exposing training data and \
         credentials on the instance.",
@@ -48,7 +48,7 @@ pub struct AwsSageMakerNotebookInstanceDetails {
 }
 
 impl AsffDetails for AwsSageMakerNotebookInstanceDetails {
-    const KEY: &'static str = "AwsSageMakerNotebookInstance";
+    const KEY: &'static str = NOTEBOOK_TYPE;
 
     fn to_sdk(&self) -> sh::ResourceDetails {
         let n = sh::AwsSageMakerNotebookInstanceDetails::builder()
@@ -81,7 +81,7 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
         let access = n.direct_internet_access.as_deref().unwrap_or("Enabled");
         let in_vpc = n.subnet_id.as_deref().is_some_and(|s| !s.is_empty());
         let b = Finding::builder(INFO, target)
-            .resource("AwsSageMakerNotebookInstance", &n.name, &n.arn)
+            .resource(NOTEBOOK_TYPE, &n.name, &n.arn)
             .evidence("direct_internet_access", access)
             .evidence(SUBNET_ID.name(), n.subnet_id.clone())
             .details(AwsSageMakerNotebookInstanceDetails {
@@ -106,7 +106,7 @@ pub fn evaluate(target: &Target, notebooks: &[NotebookInfo]) -> Result<Evaluatio
     let mut e = Evaluation::of(collect_findings(findings)?);
     for n in notebooks {
         if let Some(k) = &n.kms_key_id {
-            let resource = Resource { resource_type: "AwsSageMakerNotebookInstance", id: n.name.clone(), arn: n.arn.clone() };
+            let resource = Resource { resource_type: NOTEBOOK_TYPE, id: n.name.clone(), arn: n.arn.clone() };
             e = e.with_key_use(INFO, target, &resource, k, "storage volume encryption");
         }
     }
@@ -140,7 +140,7 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<NotebookInfo>, Vec<(Resource,
                         return Ok(Described::Gone);
                     }
                     if resource_level(&err) {
-                        return Ok(Described::Unreadable(Resource { resource_type: "AwsSageMakerNotebookInstance", id: name, arn: listed_arn }, err));
+                        return Ok(Described::Unreadable(Resource { resource_type: NOTEBOOK_TYPE, id: name, arn: listed_arn }, err));
                     }
                     return Err(err);
                 }
@@ -172,7 +172,27 @@ async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy, changes: None };
+pub static CHECK: Check = Check {
+    info: INFO,
+    run,
+    notes: super::no_notes,
+    remedy,
+    changes: None,
+    resources: &[ResourceKind {
+        asff_type: NOTEBOOK_TYPE,
+        words: "SageMaker notebook instance",
+        asff_listed: true,
+        console: Some(|region, id| format!("sagemaker/home?region={region}#/notebook-instances/{id}")),
+        id_placeholder: Some(("NOTEBOOK_INSTANCE_NAME", Fill::Everywhere)),
+    }],
+    keys: KeyRole::Users("SageMaker notebook instance"),
+    delegated_admins: None,
+    summary: super::no_summary,
+    due_date: None,
+};
+
+/// The ASFF type of a notebook instance.
+pub const NOTEBOOK_TYPE: &str = "AwsSageMakerNotebookInstance";
 
 fn remedy(f: &Finding, _: &PlanInput<'_>) -> Remedy {
     Remedy::Manual {

@@ -16,10 +16,7 @@ use self::common::{asff_dir, history, outputs, remote, with_shard_index};
 pub use self::file::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use crate::aws::AwsOptions;
 use crate::aws::limits;
-use crate::check::{
-    self, Check, CheckSettings,
-    lambda::{self, RuntimeTable},
-};
+use crate::check::{self, Check, CheckSettings};
 use crate::cli::{AccessArgs, ScanArgs, ScpDeniedArg, SecurityHubArgs, SelectionArgs, TuningArgs};
 use crate::model::{FailPolicy, Region};
 use crate::notify::NotifyPlan;
@@ -336,11 +333,7 @@ impl ScanPlan {
         let selection = selection_of(s)?;
 
         let checks = check::select(&args.checks.checks)?;
-        let table = match &args.checks.lambda_runtimes {
-            Some(p) => RuntimeTable::from_path(p)?,
-            None => RuntimeTable::bundled()?,
-        };
-        let lambda_warn_days = lambda::warn_days(args.checks.lambda_warn_days)?;
+        let mut settings = CheckSettings::load(args.checks.lambda_runtimes.as_deref(), args.checks.lambda_warn_days, !args.checks.shallow)?;
 
         let access = access_of(&args.access)?;
 
@@ -378,12 +371,12 @@ impl ScanPlan {
         inputs.extend(h.suppressions.as_deref().map(|p| ("--suppressions", p)));
         common::collisions(&outputs, security_hub.asff_dir.as_deref(), h.baseline.as_deref(), &inputs)?;
         let (baseline, suppressions, fail_policy) = history(&h)?;
-        let read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
+        settings.read_tags = suppressions.as_ref().is_some_and(RuleSet::uses_tags);
         Ok(Self {
             selection,
             regions,
             checks,
-            settings: CheckSettings::new(table, lambda_warn_days, !args.checks.shallow, read_tags),
+            settings,
             access,
             outputs,
             concurrency,

@@ -4,6 +4,10 @@
 use super::service::{Rate, Service};
 use super::severity::Severity;
 
+/// The ASFF resource type of an account (`Resources[].Id` `AWS::::Account:<id>`), for a finding on the account
+/// itself rather than on one of its resources.
+pub const ACCOUNT_RESOURCE_TYPE: &str = "AwsAccount";
+
 /// Metadata declared once per check; nothing re-derives it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CheckInfo {

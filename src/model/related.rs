@@ -60,32 +60,9 @@ impl TryFrom<RelatedRecord> for Related {
 }
 
 impl Related {
-    /// "Lambda function f (environment variables, account 111111111111, region eu-west-1)".
-    pub fn describe(&self) -> String {
-        format!(
-            "{} {} ({}, account {}, region {})",
-            type_words(&self.resource_type),
-            self.resource_id,
-            self.purpose,
-            self.account,
-            self.region
-        )
-    }
-}
-
-/// The resource types orgscan reports that ASFF does not list (AWS Security Hub API Reference, `Resource.Type`):
-/// their ASFF resources are `Type: Other` ("Other object in ASFF", AWS Security Hub User Guide).
-pub const ASFF_UNLISTED_TYPES: &[&str] = &["AwsLambdaWebFunction"];
-
-/// A resource type in words.
-pub fn type_words(resource_type: &str) -> &str {
-    match resource_type {
-        "AwsOpenSearchServiceDomain" => "OpenSearch domain",
-        "AwsElasticsearchDomain" => "Elasticsearch domain",
-        "AwsSageMakerNotebookInstance" => "SageMaker notebook instance",
-        "AwsLambdaFunction" => "Lambda function",
-        "AwsLambdaWebFunction" => "Lambda Web Function",
-        "AwsKmsKey" => "KMS key",
-        other => other,
+    /// "Lambda function f (environment variables, account 111111111111, region eu-west-1)", with the resource
+    /// type in `words` (the checks declare them).
+    pub fn describe(&self, words: &str) -> String {
+        format!("{} {} ({}, account {}, region {})", words, self.resource_id, self.purpose, self.account, self.region)
     }
 }

@@ -19,6 +19,7 @@ use futures::{StreamExt, stream};
 use crate::aws::credentials::{AssumeRoleCredentials, Session};
 use crate::aws::limits::Limits;
 use crate::aws::{AccountConfig, ClientFactory, Clients};
+use crate::check;
 use crate::model::{AccountId, AccountInfo, Note, Partition, ScopeError, Service, Subject, Target};
 
 /// The IAM actions of the walker's calls in the scanning account (GetCallerIdentity needs none: "No
@@ -184,8 +185,9 @@ pub struct OrgPlan {
     pub accounts: Vec<AccountPlan>,
     pub infos: BTreeMap<AccountId, AccountInfo>,
     pub notes: Vec<Note>,
-    /// GuardDuty's delegated administrators; `None` when not read (not an organization scan, or refused).
-    pub guardduty_admins: Option<BTreeSet<AccountId>>,
+    /// The delegated administrators the checks' organization-level reads found, by service principal; a
+    /// principal is absent when not read (not an organization scan, `--shallow`, or refused).
+    pub delegated_admins: BTreeMap<&'static str, BTreeSet<AccountId>>,
     /// Every selected account, sorted, before `--shard` kept its own: the selection the shards share.
     pub selection: Vec<AccountId>,
     /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
@@ -200,7 +202,8 @@ pub struct Walker<'a> {
     pub access: &'a AccessPlan,
     /// Session name that identifies orgscan in the member accounts' CloudTrail.
     pub session_name: String,
-    /// Read GuardDuty's delegated administrators (the checks' follow-up reads are on, see `--shallow`).
+    /// Make the checks' organization-level reads, e.g. GuardDuty's delegated administrators (the checks'
+    /// follow-up reads are on, see `--shallow`).
     pub read_delegated: bool,
 }
 
@@ -238,7 +241,7 @@ impl Walker<'_> {
             accounts,
             infos: start.infos,
             notes: start.notes,
-            guardduty_admins: start.guardduty_admins,
+            delegated_admins: start.delegated_admins,
             selection: start.selection,
             errors: start.errors,
         })
@@ -253,7 +256,7 @@ impl Walker<'_> {
         let mut states: BTreeMap<AccountId, String> = BTreeMap::new();
         let mut infos = BTreeMap::new();
         let mut notes = Vec::new();
-        let mut guardduty_admins = None;
+        let mut delegated_admins = BTreeMap::new();
         let mut pending_tree = None;
         let mut rejected = Vec::new();
         let subject;
@@ -276,8 +279,16 @@ impl Walker<'_> {
                     .map(str::to_owned)
                     .ok_or_else(|| WalkError::Organization(ScopeError::new("ResponseError", "DescribeOrganization returned no id")))
             };
+            // The organization-level reads the checks declare (`check::DelegatedAdmins`), side by side.
             let delegated = async {
-                if self.read_delegated { Some(delegated::guardduty_admins(&central, &self.limits, &central_target).await) } else { None }
+                let reads = if self.read_delegated { check::declare::delegated_admin_reads() } else { Vec::new() };
+                let (central, target) = (&central, &central_target);
+                futures::future::join_all(
+                    reads
+                        .into_iter()
+                        .map(|r| async move { (r, delegated::admins(central, &self.limits, target, r.service_principal).await) }),
+                )
+                .await
             };
             // The tree starts after these three (it would otherwise spend the Organizations budget they need),
             // on a task of its own.
@@ -290,7 +301,11 @@ impl Walker<'_> {
                 let (central, limits, target) = (central.clone(), self.limits.clone(), central_target.clone());
                 TreeRead(tokio::spawn(async move { tree::read(&central, &limits, &target).await }))
             };
-            guardduty_admins = delegated.and_then(|d| admins_or_note(d, &mut notes));
+            for (r, read) in delegated {
+                if let Some(admins) = admins_or_note(r, read, &mut notes) {
+                    delegated_admins.insert(r.service_principal, admins);
+                }
+            }
             for a in &accounts {
                 infos.insert(a.id.clone(), AccountInfo { name: a.name.clone(), ou_path: None, ous: Vec::new() });
             }
@@ -337,7 +352,7 @@ impl Walker<'_> {
             accounts: states.into_iter().collect(),
             infos,
             notes,
-            guardduty_admins,
+            delegated_admins,
             selection,
             tree: pending_tree,
             errors,

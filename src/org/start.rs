@@ -4,21 +4,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{OrgSelection, WalkError, tree};
+use crate::check::DelegatedAdmins;
 use crate::model::{AccountId, AccountInfo, Note, ScopeError, Subject};
 
-/// GuardDuty's delegated administrators, or a note saying why no finding can say whether new accounts are
-/// enabled automatically.
-pub(super) fn admins_or_note(read: Result<BTreeSet<AccountId>, ScopeError>, notes: &mut Vec<Note>) -> Option<BTreeSet<AccountId>> {
+/// The delegated administrators a check's read asked for, or the note that check declares for when they
+/// cannot be read (e.g. no GuardDuty finding can say whether new accounts are enabled automatically).
+pub(super) fn admins_or_note(
+    of: &DelegatedAdmins,
+    read: Result<BTreeSet<AccountId>, ScopeError>,
+    notes: &mut Vec<Note>,
+) -> Option<BTreeSet<AccountId>> {
     match read {
         Ok(admins) => Some(admins),
         Err(error) => {
-            tracing::warn!(code = %error.code, "cannot read GuardDuty's delegated administrator: {}", error.message);
-            notes.push(Note {
-                account: None,
-                text: format!(
-                    "GuardDuty's delegated administrator could not be read, so no finding says whether new accounts are enabled automatically: {error}"
-                ),
-            });
+            tracing::warn!(code = %error.code, "cannot read {}'s delegated administrator: {}", of.service, error.message);
+            notes.push(Note { account: None, text: format!("{}: {error}", of.unread_note) });
             None
         }
     }
@@ -58,7 +58,8 @@ pub struct OrgStart {
     pub accounts: Vec<(AccountId, String)>,
     pub infos: BTreeMap<AccountId, AccountInfo>,
     pub notes: Vec<Note>,
-    pub guardduty_admins: Option<BTreeSet<AccountId>>,
+    /// The delegated administrators the checks' organization-level reads found, by service principal.
+    pub delegated_admins: BTreeMap<&'static str, BTreeSet<AccountId>>,
     pub selection: Vec<AccountId>,
     /// Errors of the scan found by the walk: `ListAccounts` entries that could not be taken (see [`Listed`]).
     pub errors: Vec<crate::model::ErrorEntry>,
@@ -84,7 +85,7 @@ impl OrgStart {
             accounts: Vec::new(),
             infos: BTreeMap::new(),
             notes: Vec::new(),
-            guardduty_admins: None,
+            delegated_admins: BTreeMap::new(),
             selection: vec![caller.clone()],
             errors: Vec::new(),
             tree: None,

@@ -18,14 +18,29 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::check;
-use crate::model::{
-    AccountId, CheckInfo, CoverageStatus, KeyRefs, KeyUse, Region, Related, ScanReport, Status, Target, related::type_words,
-};
+use crate::check::{self, KeyRole, declare::type_words};
+use crate::model::{AccountId, CheckInfo, CoverageStatus, KeyRefs, KeyUse, Region, Related, ScanReport, Status, Target};
 
-/// The checks whose resources can name a KMS key, and what they record of it: declared here, once.
-fn key_users() -> [&'static CheckInfo; 3] {
-    [check::opensearch::INFO, check::sagemaker::INFO, check::lambda::INFO]
+/// The checks whose resources can name a KMS key (each declares it, `KeyRole::Users`), with their resources in
+/// words, in registry order.
+fn key_users() -> Vec<(&'static CheckInfo, &'static str)> {
+    check::ALL
+        .iter()
+        .filter_map(|c| match c.keys {
+            KeyRole::Users(words) => Some((c.info(), words)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// "No OpenSearch domain, SageMaker notebook instance or Lambda function": the key users' resources, in words.
+fn no_user() -> String {
+    let words: Vec<&str> = key_users().into_iter().map(|(_, w)| w).collect();
+    match words.split_last() {
+        Some((last, [])) => format!("No {last}"),
+        Some((last, rest)) => format!("No {} or {last}", rest.join(", ")),
+        None => "No resource".to_owned(),
+    }
 }
 
 /// A key as a use resolves it: account, Region and key id.
@@ -59,7 +74,10 @@ fn resolve(u: &KeyUse, aliases: &HashMap<(&AccountId, &Region, &str), &str>) -> 
 /// Links every KMS FAIL of `report` to its dependents among `keys.uses`, in its evidence, message and
 /// `related`.
 pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
-    let kms = check::kms::INFO.id;
+    // The check whose FAILs are keys pending deletion (it declares it, `KeyRole::PendingDeletion`).
+    let Some(kms) = check::ALL.iter().find(|c| c.keys == KeyRole::PendingDeletion).map(|c| c.info().id) else {
+        return;
+    };
     if !report.findings.iter().any(|f| f.check.id == kms && f.status == Status::Fail) {
         return;
     }
@@ -101,10 +119,10 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
         let mut message = f.message.trim_end().trim_end_matches('.').to_owned();
         if related.is_empty() {
             if unread.is_empty() {
-                message.push_str(". No OpenSearch domain, SageMaker notebook instance or Lambda function of this scan uses it");
+                message.push_str(&format!(". {} of this scan uses it", no_user()));
             }
         } else {
-            let names: Vec<String> = related.iter().map(Related::describe).collect();
+            let names: Vec<String> = related.iter().map(|r| r.describe(type_words(&r.resource_type))).collect();
             message.push_str(&format!(
                 ". Used by {} resource(s) of this scan, whose data encrypted under it becomes unrecoverable: {}",
                 related.len(),
@@ -134,8 +152,9 @@ struct Gaps<'a> {
 impl<'a> Gaps<'a> {
     fn of(report: &'a ScanReport, keys: &'a KeyRefs) -> Self {
         let run: BTreeSet<&str> = report.checks.iter().map(|c| c.id).collect();
-        let not_run = key_users().iter().filter(|c| !run.contains(c.id)).map(|c| format!("the {} check was not run", c.id)).collect();
-        let users: BTreeSet<&str> = key_users().iter().map(|c| c.id).collect();
+        let not_run =
+            key_users().iter().filter(|(c, _)| !run.contains(c.id)).map(|(c, _)| format!("the {} check was not run", c.id)).collect();
+        let users: BTreeSet<&str> = key_users().iter().map(|(c, _)| c.id).collect();
         let mut by_account: HashMap<&AccountId, Vec<(Option<&Region>, String)>> = HashMap::new();
         for c in report.coverage.iter().filter(|c| users.contains(c.check_id)) {
             let why = match &c.status {
@@ -194,6 +213,11 @@ mod tests {
             key: key.into(),
             purpose: "environment variables",
         }
+    }
+
+    #[test]
+    fn the_message_of_a_key_nobody_uses_names_the_key_users_resources() {
+        assert_eq!(no_user(), "No OpenSearch domain, SageMaker notebook instance or Lambda function");
     }
 
     #[test]

@@ -159,7 +159,11 @@ pub fn product_arn(target: &Target) -> String {
 
 /// `Resources[0].Id`: the ARN, or `AWS::::Account:<id>` for an account (the form Security Hub uses).
 pub fn resource_id(f: &Finding) -> String {
-    if f.resource.resource_type == "AwsAccount" { format!("AWS::::Account:{}", f.target.account) } else { f.resource.arn.clone() }
+    if f.resource.resource_type == crate::model::check_info::ACCOUNT_RESOURCE_TYPE {
+        format!("AWS::::Account:{}", f.target.account)
+    } else {
+        f.resource.arn.clone()
+    }
 }
 
 /// ASFF `Resources[].Type` of a resource type: itself, or `Other` for a type ASFF does not list (e.g. a Lambda
@@ -167,7 +171,7 @@ pub fn resource_id(f: &Finding) -> String {
 /// the Other object to specify the details" ("Other object in ASFF", AWS Security Hub User Guide); the check's
 /// `Details.Other` then names the type.
 pub fn asff_type(resource_type: &str) -> &str {
-    if crate::model::related::ASFF_UNLISTED_TYPES.contains(&resource_type) { OTHER } else { resource_type }
+    if crate::check::declare::resource_kind(resource_type).is_some_and(|k| !k.asff_listed) { OTHER } else { resource_type }
 }
 
 /// The ASFF resource type (and `Details` member) of a resource type ASFF does not list.

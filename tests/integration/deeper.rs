@@ -411,7 +411,7 @@ async fn the_delegated_administrator_s_detector_says_whether_new_accounts_are_en
 
     // Organizations names this account GuardDuty's delegated administrator: it is asked.
     let (mut cx, _) = crate::tags::mocked(&[&list, &get, &no_admin, &org], false);
-    cx.settings.guardduty_admins = Some(std::sync::Arc::new([cx.target.account.clone()].into()));
+    cx.settings.delegated_admins = admins([cx.target.account.clone()].into());
     let e = orgscan::check::guardduty::CHECK.run(&cx).await.unwrap();
     let f = &e.findings[0];
     assert_eq!(f.status, orgscan::model::Status::Pass);
@@ -422,7 +422,7 @@ async fn the_delegated_administrator_s_detector_says_whether_new_accounts_are_en
 
     // Any other account without an administrator is standalone, and not asked.
     let (mut cx, _) = crate::tags::mocked(&[&list, &get, &no_admin, &org], false);
-    cx.settings.guardduty_admins = Some(std::sync::Arc::new(BTreeSet::new()));
+    cx.settings.delegated_admins = admins(BTreeSet::new());
     let e = orgscan::check::guardduty::CHECK.run(&cx).await.unwrap();
     assert_eq!(e.findings[0].evidence["administrator_account"], Value::Null);
     assert_eq!(org.num_calls(), 1, "only the delegated administrator is asked");
@@ -432,9 +432,16 @@ async fn the_delegated_administrator_s_detector_says_whether_new_accounts_are_en
         DescribeOrganizationConfigurationError::generic(crate::support::err_meta("AccessDeniedException", "not authorized"))
     });
     let (mut cx, _) = crate::tags::mocked(&[&list, &get, &no_admin, &denied], false);
-    cx.settings.guardduty_admins = Some(std::sync::Arc::new([cx.target.account.clone()].into()));
+    cx.settings.delegated_admins = admins([cx.target.account.clone()].into());
     let e = orgscan::check::guardduty::CHECK.run(&cx).await.unwrap();
     assert_eq!(e.findings[0].status, orgscan::model::Status::Pass);
     assert_eq!(e.findings[0].evidence["administrator_not_read"], "AccessDeniedException");
     assert!(e.notes.iter().any(|n| n.contains("who administers GuardDuty detector d-admin was not read")), "{:?}", e.notes);
+}
+
+/// The delegated administrators of GuardDuty as the walker would hand them to the checks.
+fn admins(
+    accounts: BTreeSet<orgscan::model::AccountId>,
+) -> std::sync::Arc<std::collections::BTreeMap<&'static str, BTreeSet<orgscan::model::AccountId>>> {
+    std::sync::Arc::new([(orgscan::check::guardduty::SERVICE_PRINCIPAL, accounts)].into())
 }

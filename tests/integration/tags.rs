@@ -69,7 +69,7 @@ pub(crate) fn mocked(rules: &[&Rule], read_tags: bool) -> (CheckContext, ClientF
             lambda_runtimes: Arc::new(RuntimeTable::bundled().unwrap()),
             lambda_warn_days: 90,
             deep: true,
-            guardduty_admins: None,
+            delegated_admins: Default::default(),
             read_tags,
         },
     };

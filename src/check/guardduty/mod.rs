@@ -9,7 +9,7 @@ use serde::Serialize;
 
 pub mod fix;
 
-use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
+use super::{Check, CheckContext, DelegatedAdmins, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -38,7 +38,8 @@ pub static INFO: &CheckInfo = &CheckInfo {
     docs_url: "https://docs.aws.amazon.com/securityhub/latest/userguide/guardduty-controls.html#guardduty-1",
 };
 
-/// GuardDuty's service principal, whose delegated administrators the walker reads from Organizations.
+/// GuardDuty's service principal, whose delegated administrators the walker reads from Organizations
+/// (<https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListDelegatedAdministrators.html>).
 pub const SERVICE_PRINCIPAL: &str = "guardduty.amazonaws.com";
 
 /// ASFF `Resources[].Details.AwsGuardDutyDetector` (an account without a detector has no ASFF details).
@@ -196,7 +197,7 @@ pub async fn read_detector(cx: &CheckContext) -> Result<RegionDetector, ScopeErr
 }
 
 /// Who manages the detector `id`: `GetAdministratorAccount` first (a member's administrator); without one,
-/// in an account Organizations names GuardDuty's delegated administrator (`CheckSettings::guardduty_admins`),
+/// in an account Organizations names GuardDuty's delegated administrator (`CheckSettings::delegated_admins`, read as `CHECK.delegated_admins` declares),
 /// `DescribeOrganizationConfiguration`, which only the delegated administrator may call: its
 /// `AutoEnableOrganizationMembers` says whether accounts are enabled automatically. Any other account
 /// without an administrator is standalone (when the walker did not read the administrators, it is not
@@ -217,7 +218,7 @@ async fn management(cx: &CheckContext, id: &str) -> Result<Management, ScopeErro
     if let Some((administrator, relationship)) = admin {
         return Ok(Management::Member { administrator, relationship });
     }
-    if !cx.settings.guardduty_admins.as_ref().is_some_and(|a| a.contains(&cx.target.account)) {
+    if !cx.settings.delegated_admins(SERVICE_PRINCIPAL).is_some_and(|a| a.contains(&cx.target.account)) {
         return Ok(Management::Standalone);
     }
     let org = {
@@ -244,10 +245,38 @@ pub(crate) fn detector_arn(target: &Target, id: &str) -> String {
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy: fix::remedy, changes: Some(&fix::CHANGES) };
+pub static CHECK: Check = Check {
+    info: INFO,
+    run,
+    notes: super::no_notes,
+    remedy: fix::remedy,
+    changes: Some(&fix::CHANGES),
+    resources: &[
+        ResourceKind { asff_type: ACCOUNT_TYPE, words: "AWS account", asff_listed: true, console: Some(console), id_placeholder: None },
+        ResourceKind {
+            asff_type: DETECTOR_TYPE,
+            words: "GuardDuty detector",
+            asff_listed: true,
+            console: Some(console),
+            id_placeholder: Some(("DETECTOR_ID", Fill::OwnKind)),
+        },
+    ],
+    keys: KeyRole::None,
+    delegated_admins: Some(&DelegatedAdmins {
+        service_principal: SERVICE_PRINCIPAL,
+        service: "GuardDuty",
+        unread_note: "GuardDuty's delegated administrator could not be read, so no finding says whether new accounts are enabled automatically",
+    }),
+    summary: super::no_summary,
+    due_date: None,
+};
+
+fn console(region: &str, _: &str) -> String {
+    format!("guardduty/home?region={region}#/summary")
+}
 
 /// The resource of a region without a detector: the account.
-pub const ACCOUNT_TYPE: &str = "AwsAccount";
+pub const ACCOUNT_TYPE: &str = crate::model::check_info::ACCOUNT_RESOURCE_TYPE;
 /// The resource of a region with a detector.
 pub const DETECTOR_TYPE: &str = "AwsGuardDutyDetector";
 

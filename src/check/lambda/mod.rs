@@ -6,6 +6,7 @@
 pub mod evidence;
 pub mod fix;
 pub mod runtimes;
+mod summary;
 pub mod web;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,8 @@ use serde::Serialize;
 
 pub use self::runtimes::{RuntimeState, RuntimeTable, STALE_AFTER_DAYS};
 use self::evidence as ev;
-use super::{Check, CheckContext, CheckSettings, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+pub use self::summary::unknown_runtimes;
+use super::{Check, CheckContext, Fill, KeyRole, ResourceKind, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 /// `--lambda-warn-days` when not given, and the largest it may be.
@@ -56,7 +58,7 @@ pub static INFO: &CheckInfo = &CheckInfo {
         "lambda:GetWebFunctionRevision",
     ],
     security_hub_controls: &["Lambda.2"],
-    resource_types: &["AwsLambdaFunction", web::RESOURCE_TYPE],
+    resource_types: &[FUNCTION_TYPE, web::RESOURCE_TYPE],
     description: "Lambda runtimes combine an operating system, a language runtime and libraries. When a runtime \
         is deprecated it no longer receives security updates, yet functions on it keep serving invocations. \
         Functions packaged as container images are out of scope (their runtime is inside the image). The published \
@@ -172,7 +174,7 @@ pub fn evaluate(
     let mut uses = Vec::new();
     let mut unreadable = Vec::new();
     for f in functions {
-        let resource = Resource { resource_type: "AwsLambdaFunction", id: f.name.clone(), arn: f.arn.clone() };
+        let resource = Resource { resource_type: FUNCTION_TYPE, id: f.name.clone(), arn: f.arn.clone() };
         uses.extend(f.kms_keys.iter().map(|k| (resource.clone(), k.clone())));
         let Some(runtime) = zip_runtime(&f.latest) else {
             not_applicable += 1;
@@ -371,7 +373,7 @@ async fn aliases(cx: &CheckContext, mut info: FunctionInfo, worse: Vec<VersionIn
         Ok(()) => {}
         Err(e) if e.code == "ResourceNotFoundException" => return Ok(Described::Gone),
         Err(e) if resource_level(&e) => {
-            return Ok(Described::Unreadable(Resource { resource_type: "AwsLambdaFunction", id: info.name, arn: info.arn }, e));
+            return Ok(Described::Unreadable(Resource { resource_type: FUNCTION_TYPE, id: info.name, arn: info.arn }, e));
         }
         Err(e) => return Err(e),
     }
@@ -383,63 +385,6 @@ async fn aliases(cx: &CheckContext, mut info: FunctionInfo, worse: Vec<VersionIn
         }
     }
     Ok(Described::Found(info))
-}
-
-/// What the check tells about the scan as a whole: a stale runtime table (the same words in every shard of
-/// a sharded scan, so a merge keeps one), and a table older than runtimes in use (named; they passed).
-fn notes(settings: &CheckSettings, scan_time: DateTime<Utc>, findings: &[Finding]) -> Vec<String> {
-    let table = &settings.lambda_runtimes;
-    let mut notes = Vec::new();
-    if let Some(days) = table.stale_days(scan_date(scan_time)) {
-        notes.push(format!(
-            "the Lambda runtime table was last updated on {} ({days} days before this scan, over {STALE_AFTER_DAYS}): runtimes added or \
-             deprecated since are missing from it; update orgscan or pass --lambda-runtimes",
-            table.updated
-        ));
-    }
-    let newer = runtimes_with_status(findings, RuntimeState::Newer.as_str());
-    if !newer.is_empty() {
-        let list: Vec<String> = newer.keys().map(|r| r.to_string()).collect();
-        notes.push(format!(
-            "the Lambda runtime table (updated {}) is older than runtimes in use: {}; they are newer than every runtime of their family \
-             in it and pass; update orgscan or pass --lambda-runtimes to judge them by their dates",
-            table.updated,
-            list.join(", ")
-        ));
-    }
-    notes
-}
-
-/// The runtimes of `findings` (of this check, `$LATEST` and aliased versions) that the table did not know,
-/// with how many versions use each: the summary lists them apart from the deprecated ones.
-pub fn unknown_runtimes<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> BTreeMap<&'a str, usize> {
-    runtimes_with_status(findings, RuntimeState::Unknown.as_str())
-}
-
-/// The runtimes of `findings` (of this check, `$LATEST` and aliased versions) whose evidence has `status`,
-/// with how many versions use each.
-fn runtimes_with_status<'a>(findings: impl IntoIterator<Item = &'a Finding>, status: &str) -> BTreeMap<&'a str, usize> {
-    let mut found: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in findings.into_iter().filter(|f| f.check.id == INFO.id) {
-        // Aliased versions of a function; the served revisions of a Web Function, whose top level repeats the worst.
-        let served = ev::SERVED_REVISIONS.value(f).and_then(|v| v.as_array());
-        let aliased = ev::ALIASED_VERSIONS.value(f).and_then(|v| v.as_array());
-        let top = served.is_none().then(|| (ev::RUNTIME.value(f), ev::RUNTIME_STATUS.value(f)));
-        let versions = aliased
-            .into_iter()
-            .chain(served)
-            .flatten()
-            .filter_map(|v| v.as_object())
-            .map(|m| (m.get(ev::RUNTIME.name()), m.get(ev::RUNTIME_STATUS.name())));
-        for (runtime, state) in top.into_iter().chain(versions) {
-            if let (Some(r), Some(s)) = (runtime.and_then(|r| r.as_str()), state.and_then(|s| s.as_str()))
-                && s == status
-            {
-                *found.entry(r).or_default() += 1;
-            }
-        }
-    }
-    found
 }
 
 /// Tag reads in flight at once: each takes a permit of the Lambda control-plane budget anyway.
@@ -459,7 +404,30 @@ async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes, remedy: fix::remedy, changes: None };
+pub static CHECK: Check = Check {
+    info: INFO,
+    run,
+    notes: summary::notes,
+    remedy: fix::remedy,
+    changes: None,
+    resources: &[
+        ResourceKind {
+            asff_type: FUNCTION_TYPE,
+            words: "Lambda function",
+            asff_listed: true,
+            console: Some(|region, id| format!("lambda/home?region={region}#/functions/{id}")),
+            id_placeholder: Some(("FUNCTION_NAME", Fill::Everywhere)),
+        },
+        ResourceKind { asff_type: web::RESOURCE_TYPE, words: "Lambda Web Function", asff_listed: false, console: None, id_placeholder: None },
+    ],
+    keys: KeyRole::Users("Lambda function"),
+    delegated_admins: None,
+    summary: summary::summary,
+    due_date: Some(ev::DEPRECATION_DATE),
+};
+
+/// The ASFF type of a Lambda function.
+pub const FUNCTION_TYPE: &str = "AwsLambdaFunction";
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

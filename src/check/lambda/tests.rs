@@ -1,5 +1,7 @@
 //! Unit tests of the Lambda check's pure evaluation and notes.
 
+use super::summary::notes;
+use crate::check::CheckSettings;
 use super::*;
 use crate::model::Status;
 
@@ -94,7 +96,7 @@ fn a_runtime_newer_than_the_table_passes_and_the_notes_name_it() {
     }
     // An unknown family keeps failing as unknown.
     assert_eq!(by_id("odd").status, Status::Fail);
-    let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, guardduty_admins: None, read_tags: false };
+    let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, delegated_admins: Default::default(), read_tags: false };
     let n = notes(&settings, table.updated.and_hms_opt(0, 0, 0).unwrap().and_utc(), &e.findings);
     assert_eq!(n.len(), 1, "{n:?}");
     assert!(n[0].contains("older than runtimes in use: nodejs26.x, python3.15;"), "{}", n[0]);
@@ -148,7 +150,7 @@ fn qualified_arns_lose_their_version() {
 #[test]
 fn a_stale_table_is_noted_and_unknown_runtimes_counted() {
     let table = RuntimeTable::bundled().unwrap();
-    let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, guardduty_admins: None, read_tags: false };
+    let settings = CheckSettings { lambda_runtimes: std::sync::Arc::new(table.clone()), lambda_warn_days: 90, deep: true, delegated_admins: Default::default(), read_tags: false };
     let late = (table.updated + chrono::Days::new(200)).and_hms_opt(0, 0, 0).unwrap().and_utc();
     let e = eval(&[f("odd", Some("cobol85"), "Zip"), f("ok", Some("python3.12"), "Zip")], "2026-11-28", 90);
     let n = notes(&settings, late, &e.findings);

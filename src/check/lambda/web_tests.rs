@@ -84,7 +84,7 @@ fn the_worst_served_revision_decides_with_the_same_verdicts_as_event_functions()
     // --lambda-warn-days 0 turns the warning off.
     assert_eq!(eval(&fns[2..3], "2027-03-01", 0).findings[0].status, Status::Pass);
     // The summary's runtime counts see the served revisions (the canary's nodejs24.x too).
-    assert_eq!(super::super::runtimes_with_status(&e.findings, "supported").get("nodejs24.x"), Some(&2));
+    assert_eq!(super::super::summary::runtimes_with_status(&e.findings, "supported").get("nodejs24.x"), Some(&2));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 pub mod fix;
 
-use super::{Check, CheckContext, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
+use super::{Check, CheckContext, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use super::EvidenceKey;
 use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
@@ -24,7 +24,7 @@ pub static INFO: &CheckInfo = &CheckInfo {
     // (suppression rules on tags), and only for FAILs; declared with the others so the shipped policies grant it.
     iam_actions: &["es:ListDomainNames", "es:DescribeDomains", "es:ListTags"],
     security_hub_controls: &["Opensearch.1", "ES.1"],
-    resource_types: &["AwsOpenSearchServiceDomain", "AwsElasticsearchDomain"],
+    resource_types: &[OPENSEARCH_TYPE, ELASTICSEARCH_TYPE],
     description: "OpenSearch Service (and legacy Elasticsearch) domains can encrypt indices, logs, swap files \
         and automated snapshots at rest with AES-256 and keys held in AWS KMS. Without it, data on the \
         domain's storage is readable by anyone who obtains the underlying volumes or snapshots.",
@@ -149,8 +149,8 @@ fn with_details(b: FindingBuilder, d: &DomainInfo) -> FindingBuilder {
 /// is not (domains created through the OpenSearch API may report it wrong for Elasticsearch versions).
 fn resource_type(engine_version: Option<&str>) -> &'static str {
     match engine_version {
-        Some(v) if v.starts_with("Elasticsearch_") => "AwsElasticsearchDomain",
-        _ => "AwsOpenSearchServiceDomain",
+        Some(v) if v.starts_with("Elasticsearch_") => ELASTICSEARCH_TYPE,
+        _ => OPENSEARCH_TYPE,
     }
 }
 
@@ -271,7 +271,41 @@ async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeErr
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check { info: INFO, run, notes: super::no_notes, remedy: fix::remedy, changes: Some(&fix::CHANGES) };
+pub static CHECK: Check = Check {
+    info: INFO,
+    run,
+    notes: super::no_notes,
+    remedy: fix::remedy,
+    changes: Some(&fix::CHANGES),
+    resources: &[
+        ResourceKind {
+            asff_type: OPENSEARCH_TYPE,
+            words: "OpenSearch domain",
+            asff_listed: true,
+            console: Some(console),
+            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
+        },
+        ResourceKind {
+            asff_type: ELASTICSEARCH_TYPE,
+            words: "Elasticsearch domain",
+            asff_listed: true,
+            console: Some(console),
+            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
+        },
+    ],
+    keys: KeyRole::Users("OpenSearch domain"),
+    delegated_admins: None,
+    summary: super::no_summary,
+    due_date: None,
+};
+
+/// The ASFF types of the two engines' domains.
+pub const OPENSEARCH_TYPE: &str = "AwsOpenSearchServiceDomain";
+pub const ELASTICSEARCH_TYPE: &str = "AwsElasticsearchDomain";
+
+fn console(region: &str, id: &str) -> String {
+    format!("aos/home?region={region}#opensearch/domains/{id}")
+}
 
 fn run(cx: &CheckContext) -> BoxFuture<'_, Result<Evaluation, ScopeError>> {
     Box::pin(async move {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::check::{self, Fill};
 use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, Partition, ScanReport, Status, Subject};
 
 #[derive(Debug, Serialize)]
@@ -139,16 +140,18 @@ pub struct Row {
     pub url: Option<String>,
 }
 
-/// Placeholders of the checks' remediation commands that stand for the resource's own id.
-const RESOURCE_TOKENS: &[&str] = &["KEY_ID", "FUNCTION_NAME", "DOMAIN_NAME", "NOTEBOOK_INSTANCE_NAME"];
-
+/// The check's remediation commands with the region and the resource's id filled in: the placeholders the
+/// checks declare for their resources' ids (`ResourceKind::id_placeholder`), each in every check's commands
+/// or only in its own kind's, as declared.
 fn fill(cli: &str, f: &Finding) -> String {
     let mut out = cli.replace("REGION", f.target.region.as_str());
-    for t in RESOURCE_TOKENS {
-        out = out.replace(t, &f.resource.id);
-    }
-    if f.resource.resource_type == "AwsGuardDutyDetector" {
-        out = out.replace("DETECTOR_ID", &f.resource.id);
+    let mut filled: Vec<&str> = Vec::new();
+    for k in check::declare::resource_kinds() {
+        let Some((token, scope)) = k.id_placeholder else { continue };
+        if (scope == Fill::Everywhere || k.asff_type == f.resource.resource_type) && !filled.contains(&token) {
+            out = out.replace(token, &f.resource.id);
+            filled.push(token);
+        }
     }
     out
 }
@@ -163,14 +166,8 @@ fn console_url(f: &Finding) -> Option<String> {
         _ => return None,
     };
     let id = percent_encoding::utf8_percent_encode(&f.resource.id, percent_encoding::NON_ALPHANUMERIC).to_string();
-    let path = match f.resource.resource_type {
-        "AwsKmsKey" => format!("kms/home?region={region}#/kms/keys/{id}"),
-        "AwsLambdaFunction" => format!("lambda/home?region={region}#/functions/{id}"),
-        "AwsOpenSearchServiceDomain" | "AwsElasticsearchDomain" => format!("aos/home?region={region}#opensearch/domains/{id}"),
-        "AwsSageMakerNotebookInstance" => format!("sagemaker/home?region={region}#/notebook-instances/{id}"),
-        "AwsGuardDutyDetector" | "AwsAccount" => format!("guardduty/home?region={region}#/summary"),
-        _ => return None,
-    };
+    // The console page each check declares for its kind of resource.
+    let path = (check::declare::resource_kind(f.resource.resource_type)?.console?)(region, &id);
     Some(format!("https://{host}/{path}"))
 }
 

@@ -137,7 +137,7 @@ pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
                 .logical_locations(vec![
                     LogicalLocation::builder().name(r.resource_id.clone()).fully_qualified_name(r.arn.clone()).kind("resource").build(),
                 ])
-                .message(message(r.describe()))
+                .message(message(r.describe(check::declare::type_words(&r.resource_type))))
                 .build()
         })
         .collect()
@@ -152,7 +152,7 @@ fn related_uri(r: &Related) -> String {
 
 fn uri_of(account: &str, region: &str, service: &str, resource_type: &str, id: &str) -> String {
     let mut uri = format!("aws/{}/{}/{}", segment(account), segment(region), segment(service));
-    if resource_type != "AwsAccount" {
+    if resource_type != crate::model::check_info::ACCOUNT_RESOURCE_TYPE {
         uri.push('/');
         uri.push_str(&segment(id));
     }

@@ -21,7 +21,7 @@ pub fn render(r: &ScanReport) -> String {
     check_table(r, &mut s);
     failing_resources(r, &mut s);
     warnings(r, &mut s);
-    unknown_runtimes(r, &mut s);
+    check_lines(r, &mut s);
     stale(r, &mut s);
     suppressions(r, &mut s);
     coverage_gaps(r, &mut s);
@@ -145,7 +145,8 @@ fn warnings(r: &ScanReport, s: &mut String) {
     if ws.is_empty() {
         return;
     }
-    let when = |f: &Finding| f.evidence.get("deprecation_date").and_then(|d| d.as_str()).map(str::to_owned);
+    // The date each check declares a WARNING of its becomes a FAIL on (a runtime's deprecation date).
+    let when = |f: &Finding| crate::check::by_id(f.check.id).and_then(|c| c.due_date).and_then(|k| k.str(f)).map(str::to_owned);
     ws.sort_by(|a, b| (when(a), a.sort_key()).cmp(&(when(b), b.sort_key())));
     let fails = if r.fail_policy.warnings { "they fail the scan (--fail-on-warning)" } else { "they do not fail the scan" };
     let _ = writeln!(s, "\nWarnings ({}; not failing yet, {fails}; soonest first, at most {}):", ws.len(), B.per_check);
@@ -159,19 +160,14 @@ fn warnings(r: &ScanReport, s: &mut String) {
     }
 }
 
-/// Runtimes the Lambda runtime table does not know: they fail as unknown, told apart from deprecated ones.
-fn unknown_runtimes(r: &ScanReport, s: &mut String) {
-    let unknown = crate::check::lambda::unknown_runtimes(&r.findings);
-    if unknown.is_empty() {
-        return;
+/// What each check adds to the summary (e.g. runtimes a check's table does not know), in registry order.
+fn check_lines(r: &ScanReport, s: &mut String) {
+    let fit = |list: &str| cut(list, B.line_width);
+    for c in crate::check::ALL {
+        for line in (c.summary)(&r.findings, &fit) {
+            let _ = writeln!(s, "\n{line}");
+        }
     }
-    let list: Vec<String> = unknown.iter().map(|(runtime, n)| format!("{runtime} ({n})")).collect();
-    let _ = writeln!(
-        s,
-        "\nLambda runtimes unknown to the runtime table, failing as unknown (not as deprecated): {}; check them against the AWS \
-         Lambda runtimes page, then update orgscan or pass --lambda-runtimes",
-        cut(&list.join(", "), B.line_width)
-    );
 }
 
 /// Skipped scopes, regions closed by SCP and resources not evaluable: one line per group, never per scope.
