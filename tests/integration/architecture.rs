@@ -1,7 +1,8 @@
 //! The layering of src/ (ARCHITECTURE.md, "Layers"): every module imports only from layers below its own, so
 //! the dependency graph between orgscan's modules has no cycle. This reads the sources (no tool to install):
 //! every `crate::<module>` path and every `super::<sibling>` path outside `#[cfg(test)]` code is an edge.
-//! And the design stays in the repository: no file names a Markdown document or a repository path that a
+//! A check owns everything about itself: no code outside src/check/ names one (its module, its INFO, its
+//! resource types). And the design stays in the repository: no file names a Markdown document or a repository path that a
 //! clone does not have.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -361,4 +362,125 @@ fn the_reference_checker_sees_what_is_missing() {
     assert_eq!(found[1].1, [concat!("notes/GUIDE", ".md")]);
     assert_eq!(normalize("a/./b/../c"), Some("a/c".to_owned()));
     assert_eq!(normalize("../a"), None);
+}
+
+/// The check modules the registry declares (`registry! { ... }` in src/check/mod.rs), in order.
+fn registered_modules() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("src/check/mod.rs")).unwrap();
+    let start = text.find("\nregistry! {").expect("src/check/mod.rs declares the registry with `registry! {`");
+    let body = &text[start + "\nregistry! {".len()..];
+    let body = &body[..body.find('}').expect("the registry's closing brace")];
+    let modules: Vec<String> = body.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+    assert_eq!(modules.len(), orgscan::check::ALL.len(), "the registry's modules, as read: {modules:?}");
+    modules
+}
+
+/// Where `text` (Rust source, its comments ignored) names one of the check `modules` (`check::kms`, `kms::INFO`
+/// through it, or `check::{self, kms}`) or one of the `literals` as a string literal (a check's resource
+/// types, `"AwsKmsKey"`): one line per place.
+fn names_of_checks(text: &str, modules: &[String], literals: &[String]) -> Vec<String> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut named: Vec<&str> = Vec::new();
+        let mut rest = code;
+        while let Some(i) = rest.find("check::") {
+            rest = &rest[i + "check::".len()..];
+            // `check::kms` or the group `check::{self, kms::INFO}`.
+            let group = match rest.strip_prefix('{') {
+                Some(g) => &g[..g.find('}').unwrap_or(g.len())],
+                None => &rest[..rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len())],
+            };
+            for item in group.split(',') {
+                let first = item.trim().split("::").next().unwrap_or("").trim();
+                named.extend(modules.iter().map(String::as_str).filter(|m| *m == first));
+            }
+        }
+        named.extend(literals.iter().map(String::as_str).filter(|l| code.contains(&format!("\"{l}\""))));
+        for name in named {
+            out.push(format!("line {}: {name}: {}", n + 1, line.trim()));
+        }
+    }
+    out
+}
+
+/// The files under src/ outside src/check/ that are not test code, with their text without unit tests:
+/// `#[cfg(test)] mod tests { .. }` at the end of a file, and files declared `#[cfg(test)] mod x;`.
+fn non_test_sources_outside_check() -> Vec<(String, String)> {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let texts: BTreeMap<std::path::PathBuf, String> =
+        files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect();
+    let test_only: BTreeSet<std::path::PathBuf> = texts
+        .iter()
+        .flat_map(|(p, text)| {
+            let dir = p.parent().unwrap().to_owned();
+            text.split("#[cfg(test)]\n")
+                .skip(1)
+                .filter_map(|after| after.strip_prefix("mod ").or_else(|| after.strip_prefix("pub mod ")))
+                .filter_map(|decl| decl.split_once(';').map(|(name, _)| name.trim().to_owned()))
+                .filter(|name| name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                .map(move |name| dir.join(format!("{name}.rs")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    texts
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with(src.join("check")) && !test_only.contains(p))
+        .map(|(p, text)| (p.strip_prefix(root()).unwrap().display().to_string(), without_tests(&text).to_owned()))
+        .collect()
+}
+
+/// A check owns everything about itself (ARCHITECTURE.md, "Adding a check"): no code outside src/check/
+/// names a check, its INFO or its resource types; the other layers read what each check declares through the
+/// registry. Unit tests may build their fixtures with a check.
+#[test]
+fn no_module_outside_check_names_a_check() {
+    let modules = registered_modules();
+    let generic = orgscan::model::check_info::ACCOUNT_RESOURCE_TYPE;
+    let literals: Vec<String> = orgscan::check::ALL
+        .iter()
+        .flat_map(|c| c.info().resource_types.iter())
+        .filter(|t| **t != generic)
+        .map(|t| (*t).to_owned())
+        .collect();
+    assert!(literals.len() >= 6, "{literals:?}");
+    let sources = non_test_sources_outside_check();
+    assert!(
+        sources.iter().any(|(p, _)| p == "src/lib.rs") && !sources.iter().any(|(p, _)| p.contains("securityhub/testing")),
+        "{:?}",
+        sources.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    let found: Vec<String> = sources
+        .iter()
+        .flat_map(|(p, text)| names_of_checks(text, &modules, &literals).into_iter().map(move |l| format!("{p} {l}")))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "outside src/check/, code names a check (declare it in the check and read it through the registry):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_name_finder_sees_every_form() {
+    let modules = ["kms".to_owned(), "lambda".to_owned()];
+    let literals = ["AwsKmsKey".to_owned()];
+    let text = "use crate::check::{self, CheckSettings, kms};\nlet x = check::lambda::INFO.id;\nlet t = \"AwsKmsKey\";\n\
+                // check::kms in a comment, \"AwsKmsKey\"\nuse crate::check::{ALL, lambda::RuntimeTable};\nlet y = check::kmsx;\nlet z = \"AwsKmsKeys\";\n";
+    let found = names_of_checks(text, &modules, &literals);
+    let lines: Vec<&str> = found.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(lines, ["line 1", "line 2", "line 3", "line 5"], "{found:?}");
 }
