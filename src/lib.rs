@@ -16,6 +16,7 @@ pub mod config;
 pub mod deliver;
 pub mod files;
 pub mod fix;
+pub mod iam;
 pub mod merge;
 pub mod model;
 pub mod notify;

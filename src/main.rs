@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use orgscan::aws::ClientFactory;
 use orgscan::check;
-use orgscan::cli::{ChecksFormat, Cli, Command, LogFormat};
+use orgscan::cli::{ChecksFormat, Cli, Command, LogFormat, PrincipalArg};
 use orgscan::config::ScanPlan;
 use orgscan::config::fix::FixPlan;
 use orgscan::config::merge::MergePlan;
@@ -22,7 +22,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.verbose, cli.quiet, cli.log_format);
     match cli.command {
-        Command::Checks { format } => {
+        Command::Checks { iam_policy: Some(principal), .. } => {
+            let principal = match principal {
+                PrincipalArg::Audit => orgscan::iam::Principal::Audit,
+                PrincipalArg::Scanner => orgscan::iam::Principal::Scanner,
+                PrincipalArg::Remediation => orgscan::iam::Principal::Remediation,
+            };
+            print!("{}", orgscan::iam::render(principal));
+            ExitCode::SUCCESS
+        }
+        Command::Checks { format, iam_policy: None } => {
             print!("{}", render_checks(format));
             ExitCode::SUCCESS
         }

@@ -273,7 +273,7 @@ pub const ENABLE_KEY: Step = Step {
 static CHANGES: Changes = Changes {
     steps: &[CANCEL_KEY_DELETION, ENABLE_KEY],
     iam_actions: &["kms:CancelKeyDeletion", "kms:DescribeKey", "kms:EnableKey"],
-    implied_iam_actions: &[],
+    service_linked_roles: &[],
     probe,
     call,
     rescan_by_scope: false,

@@ -234,9 +234,14 @@ pub fn fix_iam_actions() -> Vec<&'static str> {
     sorted(ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.iam_actions.iter().copied()))
 }
 
+/// The service-linked roles the fixes' changes make services create, in registry order.
+pub fn fix_service_linked_roles() -> Vec<&'static remedy::ServiceLinkedRole> {
+    ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.service_linked_roles.iter()).collect()
+}
+
 /// The actions the remediation role needs that orgscan does not call itself, sorted.
 pub fn fix_implied_iam_actions() -> Vec<&'static str> {
-    sorted(ALL.iter().filter_map(|c| c.changes).flat_map(|c| c.implied_iam_actions.iter().copied()))
+    sorted(fix_service_linked_roles().into_iter().map(|_| remedy::ServiceLinkedRole::IAM_ACTION))
 }
 
 fn sorted(actions: impl Iterator<Item = &'static str>) -> Vec<&'static str> {

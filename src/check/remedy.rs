@@ -156,9 +156,9 @@ pub struct Changes {
     /// Exactly the IAM actions of the calls and of the reads before them (the remediation role grants the
     /// union of every check's).
     pub iam_actions: &'static [&'static str],
-    /// Actions the remediation role needs that orgscan does not call itself (a service-linked role the
-    /// service creates with the caller's permission).
-    pub implied_iam_actions: &'static [&'static str],
+    /// The service-linked roles the service creates with the caller's permission on the first change in an
+    /// account: the remediation role needs `iam:CreateServiceLinkedRole` for them, a call orgscan does not make.
+    pub service_linked_roles: &'static [ServiceLinkedRole],
     /// Reads the resource of the finding again, as the step needs it, with the check's own code, in the
     /// finding's account and region (`cx` holds that account's credentials).
     pub probe: ProbeFn,
@@ -168,6 +168,22 @@ pub struct Changes {
     /// The rescan reports the fixed resource under another id (a region-level FAIL becomes the new
     /// resource's finding): the scope's one finding of the check stands for it.
     pub rescan_by_scope: bool,
+}
+
+/// A service-linked role a service creates on a change, with the caller's permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLinkedRole {
+    /// The statement's id in the remediation policy.
+    pub sid: &'static str,
+    /// `guardduty.amazonaws.com`.
+    pub service_principal: &'static str,
+    /// `AWSServiceRoleForAmazonGuardDuty`.
+    pub role_name: &'static str,
+}
+
+impl ServiceLinkedRole {
+    /// The IAM action that creates it.
+    pub const IAM_ACTION: &'static str = "iam:CreateServiceLinkedRole";
 }
 
 /// Whether `arn` (as AWS answered it) is in the account and region of `target`: a report could name a

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod values;
 pub use self::values::{
-    ChecksFormat, EXIT_CODES_HELP, FIX_EXIT_CODES_HELP, FailOnArg, LogFormat, SarifSuppressedArg, ScpDeniedArg, SeverityArg,
+    ChecksFormat, EXIT_CODES_HELP, FIX_EXIT_CODES_HELP, FailOnArg, LogFormat, PrincipalArg, SarifSuppressedArg, ScpDeniedArg, SeverityArg,
 };
 
 #[derive(Debug, Parser)]
@@ -43,6 +43,11 @@ pub enum Command {
     Checks {
         #[arg(long, value_enum, default_value_t = ChecksFormat::Table)]
         format: ChecksFormat,
+        /// Print instead the IAM policy document a principal of orgscan needs, generated from what the checks
+        /// (their reads, their fixes), the walker and region discovery declare: the policies in deploy/ are
+        /// this output.
+        #[arg(long, value_enum, value_name = "PRINCIPAL", conflicts_with = "format")]
+        iam_policy: Option<PrincipalArg>,
     },
     /// Scan the organization (or one account) and report.
     #[command(after_help = EXIT_CODES_HELP)]

@@ -33,6 +33,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// `orgscan checks --iam-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrincipalArg {
+    /// The audit role in every member account (deploy/audit-role.yaml): the checks' reads, read-only.
+    Audit,
+    /// The scanning principal (deploy/scanner-policy.json): the organization's reads, the audit role assumed,
+    /// the checks in its own account.
+    Scanner,
+    /// The remediation role of `orgscan fix` (deploy/remediation-role.yaml).
+    Remediation,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ChecksFormat {
     Table,

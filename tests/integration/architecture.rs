@@ -26,7 +26,9 @@ const LAYERS: &[&[&str]] = &[
     &["store", "notify"],
     // `fix` (orgscan fix) beside the outputs: it uses the checks, the walker's credentials and the scanner
     // below it, and only the command line and the root use it.
-    &["report", "fix"],
+    // `iam` (orgscan checks --iam-policy): the IAM policies generated from the checks', the walker's and the fixes'
+    // declarations.
+    &["report", "fix", "iam"],
     // `merge` (orgscan merge) reads shard reports back and writes every output from the merged one.
     &["merge"],
     &["cli"],

@@ -17,6 +17,7 @@ mod history;
 mod html;
 mod http_faults;
 mod iam_enforced;
+mod iam_policy;
 mod image;
 mod lambda_runtimes;
 mod lambda_web;

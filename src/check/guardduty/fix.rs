@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{ACCOUNT_TYPE, RegionDetector, detector_arn, read_detector};
 use crate::check::CheckContext;
-use crate::check::remedy::{Changes, PlanInput, Probe, Remedy, Step, Verdict, notes};
+use crate::check::remedy::{Changes, PlanInput, Probe, Remedy, ServiceLinkedRole, Step, Verdict, notes};
 use crate::model::{Finding, ScopeError, Service};
 
 /// GuardDuty `CreateDetector` with `enable: true` ("To start using GuardDuty, you must create a detector in
@@ -23,7 +23,11 @@ pub(super) static CHANGES: Changes = Changes {
     // The first `CreateDetector` in an account makes GuardDuty create its service-linked role
     // `AWSServiceRoleForAmazonGuardDuty` with the caller's permission (GuardDuty User Guide, "Service-linked
     // role permissions for GuardDuty"). moto creates none, so only the template test holds this one.
-    implied_iam_actions: &["iam:CreateServiceLinkedRole"],
+    service_linked_roles: &[ServiceLinkedRole {
+        sid: "GuardDutyServiceLinkedRole",
+        service_principal: super::SERVICE_PRINCIPAL,
+        role_name: "AWSServiceRoleForAmazonGuardDuty",
+    }],
     probe,
     call,
     // A region-level FAIL (no detector) becomes the new detector's finding.

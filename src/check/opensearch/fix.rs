@@ -19,7 +19,7 @@ pub const UPDATE_DOMAIN_CONFIG: Step = Step::new(Service::OpenSearch, "UpdateDom
 pub(super) static CHANGES: Changes = Changes {
     steps: &[UPDATE_DOMAIN_CONFIG],
     iam_actions: &["es:DescribeDomains", "es:UpdateDomainConfig"],
-    implied_iam_actions: &[],
+    service_linked_roles: &[],
     probe,
     call,
     rescan_by_scope: false,
