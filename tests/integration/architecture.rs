@@ -2,8 +2,8 @@
 //! the dependency graph between orgscan's modules has no cycle. This reads the sources (no tool to install):
 //! every `crate::<module>` path and every `super::<sibling>` path outside `#[cfg(test)]` code is an edge.
 //! A check owns everything about itself: no code outside src/check/ names one (its module, its INFO, its
-//! resource types). And the design stays in the repository: no file names a Markdown document or a repository path that a
-//! clone does not have.
+//! resource types). And the design stays in the repository: no file names a Markdown document or a
+//! repository path that a clone does not have.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
