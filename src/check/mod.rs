@@ -1,10 +1,13 @@
-//! The `Check` trait, what a check may use for one target, and the registry.
+//! The `Check` type, what a check may use for one target, and the registry.
 //!
-//! A check is one file that declares everything about itself: its metadata (`CheckInfo`: service, request
-//! budget, IAM actions, resource types, remediation), its collection with the SDK, a pure `evaluate` over
-//! plain data, and its ASFF resource details as a typed struct. Everything else (rate limits, the IAM policy
-//! tests, `orgscan checks`, SARIF rules, docs) is derived from the registry below. Walking accounts,
-//! limiting, credentials, rendering and importing live elsewhere.
+//! A check is one file (or folder) that declares everything about itself: its metadata (`CheckInfo`:
+//! service, request budget, IAM actions, resource types, remediation), its collection with the SDK, a pure
+//! `evaluate` over plain data, its ASFF resource details as a typed struct, and in `CHECK` what the other
+//! layers need of it: its resource kinds, its KMS key role, its organization-level read and summary lines
+//! ([`declare`]), and its fix ([`remedy`]). Everything else (rate limits, the IAM policies, `orgscan checks`,
+//! `orgscan fix`, SARIF rules, docs) is derived from the registry below, and no module outside this one
+//! names a check (tests/integration/architecture.rs). Walking accounts, limiting, credentials, rendering and
+//! importing live elsewhere.
 
 use std::collections::BTreeMap;
 use std::future::Future;
