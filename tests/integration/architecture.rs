@@ -407,6 +407,17 @@ fn names_of_checks(text: &str, modules: &[String], literals: &[String]) -> Vec<S
     out
 }
 
+/// The source before its unit tests: a `#[cfg(test)]` module named `tests` (of any visibility: a leaf's
+/// `pub(crate) mod tests` shares fixtures) runs to the end of the file by convention here.
+fn without_test_module(text: &str) -> &str {
+    let end = ["mod tests", "pub(crate) mod tests", "pub mod tests"]
+        .iter()
+        .filter_map(|m| text.find(&format!("#[cfg(test)]\n{m}")))
+        .min()
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
 /// The files under src/ outside src/check/ that are not test code, with their text without unit tests:
 /// `#[cfg(test)] mod tests { .. }` at the end of a file, and files declared `#[cfg(test)] mod x;`.
 fn non_test_sources_outside_check() -> Vec<(String, String)> {
@@ -441,7 +452,7 @@ fn non_test_sources_outside_check() -> Vec<(String, String)> {
     texts
         .into_iter()
         .filter(|(p, _)| !p.starts_with(src.join("check")) && !test_only.contains(p))
-        .map(|(p, text)| (p.strip_prefix(root()).unwrap().display().to_string(), without_tests(&text).to_owned()))
+        .map(|(p, text)| (p.strip_prefix(root()).unwrap().display().to_string(), without_test_module(&text).to_owned()))
         .collect()
 }
 
@@ -480,6 +491,7 @@ fn no_module_outside_check_names_a_check() {
 fn the_check_name_finder_sees_every_form() {
     let modules = ["kms".to_owned(), "lambda".to_owned()];
     let literals = ["AwsKmsKey".to_owned()];
+    assert_eq!(without_test_module("a\n#[cfg(test)]\npub(crate) mod tests { \"AwsKmsKey\" }"), "a\n");
     let text = "use crate::check::{self, CheckSettings, kms};\nlet x = check::lambda::INFO.id;\nlet t = \"AwsKmsKey\";\n\
                 // check::kms in a comment, \"AwsKmsKey\"\nuse crate::check::{ALL, lambda::RuntimeTable};\nlet y = check::kmsx;\nlet z = \"AwsKmsKeys\";\n";
     let found = names_of_checks(text, &modules, &literals);
