@@ -68,9 +68,15 @@ pub fn no_summary(_: &[Finding], _: &dyn Fn(&str) -> String) -> Vec<String> {
     Vec::new()
 }
 
-/// Every kind of resource the registered checks report, in registry order.
+/// Every kind of resource the registered checks report, in registry order, each once (two checks on one
+/// kind of resource declare it alike: the first declaration stands).
 pub fn resource_kinds() -> impl Iterator<Item = &'static ResourceKind> {
-    ALL.iter().flat_map(|c| c.resources.iter())
+    let mut seen: Vec<&str> = Vec::new();
+    ALL.iter().flat_map(|c| c.resources.iter()).filter(move |k| {
+        let first = !seen.contains(&k.asff_type);
+        seen.push(k.asff_type);
+        first
+    })
 }
 
 /// The kind of `asff_type`, when a registered check reports it.
@@ -99,15 +105,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_check_s_kinds_are_its_declared_resource_types_once_each() {
-        let mut seen = std::collections::BTreeSet::new();
+    fn each_check_s_kinds_are_its_declared_resource_types_and_a_kind_is_declared_alike_everywhere() {
         for c in ALL {
             let kinds: Vec<&str> = c.resources.iter().map(|k| k.asff_type).collect();
             assert_eq!(kinds, c.info().resource_types, "{}", c.info().id);
-            for k in kinds {
-                assert!(seen.insert(k), "{k} declared twice");
+            for k in c.resources {
+                // A second check on the same kind of resource reuses the first one's declaration.
+                let first = resource_kind(k.asff_type).unwrap();
+                let alike = (first.words, first.asff_listed, first.id_placeholder, first.console.is_some())
+                    == (k.words, k.asff_listed, k.id_placeholder, k.console.is_some());
+                assert!(alike, "{} declares {} unlike the first check that reports it", c.info().id, k.asff_type);
             }
         }
+        let all: Vec<&str> = resource_kinds().map(|k| k.asff_type).collect();
+        assert_eq!(all.len(), all.iter().collect::<std::collections::BTreeSet<_>>().len(), "{all:?}");
         assert_eq!(type_words("AwsKmsKey"), "KMS key");
         assert_eq!(type_words("AwsSomethingElse"), "AwsSomethingElse");
         assert_eq!(ALL.iter().filter(|c| c.keys == KeyRole::PendingDeletion).count(), 1);

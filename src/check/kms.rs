@@ -238,13 +238,7 @@ pub static CHECK: Check = Check {
     notes: super::no_notes,
     remedy,
     changes: Some(&CHANGES),
-    resources: &[ResourceKind {
-        asff_type: KEY_TYPE,
-        words: "KMS key",
-        asff_listed: true,
-        console: Some(|region, id| format!("kms/home?region={region}#/kms/keys/{id}")),
-        id_placeholder: Some(("KEY_ID", Fill::Everywhere)),
-    }],
+    resources: &[KEY_KIND],
     keys: KeyRole::PendingDeletion,
     delegated_admins: None,
     summary: super::no_summary,
@@ -253,6 +247,15 @@ pub static CHECK: Check = Check {
 
 /// The ASFF type of a KMS key.
 pub const KEY_TYPE: &str = "AwsKmsKey";
+
+/// A KMS key, as the outputs show it (another check on keys declares this same kind).
+pub const KEY_KIND: ResourceKind = ResourceKind {
+    asff_type: KEY_TYPE,
+    words: "KMS key",
+    asff_listed: true,
+    console: Some(|region, id| format!("kms/home?region={region}#/kms/keys/{id}")),
+    id_placeholder: Some(("KEY_ID", Fill::Everywhere)),
+};
 
 /// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
 /// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).
