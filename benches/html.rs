@@ -98,7 +98,7 @@ fn main() -> Result<(), BoxError> {
         report.findings.len(),
         report.coverage.len()
     );
-    let (floor, floor_bytes) = median(5, || Ok(serde_json::to_vec(&orgscan::report::json::JsonReport::new(&report))?.len()))?;
+    let (floor, floor_bytes) = median(5, || Ok(serde_json::to_vec(&orgscan::json::JsonReport::new(&report))?.len()))?;
     let (html, html_bytes) = median(5, || Ok(orgscan::report::html::render(&report)?.len()))?;
     println!("{:<28} {:>10} {:>10} {:>8}", "render", "median_ms", "MB", "ratio");
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -113,7 +113,7 @@ fn main() -> Result<(), BoxError> {
     let page = dir.path().join("report.html");
     std::fs::write(&page, orgscan::report::html::render(&report)?)?;
     // The floor: the same data in a page that only parses it and marks itself rendered.
-    let json = serde_json::to_string(&orgscan::report::json::JsonReport::new(&report))?.replace('<', "\\u003c");
+    let json = serde_json::to_string(&orgscan::json::JsonReport::new(&report))?.replace('<', "\\u003c");
     let floor_page = dir.path().join("floor.html");
     std::fs::write(
         &floor_page,

@@ -42,11 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let runs = if n > 50_000 { 5 } else { 11 };
         // The floor: the findings alone, as the JSON report's own plain records, compact, with nothing else.
         let (base, base_bytes) =
-            time(runs, || serde_json::to_vec(&orgscan::report::json::JsonReport::new(&report).findings).map(|v| v.len()).unwrap_or(0));
+            time(runs, || serde_json::to_vec(&orgscan::json::JsonReport::new(&report).findings).map(|v| v.len()).unwrap_or(0));
         let mut rows = vec![("serde", base, base_bytes)];
         let (t, b) = time(runs, || {
             let mut out = Vec::new();
-            orgscan::report::json::to_writer(&report, &mut out).map(|_| out.len()).unwrap_or(0)
+            orgscan::json::to_writer(&report, &mut out).map(|_| out.len()).unwrap_or(0)
         });
         rows.push(("json", t, b));
         // SARIF holds the FAILs only (a third here); one file per account keeps every file within GitHub's

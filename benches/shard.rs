@@ -234,7 +234,7 @@ fn merge_part(n: usize, shards: u32, dir: &Path) -> Result<(), BoxError> {
     // Writing once, in process: the JSON report of the whole estate.
     let once = dir.join("once.json");
     let t = Instant::now();
-    orgscan::files::write_atomic(&once, |w| orgscan::report::json::to_writer(&report, w))?;
+    orgscan::files::write_atomic(&once, |w| orgscan::json::to_writer(&report, w))?;
     let write_once = t.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&once)?.len();
     // The same findings as one 0/1 shard report, and as `shards` shard reports.

@@ -163,7 +163,7 @@ pub async fn publish(
         }
         if let Some(run) = &run {
             let mut json = Vec::new();
-            let stored = match report::json::to_writer(report, &mut json) {
+            let stored = match crate::json::to_writer(report, &mut json) {
                 Ok(()) => store.put(&run.join(store::history::REPORT), json).await,
                 Err(e) => Err(format!("cannot render the JSON report for the history: {e}")),
             };

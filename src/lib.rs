@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod files;
 pub mod fix;
 pub mod iam;
+pub mod json;
 pub mod merge;
 pub mod model;
 pub mod notify;

@@ -282,7 +282,7 @@ async fn deliver(report: &orgscan::model::ScanReport, outputs: &orgscan::report:
     let json_to_stdout = outputs.json.as_deref().is_some_and(orgscan::files::is_stdout);
     if json_to_stdout {
         let mut out = std::io::stdout().lock();
-        if let Err(e) = report::json::to_writer(report, &mut out).and_then(|()| out.flush())
+        if let Err(e) = orgscan::json::to_writer(report, &mut out).and_then(|()| out.flush())
             && e.kind() != std::io::ErrorKind::BrokenPipe
         {
             errors.push(format!("cannot write the JSON report to stdout: {e}"));

@@ -11,8 +11,8 @@
 //! error coverage (code `ShardMissing`), so the result is incomplete (exit code 3 or 4), never a pass, and
 //! their baseline FAILs are carried forward.
 
-mod import;
-pub mod read;
+/// The shard reports' reader is the JSON report's ([`crate::json::read::shard`]).
+pub use crate::json::read::shard as read;
 
 use std::collections::{BTreeMap, BTreeSet};
 

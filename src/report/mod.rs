@@ -2,9 +2,6 @@
 //! the writing of the files the user asked for. The ASFF files belong to `securityhub`.
 
 pub mod html;
-pub mod json;
-mod json_import;
-pub mod json_shard;
 pub mod ocsf;
 pub mod sarif;
 pub mod text;
@@ -40,7 +37,7 @@ pub fn write_outputs(report: &ScanReport, outputs: &Outputs) -> Vec<String> {
     let mut errors = Vec::new();
     // `--json -` is written to stdout by the caller, with the summary on stderr.
     if let Some(p) = outputs.json.as_ref().filter(|p| !is_stdout(p))
-        && let Err(e) = write_atomic(p, |w| json::to_writer(report, w))
+        && let Err(e) = write_atomic(p, |w| crate::json::to_writer(report, w))
     {
         errors.push(format!("cannot write JSON report '{}': {e}", p.display()));
     }

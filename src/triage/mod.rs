@@ -8,7 +8,10 @@
 //!   when it was last read), so no output closes it; it is dropped once its scope is evaluated again;
 //! - a baseline FAIL of a check, account or region this run did not set out to scan is neither.
 
-pub mod baseline;
+/// The baseline's reader is the JSON report's ([`crate::json::read`]); its type is used here.
+pub mod baseline {
+    pub use crate::json::read::baseline::{Baseline, MAX_CAUSES};
+}
 pub mod suppress;
 
 use std::collections::{HashMap, HashSet};

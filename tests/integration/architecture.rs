@@ -18,6 +18,9 @@ const LAYERS: &[&[&str]] = &[
     &["check"],
     &["org"],
     &["scan"],
+    // `json`: the JSON report, schema v3, written and read back in one module (a baseline, a shard report);
+    // its reader turns entries into findings of the registered checks.
+    &["json"],
     &["triage"],
     &["securityhub"],
     // The other sinks: outputs bound for S3 and the run history (`store`), the notification digest and its

@@ -245,7 +245,7 @@ fn org_report(org: &str, keys: &[&str]) -> String {
     let subject = Subject::Organization { id: org.into(), caller: "111111111111".parse().unwrap() };
     let r = ScanReport { findings, ..ScanReport::new(subject, vec![orgscan::check::kms::INFO]) };
     let mut out = Vec::new();
-    orgscan::report::json::to_writer(&r, &mut out).unwrap();
+    orgscan::json::to_writer(&r, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 

@@ -451,7 +451,7 @@ async fn failed_findings_are_re_sent_only_when_retryable_and_every_permanent_one
     assert_eq!(report.exit_code(), exit::FAILED_INCOMPLETE, "the estate has FAILs, and the import did not complete");
     // The failure is in the summary and the JSON report.
     assert!(orgscan::report::text::render(&report).contains(&format!("{} InvalidInput", sent[0][1])));
-    orgscan::files::write_atomic(&json, |w| orgscan::report::json::to_writer(&report, w)).unwrap();
+    orgscan::files::write_atomic(&json, |w| orgscan::json::to_writer(&report, w)).unwrap();
     let j = read_json(&json);
     assert_valid("report.schema.json", &j);
     assert_eq!(j["security_hub"]["failed_findings"][0]["code"], "InvalidInput");

@@ -180,7 +180,7 @@ fn a_suppressed_fail_is_in_every_output_and_does_not_fail_the_scan() {
 
     // JSON report: the FAIL stays, with its rule; every rule with its status.
     let json = dir.path().join("r.json");
-    orgscan::files::write_atomic(&json, |w| orgscan::report::json::to_writer(&r, w)).unwrap();
+    orgscan::files::write_atomic(&json, |w| orgscan::json::to_writer(&r, w)).unwrap();
     let j = read_json(&json);
     assert_valid("report.schema.json", &j);
     let legacy = j["findings"].as_array().unwrap().iter().find(|f| f["resource_id"] == "legacy-fn").unwrap();
@@ -297,7 +297,7 @@ fn the_exit_code_follows_fail_on_and_fail_severity() {
         let mut b = estate();
         b.started_at -= chrono::Duration::days(1);
         let mut out = Vec::new();
-        orgscan::report::json::to_writer(&b, &mut out).unwrap();
+        orgscan::json::to_writer(&b, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     let baseline = orgscan::triage::Baseline::parse(Path::new("b.json"), &baseline_json).unwrap();

@@ -71,6 +71,6 @@ pub fn write_shard(report: &ScanReport, shard: Shard, path: &std::path::Path) ->
     r.coverage.retain(|c| shard.owns(&c.account));
     r.stats.accounts = selection.iter().filter(|a| shard.owns(a)).count();
     r.shard = Some(ShardInfo::new(shard, selection, None));
-    orgscan::files::write_atomic(path, |w| orgscan::report::json::to_writer(&r, w))?;
+    orgscan::files::write_atomic(path, |w| orgscan::json::to_writer(&r, w))?;
     Ok(())
 }

@@ -9,15 +9,13 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::check;
+use super::{Entry, Header, Refused, check_info, identify};
+use crate::json::shard::{JsonFindingExtra, JsonScope, JsonShard};
 use crate::model::report::REPORT_SCHEMA_VERSION;
 use crate::model::{
-    AccountId, AccountInfo, CheckInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, Region, Resource, ScanReport,
-    ScopeError, Shard, ShardInfo, Subject, Target,
+    AccountId, AccountInfo, Coverage, CoverageStatus, ErrorEntry, NotEvaluable, Note, OpCounts, Region, Resource, ScanReport, ScopeError,
+    Shard, ShardInfo, Subject, Target,
 };
-use crate::report::json::JsonShard;
-use crate::report::json_shard::JsonScope;
-use crate::triage::baseline::Entry;
 
 /// One shard's report, read back.
 #[derive(Debug)]
@@ -57,7 +55,7 @@ struct File {
     notes: Vec<JsonNote>,
     stats: Stats,
     #[serde(default)]
-    security_hub: Option<super::import::JsonSecurityHub>,
+    security_hub: Option<crate::json::security_hub::read::JsonSecurityHub>,
     shard: Option<JsonShard>,
 }
 
@@ -132,10 +130,6 @@ pub(super) fn time(s: &str, what: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| format!("{what} {s:?} is not an RFC 3339 time"))
 }
 
-pub(super) fn check_info(id: &str) -> Result<&'static CheckInfo, String> {
-    check::ALL.iter().map(|c| c.info()).find(|i| i.id == id).ok_or_else(|| format!("check '{id}' is not one of this orgscan's checks"))
-}
-
 fn region(s: &Option<String>) -> Result<Option<Region>, String> {
     s.as_deref().map(str::parse).transpose()
 }
@@ -167,19 +161,6 @@ fn read(path: &Path, first: usize) -> Result<Part, String> {
     parse(path, first, header, file).map_err(|e| format!("shard report '{shown}': {e}"))
 }
 
-/// What identifies an orgscan report, read before the rest (every other field is skipped, not allocated).
-#[derive(Deserialize)]
-struct Header {
-    schema_version: Option<String>,
-    tool: Option<Tool>,
-}
-
-#[derive(Deserialize)]
-struct Tool {
-    name: Option<String>,
-    version: Option<String>,
-}
-
 /// Checks the `header`, then reads the rest with `read_file` (each entry becomes a finding as it is parsed, see
 /// `findings_as_read`): the peak memory of a merge is the merged findings, not the files' text.
 fn parse(
@@ -188,18 +169,22 @@ fn parse(
     header: Result<Header, serde_json::Error>,
     read_file: impl FnOnce() -> Result<File, String>,
 ) -> Result<Part, String> {
-    let header: Header = header.map_err(|e| format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"))?;
-    let tool = header.tool.unwrap_or(Tool { name: None, version: None });
-    if tool.name.as_deref() != Some("orgscan") {
-        return Err("not an orgscan JSON report (its tool.name is not \"orgscan\")".into());
-    }
-    let version = header.schema_version.unwrap_or_else(|| "none".into());
-    if version != REPORT_SCHEMA_VERSION {
-        return Err(format!(
+    // The one header check, then the merge's own policy: exactly this orgscan's schema and version.
+    let other_version = |version: &str| {
+        format!(
             "schema version {version}; orgscan merge joins reports of schema version {REPORT_SCHEMA_VERSION} only (run every shard with this orgscan)"
-        ));
+        )
+    };
+    let identity = identify(header).map_err(|refused| match refused {
+        Refused::NotJson(e) => format!("not an orgscan JSON report ({e}); give the --json file of `orgscan scan --shard`"),
+        Refused::NotOrgscan => "not an orgscan JSON report (its tool.name is not \"orgscan\")".to_owned(),
+        Refused::NoVersion => other_version("none"),
+        Refused::Newer(version) | Refused::Unknown(version) => other_version(&version),
+    })?;
+    if identity.version != REPORT_SCHEMA_VERSION {
+        return Err(other_version(identity.version));
     }
-    let (tool, ours) = (tool.version.unwrap_or_else(|| "none".into()), env!("CARGO_PKG_VERSION"));
+    let (tool, ours) = (identity.tool_version, env!("CARGO_PKG_VERSION"));
     if tool != ours {
         return Err(format!(
             "written by orgscan {tool}; this is orgscan {ours}: merge with the version that scanned, so that every output is the same"
@@ -224,8 +209,7 @@ fn parse(
     report.incomplete = file.incomplete;
     report.partial = info.partial.clone();
 
-    let mut extra: HashMap<String, crate::report::json_shard::JsonFindingExtra> =
-        shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
+    let mut extra: HashMap<String, JsonFindingExtra> = shard.findings.into_iter().map(|x| (x.fingerprint.clone(), x)).collect();
     let mut findings = file.findings;
     let own = findings.get_mut(first..).unwrap_or_default();
     if !extra.is_empty() {
@@ -276,7 +260,7 @@ fn parse(
     }
     let regions = shard.regions.iter().map(|r| r.parse()).collect::<Result<Vec<Region>, String>>()?;
     s.regions = regions.len();
-    s.security_hub = file.security_hub.map(super::import::JsonSecurityHub::into_report).transpose()?;
+    s.security_hub = file.security_hub.map(crate::json::security_hub::read::JsonSecurityHub::into_report).transpose()?;
     report.sort();
     // Its own findings in order (those of earlier parts are already).
     crate::model::report::sort_findings(findings.get_mut(first..).unwrap_or_default());

@@ -7,12 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::check;
-use crate::model::report::{REPORT_SCHEMA_VERSION, REPORT_SCHEMA_VERSIONS_READ};
-use crate::model::{AccountId, Finding, Region, Status, Target};
+use super::{Entry, Header, Refused, StaleEntry, identify, time};
+use crate::model::Finding;
+use crate::model::report::REPORT_SCHEMA_VERSIONS_READ;
 
 /// A baseline, validated and ready to compare.
 #[derive(Debug, Clone)]
@@ -33,57 +32,6 @@ pub struct Baseline {
 /// Causes of ignored entries named one by one; the rest are counted together, so a huge file of bad entries
 /// gives a few notes, not one per entry.
 pub const MAX_CAUSES: usize = 10;
-
-/// The identity fields of a report, read before the rest (every other field is skipped, not allocated).
-#[derive(Deserialize)]
-struct Header {
-    schema_version: Option<serde_json::Value>,
-    tool: Option<Tool>,
-    #[serde(default)]
-    scope: Option<HeaderScope>,
-}
-
-#[derive(Deserialize)]
-struct Tool {
-    name: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct HeaderScope {
-    organization_id: Option<String>,
-}
-
-/// One finding of a JSON report, as written (`orgscan merge` reads shard reports with it too).
-#[derive(Deserialize)]
-pub struct Entry {
-    check_id: String,
-    status: String,
-    account_id: String,
-    region: String,
-    resource_type: String,
-    resource_id: String,
-    resource_arn: String,
-    message: String,
-    fingerprint: String,
-    #[serde(default)]
-    evidence: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    first_seen: Option<String>,
-    /// Schema 3: the resources linked with this one.
-    #[serde(default)]
-    related: Vec<crate::model::Related>,
-}
-
-#[derive(Deserialize)]
-struct StaleEntry {
-    #[serde(flatten)]
-    entry: Entry,
-    last_seen: String,
-}
-
-fn time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
-}
 
 impl Baseline {
     /// Reads and validates `path`. Refuses a file that is not an orgscan JSON report, or one of a schema
@@ -140,23 +88,19 @@ impl Baseline {
         let shown = path.display();
         let not_ours =
             |why: &str| format!("{option} '{shown}' is not an orgscan JSON report ({why}); give the --json file of an earlier scan");
-        let header = header.map_err(|e| not_ours(&format!("not JSON: {e}")))?;
-        let tool = header.tool.as_ref().and_then(|t| t.name.as_ref()).and_then(|v| v.as_str());
-        if tool != Some("orgscan") {
-            return Err(not_ours("its tool.name is not \"orgscan\""));
-        }
-        let version = header.schema_version.as_ref().and_then(|v| v.as_str()).ok_or_else(|| not_ours("it has no schema_version"))?;
         let readable = REPORT_SCHEMA_VERSIONS_READ.join(", ");
-        match version.parse::<u32>() {
-            Ok(_) if REPORT_SCHEMA_VERSIONS_READ.contains(&version) => {}
-            Ok(v) if v > REPORT_SCHEMA_VERSION.parse::<u32>().unwrap_or(u32::MAX) => {
-                return Err(format!(
-                    "{option} '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
-                     versions {readable}: upgrade orgscan, or give a report it wrote"
-                ));
+        let identity = identify(header).map_err(|refused| match refused {
+            Refused::NotJson(e) => not_ours(&format!("not JSON: {e}")),
+            Refused::NotOrgscan => not_ours("its tool.name is not \"orgscan\""),
+            Refused::NoVersion => not_ours("it has no schema_version"),
+            Refused::Newer(version) => format!(
+                "{option} '{shown}' has schema version {version}, written by a newer orgscan; this orgscan reads schema \
+                 versions {readable}: upgrade orgscan, or give a report it wrote"
+            ),
+            Refused::Unknown(version) => {
+                format!("{option} '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")
             }
-            _ => return Err(format!("{option} '{shown}' has schema version {version:?}; this orgscan reads schema versions {readable}")),
-        }
+        })?;
         let mut sink = Sink::default();
         body(&mut sink).map_err(|e| format!("{option} '{shown}' is not a valid orgscan report: {e}"))?;
         let invalid = |why: &str| format!("{option} '{shown}' is not a valid orgscan report: {why}");
@@ -167,7 +111,7 @@ impl Baseline {
         let started_at =
             time(&started_at).ok_or_else(|| format!("{option} '{shown}': started_at {started_at:?} is not an RFC 3339 time"))?;
         let warnings = sink.ignored.notes(&format!("{option} '{shown}'"));
-        let organization_id = header.scope.and_then(|s| s.organization_id);
+        let organization_id = identity.organization_id;
         Ok(Self { path: path.to_owned(), started_at, findings: sink.findings, stale: sink.stale, warnings, organization_id })
     }
 }
@@ -308,38 +252,5 @@ impl Causes {
             notes.push(format!("{file}: {} more entries ignored for other causes", self.other));
         }
         notes
-    }
-}
-
-impl Entry {
-    /// The finding this entry describes (triage as written: `first_seen` only), its fingerprint checked.
-    pub fn to_finding(&self) -> Result<Finding, String> {
-        let info = check::ALL
-            .iter()
-            .map(|c| c.info())
-            .find(|i| i.id == self.check_id)
-            .ok_or_else(|| format!("finding {} is of check '{}', which this orgscan does not have", self.fingerprint, self.check_id))?;
-        let account: AccountId = self.account_id.parse()?;
-        let region: Region = self.region.parse()?;
-        let resource_type =
-            info.resource_types.iter().copied().find(|t| *t == self.resource_type).ok_or_else(|| {
-                format!("finding {} has resource type '{}', not one of {}", self.fingerprint, self.resource_type, info.id)
-            })?;
-        let status = Status::parse(&self.status)
-            .ok_or_else(|| format!("finding {} has status '{}' (expected PASS, FAIL or WARNING)", self.fingerprint, self.status))?;
-        let mut b = Finding::builder(info, &Target::new(account, region))
-            .resource(resource_type, &self.resource_id, &self.resource_arn)
-            .status(status)
-            .message(&self.message);
-        for (k, v) in &self.evidence {
-            b = b.evidence(k, v.clone());
-        }
-        let mut f = b.build().map_err(|e| e.to_string())?;
-        if f.fingerprint() != self.fingerprint {
-            return Err(format!("finding {} does not match its check, account, region and resource id", self.fingerprint));
-        }
-        f.triage.first_seen = self.first_seen.as_deref().and_then(time);
-        f.related = self.related.clone();
-        Ok(f)
     }
 }

@@ -1,12 +1,18 @@
 //! The machine-readable JSON report: a versioned type of its own (schema `schemas/report.schema.json`),
-//! separate from the internal structs so that refactoring never changes the contract by accident.
+//! separate from the internal structs so that refactoring never changes the contract by accident. Schema 3
+//! is frozen: this module writes it (here, with its `shard` and `security_hub` sections) and is the only one
+//! that reads a report back (`read`: one header check, one finding entry; a baseline and a shard report).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use super::json_import::{JsonFailedFinding, JsonImportScope, JsonSecurityHub, JsonUntouched};
-pub use super::json_shard::JsonShard;
+pub mod read;
+pub mod security_hub;
+pub mod shard;
+
+pub use self::security_hub::{JsonFailedFinding, JsonImportScope, JsonSecurityHub, JsonUntouched};
+pub use self::shard::JsonShard;
 use crate::model::OpCounts;
 use crate::model::{AccountId, BaselineState, CoverageStatus, Finding, History, Related, Rule, ScanReport, Subject, Suppressions};
 
@@ -155,14 +161,8 @@ pub struct JsonBaseline<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct JsonFixed<'a> {
-    pub check_id: &'static str,
     #[serde(flatten)]
-    pub account: Owner<'a>,
-    pub region: &'a str,
-    pub resource_type: &'static str,
-    pub resource_id: &'a str,
-    pub resource_arn: &'a str,
-    pub fingerprint: String,
+    pub resource: ResourceRef<'a>,
     /// The resource no longer exists (rather than passing now).
     pub gone: bool,
     /// The baseline's message.
@@ -224,17 +224,7 @@ fn baseline<'a>(r: &'a ScanReport, h: &'a History) -> JsonBaseline<'a> {
             .iter()
             .map(|x| {
                 let f = &x.finding;
-                JsonFixed {
-                    check_id: f.check.id,
-                    account: Owner::of(r, &f.target.account),
-                    region: f.target.region.as_str(),
-                    resource_type: f.resource.resource_type,
-                    resource_id: &f.resource.id,
-                    resource_arn: &f.resource.arn,
-                    fingerprint: f.fingerprint(),
-                    gone: x.gone,
-                    message: &f.message,
-                }
+                JsonFixed { resource: ResourceRef::of(r, f.check.id, &f.target, &f.resource), gone: x.gone, message: &f.message }
             })
             .collect(),
     }
@@ -290,8 +280,10 @@ impl<'a> Owner<'a> {
     }
 }
 
+/// The fields that name one resource of one check, first in the records about it: the check, its account
+/// (with the name and OU path), region and resource, and the fingerprint of its finding.
 #[derive(Debug, Serialize)]
-pub struct JsonNotEvaluable<'a> {
+pub struct ResourceRef<'a> {
     pub check_id: &'static str,
     #[serde(flatten)]
     pub account: Owner<'a>,
@@ -299,8 +291,28 @@ pub struct JsonNotEvaluable<'a> {
     pub resource_type: &'static str,
     pub resource_id: &'a str,
     pub resource_arn: &'a str,
-    /// The fingerprint its finding has when it can be read (the Security Hub finding left as it is).
     pub fingerprint: String,
+}
+
+impl<'a> ResourceRef<'a> {
+    fn of(r: &'a ScanReport, check_id: &'static str, target: &'a crate::model::Target, resource: &'a crate::model::Resource) -> Self {
+        Self {
+            check_id,
+            account: Owner::of(r, &target.account),
+            region: target.region.as_str(),
+            resource_type: resource.resource_type,
+            resource_id: &resource.id,
+            resource_arn: &resource.arn,
+            fingerprint: crate::model::finding::fingerprint(check_id, target, &resource.id),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonNotEvaluable<'a> {
+    /// With the fingerprint its finding has when it can be read (the Security Hub finding left as it is).
+    #[serde(flatten)]
+    pub resource: ResourceRef<'a>,
     pub code: &'a str,
     pub message: &'a str,
 }
@@ -405,13 +417,7 @@ impl<'a> JsonReport<'a> {
                 .not_evaluable
                 .iter()
                 .map(|n| JsonNotEvaluable {
-                    check_id: n.check_id,
-                    account: Owner::of(r, &n.target.account),
-                    region: n.target.region.as_str(),
-                    resource_type: n.resource.resource_type,
-                    resource_id: &n.resource.id,
-                    resource_arn: &n.resource.arn,
-                    fingerprint: n.fingerprint(),
+                    resource: ResourceRef::of(r, n.check_id, &n.target, &n.resource),
                     code: &n.error.code,
                     message: &n.error.message,
                 })
