@@ -144,15 +144,31 @@ pub struct Row {
 /// checks declare for their resources' ids (`ResourceKind::id_placeholder`), each in every check's commands
 /// or only in its own kind's, as declared.
 fn fill(cli: &str, f: &Finding) -> String {
-    let mut out = cli.replace("REGION", f.target.region.as_str());
+    let mut out = replace_token(cli, "REGION", f.target.region.as_str());
     let mut filled: Vec<&str> = Vec::new();
     for k in check::declare::resource_kinds() {
         let Some((token, scope)) = k.id_placeholder else { continue };
         if (scope == Fill::Everywhere || k.asff_type == f.resource.resource_type) && !filled.contains(&token) {
-            out = out.replace(token, &f.resource.id);
+            out = replace_token(&out, token, &f.resource.id);
             filled.push(token);
         }
     }
+    out
+}
+
+/// `text` with every whole `token` replaced by `value`: a placeholder is a word of capitals, digits and `_`,
+/// so `KEY_ID` is not the end of `KMS_KEY_ID` (a key the user chooses, not the resource's own id).
+fn replace_token(text: &str, token: &str, value: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(token) {
+        let (before, after) = (rest[..i].chars().next_back(), rest[i + token.len()..].chars().next());
+        out.push_str(&rest[..i]);
+        out.push_str(if word(before) || word(after) { token } else { value });
+        rest = &rest[i + token.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -387,5 +403,18 @@ fn title(subject: &Subject) -> String {
         Subject::Organization { id, .. } => format!("orgscan: organization {id}"),
         Subject::Account(a) => format!("orgscan: account {a}"),
         Subject::Accounts { caller } => format!("orgscan: accounts scanned from {caller}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_placeholder_is_replaced_only_as_a_whole_word() {
+        let cli = "aws es create-domain --region REGION --domain-name D --encryption-at-rest-options KmsKeyId=KMS_KEY_ID\naws kms x --key-id KEY_ID";
+        assert_eq!(
+            super::replace_token(cli, "KEY_ID", "k-1"),
+            "aws es create-domain --region REGION --domain-name D --encryption-at-rest-options KmsKeyId=KMS_KEY_ID\naws kms x --key-id k-1"
+        );
+        assert_eq!(super::replace_token("REGION/REGIONS,REGION", "REGION", "eu-west-1"), "eu-west-1/REGIONS,eu-west-1");
     }
 }
