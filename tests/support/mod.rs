@@ -118,6 +118,23 @@ pub fn expected_rows(expected: &[Expected]) -> Vec<Row> {
     rows
 }
 
+/// Every file below `dir`, at any depth (directories themselves are not listed), in no particular order.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display())) {
+            let p = e.unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display())).path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
 /// A fresh temporary directory for one test's outputs.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
