@@ -8,30 +8,14 @@ use std::path::Path;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Moto, ensure_lambda_role};
+use crate::support::estate::{Moto, ensure_lambda_role, zip_function};
 use crate::support::{assert_valid, orgscan, read_json, stderr, stdout, tempdir};
 
 const EU: &str = "eu-west-1";
 const US: &str = "us-east-1";
 
-/// A tiny valid ZIP (an empty archive) for `ZipFile`.
-fn zip() -> aws_sdk_lambda::primitives::Blob {
-    aws_sdk_lambda::primitives::Blob::new(vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-}
-
 async fn function(lambda: &aws_sdk_lambda::Client, name: &str, role: &str, runtime: &str, key: Option<&str>) {
-    use aws_sdk_lambda::types::{FunctionCode, Runtime};
-    lambda
-        .create_function()
-        .function_name(name)
-        .role(role)
-        .runtime(Runtime::from(runtime))
-        .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(zip()).build())
-        .set_kms_key_arn(key.map(str::to_owned))
-        .send()
-        .await
-        .unwrap();
+    zip_function(lambda, name, role, runtime).set_kms_key_arn(key.map(str::to_owned)).send().await.unwrap();
 }
 
 /// A customer key: (key id, ARN).
