@@ -361,6 +361,16 @@ async fn pending_key(moto: &Moto, creds: &Credentials) -> String {
     id
 }
 
+/// `orgscan scan` of the KMS check in eu-west-1 over `scope` (`--this-account` or `--accounts ID`) into the JSON
+/// report `report`, which exits 1: a key pending deletion FAILs.
+fn scan_kms_fails(moto: &Moto, creds: &Credentials, scope: &[&str], report: &std::path::Path) {
+    let mut args = vec!["scan"];
+    args.extend_from_slice(scope);
+    args.extend(["--regions", "eu-west-1", "--checks", "kms-key-not-pending-deletion", "--json", report.to_str().unwrap()]);
+    let o = orgscan(moto, creds, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
 async fn key_state(moto: &Moto, creds: &Credentials, id: &str) -> String {
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(creds, "eu-west-1"));
     let k = kms.describe_key().key_id(id).send().await.unwrap();
@@ -405,22 +415,7 @@ async fn a_finding_of_an_account_outside_the_organization_added_to_a_report_is_r
     let dir = tempdir();
     let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
     let m = &org.management_creds;
-    let o = orgscan(
-        &moto,
-        m,
-        &[
-            "scan",
-            "--accounts",
-            &member,
-            "--regions",
-            "eu-west-1",
-            "--checks",
-            "kms-key-not-pending-deletion",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_kms_fails(&moto, m, &["--accounts", &member], &report);
     let mut v = read_json(&report);
     let forged = forged_kms_fail(&v, &outsider, &theirs, "pending deletion");
     v["findings"].as_array_mut().unwrap().push(forged);
@@ -470,21 +465,7 @@ async fn hostile_text_of_a_report_and_of_aws_reaches_the_terminal_escaped_in_the
     pending_key(&moto, &creds).await;
     let dir = tempdir();
     let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
-    let o = orgscan(
-        &moto,
-        &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            "eu-west-1",
-            "--checks",
-            "kms-key-not-pending-deletion",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_kms_fails(&moto, &creds, &["--this-account"], &report);
     let mut v = read_json(&report);
     let forged = forged_kms_fail(&v, &account, HOSTILE, &format!("message {HOSTILE}"));
     v["findings"].as_array_mut().unwrap().push(forged);
@@ -521,21 +502,7 @@ async fn an_earlier_remediation_s_journal_does_not_make_a_new_one_a_no_op() {
     let j = dir.path().join("orgscan-fix-journal.jsonl");
     let remediate = |name: &str| {
         let report = dir.path().join(name);
-        let o = orgscan(
-            &moto,
-            &creds,
-            &[
-                "scan",
-                "--this-account",
-                "--regions",
-                "eu-west-1",
-                "--checks",
-                "kms-key-not-pending-deletion",
-                "--json",
-                report.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        scan_kms_fails(&moto, &creds, &["--this-account"], &report);
         orgscan(&moto, &creds, &["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--journal", j.to_str().unwrap()])
     };
     let first = remediate("r1.json");
