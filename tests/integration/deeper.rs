@@ -8,7 +8,7 @@ use std::path::Path;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Moto, ensure_lambda_role, zip_function};
+use crate::support::estate::{Moto, ensure_lambda_role, fresh_lambda_account, zip_function};
 use crate::support::{assert_valid, orgscan, read_json, stderr, stdout, tempdir};
 
 const EU: &str = "eu-west-1";
@@ -257,8 +257,7 @@ fn table(dir: &Path, updated: chrono::NaiveDate, python312: chrono::NaiveDate) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runtime_deprecating_in_30_days_is_a_warning_and_a_stale_table_is_announced() {
     let moto = Moto::from_env();
-    let (_, creds) = moto.fresh_account().await.unwrap();
-    let role = ensure_lambda_role(&moto, &creds).await.unwrap();
+    let (_, creds, role) = fresh_lambda_account(&moto).await.unwrap();
     let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(&creds, EU));
     function(&lambda, "soon", &role, "python3.12", None).await;
     let today = chrono::Utc::now().date_naive();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, create_org, seed_account};
+use crate::support::estate::{Mix, Moto, org_with_one_member, seed_account};
 use crate::support::hold::spawn;
 use crate::support::{aws_command, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
@@ -97,9 +97,7 @@ async fn ultrawarm_domain(moto: &Moto, creds: &Credentials, region: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_plan_apply_rescan_fixes_every_fixable_fail_and_leaves_the_rest_as_manual() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let creds = moto.assume(&member).await.unwrap();
+    let (org, member, creds) = org_with_one_member(&moto).await.unwrap();
     let regions: Vec<&str> = REGIONS.split(',').collect();
     // eu-west-1: every branch and no detector; us-east-1: a disabled detector.
     seed_account(&moto, &creds, &member, &regions, |r| if r == 0 { Mix::full(2) } else { Mix::guardduty_only(1) }).await.unwrap();
@@ -405,9 +403,7 @@ fn forged_kms_fail(report: &Value, account: &str, key_id: &str, message: &str) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finding_of_an_account_outside_the_organization_added_to_a_report_is_refused_and_never_acted_on() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let creds = moto.assume(&member).await.unwrap();
+    let (org, member, creds) = org_with_one_member(&moto).await.unwrap();
     let ours = pending_key(&moto, &creds).await;
     // An account moto serves (so the role "assumes") that is not in the organization, with a key to save.
     let (outsider, outsider_creds) = moto.fresh_account().await.unwrap();

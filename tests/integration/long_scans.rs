@@ -14,7 +14,7 @@ use orgscan::model::{CoverageStatus, exit};
 use serde_json::Value;
 
 use crate::mocks::InRegion;
-use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_org};
+use crate::support::estate::{Mix, Moto, create_org, org_with_one_member, seed_account, seed_org};
 use crate::support::{
     err_meta, orgscan_env, passthrough as interceptor, quick_factory as factory, scan_with, stderr, stdout, sts_credentials, tempdir,
 };
@@ -57,9 +57,7 @@ async fn sessions_renewed_mid_scan_never_wait_for_a_permit_their_own_call_holds(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_is_itself_an_assumed_role_asks_for_sessions_of_at_most_one_hour() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let member_creds = moto.assume(&member).await.unwrap();
+    let (org, member, member_creds) = org_with_one_member(&moto).await.unwrap();
     seed_account(&moto, &member_creds, &member, &["eu-west-1"], |_| Mix::guardduty_only(0)).await.unwrap();
     let arn = format!("arn:aws:sts::{}:assumed-role/GitHubActions/run-42", org.management);
     let account = org.management.clone();

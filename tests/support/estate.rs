@@ -429,6 +429,22 @@ async fn new_organization(moto: &Moto) -> Result<(String, Credentials, aws_sdk_o
     Ok((management, creds, org, id, root_id))
 }
 
+/// An organization with one member account: the organization, the member's id and credentials acting in it.
+pub async fn org_with_one_member(moto: &Moto) -> Result<(Org, String, Credentials), BoxError> {
+    let org = create_org(moto, 1).await?;
+    let member = org.members[0].0.clone();
+    let creds = moto.assume(&member).await?;
+    Ok((org, member, creds))
+}
+
+/// A fresh account (see `Moto::fresh_account`) with the Lambda execution role: its id, credentials acting in
+/// it, and the role's ARN.
+pub async fn fresh_lambda_account(moto: &Moto) -> Result<(String, Credentials, String), BoxError> {
+    let (account, creds) = moto.fresh_account().await?;
+    let role = ensure_lambda_role(moto, &creds).await?;
+    Ok((account, creds, role))
+}
+
 /// Creates an organization in a fresh management account with `n_members` accounts spread over this tree:
 /// root → `prod` → `prod-eu`; root → `dev`; and some accounts directly under the root.
 pub async fn create_org(moto: &Moto, n_members: usize) -> Result<Org, BoxError> {
