@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, org_with_one_member, seed_account};
+use crate::support::estate::{Mix, Moto, org_with_one_member, seed_account, seeded_account};
 use crate::support::hold::spawn;
 use crate::support::{aws_command, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
@@ -261,8 +261,7 @@ async fn hold(upstream: &str, nth: usize) -> Hold {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_sigterm_resumes_from_its_journal_without_repeating_a_change() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::guardduty_only(2)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::guardduty_only(2)).await.unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
     for _ in 0..3 {
         let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();

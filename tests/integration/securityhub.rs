@@ -19,7 +19,7 @@ use orgscan::model::{ScanReport, exit};
 use orgscan::securityhub::asff::{self, AsffFinding};
 use serde_json::Value;
 
-use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org};
+use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org, seeded_account};
 use crate::support::{
     assert_valid, err_meta, orgscan, passthrough as interceptor, plan, quick_factory as factory, read_json, stderr, stdout, tempdir,
 };
@@ -394,8 +394,7 @@ async fn a_check_that_errored_is_left_as_it_is_while_the_others_are_imported_and
 
 /// A GuardDuty-only estate that passes everywhere: the exit code then shows the import's own problems.
 async fn passing_account(moto: &Moto, regions: &[&str]) -> (String, Credentials) {
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(moto, &creds, &account, regions, |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(moto, regions, |_| Mix::guardduty_only(0)).await.unwrap();
     (account, creds)
 }
 

@@ -429,6 +429,13 @@ async fn new_organization(moto: &Moto) -> Result<(String, Credentials, aws_sdk_o
     Ok((management, creds, org, id, root_id))
 }
 
+/// A fresh account (see `Moto::fresh_account`) seeded with `seed_account`: its id and credentials acting in it.
+pub async fn seeded_account(moto: &Moto, regions: &[&str], mix: impl Fn(usize) -> Mix) -> Result<(String, Credentials), BoxError> {
+    let (account, creds) = moto.fresh_account().await?;
+    seed_account(moto, &creds, &account, regions, mix).await?;
+    Ok((account, creds))
+}
+
 /// An organization with one member account: the organization, the member's id and credentials acting in it.
 pub async fn org_with_one_member(moto: &Moto) -> Result<(Org, String, Credentials), BoxError> {
     let org = create_org(moto, 1).await?;
