@@ -179,12 +179,7 @@ async fn a_key_pending_deletion_names_exactly_the_resources_that_use_it_in_every
     let batches = crate::securityhub::check_asff_dir(Path::new(&asff));
     let all: Vec<&orgscan::securityhub::asff::AsffFinding> = batches.values().flatten().flatten().collect();
     let ak = all.iter().find(|f| f.id == format!("orgscan/kms-key-not-pending-deletion/{}", kf["fingerprint"].as_str().unwrap())).unwrap();
-    let want: BTreeSet<String> = kf["related"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| format!("orgscan/{}/{}", r["check_id"].as_str().unwrap(), r["fingerprint"].as_str().unwrap()))
-        .collect();
+    let want: BTreeSet<String> = kf["related"].as_array().unwrap().iter().map(crate::securityhub::asff_id).collect();
     assert_eq!(ak.related_findings.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(), want);
     let arns: BTreeSet<String> = kf["related"].as_array().unwrap().iter().map(|r| r["resource_arn"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ak.resources[1..].iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(), arns);

@@ -187,12 +187,7 @@ async fn an_organization_import_leaves_one_finding_per_resource_and_a_rerun_reso
     assert!(scopes.iter().all(|s| s["status"] == "imported"), "{scopes:?}");
 
     // The ids Security Hub holds are the report's fingerprints.
-    let ids: BTreeSet<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("orgscan/{}/{}", f["check_id"].as_str().unwrap(), f["fingerprint"].as_str().unwrap()))
-        .collect();
+    let ids: BTreeSet<String> = report["findings"].as_array().unwrap().iter().map(asff_id).collect();
     assert_eq!(ids.len(), expected.len());
 
     // Each account reads back exactly its seeded findings, in each region, with its own credentials.
@@ -396,6 +391,11 @@ async fn a_check_that_errored_is_left_as_it_is_while_the_others_are_imported_and
 async fn passing_account(moto: &Moto, regions: &[&str]) -> (String, Credentials) {
     let (account, creds) = seeded_account(moto, regions, |_| Mix::guardduty_only(0)).await.unwrap();
     (account, creds)
+}
+
+/// The Security Hub id of a finding (or of a related finding) of the JSON report: `orgscan/CHECK/FINGERPRINT`.
+pub(crate) fn asff_id(f: &Value) -> String {
+    format!("orgscan/{}/{}", f["check_id"].as_str().unwrap(), f["fingerprint"].as_str().unwrap())
 }
 
 fn failed(id: &str, code: &str, message: &str) -> ImportFindingsError {
