@@ -7,16 +7,15 @@ CHROMIUM_MAJOR="148"
 SELENIUM_VERSION="4.38.0"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
+# shellcheck source=scripts/pinned.sh
+source "$root/scripts/pinned.sh"
 major() { "$1" --version 2>/dev/null | grep -oE '[0-9]+' | head -1; }
 if [[ "$(major /usr/bin/chromium)" != "$CHROMIUM_MAJOR" || "$(major /usr/bin/chromedriver)" != "$CHROMIUM_MAJOR" ]]; then
   if [[ "$(id -u)" != "0" ]]; then
     echo "orgscan: error: the browser tests need chromium and chromium-driver $CHROMIUM_MAJOR (apt-get install chromium chromium-driver)" >&2
     exit 1
   fi
-  echo "orgscan: installing chromium and chromium-driver (Debian packages)" >&2
-  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null; }) \
-    || { echo "orgscan: error: cannot install chromium and chromium-driver" >&2; exit 1; }
+  apt_install chromium chromium-driver
   for b in /usr/bin/chromium /usr/bin/chromedriver; do
     if [[ "$(major "$b")" != "$CHROMIUM_MAJOR" ]]; then
       echo "orgscan: error: $b is version $(major "$b"), the tests are pinned to $CHROMIUM_MAJOR: update CHROMIUM_MAJOR in scripts/browser-env.sh after checking the tests pass" >&2
@@ -24,8 +23,5 @@ if [[ "$(major /usr/bin/chromium)" != "$CHROMIUM_MAJOR" || "$(major /usr/bin/chr
     fi
   done
 fi
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('selenium') != '$SELENIUM_VERSION')" 2>/dev/null; then
-  echo "orgscan: installing selenium==$SELENIUM_VERSION into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"
-fi
+pip_pinned "$venv" "selenium==$SELENIUM_VERSION"
 export ORGSCAN_BROWSER_PYTHON="$venv/bin/python"

@@ -95,15 +95,9 @@ if [[ -n "$context_only" ]]; then
   exit 0
 fi
 
-if ! command -v buildah >/dev/null; then
-  if [[ "$(id -u)" != "0" ]]; then
-    echo "orgscan image: error: buildah is not installed (apt-get install buildah)" >&2
-    exit 1
-  fi
-  echo "orgscan image: installing buildah (Debian package)" >&2
-  (apt-get install -y -qq buildah >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }) \
-    || { echo "orgscan image: error: cannot install buildah" >&2; exit 1; }
-fi
+# shellcheck source=scripts/pinned.sh
+source "$root/scripts/pinned.sh"
+command -v buildah >/dev/null || apt_install buildah
 # buildah run (the tests run the image with it) applies containers.conf's default ulimits; where the machine's
 # hard limits are lower, the container cannot start. Written only when the machine has no containers.conf:
 # never above the machine's hard limits, nor above the process limit buildah itself runs with (32768).

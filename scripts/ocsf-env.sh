@@ -6,9 +6,6 @@
 set -euo pipefail
 PY_OCSF_MODELS_VERSION="0.10.0"
 PYARROW_VERSION="26.0.1"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv"
-bash "$root/scripts/moto-env.sh"
 # shellcheck source=scripts/pinned.sh
-source "$root/scripts/pinned.sh"
-pip_pinned "$venv" "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "pyarrow==$PYARROW_VERSION"
+source "$(dirname "${BASH_SOURCE[0]}")/pinned.sh"
+venv_pinned "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "pyarrow==$PYARROW_VERSION"

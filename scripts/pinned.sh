@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installers of pinned test tools, sourced by the scripts that need them. Each installs only when the tool is
+# Installers of the test tools (pinned where a registry has versions), sourced by the scripts that need them. Each installs only when the tool is
 # missing or at another version, and fails (set -e in the caller) when it cannot install: no check is skipped.
 
 # pip_pinned VENV NAME==VERSION...: installs the packages into VENV unless each is there at exactly VERSION.
@@ -16,6 +16,15 @@ PY
   fi
 }
 
+# venv_pinned NAME==VERSION...: the project's virtual environment .venv, made (once) by scripts/moto-env.sh,
+# with these packages at exactly these versions.
+venv_pinned() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  bash "$root/scripts/moto-env.sh"
+  pip_pinned "$root/.venv" "$@"
+}
+
 # npm_pinned DIR PACKAGE VERSION: installs PACKAGE@VERSION into DIR/node_modules unless it is there at that
 # version. --ignore-scripts: no package these scripts install needs its install scripts.
 npm_pinned() {
@@ -30,4 +39,16 @@ npm_pinned() {
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "$pkg@$version" >&2
   fi
+}
+
+# apt_install PACKAGE...: installs the Debian PACKAGEs with apt-get, as root (`apt-get update` only when the
+# install fails without it). Not root, or no install: an error naming the packages.
+apt_install() {
+  if [[ "$(id -u)" != "0" ]]; then
+    echo "orgscan: error: $* not installed (apt-get install $*)" >&2
+    return 1
+  fi
+  echo "orgscan: installing $* (Debian packages)" >&2
+  (apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null; }) \
+    || { echo "orgscan: error: cannot install $*" >&2; return 1; }
 }

@@ -55,27 +55,9 @@ npm_pinned "$multitool_dir" @microsoft/sarif-multitool-linux "$SARIF_MULTITOOL_V
 chmod u+x "$multitool_pkg/Sarif.Multitool"
 export ORGSCAN_SARIF_MULTITOOL="$multitool_pkg/Sarif.Multitool"
 # jq reads the report that `orgscan scan --json -` writes to stdout (tests/integration/long_scans.rs).
-if ! command -v jq >/dev/null; then
-  echo "orgscan: installing jq (Debian package)" >&2
-  if [[ "$(id -u)" == "0" ]]; then
-    (apt-get install -y -qq jq >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq jq >/dev/null; }) \
-      || { echo "orgscan: error: cannot install jq" >&2; exit 1; }
-  else
-    echo "orgscan: error: jq is not installed (apt-get install jq)" >&2
-    exit 1
-  fi
-fi
+command -v jq >/dev/null || apt_install jq
 # buildah builds and runs the release image in tests/integration/image.rs (Debian's package; no daemon).
-if ! command -v buildah >/dev/null; then
-  echo "orgscan: installing buildah (Debian package)" >&2
-  if [[ "$(id -u)" == "0" ]]; then
-    (apt-get install -y -qq buildah >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }) \
-      || { echo "orgscan: error: cannot install buildah" >&2; exit 1; }
-  else
-    echo "orgscan: error: buildah is not installed (apt-get install buildah)" >&2
-    exit 1
-  fi
-fi
+command -v buildah >/dev/null || apt_install buildah
 # Never let the developer's own AWS configuration leak into the tests.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 export AWS_EC2_METADATA_DISABLED=true

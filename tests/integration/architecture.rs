@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::root;
+use crate::support::{files_under, root};
 
 /// Bottom to top. A module may import only from layers listed before its own.
 const LAYERS: &[&[&str]] = &[
@@ -220,20 +220,11 @@ fn the_checker_sees_a_cycle_when_there_is_one() {
 
 #[test]
 fn no_source_file_is_over_500_lines() {
-    let src = root().join("src");
     let mut long = Vec::new();
-    let mut stack = vec![src];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                let n = std::fs::read_to_string(&p).unwrap().lines().count();
-                if n > 500 {
-                    long.push(format!("{} ({n} lines)", p.display()));
-                }
-            }
+    for p in files_under(&root().join("src")).into_iter().filter(|p| p.extension().is_some_and(|x| x == "rs")) {
+        let n = std::fs::read_to_string(&p).unwrap().lines().count();
+        if n > 500 {
+            long.push(format!("{} ({n} lines)", p.display()));
         }
     }
     assert!(long.is_empty(), "split these files: {long:?}");
@@ -425,18 +416,7 @@ fn without_test_module(text: &str) -> &str {
 /// `#[cfg(test)] mod tests { .. }` at the end of a file, and files declared `#[cfg(test)] mod x;`.
 fn non_test_sources_outside_check() -> Vec<(String, String)> {
     let src = root().join("src");
-    let mut files = Vec::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                files.push(p);
-            }
-        }
-    }
+    let files = files_under(&src).into_iter().filter(|p| p.extension().is_some_and(|x| x == "rs"));
     let texts: BTreeMap<std::path::PathBuf, String> =
         files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect();
     let test_only: BTreeSet<std::path::PathBuf> = texts

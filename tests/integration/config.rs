@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use orgscan::config::{FileConfig, FileNotify, FileOutputs, FileSecurityHub};
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::{assert_valid, orgscan, orgscan_env, read_json, report_rows, root, stderr, tempdir};
 
 fn full_config() -> FileConfig {
@@ -151,8 +151,7 @@ fn bad_config_files_exit_2_with_the_key_line_and_column() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scan_takes_its_options_from_the_file_and_the_command_line_wins() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
     let dir = tempdir();
     let cfg = dir.path().join("orgscan.toml");
     std::fs::write(

@@ -8,30 +8,14 @@ use std::path::Path;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Moto, ensure_lambda_role};
+use crate::support::estate::{Moto, ensure_lambda_role, fresh_lambda_account, zip_function};
 use crate::support::{assert_valid, orgscan, read_json, stderr, stdout, tempdir};
 
 const EU: &str = "eu-west-1";
 const US: &str = "us-east-1";
 
-/// A tiny valid ZIP (an empty archive) for `ZipFile`.
-fn zip() -> aws_sdk_lambda::primitives::Blob {
-    aws_sdk_lambda::primitives::Blob::new(vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-}
-
 async fn function(lambda: &aws_sdk_lambda::Client, name: &str, role: &str, runtime: &str, key: Option<&str>) {
-    use aws_sdk_lambda::types::{FunctionCode, Runtime};
-    lambda
-        .create_function()
-        .function_name(name)
-        .role(role)
-        .runtime(Runtime::from(runtime))
-        .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(zip()).build())
-        .set_kms_key_arn(key.map(str::to_owned))
-        .send()
-        .await
-        .unwrap();
+    zip_function(lambda, name, role, runtime).set_kms_key_arn(key.map(str::to_owned)).send().await.unwrap();
 }
 
 /// A customer key: (key id, ARN).
@@ -195,12 +179,7 @@ async fn a_key_pending_deletion_names_exactly_the_resources_that_use_it_in_every
     let batches = crate::securityhub::check_asff_dir(Path::new(&asff));
     let all: Vec<&orgscan::securityhub::asff::AsffFinding> = batches.values().flatten().flatten().collect();
     let ak = all.iter().find(|f| f.id == format!("orgscan/kms-key-not-pending-deletion/{}", kf["fingerprint"].as_str().unwrap())).unwrap();
-    let want: BTreeSet<String> = kf["related"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| format!("orgscan/{}/{}", r["check_id"].as_str().unwrap(), r["fingerprint"].as_str().unwrap()))
-        .collect();
+    let want: BTreeSet<String> = kf["related"].as_array().unwrap().iter().map(crate::securityhub::asff_id).collect();
     assert_eq!(ak.related_findings.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(), want);
     let arns: BTreeSet<String> = kf["related"].as_array().unwrap().iter().map(|r| r["resource_arn"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ak.resources[1..].iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(), arns);
@@ -273,8 +252,7 @@ fn table(dir: &Path, updated: chrono::NaiveDate, python312: chrono::NaiveDate) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runtime_deprecating_in_30_days_is_a_warning_and_a_stale_table_is_announced() {
     let moto = Moto::from_env();
-    let (_, creds) = moto.fresh_account().await.unwrap();
-    let role = ensure_lambda_role(&moto, &creds).await.unwrap();
+    let (_, creds, role) = fresh_lambda_account(&moto).await.unwrap();
     let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(&creds, EU));
     function(&lambda, "soon", &role, "python3.12", None).await;
     let today = chrono::Utc::now().date_naive();

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::{assert_valid, orgscan_env, read_json, stderr, stdout, tempdir};
 
 fn coverage_of<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {
@@ -17,8 +17,7 @@ fn coverage_of<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_endpoint_times_out_and_a_refusing_one_is_named_while_the_rest_of_the_scan_completes() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::light(2)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::light(2)).await.unwrap();
     // Accepts connections (the kernel completes the handshake) and never answers.
     let hung = TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_url = format!("http://{}", hung.local_addr().unwrap());
@@ -65,8 +64,7 @@ async fn sigint_and_sigterm_write_what_was_gathered_marked_incomplete() {
 
 async fn stopped_by(signal: &str) {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1", "eu-west-2"], |_| Mix::light(2)).await.unwrap();
     let hung = TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_url = format!("http://{}", hung.local_addr().unwrap());
     let dir = tempdir();
@@ -117,9 +115,8 @@ async fn stopped_by(signal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_any_output_or_log_at_any_verbosity() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
     // The estate's Lambda functions carry DB_PASSWORD=orgscan-leak-canary-7f3a9c in their environment.
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::full(1)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::full(1)).await.unwrap();
     let dir = tempdir();
     let out = dir.path().join("secrets.json");
     let o = orgscan_env(

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, create_org, seed_account};
+use crate::support::estate::{Mix, Moto, org_with_one_member, seed_account, seeded_account};
 use crate::support::hold::spawn;
 use crate::support::{aws_command, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
@@ -97,9 +97,7 @@ async fn ultrawarm_domain(moto: &Moto, creds: &Credentials, region: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_plan_apply_rescan_fixes_every_fixable_fail_and_leaves_the_rest_as_manual() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let creds = moto.assume(&member).await.unwrap();
+    let (org, member, creds) = org_with_one_member(&moto).await.unwrap();
     let regions: Vec<&str> = REGIONS.split(',').collect();
     // eu-west-1: every branch and no detector; us-east-1: a disabled detector.
     seed_account(&moto, &creds, &member, &regions, |r| if r == 0 { Mix::full(2) } else { Mix::guardduty_only(1) }).await.unwrap();
@@ -263,8 +261,7 @@ async fn hold(upstream: &str, nth: usize) -> Hold {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_sigterm_resumes_from_its_journal_without_repeating_a_change() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::guardduty_only(2)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::guardduty_only(2)).await.unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, "eu-west-1"));
     for _ in 0..3 {
         let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
@@ -361,6 +358,16 @@ async fn pending_key(moto: &Moto, creds: &Credentials) -> String {
     id
 }
 
+/// `orgscan scan` of the KMS check in eu-west-1 over `scope` (`--this-account` or `--accounts ID`) into the JSON
+/// report `report`, which exits 1: a key pending deletion FAILs.
+fn scan_kms_fails(moto: &Moto, creds: &Credentials, scope: &[&str], report: &std::path::Path) {
+    let mut args = vec!["scan"];
+    args.extend_from_slice(scope);
+    args.extend(["--regions", "eu-west-1", "--checks", "kms-key-not-pending-deletion", "--json", report.to_str().unwrap()]);
+    let o = orgscan(moto, creds, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
 async fn key_state(moto: &Moto, creds: &Credentials, id: &str) -> String {
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(creds, "eu-west-1"));
     let k = kms.describe_key().key_id(id).send().await.unwrap();
@@ -395,9 +402,7 @@ fn forged_kms_fail(report: &Value, account: &str, key_id: &str, message: &str) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finding_of_an_account_outside_the_organization_added_to_a_report_is_refused_and_never_acted_on() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let creds = moto.assume(&member).await.unwrap();
+    let (org, member, creds) = org_with_one_member(&moto).await.unwrap();
     let ours = pending_key(&moto, &creds).await;
     // An account moto serves (so the role "assumes") that is not in the organization, with a key to save.
     let (outsider, outsider_creds) = moto.fresh_account().await.unwrap();
@@ -405,22 +410,7 @@ async fn a_finding_of_an_account_outside_the_organization_added_to_a_report_is_r
     let dir = tempdir();
     let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
     let m = &org.management_creds;
-    let o = orgscan(
-        &moto,
-        m,
-        &[
-            "scan",
-            "--accounts",
-            &member,
-            "--regions",
-            "eu-west-1",
-            "--checks",
-            "kms-key-not-pending-deletion",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_kms_fails(&moto, m, &["--accounts", &member], &report);
     let mut v = read_json(&report);
     let forged = forged_kms_fail(&v, &outsider, &theirs, "pending deletion");
     v["findings"].as_array_mut().unwrap().push(forged);
@@ -470,21 +460,7 @@ async fn hostile_text_of_a_report_and_of_aws_reaches_the_terminal_escaped_in_the
     pending_key(&moto, &creds).await;
     let dir = tempdir();
     let (report, j) = (dir.path().join("r.json"), dir.path().join("j.jsonl"));
-    let o = orgscan(
-        &moto,
-        &creds,
-        &[
-            "scan",
-            "--this-account",
-            "--regions",
-            "eu-west-1",
-            "--checks",
-            "kms-key-not-pending-deletion",
-            "--json",
-            report.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_kms_fails(&moto, &creds, &["--this-account"], &report);
     let mut v = read_json(&report);
     let forged = forged_kms_fail(&v, &account, HOSTILE, &format!("message {HOSTILE}"));
     v["findings"].as_array_mut().unwrap().push(forged);
@@ -521,21 +497,7 @@ async fn an_earlier_remediation_s_journal_does_not_make_a_new_one_a_no_op() {
     let j = dir.path().join("orgscan-fix-journal.jsonl");
     let remediate = |name: &str| {
         let report = dir.path().join(name);
-        let o = orgscan(
-            &moto,
-            &creds,
-            &[
-                "scan",
-                "--this-account",
-                "--regions",
-                "eu-west-1",
-                "--checks",
-                "kms-key-not-pending-deletion",
-                "--json",
-                report.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        scan_kms_fails(&moto, &creds, &["--this-account"], &report);
         orgscan(&moto, &creds, &["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--journal", j.to_str().unwrap()])
     };
     let first = remediate("r1.json");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::sarif::{assert_github_ingestion_rules, assert_schema_valid, multitool_validate};
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::realism::Realism;
 use crate::support::{assert_refused_before_any_aws_call, assert_valid, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
@@ -42,9 +42,8 @@ pub(crate) fn kms_rows(report: &Value, list: &str) -> BTreeMap<String, (String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_scan_against_its_baseline_has_one_new_one_fixed_and_carries_the_unreadable_region_forward() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
     // GuardDuty enabled in both regions: the FAILs are the keys.
-    seed_account(&moto, &creds, &account, &[READ, LOST], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &[READ, LOST], |_| Mix::guardduty_only(0)).await.unwrap();
     let kms_read = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, READ));
     let kms_lost = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, LOST));
     let k1 = key(&kms_read, false).await; // scheduled for deletion after the first scan: new

@@ -143,54 +143,40 @@ fn lists() -> Vec<Rule> {
 
 /// (check, SDK service, operation, the faulted rule).
 fn faulted_ops(f: &'static Fault) -> Vec<(&'static str, &'static str, &'static str, Rule)> {
+    // (check, service, operation, the SDK operation): its rule answers with the fault.
+    macro_rules! faulted {
+        ($check:literal, $service:literal, $op:literal, $($sdk_op:tt)+) => {
+            ($check, $service, $op, mock!($($sdk_op)+).then_http_response(http(f)))
+        };
+    }
     vec![
-        ("kms-key-not-pending-deletion", "KMS", "ListKeys", mock!(aws_sdk_kms::Client::list_keys).then_http_response(http(f))),
-        ("kms-key-not-pending-deletion", "KMS", "DescribeKey", mock!(aws_sdk_kms::Client::describe_key).then_http_response(http(f))),
-        ("lambda-supported-runtime", "Lambda", "ListFunctions", mock!(aws_sdk_lambda::Client::list_functions).then_http_response(http(f))),
-        (
-            "lambda-supported-runtime",
-            "Lambda Web",
-            "ListWebFunctions",
-            mock!(aws_sdk_lambdaweb::Client::list_web_functions).then_http_response(http(f)),
-        ),
-        (
+        faulted!("kms-key-not-pending-deletion", "KMS", "ListKeys", aws_sdk_kms::Client::list_keys),
+        faulted!("kms-key-not-pending-deletion", "KMS", "DescribeKey", aws_sdk_kms::Client::describe_key),
+        faulted!("lambda-supported-runtime", "Lambda", "ListFunctions", aws_sdk_lambda::Client::list_functions),
+        faulted!("lambda-supported-runtime", "Lambda Web", "ListWebFunctions", aws_sdk_lambdaweb::Client::list_web_functions),
+        faulted!(
             "lambda-supported-runtime",
             "Lambda Web",
             "ListWebFunctionEndpoints",
-            mock!(aws_sdk_lambdaweb::Client::list_web_function_endpoints).then_http_response(http(f)),
+            aws_sdk_lambdaweb::Client::list_web_function_endpoints
         ),
-        (
-            "lambda-supported-runtime",
-            "Lambda Web",
-            "GetWebFunctionRevision",
-            mock!(aws_sdk_lambdaweb::Client::get_web_function_revision).then_http_response(http(f)),
-        ),
-        (
-            "opensearch-encryption-at-rest",
-            "OpenSearch",
-            "ListDomainNames",
-            mock!(aws_sdk_opensearch::Client::list_domain_names).then_http_response(http(f)),
-        ),
-        (
-            "opensearch-encryption-at-rest",
-            "OpenSearch",
-            "DescribeDomains",
-            mock!(aws_sdk_opensearch::Client::describe_domains).then_http_response(http(f)),
-        ),
-        (
+        faulted!("lambda-supported-runtime", "Lambda Web", "GetWebFunctionRevision", aws_sdk_lambdaweb::Client::get_web_function_revision),
+        faulted!("opensearch-encryption-at-rest", "OpenSearch", "ListDomainNames", aws_sdk_opensearch::Client::list_domain_names),
+        faulted!("opensearch-encryption-at-rest", "OpenSearch", "DescribeDomains", aws_sdk_opensearch::Client::describe_domains),
+        faulted!(
             "sagemaker-notebook-no-direct-internet",
             "SageMaker",
             "ListNotebookInstances",
-            mock!(aws_sdk_sagemaker::Client::list_notebook_instances).then_http_response(http(f)),
+            aws_sdk_sagemaker::Client::list_notebook_instances
         ),
-        (
+        faulted!(
             "sagemaker-notebook-no-direct-internet",
             "SageMaker",
             "DescribeNotebookInstance",
-            mock!(aws_sdk_sagemaker::Client::describe_notebook_instance).then_http_response(http(f)),
+            aws_sdk_sagemaker::Client::describe_notebook_instance
         ),
-        ("guardduty-enabled", "GuardDuty", "ListDetectors", mock!(aws_sdk_guardduty::Client::list_detectors).then_http_response(http(f))),
-        ("guardduty-enabled", "GuardDuty", "GetDetector", mock!(aws_sdk_guardduty::Client::get_detector).then_http_response(http(f))),
+        faulted!("guardduty-enabled", "GuardDuty", "ListDetectors", aws_sdk_guardduty::Client::list_detectors),
+        faulted!("guardduty-enabled", "GuardDuty", "GetDetector", aws_sdk_guardduty::Client::get_detector),
     ]
 }
 

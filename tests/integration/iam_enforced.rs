@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::estate::{Mix, Moto, create_org, seed_org};
-use crate::support::{read_json, root};
+use crate::support::{read_json, root, run_with_sinks, sink_args};
 
 const REGION: &str = "eu-west-1";
 const ROLE: &str = "OrgScanAudit";
@@ -345,21 +345,8 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
         all["Statement"] = json!(sts);
         all.to_string()
     };
-    let (history, html) = (format!("s3://{bucket}/orgscan/"), format!("s3://{bucket}/orgscan/latest.html"));
-    let args = [
-        "--role-name",
-        ROLE,
-        "--regions",
-        REGION,
-        "--checks",
-        "guardduty-enabled",
-        "--history",
-        &history,
-        "--html",
-        &html,
-        "--notify-sns",
-        &topic,
-    ];
+    let sink_args = sink_args(&bucket, &topic);
+    let args: Vec<&str> = ["--role-name", ROLE, "--regions", REGION].into_iter().chain(sink_args.iter().map(String::as_str)).collect();
     assert_eq!(sink_run(&e, &sinks(None), &args).await, Ok(false), "the first run stores the history and notifies");
     assert_eq!(sink_run(&e, &sinks(None), &args).await, Ok(true), "the second reads it back");
     assert!(sink_run(&e, &scanner_policy, &args).await.is_err(), "the scanner policy alone cannot write the reports");
@@ -377,16 +364,8 @@ async fn with_exactly_the_shipped_policies_every_scope_is_evaluated_and_without_
 /// baseline, the scan, the outputs, the uploads, the notification. Whether it read a baseline, or what failed.
 async fn sink_run(e: &Estate, policy: &str, args: &[&str]) -> Result<bool, String> {
     e.set_scanner_policy(policy).await;
-    let mut plan = crate::support::plan(args);
-    let factory = e.moto.factory(&e.scanner).with_interceptor(ContentSha256);
-    let remote = orgscan::prepare_remote(&plan.store, &factory).await.map_err(|err| err.to_string())?;
-    plan.baseline = remote.baseline.clone();
-    let r = orgscan::run_scan(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent)
-        .await
-        .map_err(|err| err.to_string())?;
-    let local = orgscan::write_outputs(&r, &plan.outputs);
-    let published = orgscan::publish(&r, &mut plan.store, &plan.notify, &remote, Some(&factory), &local).await;
-    if published.errors.is_empty() { Ok(remote.baseline.is_some()) } else { Err(published.errors.join("\n")) }
+    let run = run_with_sinks(args, &e.moto.factory(&e.scanner).with_interceptor(ContentSha256)).await?;
+    if run.publish_errors.is_empty() { Ok(run.baseline_read) } else { Err(run.publish_errors.join("\n")) }
 }
 
 /// Actions whose operations moto does not serve (see the module comment).

@@ -13,7 +13,7 @@ use aws_credential_types::Credentials;
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, create_org, seed_org};
-use crate::support::{assert_valid, expected_rows, orgscan, read_json, report_rows, root, stderr, tempdir};
+use crate::support::{assert_valid, expected_rows, files_under, orgscan, read_json, report_rows, root, stderr, tempdir};
 
 fn buildah(args: &[&str]) -> Output {
     Command::new("buildah").args(args).output().unwrap_or_else(|e| {
@@ -79,18 +79,8 @@ fn aws_env(endpoint: &str, creds: &Credentials) -> Vec<(String, String)> {
 /// Every file of the image (paths relative to its root), read through a mount of a working container.
 fn files_of(container: &Container) -> Vec<String> {
     let mount = PathBuf::from(ok(buildah(&["mount", &container.0]), "buildah mount"));
-    let mut files = Vec::new();
-    let mut stack = vec![mount.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p.strip_prefix(&mount).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
+    let mut files: Vec<String> =
+        files_under(&mount).iter().map(|p| p.strip_prefix(&mount).unwrap().to_string_lossy().into_owned()).collect();
     ok(buildah(&["umount", &container.0]), "buildah umount");
     files.sort();
     files

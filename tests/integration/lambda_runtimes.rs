@@ -7,31 +7,19 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use orgscan::model::Status;
 
-use crate::support::estate::{Moto, ensure_lambda_role, lambda_zip};
+use crate::support::estate::{Moto, fresh_lambda_account, zip_function};
 use crate::support::{assert_valid, orgscan, read_json, stderr, stdout, tempdir};
 
 const REGION: &str = "eu-west-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_runtime_passes_with_a_note_and_a_custom_runtime_is_not_evaluable() {
-    use aws_sdk_lambda::primitives::Blob;
-    use aws_sdk_lambda::types::{FunctionCode, Runtime};
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    let role = ensure_lambda_role(&moto, &creds).await.unwrap();
+    let (account, creds, role) = fresh_lambda_account(&moto).await.unwrap();
     let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(&creds, REGION));
     for (name, runtime) in [("fn-newer", "python3.15"), ("fn-node26", "nodejs26.x"), ("fn-current", "python3.13"), ("fn-custom", "custom")]
     {
-        lambda
-            .create_function()
-            .function_name(name)
-            .role(&role)
-            .runtime(Runtime::from(runtime))
-            .handler("index.handler")
-            .code(FunctionCode::builder().zip_file(Blob::new(lambda_zip())).build())
-            .send()
-            .await
-            .unwrap();
+        zip_function(&lambda, name, &role, runtime).send().await.unwrap();
     }
 
     let dir = tempdir();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_lambdaweb::types::{AuthType, AutoDeploymentMode, EndpointType, RevisionWeight};
 use serde_json::Value;
 
-use crate::support::estate::{Moto, WEB_FUNCTIONS, ensure_lambda_role, seed_web_function};
+use crate::support::estate::{Moto, WEB_FUNCTIONS, fresh_lambda_account, seed_web_function};
 use crate::support::{assert_valid, orgscan, read_json, stderr, stdout, tempdir};
 
 const REGION: &str = "eu-west-1";
@@ -54,8 +54,7 @@ async fn seed_canary(web: &aws_sdk_lambdaweb::Client, role: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_functions_on_a_deprecated_and_a_supported_runtime_fail_and_pass_in_every_output_and_the_import() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    let role = ensure_lambda_role(&moto, &creds).await.unwrap();
+    let (account, creds, role) = fresh_lambda_account(&moto).await.unwrap();
     let web = aws_sdk_lambdaweb::Client::new(&moto.sdk_config(&creds, REGION));
     let mut arns = BTreeMap::new();
     for (name, runtime, _) in WEB_FUNCTIONS {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, create_org, seed_region};
-use crate::support::{orgscan, read_json, root, stderr, tempdir};
+use crate::support::{orgscan, read_json, root, run_with_sinks, sink_args, stderr, tempdir};
 
 /// IAM service prefixes of the SDK service ids orgscan's interceptor records (from the service catalogue).
 fn iam_prefix(sdk_service: &str) -> String {
@@ -127,31 +127,14 @@ async fn deploy_grants_exactly_the_actions_orgscan_calls() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let sns = aws_sdk_sns::Client::new(&moto.sdk_config(&org.management_creds, "us-east-1"));
     let topic = sns.create_topic().name(format!("orgscan-lp-{m0}")).send().await.unwrap().topic_arn().unwrap().to_owned();
-    let (history, html) = (format!("s3://{bucket}/orgscan/"), format!("s3://{bucket}/orgscan/latest.html"));
+    let sink_args = sink_args(&bucket, &topic);
+    let args: Vec<&str> = ["--accounts", &m0, "--regions", "eu-west-1"].into_iter().chain(sink_args.iter().map(String::as_str)).collect();
     let mut sinks = BTreeSet::new();
     for run in 0..2 {
-        let mut plan = crate::support::plan(&[
-            "--accounts",
-            &m0,
-            "--regions",
-            "eu-west-1",
-            "--checks",
-            "guardduty-enabled",
-            "--history",
-            &history,
-            "--html",
-            &html,
-            "--notify-sns",
-            &topic,
-        ]);
         let factory = moto.factory(&org.management_creds);
-        let remote = orgscan::prepare_remote(&plan.store, &factory).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(remote.baseline.is_some(), run == 1, "the second run reads the first as its baseline");
-        plan.baseline = remote.baseline.clone();
-        let r = orgscan::run_scan(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent).await.unwrap();
-        let local = orgscan::write_outputs(&r, &plan.outputs);
-        let published = orgscan::publish(&r, &mut plan.store, &plan.notify, &remote, Some(&factory), &local).await;
-        assert!(local.is_empty() && published.errors.is_empty(), "{local:?} {:?}", published.errors);
+        let r = run_with_sinks(&args, &factory).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.baseline_read, run == 1, "the second run reads the first as its baseline");
+        assert!(r.local_errors.is_empty() && r.publish_errors.is_empty(), "{:?} {:?}", r.local_errors, r.publish_errors);
         for (service, op) in factory.stats().snapshot().keys() {
             match sink_action(service, op) {
                 Some(a) => sinks.insert(a),

@@ -14,7 +14,7 @@ use orgscan::model::{CoverageStatus, exit};
 use serde_json::Value;
 
 use crate::mocks::InRegion;
-use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_org};
+use crate::support::estate::{Mix, Moto, create_org, org_with_one_member, seed_account, seed_org, seeded_account};
 use crate::support::{
     err_meta, orgscan_env, passthrough as interceptor, quick_factory as factory, scan_with, stderr, stdout, sts_credentials, tempdir,
 };
@@ -57,9 +57,7 @@ async fn sessions_renewed_mid_scan_never_wait_for_a_permit_their_own_call_holds(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_is_itself_an_assumed_role_asks_for_sessions_of_at_most_one_hour() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let member_creds = moto.assume(&member).await.unwrap();
+    let (org, member, member_creds) = org_with_one_member(&moto).await.unwrap();
     seed_account(&moto, &member_creds, &member, &["eu-west-1"], |_| Mix::guardduty_only(0)).await.unwrap();
     let arn = format!("arn:aws:sts::{}:assumed-role/GitHubActions/run-42", org.management);
     let account = org.management.clone();
@@ -150,10 +148,8 @@ fn iso_partitions_and_their_regions_are_refused_clearly() {
 async fn every_exit_code_of_the_table() {
     let moto = Moto::from_env();
     let refused = "http://127.0.0.1:9";
-    let (clean, clean_creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &clean_creds, &clean, &["eu-west-1"], |_| Mix::guardduty_only(0)).await.unwrap();
-    let (failing, failing_creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &failing_creds, &failing, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
+    let (clean, clean_creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (_, failing_creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
     let run = |creds: &Credentials, extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec!["scan", "--this-account", "--regions", "eu-west-1", "--max-attempts", "1"];
         args.extend_from_slice(extra);
@@ -205,8 +201,7 @@ async fn throttling_at_start_up_is_retried_then_exit_code_6_not_a_bad_invocation
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_report_on_stdout_pipes_into_jq_and_logs_can_be_json_lines() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
+    let (_, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
     let o = orgscan_env(
         &moto.endpoint,
         &creds,

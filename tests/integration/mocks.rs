@@ -24,7 +24,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use orgscan::aws::ClientFactory;
 use orgscan::model::{CoverageStatus, exit};
 
-use crate::support::estate::{Mix, Moto, create_org, seed_account, seed_region};
+use crate::support::estate::{Mix, Moto, create_org, org_with_one_member, seed_account, seed_region};
 use crate::support::{err_meta, passthrough as interceptor, quick_factory as factory, scan_with, sts_credentials};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,36 +128,26 @@ impl InRegion {
     }
 }
 
+/// Each listed hook of `Intercept` (with its context type), passed on to `inner` for a request in the region.
+macro_rules! in_region_hooks {
+    ($($hook:ident: $context:ty;)*) => {
+        $(
+            fn $hook(&self, c: $context, rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+                if self.applies(cfg) { self.inner.$hook(c, rc, cfg) } else { Ok(()) }
+            }
+        )*
+    };
+}
+
 impl Intercept for InRegion {
     fn name(&self) -> &'static str {
         "InRegion"
     }
 
-    fn read_before_serialization(
-        &self,
-        c: &BeforeSerializationInterceptorContextRef<'_>,
-        rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.applies(cfg) { self.inner.read_before_serialization(c, rc, cfg) } else { Ok(()) }
-    }
-
-    fn modify_before_transmit(
-        &self,
-        c: &mut BeforeTransmitInterceptorContextMut<'_>,
-        rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.applies(cfg) { self.inner.modify_before_transmit(c, rc, cfg) } else { Ok(()) }
-    }
-
-    fn modify_before_attempt_completion(
-        &self,
-        c: &mut FinalizerInterceptorContextMut<'_>,
-        rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.applies(cfg) { self.inner.modify_before_attempt_completion(c, rc, cfg) } else { Ok(()) }
+    in_region_hooks! {
+        read_before_serialization: &BeforeSerializationInterceptorContextRef<'_>;
+        modify_before_transmit: &mut BeforeTransmitInterceptorContextMut<'_>;
+        modify_before_attempt_completion: &mut FinalizerInterceptorContextMut<'_>;
     }
 }
 
@@ -256,13 +246,7 @@ async fn list_accounts_pages_through_an_empty_page_in_the_middle() {
     let r3 = mock!(aws_sdk_organizations::Client::list_accounts)
         .match_requests(|r| r.next_token() == Some("t2"))
         .then_output(move || p3.clone());
-    let cfg = aws_types::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Moto::root_credentials()))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .build();
-    let f = ClientFactory::from_sdk_config(cfg).with_interceptor(interceptor(&[&r1, &r2, &r3]));
+    let f = mocked(&[&r1, &r2, &r3]);
     let me: orgscan::model::AccountId = "999999999999".parse().unwrap();
     let clients = f.central_clients(&me).unwrap();
     let limits = orgscan::aws::limits::Limits::with_rates(orgscan::check::rate);
@@ -410,9 +394,7 @@ async fn credentials_that_expire_during_the_scan_are_refreshed_before_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_mid_scan_renews_the_session_and_runs_the_scope_once_more() {
     let moto = Moto::from_env();
-    let org = create_org(&moto, 1).await.unwrap();
-    let member = org.members[0].0.clone();
-    let creds = moto.assume(&member).await.unwrap();
+    let (org, member, creds) = org_with_one_member(&moto).await.unwrap();
     seed_account(&moto, &creds, &member, &["eu-west-1"], |_| Mix::light(0)).await.unwrap();
     let expired = mock!(aws_sdk_kms::Client::list_keys)
         .sequence()

@@ -5,15 +5,14 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::{assert_refused_before_any_aws_call, orgscan, orgscan_env, read_json, stderr, stdout, tempdir};
 
 const REGION: &str = "eu-west-1";
 
 /// A fresh account whose only FAIL is one KMS key pending deletion (critical).
 async fn one_critical_fail(moto: &Moto) -> (String, aws_credential_types::Credentials) {
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(moto, &creds, &account, &[REGION], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(moto, &[REGION], |_| Mix::guardduty_only(0)).await.unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, REGION));
     let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
     kms.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, create_org, seed_org};
+use crate::support::estate::{Mix, Moto, create_org, seed_org, seeded_account};
 use crate::support::{assert_refused_before_any_aws_call, orgscan, read_json, root, stderr, stdout, tempdir};
 
 /// The python of the project's .venv (scripts/test.sh exports it as ORGSCAN_OCSF_PYTHON).
@@ -149,8 +149,7 @@ async fn an_organization_scan_in_ocsf_validates_and_matches_the_json_report_in_j
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_baseline_first_seen_comes_from_it_and_triage_is_unmapped() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    crate::support::estate::seed_account(&moto, &creds, &account, &["eu-west-2"], |_| Mix::guardduty_only(2)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &["eu-west-2"], |_| Mix::guardduty_only(2)).await.unwrap();
     let dir = tempdir();
     let first = dir.path().join("first.json");
     let second = dir.path().join("second.json");

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::{aws_command, stderr, tempdir};
 
 /// `orgscan scan --this-account ARGS` in `cwd` against a refusing endpoint: (exit code, stderr).
@@ -67,8 +67,7 @@ fn outputs_that_are_one_file_or_an_input_or_stdout_where_it_cannot_be_are_refuse
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlink_is_written_through_a_fifo_in_place_and_asff_dir_never_follows_a_planted_symlink() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(&moto, &creds, &account, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &["eu-west-1"], |_| Mix::light(1)).await.unwrap();
     let dir = tempdir();
     let d = dir.path();
     // --sarif names a symlink: the file it points to gets the SARIF, the link stays a link.

@@ -135,19 +135,29 @@ fn the_recipes_pass_their_ecosystems_validators_and_broken_copies_do_not() {
         "the template's scanner policy is deploy/scanner-policy.json"
     );
 
-    let image_workflow = d.join("github-actions/orgscan-image.yml");
-    let (ok, out) = actionlint(&image_workflow);
-    assert!(ok && out.contains("linted"), "{out}");
-    let bad = broken(dir.path(), "github-actions/orgscan-image.yml", "steps.build.outputs.image }}:", "steps.image.outputs.image }}:");
-    let (ok, out) = actionlint(&bad);
-    assert!(!ok && out.contains("image"), "a step that does not exist must be caught: {out}");
-
-    let workflow = d.join("github-actions/orgscan-sharded.yml");
-    let (ok, out) = actionlint(&workflow);
-    assert!(ok && out.contains("linted"), "{out}");
-    let bad = broken(dir.path(), "github-actions/orgscan-sharded.yml", "needs: [build, scan]", "needs: [scan]");
-    let (ok, out) = actionlint(&bad);
-    assert!(!ok && out.contains("\"build\" is not defined"), "the merge job's use of needs.build must be caught: {out}");
+    // The workflows lint clean, and actionlint catches a broken copy of each:
+    // (file, text, its broken form, what the finding names, why).
+    for (file, from, to, named, why) in [
+        (
+            "github-actions/orgscan-image.yml",
+            "steps.build.outputs.image }}:",
+            "steps.image.outputs.image }}:",
+            "image",
+            "a step that does not exist must be caught",
+        ),
+        (
+            "github-actions/orgscan-sharded.yml",
+            "needs: [build, scan]",
+            "needs: [scan]",
+            "\"build\" is not defined",
+            "the merge job's use of needs.build must be caught",
+        ),
+    ] {
+        let (ok, out) = actionlint(&d.join(file));
+        assert!(ok && out.contains("linted"), "{file}: {out}");
+        let (ok, out) = actionlint(&broken(dir.path(), file, from, to));
+        assert!(!ok && out.contains(named), "{why}: {out}");
+    }
 }
 
 /// Prints, as JSON, the statements of the template's `orgscan-scanner` policy (cfn-lint's loader reads the

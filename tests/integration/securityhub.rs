@@ -19,7 +19,7 @@ use orgscan::model::{ScanReport, exit};
 use orgscan::securityhub::asff::{self, AsffFinding};
 use serde_json::Value;
 
-use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org};
+use crate::support::estate::{Expected, Mix, Moto, create_org, seed_account, seed_org, seeded_account};
 use crate::support::{
     assert_valid, err_meta, orgscan, passthrough as interceptor, plan, quick_factory as factory, read_json, stderr, stdout, tempdir,
 };
@@ -187,12 +187,7 @@ async fn an_organization_import_leaves_one_finding_per_resource_and_a_rerun_reso
     assert!(scopes.iter().all(|s| s["status"] == "imported"), "{scopes:?}");
 
     // The ids Security Hub holds are the report's fingerprints.
-    let ids: BTreeSet<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("orgscan/{}/{}", f["check_id"].as_str().unwrap(), f["fingerprint"].as_str().unwrap()))
-        .collect();
+    let ids: BTreeSet<String> = report["findings"].as_array().unwrap().iter().map(asff_id).collect();
     assert_eq!(ids.len(), expected.len());
 
     // Each account reads back exactly its seeded findings, in each region, with its own credentials.
@@ -394,9 +389,13 @@ async fn a_check_that_errored_is_left_as_it_is_while_the_others_are_imported_and
 
 /// A GuardDuty-only estate that passes everywhere: the exit code then shows the import's own problems.
 async fn passing_account(moto: &Moto, regions: &[&str]) -> (String, Credentials) {
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(moto, &creds, &account, regions, |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(moto, regions, |_| Mix::guardduty_only(0)).await.unwrap();
     (account, creds)
+}
+
+/// The Security Hub id of a finding (or of a related finding) of the JSON report: `orgscan/CHECK/FINGERPRINT`.
+pub(crate) fn asff_id(f: &Value) -> String {
+    format!("orgscan/{}/{}", f["check_id"].as_str().unwrap(), f["fingerprint"].as_str().unwrap())
 }
 
 fn failed(id: &str, code: &str, message: &str) -> ImportFindingsError {

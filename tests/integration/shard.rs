@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::estate::{Mix, Moto, Org, create_org, seed_org};
-use crate::support::{assert_refused_before_any_aws_call, assert_valid, orgscan_env, read_json, stderr, stdout, tempdir};
+use crate::support::{assert_refused_before_any_aws_call, assert_valid, files_under, orgscan_env, read_json, stderr, stdout, tempdir};
 
 /// Keys whose values are timings or API-call statistics (or the shard section): not compared.
 const UNCOMPARED: &[&str] = &[
@@ -81,23 +81,15 @@ pub(crate) fn normalized(v: &Value) -> Value {
 /// Every output file under `dir`, by relative path, normalized: JSON and JSON Lines as values, HTML as text.
 fn outputs(dir: &Path) -> Vec<(String, Value)> {
     let mut files = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p).unwrap();
-            let value = match p.extension().and_then(|x| x.to_str()) {
-                Some("json" | "sarif") => normalized(&serde_json::from_str(&text).unwrap()),
-                Some("jsonl") => Value::Array(text.lines().map(|l| normalized(&serde_json::from_str(l).unwrap())).collect()),
-                _ => Value::String(mask_times(&text)),
-            };
-            files.push((name, value));
-        }
+    for p in files_under(dir) {
+        let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let value = match p.extension().and_then(|x| x.to_str()) {
+            Some("json" | "sarif") => normalized(&serde_json::from_str(&text).unwrap()),
+            Some("jsonl") => Value::Array(text.lines().map(|l| normalized(&serde_json::from_str(l).unwrap())).collect()),
+            _ => Value::String(mask_times(&text)),
+        };
+        files.push((name, value));
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::realism::Realism;
 use crate::support::{assert_valid, aws_command, orgscan, orgscan_env, read_json, stderr, tempdir};
 
@@ -26,8 +26,7 @@ async fn key(kms: &aws_sdk_kms::Client, pending: bool) -> String {
 
 /// A fresh account with GuardDuty on in REGION (so the FAILs are the keys), and a bucket of its own.
 async fn account_with_bucket(moto: &Moto) -> (String, Credentials, aws_sdk_s3::Client, String) {
-    let (account, creds) = moto.fresh_account().await.unwrap();
-    seed_account(moto, &creds, &account, &[REGION], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(moto, &[REGION], |_| Mix::guardduty_only(0)).await.unwrap();
     let s3 = aws_sdk_s3::Client::new(&moto.sdk_config(&creds, "us-east-1"));
     let bucket = format!("orgscan-{account}");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();

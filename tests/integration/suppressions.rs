@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::sarif::{assert_github_ingestion_rules, assert_schema_valid, multitool_validate};
 use crate::securityhub::scan_import;
-use crate::support::estate::{Mix, Moto, seed_account};
+use crate::support::estate::{Mix, Moto, seeded_account};
 use crate::support::{
     assert_refused_before_any_aws_call, assert_valid, orgscan, passthrough, quick_factory, read_json, stderr, stdout, tempdir,
 };
@@ -358,9 +358,8 @@ fn to_json(v: toml::Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moto_scan_suppresses_by_arn_glob_and_by_tag_and_an_expired_rule_fails_the_scan_again() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "ca-central-1";
-    seed_account(&moto, &creds, &account, &[region], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &[region], |_| Mix::guardduty_only(0)).await.unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, region));
     let tagged = kms
         .create_key()
@@ -418,9 +417,8 @@ async fn a_moto_scan_suppresses_by_arn_glob_and_by_tag_and_an_expired_rule_fails
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_hub_sets_suppressed_with_the_reason_and_back_to_new_when_the_rule_is_gone() {
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "eu-north-1";
-    seed_account(&moto, &creds, &account, &[region], |_| Mix::guardduty_only(0)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &[region], |_| Mix::guardduty_only(0)).await.unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config(&creds, region));
     let mut keys = Vec::new();
     for _ in 0..2 {
@@ -512,9 +510,8 @@ async fn an_unprocessed_workflow_update_is_reported_and_a_denied_one_is_a_scope_
     use aws_sdk_securityhub::operation::batch_update_findings::BatchUpdateFindingsError;
     use aws_sdk_securityhub::types::BatchUpdateFindingsUnprocessedFinding;
     let moto = Moto::from_env();
-    let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "eu-south-1";
-    seed_account(&moto, &creds, &account, &[region], |_| Mix::guardduty_only(2)).await.unwrap();
+    let (account, creds) = seeded_account(&moto, &[region], |_| Mix::guardduty_only(2)).await.unwrap();
     let dir = tempdir();
     let rules = dir.path().join("s.toml");
     std::fs::write(&rules, rule("guardduty-enabled", &format!("accounts = [\"{account}\"]"), "")).unwrap();

@@ -20,7 +20,7 @@ use orgscan::check::lambda::RuntimeTable;
 use orgscan::check::{CheckContext, CheckSettings, Evaluation};
 use orgscan::model::{AccountId, Finding, ScanReport, Status, Target};
 
-use crate::support::estate::{Moto, ensure_lambda_role};
+use crate::support::estate::{Moto, ensure_lambda_role, zip_function};
 use crate::support::{err_meta, plan};
 
 const ACCOUNT: &str = "111122223333";
@@ -307,17 +307,7 @@ async fn every_check_reads_the_tags_of_its_fails_from_moto() {
     let role = ensure_lambda_role(&moto, &creds).await.unwrap();
     let lambda = aws_sdk_lambda::Client::new(&cfg);
     for (name, runtime) in [("fn-old", "python3.8"), ("fn-new", "python3.12")] {
-        lambda
-            .create_function()
-            .function_name(name)
-            .role(&role)
-            .runtime(Runtime::from(runtime))
-            .handler("index.handler")
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(empty_zip())).build())
-            .tags("env", "sandbox")
-            .send()
-            .await
-            .unwrap();
+        zip_function(&lambda, name, &role, runtime).tags("env", "sandbox").send().await.unwrap();
     }
 
     // OpenSearch: a tagged unencrypted domain (FAIL).
@@ -391,11 +381,4 @@ async fn a_region_without_a_detector_fails_on_the_account_without_tags() {
     let f = finding(&r, "guardduty-enabled", &account);
     // The account's tags live in Organizations and are not read: `None`, so a rule on tags does not match.
     assert_eq!((f.status, f.resource.resource_type, &f.tags), (Status::Fail, "AwsAccount", &None));
-}
-
-/// A valid empty ZIP archive (its end-of-central-directory record only), for Lambda's `ZipFile`.
-fn empty_zip() -> Vec<u8> {
-    let mut z = vec![0x50, 0x4b, 0x05, 0x06];
-    z.extend([0u8; 18]);
-    z
 }

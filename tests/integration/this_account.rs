@@ -1,6 +1,10 @@
 //! `orgscan scan --this-account` end to end against moto, and the CLI contract around it.
 
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+use aws_credential_types::Credentials;
 
 use serde_json::Value;
 
@@ -8,6 +12,16 @@ use crate::support::estate::{Mix, Moto, seed_account};
 use crate::support::{assert_valid, expected_rows, orgscan, orgscan_env, read_json, report_rows, stderr, stdout, tempdir};
 
 const REGIONS: [&str; 3] = ["eu-west-1", "eu-west-2", "us-east-2"];
+
+/// `orgscan scan --this-account ARGS --json OUT`, which exits 1: the account has a FAIL.
+fn scan_with_a_fail(moto: &Moto, creds: &Credentials, args: &[&str], out: &Path) -> Output {
+    let mut full = vec!["scan", "--this-account"];
+    full.extend_from_slice(args);
+    full.extend(["--json", out.to_str().unwrap()]);
+    let o = orgscan(moto, creds, &full);
+    assert_eq!(o.status.code(), Some(1), "{full:?}\nstdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    o
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn this_account_scan_reports_exactly_the_seeded_findings() {
@@ -18,9 +32,7 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
 
     let dir = tempdir();
     let out = dir.path().join("out.json");
-    let o =
-        orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &REGIONS.join(","), "--json", out.to_str().unwrap(), "--quiet"]);
-    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let o = scan_with_a_fail(&moto, &creds, &["--regions", &REGIONS.join(","), "--quiet"], &out);
 
     let report = read_json(&out);
     assert_valid("report.schema.json", &report);
@@ -77,9 +89,7 @@ async fn this_account_scan_reports_exactly_the_seeded_findings() {
 
     // Identity is stable: a second scan of the unchanged estate gives the same fingerprints.
     let out2 = dir.path().join("out2.json");
-    let o2 =
-        orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &REGIONS.join(","), "--json", out2.to_str().unwrap(), "--quiet"]);
-    assert_eq!(o2.status.code(), Some(1));
+    scan_with_a_fail(&moto, &creds, &["--regions", &REGIONS.join(","), "--quiet"], &out2);
     let fp =
         |r: &Value| r["findings"].as_array().unwrap().iter().map(|f| f["fingerprint"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let second = read_json(&out2);
@@ -94,12 +104,7 @@ async fn check_selection_runs_only_the_named_checks() {
     let expected = seed_account(&moto, &creds, &account, &["ap-south-1"], |_| Mix::light(2)).await.unwrap();
     let dir = tempdir();
     let out = dir.path().join("kms.json");
-    let o = orgscan(
-        &moto,
-        &creds,
-        &["scan", "--this-account", "--regions", "ap-south-1", "--checks", "kms-key-not-pending-deletion", "--json", out.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_with_a_fail(&moto, &creds, &["--regions", "ap-south-1", "--checks", "kms-key-not-pending-deletion"], &out);
     let report = read_json(&out);
     let kms: Vec<_> = expected.into_iter().filter(|e| e.check_id == "kms-key-not-pending-deletion").collect();
     assert_eq!(report_rows(&report), expected_rows(&kms));
@@ -116,12 +121,7 @@ async fn without_regions_every_region_of_the_partition_is_visited_via_the_bundle
     let (account, creds) = moto.fresh_account().await.unwrap();
     let dir = tempdir();
     let out = dir.path().join("all.json");
-    let o = orgscan(
-        &moto,
-        &creds,
-        &["scan", "--this-account", "--checks", "guardduty-enabled", "--exclude-regions", "us-east-1", "--json", out.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_with_a_fail(&moto, &creds, &["--checks", "guardduty-enabled", "--exclude-regions", "us-east-1"], &out);
     let report = read_json(&out);
     let regions: BTreeSet<String> =
         report["coverage"].as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap().to_owned()).collect();

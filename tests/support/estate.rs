@@ -147,6 +147,25 @@ pub fn lambda_zip() -> Vec<u8> {
     z
 }
 
+/// A `CreateFunction` request for a zip-packaged function `name` on `runtime` (handler `index.handler`, the empty
+/// archive as code) run by `role_arn`; the caller adds what it varies (tags, KMS key, environment) and sends it.
+pub fn zip_function(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    role_arn: &str,
+    runtime: &str,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    lambda
+        .create_function()
+        .function_name(name)
+        .role(role_arn)
+        .runtime(Runtime::from(runtime))
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(lambda_zip())).build())
+}
+
 const LAMBDA_ROLE: &str = "orgscan-test-lambda-role";
 
 /// Creates the Lambda execution role (moto wants it in the same account) and returns its ARN.
@@ -340,17 +359,8 @@ pub async fn register_guardduty_admin(moto: &Moto, management: &Credentials, acc
 /// A function whose alias `prod` routes to version 1, published on python3.7, while `$LATEST` was then
 /// upgraded to python3.12: its name and (unqualified) ARN.
 pub async fn seed_aliased_function(lambda: &aws_sdk_lambda::Client, name: &str, role_arn: &str) -> Result<(String, String), BoxError> {
-    use aws_sdk_lambda::primitives::Blob;
-    use aws_sdk_lambda::types::{FunctionCode, Runtime};
-    let f = lambda
-        .create_function()
-        .function_name(name)
-        .role(role_arn)
-        .runtime(Runtime::Python37)
-        .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(lambda_zip())).build())
-        .send()
-        .await?;
+    use aws_sdk_lambda::types::Runtime;
+    let f = zip_function(lambda, name, role_arn, Runtime::Python37.as_str()).send().await?;
     let arn = f.function_arn().ok_or("no function ARN")?.to_owned();
     let v = lambda.publish_version().function_name(name).send().await?;
     let version = v.version().ok_or("no version")?.to_owned();
@@ -417,6 +427,29 @@ async fn new_organization(moto: &Moto) -> Result<(String, Credentials, aws_sdk_o
     let id = o.organization().and_then(|o| o.id()).ok_or("no organization id")?.to_owned();
     let root_id = org.list_roots().send().await?.roots().first().and_then(|r| r.id()).ok_or("no root")?.to_owned();
     Ok((management, creds, org, id, root_id))
+}
+
+/// A fresh account (see `Moto::fresh_account`) seeded with `seed_account`: its id and credentials acting in it.
+pub async fn seeded_account(moto: &Moto, regions: &[&str], mix: impl Fn(usize) -> Mix) -> Result<(String, Credentials), BoxError> {
+    let (account, creds) = moto.fresh_account().await?;
+    seed_account(moto, &creds, &account, regions, mix).await?;
+    Ok((account, creds))
+}
+
+/// An organization with one member account: the organization, the member's id and credentials acting in it.
+pub async fn org_with_one_member(moto: &Moto) -> Result<(Org, String, Credentials), BoxError> {
+    let org = create_org(moto, 1).await?;
+    let member = org.members[0].0.clone();
+    let creds = moto.assume(&member).await?;
+    Ok((org, member, creds))
+}
+
+/// A fresh account (see `Moto::fresh_account`) with the Lambda execution role: its id, credentials acting in
+/// it, and the role's ARN.
+pub async fn fresh_lambda_account(moto: &Moto) -> Result<(String, Credentials, String), BoxError> {
+    let (account, creds) = moto.fresh_account().await?;
+    let role = ensure_lambda_role(moto, &creds).await?;
+    Ok((account, creds, role))
 }
 
 /// Creates an organization in a fresh management account with `n_members` accounts spread over this tree:

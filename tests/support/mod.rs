@@ -118,6 +118,23 @@ pub fn expected_rows(expected: &[Expected]) -> Vec<Row> {
     rows
 }
 
+/// Every file below `dir`, at any depth (directories themselves are not listed), in no particular order.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display())) {
+            let p = e.unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display())).path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
 /// A fresh temporary directory for one test's outputs.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
@@ -141,6 +158,35 @@ pub async fn scan_with(factory: orgscan::aws::ClientFactory, args: &[&str]) -> o
         Ok(r) => r,
         Err(e) => panic!("scan did not start: {e}"),
     }
+}
+
+/// The options of a run with every remote sink: the S3 history and an HTML output under `s3://BUCKET/orgscan/`,
+/// and the SNS notification to `topic`, over GuardDuty alone (the sinks are what such a run is about).
+pub fn sink_args(bucket: &str, topic: &str) -> Vec<String> {
+    let (history, html) = (format!("s3://{bucket}/orgscan/"), format!("s3://{bucket}/orgscan/latest.html"));
+    ["--checks", "guardduty-enabled", "--history", &history, "--html", &html, "--notify-sns", topic].map(str::to_owned).to_vec()
+}
+
+/// What one run with the remote sinks did: whether it read a baseline back from the history, the errors of its
+/// local outputs, and the errors of the S3 outputs, history and notification.
+pub struct SinkRun {
+    pub baseline_read: bool,
+    pub local_errors: Vec<String>,
+    pub publish_errors: Vec<String>,
+}
+
+/// One in-process run of the plan of `args` (after `orgscan scan`) as the binary runs it: the remote state read
+/// first (the baseline), the scan, the local outputs, then the S3 outputs, the history and the notification.
+/// A remote state that cannot be read, or a scan that does not start, is the error.
+pub async fn run_with_sinks(args: &[&str], factory: &orgscan::aws::ClientFactory) -> Result<SinkRun, String> {
+    let mut plan = plan(args);
+    let remote = orgscan::prepare_remote(&plan.store, factory).await.map_err(|e| e.to_string())?;
+    plan.baseline = remote.baseline.clone();
+    let r =
+        orgscan::run_scan(&plan, factory.clone(), std::future::pending(), &mut orgscan::scan::Silent).await.map_err(|e| e.to_string())?;
+    let local_errors = orgscan::write_outputs(&r, &plan.outputs);
+    let published = orgscan::publish(&r, &mut plan.store, &plan.notify, &remote, Some(factory), &local_errors).await;
+    Ok(SinkRun { baseline_read: remote.baseline.is_some(), local_errors, publish_errors: published.errors })
 }
 
 /// A factory for moto with quick SDK retries (the default backoff would make fault tests slow).

@@ -7,20 +7,11 @@ Usage: validate_batch.py OPERATION FILE [OPERATION FILE ...]; prints one line pe
 import json
 import sys
 
-import botocore.session
-from botocore.validate import ParamValidator
+from botocore_inputs import validate
 
-model = botocore.session.get_session().get_service_model("batch")
-problems = []
 args = sys.argv[1:]
+inputs = []
 for operation, path in zip(args[::2], args[1::2]):
     with open(path, encoding="utf-8") as f:
-        params = json.load(f)
-    report = ParamValidator().validate(params, model.operation_model(operation).input_shape)
-    if report.has_errors():
-        problems.append(f"{path} ({operation}):\n{report.generate_report()}")
-    else:
-        print(f"{path}: valid {operation} input")
-for p in problems:
-    print(p)
-sys.exit(1 if problems else 0)
+        inputs.append((path, "batch", operation, json.load(f)))
+sys.exit(1 if validate(inputs) else 0)

@@ -19,8 +19,7 @@ Usage: validate_template.py TEMPLATE MODE; prints one line per input, the proble
 import json
 import sys
 
-import botocore.session
-from botocore.validate import ParamValidator
+from botocore_inputs import validate
 from cfnlint.decode import decode
 
 path, mode = sys.argv[1], sys.argv[2]
@@ -30,7 +29,6 @@ if matches:
     sys.exit(1)
 params = template.get("Parameters", {})
 conditions = {"UseBatch": mode == "batch", "UseEcs": mode == "ecs"}
-session = botocore.session.get_session()
 
 
 def sample_param(name):
@@ -113,14 +111,4 @@ for name, res in template["Resources"].items():
                     arr["Size"] = 4
                 inputs.append((f"{name}.{state_name}", "batch", "SubmitJob", camel(p)))
 
-problems = []
-for name, service, operation, body in inputs:
-    shape = session.get_service_model(service).operation_model(operation).input_shape
-    report = ParamValidator().validate(body, shape)
-    if report.has_errors():
-        problems.append(f"{name} ({service} {operation}):\n{report.generate_report()}")
-    else:
-        print(f"{name}: valid {service} {operation} input")
-for p in problems:
-    print(p)
-sys.exit(1 if problems or not inputs else 0)
+sys.exit(1 if validate(inputs) or not inputs else 0)
