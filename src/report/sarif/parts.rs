@@ -183,17 +183,7 @@ pub(super) fn encode(file_name: String, runs: Vec<Run>, limits: &Limits, hint: &
 
 /// The size of `bytes` gzip-compressed at the default level, as the upload-sarif action compresses.
 pub fn gzip_len(bytes: &[u8]) -> std::io::Result<usize> {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut gz = flate2::write::GzEncoder::new(Count(0), flate2::Compression::default());
+    let mut gz = flate2::write::GzEncoder::new(crate::files::ByteCounter(0), flate2::Compression::default());
     gz.write_all(bytes)?;
     Ok(gz.finish()?.0)
 }
