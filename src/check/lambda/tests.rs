@@ -37,6 +37,13 @@ fn eval(fns: &[FunctionInfo], today: &str, warn_days: u32) -> Evaluation {
     evaluate(&target(), fns, &RuntimeTable::bundled().unwrap(), date(today), warn_days).unwrap()
 }
 
+/// The verdict on `function` alone on `today` (90 warning days): `status`, with a message that says `text`.
+fn assert_verdict(function: FunctionInfo, today: &str, status: Status, text: &str) {
+    let e = eval(&[function], today, 90);
+    assert_eq!(e.findings[0].status, status);
+    assert!(e.findings[0].message.contains(text), "{}", e.findings[0].message);
+}
+
 #[test]
 fn deprecation_takes_effect_on_its_date_and_warns_before() {
     // python3.10 is deprecated on 2026-10-31.
@@ -81,9 +88,7 @@ fn an_alias_on_an_old_version_fails_the_function_and_is_named() {
     assert_eq!(x.evidence["aliased_versions"][0]["runtime_status"], "deprecated");
     // A deprecating aliased version makes a WARNING of a supported $LATEST.
     let soon = aliased("api", "python3.12", &["prod"], "2", "python3.10");
-    let w = eval(&[soon], "2026-10-01", 90);
-    assert_eq!(w.findings[0].status, Status::Warn);
-    assert!(w.findings[0].message.contains("alias 'prod' still routes to version 2 on runtime python3.10"), "{}", w.findings[0].message);
+    assert_verdict(soon, "2026-10-01", Status::Warn, "alias 'prod' still routes to version 2 on runtime python3.10");
 }
 
 #[test]
@@ -107,9 +112,7 @@ fn a_runtime_newer_than_the_table_passes_and_the_notes_name_it() {
     assert_eq!(unknown_runtimes(&e.findings).into_iter().collect::<Vec<_>>(), [("cobol85", 1)]);
     // A newer runtime never makes an alias on a supported one look worse, nor the other way round.
     let mixed = aliased("mixed", "python3.15", &["prod"], "1", "python3.7");
-    let m = eval(&[mixed], "2026-12-02", 90);
-    assert_eq!(m.findings[0].status, Status::Fail);
-    assert!(m.findings[0].message.contains("alias 'prod' still routes to version 1 on runtime python3.7, deprecated since"), "{}", m.findings[0].message);
+    assert_verdict(mixed, "2026-12-02", Status::Fail, "alias 'prod' still routes to version 1 on runtime python3.7, deprecated since");
 }
 
 #[test]
