@@ -1,5 +1,6 @@
 //! Output files: atomic writes, what an output path may be, and the probes that refuse a bad path (or two
-//! outputs that are one file) before any AWS call.
+//! outputs that are one file) before any AWS call; and the size of an output without writing it
+//! ([`ByteCounter`]).
 //!
 //! What an output path accepts (README "Failure behaviour"):
 //! - a regular file, or a path that does not exist yet in an existing directory: written atomically (a
@@ -250,6 +251,20 @@ pub fn is_inside(path: &Path, dir: &Path) -> bool {
         _ => Path::new("."),
     };
     std::fs::canonicalize(parent).is_ok_and(|p| p.starts_with(&dir))
+}
+
+/// An `io::Write` that only counts the bytes written to it: the size of an output without holding it.
+pub struct ByteCounter(pub usize);
+
+impl Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

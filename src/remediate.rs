@@ -262,15 +262,13 @@ async fn rescan(
 ) {
     use std::collections::BTreeSet;
     let touched: Vec<usize> = (0..outcome.items.len()).filter(|&n| !outcome.items[n].steps().is_empty()).collect();
-    let set = |f: &dyn Fn(&model::Finding) -> String| touched.iter().map(|&n| f(&outcome.items[n].finding)).collect::<BTreeSet<_>>();
-    let accounts: Vec<AccountId> = set(&|f| f.target.account.to_string()).iter().filter_map(|a| a.parse().ok()).collect();
-    let regions: Vec<model::Region> = set(&|f| f.target.region.to_string()).iter().filter_map(|r| r.parse().ok()).collect();
-    let checks: Vec<&str> = check::ids().filter(|id| touched.iter().any(|&n| outcome.items[n].finding.check.id == *id)).collect();
-    let report = match plan.rescan_plan(&accounts, &regions, &checks) {
-        Ok(p) => run_scan(&p, factory.clone(), stopped(stop), &mut scan::Silent).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let report = match report {
+    let targets = || touched.iter().map(|&n| &outcome.items[n].finding.target);
+    let accounts: Vec<AccountId> = targets().map(|t| t.account.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let regions: Vec<model::Region> = targets().map(|t| t.region.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let checks: Vec<&'static check::Check> =
+        check::ALL.iter().copied().filter(|c| touched.iter().any(|&n| outcome.items[n].finding.check.id == c.info().id)).collect();
+    let rescan = plan.base.narrowed(&accounts, &regions, &checks);
+    let report = match run_scan(&rescan, factory.clone(), stopped(stop), &mut scan::Silent).await {
         Ok(r) => r,
         Err(e) => {
             for &n in &touched {

@@ -132,6 +132,25 @@ impl Gate<'_> {
         self.limits.permit(self.service, self.target).await
     }
 
+    /// One call under a permit held until its answer is in. `call` is the call's future (an SDK `send()`),
+    /// which sends nothing before it is awaited, so the request goes out only once the permit is taken.
+    pub async fn call<T>(&self, call: impl Future<Output = T>) -> T {
+        let _permit = self.permit().await;
+        call.await
+    }
+
+    /// [`Gate::call`] of an SDK operation, its error named with `operation`.
+    pub async fn send<O, E>(
+        &self,
+        operation: &str,
+        call: impl Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+    ) -> Result<O, ScopeError>
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+    {
+        self.call(call).await.map_err(|e| ScopeError::from_sdk(operation, &e))
+    }
+
     /// Every page of a paginated operation, each requested under a permit held until that page's answer is
     /// in (a paginator sends a page's request when asked for it), handed to `each`. The first error ends it,
     /// named with `operation`.

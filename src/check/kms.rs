@@ -138,8 +138,7 @@ async fn describe(
     listed_arn: Option<String>,
 ) -> Result<Described<KeyInfo>, ScopeError> {
     let arn = listed_arn.unwrap_or_else(|| format!("arn:{}:kms:{}:{}:key/{id}", target.partition, target.region, target.account));
-    let _permit = gate.permit().await;
-    let out = match kms.describe_key().key_id(&id).send().await {
+    let out = match gate.call(kms.describe_key().key_id(&id).send()).await {
         Ok(out) => out,
         // Deleted between ListKeys and DescribeKey (its waiting period ended): nothing to evaluate.
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(Described::Gone),

@@ -129,8 +129,7 @@ async fn collect(cx: &CheckContext) -> Result<(Vec<NotebookInfo>, Vec<(Resource,
     describe_each(listed, DESCRIBE_PARALLELISM, |(name, listed_arn)| {
         let sm = sm.clone();
         async move {
-            let _permit = gate.permit().await;
-            let out = match sm.describe_notebook_instance().notebook_instance_name(&name).send().await {
+            let out = match gate.call(sm.describe_notebook_instance().notebook_instance_name(&name).send()).await {
                 Ok(out) => out,
                 Err(e) => {
                     let err = ScopeError::from_sdk("DescribeNotebookInstance", &e);

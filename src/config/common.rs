@@ -49,12 +49,19 @@ pub(crate) fn with_shard_index(o: &OutputArgs, shard: Option<Shard>) -> Result<O
 /// `--asff-dir`: created if missing, and checked to accept files.
 pub(crate) fn asff_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
     not_stdout("--asff-dir", dir)?;
+    output_dir("--asff-dir", dir, "batch-0001.json")
+}
+
+/// An output directory (`option`): created if missing, refused if it is something else, and probed for
+/// writing with a file named `probe` (the file names are known only after the scan; any name checks the
+/// directory).
+fn output_dir(option: &str, dir: &std::path::Path, probe: &str) -> Result<(), ConfigError> {
     if dir.exists() && !dir.is_dir() {
-        return Err(ConfigError(format!("invalid --asff-dir '{}': it exists and is not a directory", dir.display())));
+        return Err(ConfigError(format!("invalid {option} '{}': it exists and is not a directory", dir.display())));
     }
     std::fs::create_dir_all(dir)
-        .map_err(|e| ConfigError(format!("invalid --asff-dir '{}': cannot create the directory: {e}", dir.display())))?;
-    check_writable(&dir.join("batch-0001.json")).map_err(|e| ConfigError(format!("invalid --asff-dir '{}': {e}", dir.display())))
+        .map_err(|e| ConfigError(format!("invalid {option} '{}': cannot create the directory: {e}", dir.display())))?;
+    check_writable(&dir.join(probe)).map_err(|e| ConfigError(format!("invalid {option} '{}': {e}", dir.display())))
 }
 
 /// A directory option given `-`: there is no stdout for a directory of files.
@@ -194,23 +201,12 @@ pub(crate) fn outputs(o: &OutputArgs) -> Result<Outputs, ConfigError> {
             check_writable(p).map_err(|e| ConfigError(format!("invalid {option}: {e}")))?;
         }
     }
+    // The per-account SARIF files and the OCSF partition directories are named after the scan.
     if let Some(dir) = &outputs.sarif_dir {
-        if dir.exists() && !dir.is_dir() {
-            return Err(ConfigError(format!("invalid --sarif-dir '{}': it exists and is not a directory", dir.display())));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': cannot create the directory: {e}", dir.display())))?;
-        // The per-account file names are known only after the scan; probing any name checks the directory.
-        check_writable(&dir.join("orgscan.sarif")).map_err(|e| ConfigError(format!("invalid --sarif-dir '{}': {e}", dir.display())))?;
+        output_dir("--sarif-dir", dir, "orgscan.sarif")?;
     }
     if let Some(dir) = &outputs.ocsf_dir {
-        if dir.exists() && !dir.is_dir() {
-            return Err(ConfigError(format!("invalid --ocsf-dir '{}': it exists and is not a directory", dir.display())));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': cannot create the directory: {e}", dir.display())))?;
-        // The partition directories are known only after the scan; the top directory takes them.
-        check_writable(&dir.join("orgscan.parquet")).map_err(|e| ConfigError(format!("invalid --ocsf-dir '{}': {e}", dir.display())))?;
+        output_dir("--ocsf-dir", dir, "orgscan.parquet")?;
     }
     Ok(outputs)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal;
 
 use super::{ConfigError, ScanPlan, parse_all, role_arn_template};
-use crate::cli::{CheckArgs, FixArgs, HistoryArgs, NotifyArgs, OutputArgs, ScanArgs, SecurityHubArgs, SelectionArgs};
+use crate::cli::FixArgs;
 use crate::files::check_writable;
 use crate::fix::{Filter, Journal, Options};
 use crate::model::{AccountId, Region};
@@ -35,7 +35,6 @@ pub struct FixPlan {
     /// The scan of the selection with the audit role (`--scan` runs it), and the checks' settings and tuning
     /// every scan of the fix runs with.
     pub base: ScanPlan,
-    args: FixArgs,
 }
 
 /// A fingerprint as `--only` takes it: 64 hexadecimal digits (lower-cased).
@@ -50,72 +49,13 @@ fn fingerprint(v: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// The arguments of a scan of these accounts, regions and checks with the fix's audit role and tuning.
-fn scan_args(args: &FixArgs, accounts: Vec<String>, regions: Vec<String>, checks: Vec<String>) -> ScanArgs {
-    ScanArgs {
-        config: None,
-        selection: SelectionArgs {
-            this_account: false,
-            accounts,
-            exclude_accounts: Vec::new(),
-            ou: Vec::new(),
-            exclude_ou: Vec::new(),
-            regions,
-            exclude_regions: Vec::new(),
-            scp_denied: None,
-            shard: None,
-            shard_count: None,
-        },
-        access: args.access.clone(),
-        checks: CheckArgs {
-            checks,
-            lambda_runtimes: args.checks.lambda_runtimes.clone(),
-            lambda_warn_days: args.checks.lambda_warn_days,
-            shallow: args.checks.shallow,
-        },
-        outputs: OutputArgs {
-            json: None,
-            sarif: None,
-            sarif_dir: None,
-            sarif_category: None,
-            sarif_suppressed: None,
-            html: None,
-            ocsf: None,
-            ocsf_dir: None,
-            s3_kms_key: None,
-            s3_bucket_owner: None,
-            s3_region: None,
-        },
-        tuning: args.tuning.clone(),
-        security_hub: SecurityHubArgs { security_hub: false, security_hub_only_failed: false, dry_run: false, asff_dir: None },
-        history: HistoryArgs {
-            baseline: None,
-            history: None,
-            suppressions: None,
-            fail_on: None,
-            fail_severity: None,
-            fail_on_warning: false,
-        },
-        notify: NotifyArgs {
-            notify_sns: None,
-            notify_webhook: false,
-            notify_webhook_file: None,
-            notify_only_new: false,
-            notify_severity: None,
-        },
-    }
-}
-
 impl FixPlan {
     pub fn from_args(args: &FixArgs) -> Result<Self, ConfigError> {
         let accounts: Vec<AccountId> = parse_all(&args.accounts)?;
         let regions: Vec<Region> = parse_all(&args.regions)?;
         let only = args.only.iter().map(|v| fingerprint(v)).collect::<Result<BTreeSet<_>, _>>()?;
-        let checks: Vec<&'static str> = if args.checks.checks.is_empty() {
-            Vec::new()
-        } else {
-            crate::check::select(&args.checks.checks)?.iter().map(|c| c.info().id).collect()
-        };
+        let selected = if args.checks.checks.is_empty() { Vec::new() } else { crate::check::select(&args.checks.checks)? };
+        let checks: Vec<&'static str> = selected.iter().map(|c| c.info().id).collect();
         if args.yes && !args.apply {
             return Err(ConfigError("--yes needs --apply: without --apply nothing is changed, so there is nothing to confirm".into()));
         }
@@ -126,7 +66,7 @@ impl FixPlan {
             ));
         }
         // The audit role, the tuning and the runtime table, validated as `orgscan scan` validates them.
-        let base = ScanPlan::from_args(&scan_args(args, args.accounts.clone(), args.regions.clone(), args.checks.checks.clone()))?;
+        let base = ScanPlan::reads(&args.access, &args.checks, &args.tuning)?.narrowed(&accounts, &regions, &selected);
         let remediation = AccessPlan {
             role_arn_template: role_arn_template(
                 ("--remediation-role-arn-template", args.remediation_role_arn_template.as_deref()),
@@ -160,19 +100,7 @@ impl FixPlan {
             journal,
             remediation,
             base,
-            args: args.clone(),
         })
-    }
-
-    /// The plan of the rescan: these accounts, regions and checks, with the audit role.
-    pub fn rescan_plan(&self, accounts: &[AccountId], regions: &[Region], checks: &[&str]) -> Result<ScanPlan, ConfigError> {
-        let strings = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>();
-        ScanPlan::from_args(&scan_args(
-            &self.args,
-            strings(&mut accounts.iter().map(|a| a.to_string())),
-            strings(&mut regions.iter().map(|r| r.to_string())),
-            strings(&mut checks.iter().map(|c| (*c).to_owned())),
-        ))
     }
 }
 

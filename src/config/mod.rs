@@ -8,6 +8,7 @@ mod common;
 pub mod file;
 pub mod fix;
 pub mod merge;
+mod narrow;
 
 pub use self::common::WEBHOOK_ENV;
 pub use self::common::shard_of;
@@ -18,7 +19,7 @@ use crate::aws::AwsOptions;
 use crate::aws::limits;
 use crate::check::{self, Check, CheckSettings};
 use crate::cli::{AccessArgs, ScanArgs, ScpDeniedArg, SecurityHubArgs, SelectionArgs, TuningArgs};
-use crate::model::{FailPolicy, Region};
+use crate::model::{AccountId, FailPolicy, Region};
 use crate::notify::NotifyPlan;
 use crate::org::{AccessPlan, DEFAULT_ROLE_NAME, OrgSelection};
 use crate::report::Outputs;
@@ -77,10 +78,10 @@ const MAX_PARTIAL: usize = 200;
 
 /// The words of a partial selection, for the SARIF category: each narrowing option and its values, sorted,
 /// in a fixed order, so the same selection always names the same category. `None` for a full scan.
-fn partial_selection(args: &ScanArgs, checks: &[&'static Check], regions: &RegionPlan) -> Option<String> {
+fn partial_selection(selection: &Selection, checks: &[&'static Check], regions: &RegionPlan) -> Option<String> {
     let mut parts = Vec::new();
-    let join = |v: &[String]| {
-        let mut v: Vec<&str> = v.iter().map(|x| x.trim()).collect();
+    let join = |v: &mut dyn Iterator<Item = &str>| {
+        let mut v: Vec<&str> = v.collect();
         v.sort_unstable();
         v.dedup();
         v.join(",")
@@ -93,19 +94,21 @@ fn partial_selection(args: &ScanArgs, checks: &[&'static Check], regions: &Regio
     match regions {
         RegionPlan::Explicit(r) => parts.push(format!("regions={}", r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(","))),
         RegionPlan::Enabled { exclude } if !exclude.is_empty() => {
-            let mut e: Vec<&str> = exclude.iter().map(|x| x.as_str()).collect();
-            e.sort_unstable();
-            e.dedup();
-            parts.push(format!("exclude-regions={}", e.join(",")));
+            parts.push(format!("exclude-regions={}", join(&mut exclude.iter().map(|x| x.as_str()))));
         }
         RegionPlan::Enabled { .. } => {}
     }
-    let s = &args.selection;
-    for (name, values) in
-        [("accounts", &s.accounts), ("exclude-accounts", &s.exclude_accounts), ("ou", &s.ou), ("exclude-ou", &s.exclude_ou)]
-    {
-        if !values.is_empty() {
-            parts.push(format!("{name}={}", join(values)));
+    if let Selection::Organization(s) = selection {
+        let accounts = |v: &[AccountId]| join(&mut v.iter().map(AccountId::as_str));
+        let ous = |v: &[String]| join(&mut v.iter().map(String::as_str));
+        let named = [
+            ("accounts", accounts(&s.accounts)),
+            ("exclude-accounts", accounts(&s.exclude_accounts)),
+            ("ou", ous(&s.ous)),
+            ("exclude-ou", ous(&s.exclude_ous)),
+        ];
+        for (name, values) in named.iter().filter(|(_, v)| !v.is_empty()) {
+            parts.push(format!("{name}={values}"));
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
@@ -216,17 +219,24 @@ fn validate_role_name(flag: &str, n: &str) -> Result<String, ConfigError> {
 fn region_plan(s: &SelectionArgs) -> Result<RegionPlan, ConfigError> {
     let regions: Vec<Region> = parse_all(&s.regions)?;
     let exclude_regions: Vec<Region> = parse_all(&s.exclude_regions)?;
-    Ok(if regions.is_empty() {
-        RegionPlan::Enabled { exclude: exclude_regions }
-    } else {
-        let mut r: Vec<Region> = regions.into_iter().filter(|r| !exclude_regions.contains(r)).collect();
-        r.sort();
-        r.dedup();
-        if r.is_empty() {
-            return Err(ConfigError("--exclude-regions removes every region given in --regions: nothing to scan".into()));
+    match regions_less(regions, exclude_regions) {
+        RegionPlan::Explicit(r) if r.is_empty() => {
+            Err(ConfigError("--exclude-regions removes every region given in --regions: nothing to scan".into()))
         }
-        RegionPlan::Explicit(r)
-    })
+        plan => Ok(plan),
+    }
+}
+
+/// `regions` (sorted, each once) less `exclude`, or every enabled region less `exclude` when `regions` is
+/// empty.
+fn regions_less(regions: Vec<Region>, exclude: Vec<Region>) -> RegionPlan {
+    if regions.is_empty() {
+        return RegionPlan::Enabled { exclude };
+    }
+    let mut r: Vec<Region> = regions.into_iter().filter(|r| !exclude.contains(r)).collect();
+    r.sort();
+    r.dedup();
+    RegionPlan::Explicit(r)
 }
 
 /// The accounts to scan: this account, or the organization's (`--accounts`, `--ou`, their exclusions, `--shard`).
@@ -351,7 +361,7 @@ impl ScanPlan {
         let (mut o, mut asff, mut h) = (with_shard_index(&args.outputs, shard)?, args.security_hub.asff_dir.clone(), args.history.clone());
         let (store, notify) = remote(&mut o, &mut asff, &mut h, &args.notify)?;
         let outputs = outputs(&o)?;
-        let partial = partial_selection(args, &checks, &regions);
+        let partial = partial_selection(&selection, &checks, &regions);
         if let Some(p) = &partial
             && p.len() > MAX_PARTIAL
             && outputs.sarif_category.is_none()

@@ -267,13 +267,10 @@ impl Walker<'_> {
             // The organization id names the scan (the default SARIF category): a transient failure here must
             // not quietly rename it, which would reopen every code-scanning alert under another category.
             let org_id = async {
-                let _permit = self.limits.gate(Service::Organizations, &central_target).permit().await;
-                central
-                    .organizations()
-                    .describe_organization()
-                    .send()
+                let gate = self.limits.gate(Service::Organizations, &central_target);
+                gate.send("DescribeOrganization", central.organizations().describe_organization().send())
                     .await
-                    .map_err(|e| WalkError::organization(ScopeError::from_sdk("DescribeOrganization", &e)))?
+                    .map_err(WalkError::organization)?
                     .organization()
                     .and_then(|o| o.id())
                     .map(str::to_owned)

@@ -53,24 +53,10 @@ impl Book {
                 self.accounts_failed.insert(account.clone());
                 self.errors.push(ErrorEntry { account: account.clone(), region: None, check_id: None, error: e.clone() });
                 let detail = ScopeError::new(e.code.clone(), format!("account not scanned: {}", e.message));
-                for_each_scope(checks, regions, |check_id, region| {
-                    self.coverage.push(Coverage {
-                        check_id,
-                        account: account.clone(),
-                        region,
-                        status: CoverageStatus::Error(detail.clone()),
-                    });
-                });
+                self.account_scopes(checks, &account, regions, &CoverageStatus::Error(detail));
             }
             AccountOutcome::Skipped(reason, regions) => {
-                for_each_scope(checks, regions, |check_id, region| {
-                    self.coverage.push(Coverage {
-                        check_id,
-                        account: account.clone(),
-                        region,
-                        status: CoverageStatus::Skipped { reason: reason.clone() },
-                    });
-                });
+                self.account_scopes(checks, &account, regions, &CoverageStatus::Skipped { reason });
             }
         }
     }
@@ -112,6 +98,17 @@ impl Book {
         self.coverage.push(Coverage { check_id, account: r.target.account, region: Some(r.target.region), status });
     }
 
+    /// `status` for every (check, region) of an account; with no known regions, once per check.
+    fn account_scopes(&mut self, checks: &[&'static Check], account: &AccountId, regions: Option<Vec<Region>>, status: &CoverageStatus) {
+        let regions: Vec<Option<Region>> = regions.map_or_else(|| vec![None], |rs| rs.into_iter().map(Some).collect());
+        for c in checks {
+            for region in &regions {
+                let (check_id, account, region, status) = (c.info().id, account.clone(), region.clone(), status.clone());
+                self.coverage.push(Coverage { check_id, account, region, status });
+            }
+        }
+    }
+
     /// After an interruption: every scope that was planned and did not finish is an error, so coverage
     /// still accounts for every (check, account, region) and nothing unfinished reads as clean.
     pub(super) fn interrupt(&mut self, checks: &[&'static Check]) {
@@ -121,14 +118,7 @@ impl Book {
         }
         for account in std::mem::take(&mut self.unresolved) {
             self.errors.push(ErrorEntry { account: account.clone(), region: None, check_id: None, error: interrupted.clone() });
-            for_each_scope(checks, None, |check_id, region| {
-                self.coverage.push(Coverage {
-                    check_id,
-                    account: account.clone(),
-                    region,
-                    status: CoverageStatus::Error(interrupted.clone()),
-                });
-            });
+            self.account_scopes(checks, &account, None, &CoverageStatus::Error(interrupted.clone()));
         }
     }
 
@@ -165,15 +155,5 @@ impl Book {
         };
         report.sort();
         (report, self.keys)
-    }
-}
-
-/// Calls `f` for every (check, region) of an account; with no known regions, once per check.
-fn for_each_scope(checks: &[&'static Check], regions: Option<Vec<Region>>, mut f: impl FnMut(&'static str, Option<Region>)) {
-    for c in checks {
-        match &regions {
-            Some(rs) => rs.iter().for_each(|r| f(c.info().id, Some(r.clone()))),
-            None => f(c.info().id, None),
-        }
     }
 }

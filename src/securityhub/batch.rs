@@ -35,7 +35,7 @@ fn string_bound(s: &str) -> usize {
 impl AsffFinding {
     /// Size of the finding in bytes of compact JSON (what a request or a batch file holds).
     pub fn json_len(&self) -> usize {
-        let mut counter = ByteCounter(0);
+        let mut counter = crate::files::ByteCounter(0);
         match serde_json::to_writer(&mut counter, self) {
             Ok(()) => counter.0,
             Err(_) => usize::MAX,
@@ -102,20 +102,6 @@ impl AsffFinding {
             bound = self.compute_size_bound().min(self.json_len());
         }
         self.size_bound = SizeBound(Some(bound));
-    }
-}
-
-/// An `io::Write` that only counts bytes.
-struct ByteCounter(usize);
-
-impl Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

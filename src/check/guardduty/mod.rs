@@ -150,18 +150,13 @@ type Collected = Result<(RegionDetector, Tags, Option<Management>), (Resource, S
 /// `GetDetector`: both need only the detector id, so the follow-up adds no step to the scope's chain).
 async fn collect(cx: &CheckContext, deep: bool) -> Result<Collected, ScopeError> {
     let gd = cx.clients.guardduty();
+    let gate = cx.gate(Service::GuardDuty);
     // One detector per region is all AWS allows; one ListDetectors page holds it.
-    let ids = {
-        let _permit = cx.gate(Service::GuardDuty).permit().await;
-        gd.list_detectors().send().await.map_err(|e| ScopeError::from_sdk("ListDetectors", &e))?.detector_ids().to_vec()
-    };
+    let ids = gate.send("ListDetectors", gd.list_detectors().send()).await?.detector_ids().to_vec();
     let Some(id) = ids.into_iter().min() else {
         return Ok(Ok((RegionDetector::None, None, None)));
     };
-    let detector = async {
-        let _permit = cx.gate(Service::GuardDuty).permit().await;
-        gd.get_detector().detector_id(&id).send().await
-    };
+    let detector = gate.call(gd.get_detector().detector_id(&id).send());
     let managed = async {
         match deep {
             true => management(cx, &id).await.map(Some),
@@ -207,11 +202,7 @@ pub async fn read_detector(cx: &CheckContext) -> Result<RegionDetector, ScopeErr
 /// <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_DescribeOrganizationConfiguration.html>
 async fn management(cx: &CheckContext, id: &str) -> Result<Management, ScopeError> {
     let gd = cx.clients.guardduty();
-    let admin = {
-        let _permit = cx.gate(Service::GuardDuty).permit().await;
-        gd.get_administrator_account().detector_id(id).send().await
-    };
-    let admin = match admin {
+    let admin = match cx.gate(Service::GuardDuty).call(gd.get_administrator_account().detector_id(id).send()).await {
         Ok(out) => out.administrator().and_then(|a| Some((a.account_id()?.to_owned(), a.relationship_status().map(str::to_owned)))),
         Err(e) => return not_read(ScopeError::from_sdk("GetAdministratorAccount", &e)),
     };
@@ -221,11 +212,7 @@ async fn management(cx: &CheckContext, id: &str) -> Result<Management, ScopeErro
     if !cx.settings.delegated_admins(SERVICE_PRINCIPAL).is_some_and(|a| a.contains(&cx.target.account)) {
         return Ok(Management::Standalone);
     }
-    let org = {
-        let _permit = cx.gate(Service::GuardDuty).permit().await;
-        gd.describe_organization_configuration().detector_id(id).send().await
-    };
-    match org {
+    match cx.gate(Service::GuardDuty).call(gd.describe_organization_configuration().detector_id(id).send()).await {
         Ok(out) => Ok(Management::Administrator { auto_enable: out.auto_enable_organization_members().map(|a| a.as_str().to_owned()) }),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_bad_request_exception()) => Ok(Management::Standalone),
         Err(e) => not_read(ScopeError::from_sdk("DescribeOrganizationConfiguration", &e)),

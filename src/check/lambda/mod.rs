@@ -396,10 +396,7 @@ async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeE
     if function.resource_type == web::RESOURCE_TYPE {
         return web::read_tags(cx, &function).await;
     }
-    let out = {
-        let _permit = cx.gate(Service::Lambda).permit().await;
-        cx.clients.lambda().list_tags().resource(&function.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
-    };
+    let out = cx.gate(Service::Lambda).send("ListTags", cx.clients.lambda().list_tags().resource(&function.arn).send()).await?;
     Ok(Some(out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
 }
 

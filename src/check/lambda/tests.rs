@@ -19,6 +19,12 @@ fn f(name: &str, runtime: Option<&str>, package: &str) -> FunctionInfo {
     }
 }
 
+/// A zip function `name` on `latest` whose `aliases` route to published `version` on `runtime`.
+fn aliased(name: &str, latest: &str, aliases: &[&str], version: &str, runtime: &str) -> FunctionInfo {
+    let aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
+    FunctionInfo { aliased: vec![AliasedVersion { aliases, version: v(version, Some(runtime), "Zip") }], ..f(name, Some(latest), "Zip") }
+}
+
 fn target() -> Target {
     Target::new("123456789012".parse().unwrap(), "eu-west-1".parse().unwrap())
 }
@@ -29,6 +35,13 @@ fn date(s: &str) -> NaiveDate {
 
 fn eval(fns: &[FunctionInfo], today: &str, warn_days: u32) -> Evaluation {
     evaluate(&target(), fns, &RuntimeTable::bundled().unwrap(), date(today), warn_days).unwrap()
+}
+
+/// The verdict on `function` alone on `today` (90 warning days): `status`, with a message that says `text`.
+fn assert_verdict(function: FunctionInfo, today: &str, status: Status, text: &str) {
+    let e = eval(&[function], today, 90);
+    assert_eq!(e.findings[0].status, status);
+    assert!(e.findings[0].message.contains(text), "{}", e.findings[0].message);
 }
 
 #[test]
@@ -64,8 +77,7 @@ fn unknown_runtimes_fail_as_unknown_and_images_are_not_applicable() {
 
 #[test]
 fn an_alias_on_an_old_version_fails_the_function_and_is_named() {
-    let mut prod = f("api", Some("python3.12"), "Zip");
-    prod.aliased = vec![AliasedVersion { aliases: vec!["live".into(), "prod".into()], version: v("3", Some("python3.7"), "Zip") }];
+    let prod = aliased("api", "python3.12", &["live", "prod"], "3", "python3.7");
     let e = eval(&[prod], "2026-11-28", 90);
     let x = &e.findings[0];
     assert_eq!(x.status, Status::Fail);
@@ -75,11 +87,8 @@ fn an_alias_on_an_old_version_fails_the_function_and_is_named() {
     assert_eq!(x.evidence["aliased_versions"][0]["version"], "3");
     assert_eq!(x.evidence["aliased_versions"][0]["runtime_status"], "deprecated");
     // A deprecating aliased version makes a WARNING of a supported $LATEST.
-    let mut soon = f("api", Some("python3.12"), "Zip");
-    soon.aliased = vec![AliasedVersion { aliases: vec!["prod".into()], version: v("2", Some("python3.10"), "Zip") }];
-    let w = eval(&[soon], "2026-10-01", 90);
-    assert_eq!(w.findings[0].status, Status::Warn);
-    assert!(w.findings[0].message.contains("alias 'prod' still routes to version 2 on runtime python3.10"), "{}", w.findings[0].message);
+    let soon = aliased("api", "python3.12", &["prod"], "2", "python3.10");
+    assert_verdict(soon, "2026-10-01", Status::Warn, "alias 'prod' still routes to version 2 on runtime python3.10");
 }
 
 #[test]
@@ -102,20 +111,16 @@ fn a_runtime_newer_than_the_table_passes_and_the_notes_name_it() {
     assert!(n[0].contains("older than runtimes in use: nodejs26.x, python3.15;"), "{}", n[0]);
     assert_eq!(unknown_runtimes(&e.findings).into_iter().collect::<Vec<_>>(), [("cobol85", 1)]);
     // A newer runtime never makes an alias on a supported one look worse, nor the other way round.
-    let mut mixed = f("mixed", Some("python3.15"), "Zip");
-    mixed.aliased = vec![AliasedVersion { aliases: vec!["prod".into()], version: v("1", Some("python3.7"), "Zip") }];
-    let m = eval(&[mixed], "2026-12-02", 90);
-    assert_eq!(m.findings[0].status, Status::Fail);
-    assert!(m.findings[0].message.contains("alias 'prod' still routes to version 1 on runtime python3.7, deprecated since"), "{}", m.findings[0].message);
+    let mixed = aliased("mixed", "python3.15", &["prod"], "1", "python3.7");
+    assert_verdict(mixed, "2026-12-02", Status::Fail, "alias 'prod' still routes to version 1 on runtime python3.7, deprecated since");
 }
 
 #[test]
 fn a_customer_managed_runtime_is_not_evaluable_never_failed_as_unknown() {
     let mut latest = f("cmr", Some(CUSTOM_RUNTIME), "Zip");
     latest.kms_keys = vec!["arn:aws:kms:eu-west-1:123456789012:key/k1".into()];
-    let mut aliased = f("mixed", Some("python3.13"), "Zip");
-    aliased.aliased = vec![AliasedVersion { aliases: vec!["prod".into()], version: v("4", Some(CUSTOM_RUNTIME), "Zip") }];
-    let e = eval(&[latest, aliased, f("ok", Some("python3.13"), "Zip")], "2026-12-02", 90);
+    let mixed = aliased("mixed", "python3.13", &["prod"], "4", CUSTOM_RUNTIME);
+    let e = eval(&[latest, mixed, f("ok", Some("python3.13"), "Zip")], "2026-12-02", 90);
     assert_eq!(e.findings.len(), 1, "{:?}", e.findings);
     assert_eq!(e.findings[0].resource.id, "ok");
     assert_eq!(e.not_evaluable.len(), 2);

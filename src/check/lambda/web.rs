@@ -249,24 +249,14 @@ async fn revision(
     name: &str,
     revision_id: &str,
 ) -> Result<aws_sdk_lambdaweb::operation::get_web_function_revision::GetWebFunctionRevisionOutput, ScopeError> {
-    let _permit = cx.gate(Service::LambdaWeb).permit().await;
-    cx.clients
-        .lambdaweb()
-        .get_web_function_revision()
-        .function_name(name)
-        .revision_id(revision_id)
-        .send()
-        .await
-        .map_err(|e| ScopeError::from_sdk("GetWebFunctionRevision", &e))
+    let call = cx.clients.lambdaweb().get_web_function_revision().function_name(name).revision_id(revision_id).send();
+    cx.gate(Service::LambdaWeb).send("GetWebFunctionRevision", call).await
 }
 
 /// The tags of one Web Function: the Lambda Web API's `ListTags` (`GET /2025-03-07/tags/{resource}`, the
 /// function's ARN; a map, not paginated), authorized as `lambda:ListTags`.
 pub async fn read_tags(cx: &CheckContext, function: &Resource) -> Result<Tags, ScopeError> {
-    let out = {
-        let _permit = cx.gate(Service::LambdaWeb).permit().await;
-        cx.clients.lambdaweb().list_tags().resource(&function.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
-    };
+    let out = cx.gate(Service::LambdaWeb).send("ListTags", cx.clients.lambdaweb().list_tags().resource(&function.arn).send()).await?;
     Ok(Some(out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()))
 }
 

@@ -194,19 +194,12 @@ const DESCRIBE_CHUNK: usize = 5;
 async fn collect(cx: &CheckContext) -> Result<(Vec<DomainInfo>, Vec<(Resource, ScopeError)>), ScopeError> {
     let os = cx.clients.opensearch();
     let gate = cx.gate(Service::OpenSearch);
-    let names: Vec<String> = {
-        let _permit = gate.permit().await;
-        // No engine filter: both OpenSearch and Elasticsearch domains are listed.
-        let out = os.list_domain_names().send().await.map_err(|e| ScopeError::from_sdk("ListDomainNames", &e))?;
-        out.domain_names().iter().filter_map(|d| d.domain_name().map(str::to_owned)).collect()
-    };
+    // No engine filter: both OpenSearch and Elasticsearch domains are listed.
+    let out = gate.send("ListDomainNames", os.list_domain_names().send()).await?;
+    let names: Vec<String> = out.domain_names().iter().filter_map(|d| d.domain_name().map(str::to_owned)).collect();
     let (mut domains, mut unreadable) = (Vec::with_capacity(names.len()), Vec::new());
     for chunk in names.chunks(DESCRIBE_CHUNK) {
-        let answer = {
-            let _permit = gate.permit().await;
-            os.describe_domains().set_domain_names(Some(chunk.to_vec())).send().await
-        };
-        let out = match answer {
+        let out = match gate.call(os.describe_domains().set_domain_names(Some(chunk.to_vec())).send()).await {
             Ok(out) => out,
             Err(e) => {
                 // The domains of this call are not evaluable; the other calls' domains still are.
@@ -246,13 +239,10 @@ fn domain_info(s: &aws_sdk_opensearch::types::DomainStatus) -> DomainInfo {
 /// One domain read again (`orgscan fix` does so right before it changes the domain): `None` when it no
 /// longer exists.
 pub async fn describe_domain(cx: &CheckContext, name: &str) -> Result<Option<DomainInfo>, ScopeError> {
-    let out = {
-        let _permit = cx.gate(Service::OpenSearch).permit().await;
-        match cx.clients.opensearch().describe_domains().domain_names(name).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(ScopeError::from_sdk("DescribeDomains", &e)),
-        }
+    let out = match cx.gate(Service::OpenSearch).call(cx.clients.opensearch().describe_domains().domain_names(name).send()).await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(e) => return Err(ScopeError::from_sdk("DescribeDomains", &e)),
     };
     Ok(out.domain_status_list().iter().find(|s| s.domain_name() == name).map(domain_info))
 }
@@ -263,10 +253,7 @@ const TAG_PARALLELISM: usize = 4;
 /// The tags of one domain: `ListTags` (ARN; `TagList` of `Key`/`Value`, not paginated).
 /// <https://docs.aws.amazon.com/opensearch-service/latest/APIReference/API_ListTags.html>
 async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeError> {
-    let out = {
-        let _permit = cx.gate(Service::OpenSearch).permit().await;
-        cx.clients.opensearch().list_tags().arn(&domain.arn).send().await.map_err(|e| ScopeError::from_sdk("ListTags", &e))?
-    };
+    let out = cx.gate(Service::OpenSearch).send("ListTags", cx.clients.opensearch().list_tags().arn(&domain.arn).send()).await?;
     Ok(Some(out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
 }
 

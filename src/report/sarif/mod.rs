@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, LogicalLocation, Notification, PhysicalLocation, PropertyBag, Region as SarifRegion,
-    ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails, Suppression, Tool, ToolComponent,
+    Invocation, Location, Notification, PropertyBag, ReportingDescriptorReference, Result as SarifResult, Run, RunAutomationDetails,
+    Suppression, Tool, ToolComponent,
 };
 
 use crate::model::{AccountId, BaselineState, CheckInfo, CoverageStatus, ErrorEntry, Finding, NotEvaluable, ScanReport, Stale, Subject};
@@ -28,7 +28,7 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
 mod parts;
 
 pub use self::parts::{artifact_uri, gzip_len, security_severity};
-use self::parts::{encode, level, related_locations, rule};
+use self::parts::{encode, level, related_locations, resource_place, rule};
 
 pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -272,23 +272,8 @@ impl<'a> Renderer<'a> {
             f.resource.resource_type,
             f.resource.id
         );
-        let location = Location::builder()
-            .physical_location(
-                PhysicalLocation::builder()
-                    .artifact_location(ArtifactLocation::builder().uri(artifact_uri(f)).build())
-                    // GitHub needs a line to anchor an alert; a resource is one "line" of its pseudo-file.
-                    .region(SarifRegion::builder().start_line(1).build())
-                    .build(),
-            )
-            .logical_locations(vec![
-                LogicalLocation::builder()
-                    .name(f.resource.id.clone())
-                    .fully_qualified_name(f.resource.arn.clone())
-                    // "resource" is one of the well-known values of `logicalLocation.kind`.
-                    .kind("resource")
-                    .build(),
-            ])
-            .build();
+        let (physical, logical) = resource_place(artifact_uri(f), &f.resource.id, &f.resource.arn);
+        let location = Location::builder().physical_location(physical).logical_locations(logical).build();
         let related = related_locations(f);
         let mut properties = BTreeMap::new();
         properties.insert("account_id".to_owned(), json!(account));

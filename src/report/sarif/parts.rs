@@ -119,6 +119,18 @@ pub fn artifact_uri(f: &Finding) -> String {
     uri_of(f.target.account.as_str(), f.target.region.as_str(), f.check.service.as_str(), f.resource.resource_type, &f.resource.id)
 }
 
+/// Where a resource is in SARIF: line 1 of its pseudo-file `uri` (GitHub needs a line to anchor an alert; a
+/// resource is one "line" of its pseudo-file), and the resource by id and ARN as a logical location of kind
+/// "resource" (one of the well-known values of `logicalLocation.kind`).
+pub(super) fn resource_place(uri: String, id: &str, arn: &str) -> (PhysicalLocation, Vec<LogicalLocation>) {
+    let physical = PhysicalLocation::builder()
+        .artifact_location(ArtifactLocation::builder().uri(uri).build())
+        .region(SarifRegion::builder().start_line(1).build())
+        .build();
+    let logical = LogicalLocation::builder().name(id.to_owned()).fully_qualified_name(arn.to_owned()).kind("resource").build();
+    (physical, vec![logical])
+}
+
 /// SARIF §3.27.22 `relatedLocations`, each with an `id` unique in the result and a message: a KMS key's
 /// dependents, at the pseudo-paths their own results have.
 pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
@@ -126,17 +138,11 @@ pub(super) fn related_locations(f: &Finding) -> Vec<Location> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
+            let (physical, logical) = resource_place(related_uri(r), &r.resource_id, &r.arn);
             Location::builder()
                 .id(i64::try_from(i).unwrap_or(i64::MAX))
-                .physical_location(
-                    PhysicalLocation::builder()
-                        .artifact_location(ArtifactLocation::builder().uri(related_uri(r)).build())
-                        .region(SarifRegion::builder().start_line(1).build())
-                        .build(),
-                )
-                .logical_locations(vec![
-                    LogicalLocation::builder().name(r.resource_id.clone()).fully_qualified_name(r.arn.clone()).kind("resource").build(),
-                ])
+                .physical_location(physical)
+                .logical_locations(logical)
                 .message(message(r.describe(check::declare::type_words(&r.resource_type))))
                 .build()
         })
@@ -183,17 +189,7 @@ pub(super) fn encode(file_name: String, runs: Vec<Run>, limits: &Limits, hint: &
 
 /// The size of `bytes` gzip-compressed at the default level, as the upload-sarif action compresses.
 pub fn gzip_len(bytes: &[u8]) -> std::io::Result<usize> {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut gz = flate2::write::GzEncoder::new(Count(0), flate2::Compression::default());
+    let mut gz = flate2::write::GzEncoder::new(crate::files::ByteCounter(0), flate2::Compression::default());
     gz.write_all(bytes)?;
     Ok(gz.finish()?.0)
 }

@@ -127,15 +127,21 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
                 &b.resource.arn,
             ))
         });
-        for f in fs.iter().take(B.per_check) {
-            let new = if f.triage.baseline == Some(BaselineState::New) { "NEW " } else { "" };
-            let prefix = format!("    {new}{}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
-            let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
-            let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
-        }
-        if fs.len() > B.per_check {
-            let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - B.per_check);
-        }
+        let new = |f: &Finding| if f.triage.baseline == Some(BaselineState::New) { "NEW " } else { "" };
+        finding_lines(r, s, &fs, new);
+    }
+}
+
+/// The first [`Bounds::per_check`] of `fs`, a line each (`mark`, where, which resource, the message cut to
+/// fit), and how many more there are.
+fn finding_lines(r: &ScanReport, s: &mut String, fs: &[&Finding], mark: impl Fn(&Finding) -> &'static str) {
+    for f in fs.iter().take(B.per_check) {
+        let prefix = format!("    {}{}{} {}: ", mark(f), f.target, named(r, &f.target.account), one_line(&f.resource.arn));
+        let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
+        let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
+    }
+    if fs.len() > B.per_check {
+        let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - B.per_check);
     }
 }
 
@@ -150,14 +156,7 @@ fn warnings(r: &ScanReport, s: &mut String) {
     ws.sort_by(|a, b| (when(a), a.sort_key()).cmp(&(when(b), b.sort_key())));
     let fails = if r.fail_policy.warnings { "they fail the scan (--fail-on-warning)" } else { "they do not fail the scan" };
     let _ = writeln!(s, "\nWarnings ({}; not failing yet, {fails}; soonest first, at most {}):", ws.len(), B.per_check);
-    for f in ws.iter().take(B.per_check) {
-        let prefix = format!("    {}{} {}: ", f.target, named(r, &f.target.account), one_line(&f.resource.arn));
-        let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
-        let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
-    }
-    if ws.len() > B.per_check {
-        let _ = writeln!(s, "    ... and {} more (see the JSON report)", ws.len() - B.per_check);
-    }
+    finding_lines(r, s, &ws, |_| "");
 }
 
 /// What each check adds to the summary (e.g. runtimes a check's table does not know), in registry order.
