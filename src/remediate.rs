@@ -2,6 +2,8 @@
 //! journaled changes through the remediation role, and the rescan of what was changed. The workflow's parts
 //! live in `fix/`; this module runs them with the scan and the walker (the layer above `config`).
 
+use std::collections::HashMap;
+
 use crate::aws::ClientFactory;
 use crate::model::{AccountId, ScanReport};
 use crate::org::{AccountSource, WalkError, Walker};
@@ -284,9 +286,10 @@ async fn rescan(
         accounts.len(),
         regions.len()
     );
+    let rescanned = Rescanned::index(&report);
     for &n in &touched {
         let f = &outcome.items[n].finding;
-        let after = after_fix(&report, f);
+        let after = rescanned.after_fix(f);
         let shown = match &after {
             AfterFix::Pass => "PASS".to_owned(),
             AfterFix::Warn => "WARNING (no longer failing)".to_owned(),
@@ -312,33 +315,52 @@ fn by_scope(f: &model::Finding) -> bool {
     check::by_id(f.check.id).and_then(|c| c.changes).is_some_and(|c| c.rescan_by_scope)
 }
 
-/// The rescan's word on `f`: its own fingerprint, or (a check whose changes declare `rescan_by_scope`, as
-/// GuardDuty's region-level FAIL becomes a finding of the new detector) the scope's one finding of the check.
-fn after_fix(report: &ScanReport, f: &model::Finding) -> AfterFix {
-    let fp = f.fingerprint();
-    if let Some(n) = report.not_evaluable.iter().find(|n| n.fingerprint() == fp) {
-        return AfterFix::Unread(n.error.to_string());
+/// The rescan's report indexed once (by fingerprint, scope and coverage), so each fixed item's word is a
+/// look-up rather than a pass over the whole report: a fix of many resources stays linear.
+struct Rescanned<'a> {
+    /// Findings and resources not evaluable by fingerprint, computed once each.
+    findings: HashMap<String, &'a model::Finding>,
+    unread: HashMap<String, &'a model::NotEvaluable>,
+    /// The first finding of each (check, target), for the checks whose changes declare `rescan_by_scope`.
+    by_scope: HashMap<(&'static str, &'a model::Target), &'a model::Finding>,
+    /// The first coverage entry of each (check, account, region).
+    coverage: HashMap<(&'static str, &'a AccountId, Option<&'a model::Region>), &'a model::CoverageStatus>,
+}
+
+impl<'a> Rescanned<'a> {
+    fn index(report: &'a ScanReport) -> Self {
+        let mut r = Self { findings: HashMap::new(), unread: HashMap::new(), by_scope: HashMap::new(), coverage: HashMap::new() };
+        for g in &report.findings {
+            r.findings.entry(g.fingerprint()).or_insert(g);
+            r.by_scope.entry((g.check.id, &g.target)).or_insert(g);
+        }
+        for n in &report.not_evaluable {
+            r.unread.entry(n.fingerprint()).or_insert(n);
+        }
+        for c in &report.coverage {
+            r.coverage.entry((c.check_id, &c.account, c.region.as_ref())).or_insert(&c.status);
+        }
+        r
     }
-    let same_scope = |g: &&model::Finding| g.check.id == f.check.id && g.target == f.target;
-    let found = report
-        .findings
-        .iter()
-        .find(|g| g.fingerprint() == fp)
-        .or_else(|| by_scope(f).then(|| report.findings.iter().find(same_scope)).flatten());
-    match found.map(|g| g.status) {
-        Some(model::Status::Pass) => AfterFix::Pass,
-        Some(model::Status::Fail) => AfterFix::Fail,
-        Some(model::Status::Warn) => AfterFix::Warn,
-        None => {
-            let scope = report
-                .coverage
-                .iter()
-                .find(|c| c.check_id == f.check.id && c.account == f.target.account && c.region.as_ref() == Some(&f.target.region));
-            match scope.map(|c| &c.status) {
+
+    /// The rescan's word on `f`: its own fingerprint, or (a check whose changes declare `rescan_by_scope`,
+    /// as GuardDuty's region-level FAIL becomes a finding of the new detector) the scope's one finding of
+    /// the check.
+    fn after_fix(&self, f: &model::Finding) -> AfterFix {
+        let fp = f.fingerprint();
+        if let Some(n) = self.unread.get(&fp) {
+            return AfterFix::Unread(n.error.to_string());
+        }
+        let found = self.findings.get(&fp).or_else(|| by_scope(f).then(|| self.by_scope.get(&(f.check.id, &f.target))).flatten());
+        match found.map(|g| g.status) {
+            Some(model::Status::Pass) => AfterFix::Pass,
+            Some(model::Status::Fail) => AfterFix::Fail,
+            Some(model::Status::Warn) => AfterFix::Warn,
+            None => match self.coverage.get(&(f.check.id, &f.target.account, Some(&f.target.region))) {
                 Some(model::CoverageStatus::Evaluated { .. }) => AfterFix::Gone,
                 Some(s) => AfterFix::Unread(format!("its scope was {}", s.as_str())),
                 None => AfterFix::Unread("its scope was not rescanned".into()),
-            }
+            },
         }
     }
 }
