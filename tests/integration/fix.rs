@@ -179,8 +179,10 @@ async fn scan_plan_apply_rescan_fixes_every_fixable_fail_and_leaves_the_rest_as_
     let (old, new) = (statuses(&read_json(&report)), statuses(&read_json(&report2)));
     let after = state(&moto, &creds, &regions).await;
     for ((check, region, id), status) in old.iter().filter(|(_, s)| *s == "FAIL") {
+        // A check that declares no change of its own is fixed by hand, whatever it is.
         let manual = matches!(check.as_str(), "sagemaker-notebook-no-direct-internet" | "lambda-supported-runtime")
-            || matches!(id.as_str(), "os-warm" | "es-old");
+            || matches!(id.as_str(), "os-warm" | "es-old")
+            || orgscan::check::by_id(check).is_some_and(|c| c.changes.is_none());
         if check == "guardduty-enabled" {
             let region_status: Vec<&String> = new.iter().filter(|((c, r, _), _)| c == check && r == region).map(|(_, s)| s).collect();
             assert_eq!(region_status, ["PASS"], "GuardDuty in {region}");
@@ -215,7 +217,19 @@ async fn a_resource_fixed_between_the_plan_and_the_apply_is_skipped() {
     let o = orgscan(
         &moto,
         &creds,
-        &["fix", "--from", report.to_str().unwrap(), "--apply", "--yes", "--enable-keys", "--journal", j.to_str().unwrap()],
+        // The FAILs of the check under test: another check's FAILs on these keys would be other items.
+        &[
+            "fix",
+            "--from",
+            report.to_str().unwrap(),
+            "--checks",
+            "kms-key-not-pending-deletion",
+            "--apply",
+            "--yes",
+            "--enable-keys",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "every selected FAIL passes now: {out}\n{}", stderr(&o));

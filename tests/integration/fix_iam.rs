@@ -133,10 +133,16 @@ impl Estate {
         let dir = tempdir();
         let journal = dir.path().join("j.jsonl");
         let regions = REGIONS.join(",");
+        // Every check that fixes something itself: the remediation policy is theirs (a check fixed by hand
+        // has no action in it, and its FAILs would stay).
+        let fixable: Vec<&str> = orgscan::check::ALL.iter().filter(|c| c.changes.is_some()).map(|c| c.info().id).collect();
+        let checks = fixable.join(",");
         let argv = [
             "orgscan",
             "fix",
             "--scan",
+            "--checks",
+            &checks,
             "--accounts",
             &self.member,
             "--regions",

@@ -15,6 +15,9 @@ use crate::support::{assert_refused_before_any_aws_call, assert_valid, orgscan, 
 const READ: &str = "eu-west-1";
 const LOST: &str = "eu-west-2";
 const KMS: &str = "kms-key-not-pending-deletion";
+/// The checks these runs are about (the estate is GuardDuty and keys): another check that reads the same keys
+/// would have findings of its own in every count below.
+pub(crate) const CHECKS: &str = "kms-key-not-pending-deletion,guardduty-enabled";
 
 /// The list calls of every check: denied in one region, they make it unreadable.
 const LIST_ACTIONS: [&str; 5] =
@@ -54,7 +57,7 @@ async fn a_second_scan_against_its_baseline_has_one_new_one_fixed_and_carries_th
     let path = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
     let regions = format!("{READ},{LOST}");
     let (b1, r2, s2, r3, asff) = (path("b1.json"), path("r2.json"), path("r2.sarif"), path("r3.json"), path("asff"));
-    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &regions, "--json", &b1, "--quiet"]);
+    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--checks", CHECKS, "--regions", &regions, "--json", &b1, "--quiet"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let first = read_json(std::path::Path::new(&b1));
     assert_eq!(kms_rows(&first, "findings").len(), 3);
@@ -66,7 +69,22 @@ async fn a_second_scan_against_its_baseline_has_one_new_one_fixed_and_carries_th
     for action in LIST_ACTIONS {
         proxy.identity_deny(&account, LOST, action);
     }
-    let args = ["scan", "--this-account", "--regions", &regions, "--baseline", &b1, "--json", &r2, "--sarif", &s2, "--asff-dir", &asff];
+    let args = [
+        "scan",
+        "--this-account",
+        "--checks",
+        CHECKS,
+        "--regions",
+        &regions,
+        "--baseline",
+        &b1,
+        "--json",
+        &r2,
+        "--sarif",
+        &s2,
+        "--asff-dir",
+        &asff,
+    ];
     let o = orgscan_env(&proxy.endpoint, &creds, &args, &[]);
     let summary = stdout(&o);
     assert_eq!(o.status.code(), Some(4), "FAILs, and a region unread:\n{summary}\n{}", stderr(&o));
@@ -138,7 +156,11 @@ async fn a_second_scan_against_its_baseline_has_one_new_one_fixed_and_carries_th
     }
 
     // Third scan, the region readable again: the stale FAIL is read, unchanged, and no longer stale.
-    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &regions, "--baseline", &r2, "--json", &r3, "--quiet"]);
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["scan", "--this-account", "--checks", CHECKS, "--regions", &regions, "--baseline", &r2, "--json", &r3, "--quiet"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let third = read_json(std::path::Path::new(&r3));
     assert_valid("report.schema.json", &third);
@@ -154,7 +176,11 @@ async fn a_second_scan_against_its_baseline_has_one_new_one_fixed_and_carries_th
     let k3_now = third["findings"].as_array().unwrap().iter().find(|f| f["resource_id"] == k3.as_str()).unwrap().clone();
     assert_eq!(k3_now["first_seen"], first["started_at"], "the first sighting survives the run it was carried through");
     // --fail-on new: nothing new, so the scan passes; the default (any) fails.
-    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", &regions, "--baseline", &r2, "--fail-on", "new", "--quiet"]);
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["scan", "--this-account", "--checks", CHECKS, "--regions", &regions, "--baseline", &r2, "--fail-on", "new", "--quiet"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("2 other FAIL(s) do not fail the scan"), "{}", stdout(&o));
 }

@@ -243,9 +243,17 @@ async fn only_failed_imports_fails_only_and_archives_what_a_later_run_no_longer_
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "eu-north-1";
-    let expected = seed_account(&moto, &creds, &account, &[region], |_| Mix::light(0)).await.unwrap();
+    // The checks of a deprecated Lambda runtime and a key pending deletion: another check's FAILs on the same
+    // resources would be findings of their own in every count below.
+    let mine = "lambda-supported-runtime,kms-key-not-pending-deletion";
+    let expected: Vec<Expected> = seed_account(&moto, &creds, &account, &[region], |_| Mix::light(0))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| mine.split(',').any(|c| c == e.check_id))
+        .collect();
     let f = || factory(&moto, &creds, 2);
-    let base = ["--this-account", "--regions", region, "--security-hub", "--security-hub-only-failed"];
+    let base = ["--this-account", "--regions", region, "--security-hub", "--security-hub-only-failed", "--checks", mine];
 
     let report = scan_import(f(), &base).await;
     let fails: Vec<&Expected> = expected.iter().filter(|e| e.status == "FAIL").collect();
@@ -256,7 +264,8 @@ async fn only_failed_imports_fails_only_and_archives_what_a_later_run_no_longer_
     assert_eq!(import_of(&report).totals().new, 2);
 
     // A run of another check leaves these findings alone.
-    let report = scan_import(f(), &[&base[..], &["--checks", "guardduty-enabled"]].concat()).await;
+    let other = base.map(|a| if a == mine { "guardduty-enabled" } else { a });
+    let report = scan_import(f(), &other).await;
     assert_eq!(import_of(&report).totals(), Default::default());
     assert_eq!(rows(&read_back(&moto, &creds, region).await), got);
 
@@ -358,7 +367,8 @@ async fn a_check_that_errored_is_left_as_it_is_while_the_others_are_imported_and
     let report = scan_import(factory(&moto, &creds, 2), &checks).await;
     assert!(!import_of(&report).has_problems());
     let before = rows(&read_back(&moto, &creds, region).await);
-    assert_eq!(before.len(), expected.iter().filter(|e| e.check_id != "lambda-supported-runtime").count());
+    let selected = |e: &&Expected| matches!(e.check_id, "kms-key-not-pending-deletion" | "guardduty-enabled");
+    assert_eq!(before.len(), expected.iter().filter(selected).count());
     let kms_rows = |rows: &[Row]| rows.iter().filter(|r| r.2.contains(":key/")).cloned().collect::<Vec<_>>();
 
     // GuardDuty is fixed, and KMS is denied (not by an SCP): an error for KMS only. GuardDuty is still imported
@@ -407,7 +417,7 @@ async fn failed_findings_are_re_sent_only_when_retryable_and_every_permanent_one
     let moto = Moto::from_env();
     let (account, creds) = moto.fresh_account().await.unwrap();
     let region = "eu-west-3";
-    seed_account(&moto, &creds, &account, &[region], |_| Mix::light(0)).await.unwrap();
+    let expected = seed_account(&moto, &creds, &account, &[region], |_| Mix::light(0)).await.unwrap();
 
     // First call: one finding fails with a transient code, one with a permanent code (HTTP 200 all the same).
     // Later calls go to moto. Every request's ids are recorded.
@@ -435,7 +445,7 @@ async fn failed_findings_are_re_sent_only_when_retryable_and_every_permanent_one
     let report = scan_import(f, &["--this-account", "--regions", region, "--security-hub"]).await;
     let sent = requests.lock().unwrap().clone();
     assert_eq!(sent.len(), 2, "{sent:?}");
-    assert_eq!(sent[0].len(), 6);
+    assert_eq!(sent[0].len(), expected.len(), "a finding of every resource of the estate, in one batch");
     assert_eq!(sent[1], vec![sent[0][0].clone()], "only the retryable failure is re-sent");
     assert_eq!(calls(&report, "BatchImportFindings").0, 2);
 
@@ -445,7 +455,7 @@ async fn failed_findings_are_re_sent_only_when_retryable_and_every_permanent_one
     assert_eq!((fail.finding_id.as_str(), fail.code.as_str()), (sent[0][1].as_str(), "InvalidInput"));
     assert!(fail.message.contains("Amazon Finding Format"));
     let t = sh.totals();
-    assert_eq!((t.new + t.updated + t.archived, t.failed), (5, 1));
+    assert_eq!((t.new + t.updated + t.archived, t.failed), (expected.len() - 1, 1));
     assert_eq!(sh.scopes[0].status, ImportStatus::Imported);
     assert_eq!(report.exit_code(), exit::FAILED_INCOMPLETE, "the estate has FAILs, and the import did not complete");
     // The failure is in the summary and the JSON report.

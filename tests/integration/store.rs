@@ -15,6 +15,9 @@ use crate::support::realism::Realism;
 use crate::support::{assert_valid, aws_command, orgscan, orgscan_env, read_json, stderr, tempdir};
 
 const REGION: &str = "eu-west-1";
+/// The checks the history runs are about (GuardDuty and keys): another check that reads the same keys would
+/// have findings of its own in the baseline's counts.
+const CHECKS: &str = crate::history::CHECKS;
 
 async fn key(kms: &aws_sdk_kms::Client, pending: bool) -> String {
     let id = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
@@ -73,7 +76,11 @@ async fn the_history_keeps_every_run_and_compares_with_the_latest_complete_one()
 
     // First run: no baseline yet; the run is stored and becomes the latest.
     let r1 = path("r1.json");
-    let o = orgscan(&moto, &creds, &["scan", "--this-account", "--regions", REGION, "--history", &history, "--json", &r1, "--html", &html]);
+    let o = orgscan(
+        &moto,
+        &creds,
+        &["scan", "--this-account", "--checks", CHECKS, "--regions", REGION, "--history", &history, "--json", &r1, "--html", &html],
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("{history}latest.json now points to this run")), "{err}");
@@ -91,7 +98,8 @@ async fn the_history_keeps_every_run_and_compares_with_the_latest_complete_one()
     kms.schedule_key_deletion().key_id(&k1).pending_window_in_days(7).send().await.unwrap();
     kms.cancel_key_deletion().key_id(&k2).send().await.unwrap();
     let r2 = path("r2.json");
-    let args = ["scan", "--this-account", "--regions", REGION, "--history", &history, "--s3-kms-key", &sse_key, "--json", &r2];
+    let args =
+        ["scan", "--this-account", "--checks", CHECKS, "--regions", REGION, "--history", &history, "--s3-kms-key", &sse_key, "--json", &r2];
     let o = orgscan(&moto, &creds, &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let second = read_json(std::path::Path::new(&r2));
@@ -114,7 +122,20 @@ async fn the_history_keeps_every_run_and_compares_with_the_latest_complete_one()
     let r3 = path("r3.json");
     let mut cmd = aws_command(env!("CARGO_BIN_EXE_orgscan"), &moto.endpoint, &creds);
     let mut child = cmd
-        .args(["scan", "--this-account", "--regions", REGION, "--call-timeout", "600", "--history", &history, "--json", &r3])
+        .args([
+            "scan",
+            "--this-account",
+            "--checks",
+            CHECKS,
+            "--regions",
+            REGION,
+            "--call-timeout",
+            "600",
+            "--history",
+            &history,
+            "--json",
+            &r3,
+        ])
         .env("AWS_ENDPOINT_URL_GUARDDUTY", format!("http://{}", hung.local_addr().unwrap()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

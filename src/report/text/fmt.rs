@@ -6,6 +6,8 @@ use crate::model::{AccountId, ScanReport};
 pub(super) struct Bounds {
     /// Failing resources per check.
     pub(super) per_check: usize,
+    /// Failing resources listed in all, shared by the checks that fail (five checks list `per_check` each).
+    pub(super) failing: usize,
     /// The width a failing-resource line is cut to (its message gives way first) ...
     pub(super) line_width: usize,
     /// ... keeping at least this much of the message however long the ARN.
@@ -27,6 +29,7 @@ pub(super) struct Bounds {
 
 pub(super) const B: Bounds = Bounds {
     per_check: 5,
+    failing: 25,
     line_width: 160,
     min_message: 60,
     error_groups: 10,

@@ -116,7 +116,8 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
     groups.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.len().cmp(&a.2.len())).then(position(a.0).cmp(&position(b.0))).then(a.0.cmp(b.0)));
 
     let total: usize = groups.iter().map(|g| g.2.len()).sum();
-    let _ = writeln!(s, "\nFailing resources ({total}; worst first, at most {} per check):", B.per_check);
+    let shown = per_check(groups.len());
+    let _ = writeln!(s, "\nFailing resources ({total}; worst first, at most {shown} per check):");
     for (check, severity, mut fs) in groups {
         let _ = writeln!(s, "  {check} [{severity}] ({} failing)", fs.len());
         fs.sort_by(|a, b| {
@@ -128,20 +129,27 @@ fn failing_resources(r: &ScanReport, s: &mut String) {
             ))
         });
         let new = |f: &Finding| if f.triage.baseline == Some(BaselineState::New) { "NEW " } else { "" };
-        finding_lines(r, s, &fs, new);
+        finding_lines(r, s, &fs, shown, new);
     }
 }
 
-/// The first [`Bounds::per_check`] of `fs`, a line each (`mark`, where, which resource, the message cut to
-/// fit), and how many more there are.
-fn finding_lines(r: &ScanReport, s: &mut String, fs: &[&Finding], mark: impl Fn(&Finding) -> &'static str) {
-    for f in fs.iter().take(B.per_check) {
+/// How many failing resources each of `groups` checks lists: [`Bounds::per_check`], or fewer when more checks
+/// fail than the section's [`Bounds::failing`] lines hold at that count (never fewer than one), so the summary
+/// stays bounded as checks are added.
+fn per_check(groups: usize) -> usize {
+    (B.failing / groups.max(1)).clamp(1, B.per_check)
+}
+
+/// The first `shown` of `fs`, a line each (`mark`, where, which resource, the message cut to fit), and how
+/// many more there are.
+fn finding_lines(r: &ScanReport, s: &mut String, fs: &[&Finding], shown: usize, mark: impl Fn(&Finding) -> &'static str) {
+    for f in fs.iter().take(shown) {
         let prefix = format!("    {}{}{} {}: ", mark(f), f.target, named(r, &f.target.account), one_line(&f.resource.arn));
         let room = B.line_width.saturating_sub(prefix.chars().count()).max(B.min_message);
         let _ = writeln!(s, "{prefix}{}", cut(&f.message, room));
     }
-    if fs.len() > B.per_check {
-        let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - B.per_check);
+    if fs.len() > shown {
+        let _ = writeln!(s, "    ... and {} more (see the JSON report)", fs.len() - shown);
     }
 }
 
@@ -156,7 +164,7 @@ fn warnings(r: &ScanReport, s: &mut String) {
     ws.sort_by(|a, b| (when(a), a.sort_key()).cmp(&(when(b), b.sort_key())));
     let fails = if r.fail_policy.warnings { "they fail the scan (--fail-on-warning)" } else { "they do not fail the scan" };
     let _ = writeln!(s, "\nWarnings ({}; not failing yet, {fails}; soonest first, at most {}):", ws.len(), B.per_check);
-    finding_lines(r, s, &ws, |_| "");
+    finding_lines(r, s, &ws, B.per_check, |_| "");
 }
 
 /// What each check adds to the summary (e.g. runtimes a check's table does not know), in registry order.
@@ -358,5 +366,14 @@ fn verdict_of(r: &ScanReport, fails: usize) -> String {
         }
         _ if !r.has_errors() && !r.incomplete => "INCOMPLETE: nothing failed, but the Security Hub import did not complete".to_owned(),
         _ => "INCOMPLETE: nothing failed, but some scopes could not be evaluated".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_failing_section_lists_five_per_check_up_to_five_checks_then_shares_its_lines() {
+        let shown: Vec<usize> = [0, 1, 5, 6, 8, 12, 25, 40].into_iter().map(super::per_check).collect();
+        assert_eq!(shown, [5, 5, 5, 4, 3, 2, 1, 1]);
     }
 }
