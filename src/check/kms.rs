@@ -7,6 +7,7 @@ use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::remedy::{Changes, OnlyAfter, PlanInput, Probe, Remedy, Step, Verdict, elsewhere, gone, in_scope, notes};
 use super::{Check, CheckContext, Described, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
@@ -52,13 +53,12 @@ pub struct KeyInfo {
 }
 
 /// ASFF `Resources[].Details.AwsKmsKey`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsKmsKeyDetails {
     pub key_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_manager: Option<String>,
 }
 

@@ -7,6 +7,7 @@
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::remedy::{PlanInput, Remedy, replacement, sh};
 use super::{Check, EvidenceKey, Fill, KeyRole, ResourceKind, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
@@ -37,13 +38,12 @@ pub static INFO: &CheckInfo = &CheckInfo {
 };
 
 /// ASFF `Resources[].Details.AwsSageMakerNotebookInstance`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsSageMakerNotebookInstanceDetails {
     pub notebook_instance_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_internet_access: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
 }
 

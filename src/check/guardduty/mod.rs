@@ -6,6 +6,7 @@
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 pub mod fix;
 
@@ -43,10 +44,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
 pub const SERVICE_PRINCIPAL: &str = "guardduty.amazonaws.com";
 
 /// ASFF `Resources[].Details.AwsGuardDutyDetector` (an account without a detector has no ASFF details).
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsGuardDutyDetectorDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 

@@ -16,6 +16,7 @@ use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 pub use self::runtimes::{RuntimeState, RuntimeTable, STALE_AFTER_DAYS};
 use self::evidence as ev;
@@ -72,11 +73,11 @@ pub static INFO: &CheckInfo = &CheckInfo {
 };
 
 /// ASFF `Resources[].Details.AwsLambdaFunction`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsLambdaFunctionDetails {
     pub function_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
 }
 

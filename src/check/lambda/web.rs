@@ -19,6 +19,7 @@ use aws_sdk_lambdaweb::types::{EndpointState, FunctionState};
 use aws_sdk_securityhub::types as sh;
 use chrono::NaiveDate;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::evidence as ev;
 use super::runtimes::{RuntimeState, RuntimeTable};
@@ -63,6 +64,7 @@ impl WebFunctionInfo {
 /// to specify the details" ("Other object in ASFF", AWS Security Hub User Guide,
 /// <https://docs.aws.amazon.com/securityhub/latest/userguide/asff-resourcedetails-other.html>): a map of up to
 /// 50 string values, keys under 128 and values under 1,024 characters.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsLambdaWebFunctionDetails {
@@ -70,10 +72,8 @@ pub struct AwsLambdaWebFunctionDetails {
     pub resource_type: &'static str,
     pub function_name: String,
     /// The runtime of the worst served revision.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
     /// That revision's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub revision_id: Option<String>,
 }
 
