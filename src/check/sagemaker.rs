@@ -171,24 +171,11 @@ async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy,
-    changes: None,
-    resources: &[ResourceKind {
-        asff_type: NOTEBOOK_TYPE,
-        words: "SageMaker notebook instance",
-        asff_listed: true,
-        console: Some(|region, id| format!("sagemaker/home?region={region}#/notebook-instances/{id}")),
-        id_placeholder: Some(("NOTEBOOK_INSTANCE_NAME", Fill::Everywhere)),
-    }],
-    keys: KeyRole::Users("SageMaker notebook instance"),
-    delegated_admins: None,
-    summary: super::no_summary,
-    due_date: None,
-};
+pub static CHECK: Check =
+    Check { keys: KeyRole::Users("SageMaker notebook instance"), ..Check::new(INFO, run, remedy, &[NOTEBOOK_KIND]) };
+
+/// A notebook instance, as the outputs show it.
+const NOTEBOOK_KIND: ResourceKind = ResourceKind::listed(NOTEBOOK_TYPE, "SageMaker notebook instance", |region, id| format!("sagemaker/home?region={region}#/notebook-instances/{id}"), ("NOTEBOOK_INSTANCE_NAME", Fill::Everywhere));
 
 /// The ASFF type of a notebook instance.
 pub const NOTEBOOK_TYPE: &str = "AwsSageMakerNotebookInstance";

@@ -403,26 +403,18 @@ async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeE
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check {
-    info: INFO,
-    run,
     notes: summary::notes,
-    remedy: fix::remedy,
-    changes: None,
-    resources: &[
-        ResourceKind {
-            asff_type: FUNCTION_TYPE,
-            words: "Lambda function",
-            asff_listed: true,
-            console: Some(|region, id| format!("lambda/home?region={region}#/functions/{id}")),
-            id_placeholder: Some(("FUNCTION_NAME", Fill::Everywhere)),
-        },
-        ResourceKind { asff_type: web::RESOURCE_TYPE, words: "Lambda Web Function", asff_listed: false, console: None, id_placeholder: None },
-    ],
     keys: KeyRole::Users("Lambda function"),
-    delegated_admins: None,
     summary: summary::summary,
     due_date: Some(ev::DEPRECATION_DATE),
+    ..Check::new(INFO, run, fix::remedy, RESOURCES)
 };
+
+/// Functions and Web Functions, as the outputs show them.
+const RESOURCES: &[ResourceKind] = &[
+    ResourceKind::listed(FUNCTION_TYPE, "Lambda function", |region, id| format!("lambda/home?region={region}#/functions/{id}"), ("FUNCTION_NAME", Fill::Everywhere)),
+    ResourceKind { asff_type: web::RESOURCE_TYPE, words: "Lambda Web Function", asff_listed: false, console: None, id_placeholder: None },
+];
 
 /// The ASFF type of a Lambda function.
 pub const FUNCTION_TYPE: &str = "AwsLambdaFunction";

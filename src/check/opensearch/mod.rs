@@ -257,32 +257,16 @@ async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeErr
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy: fix::remedy,
     changes: Some(&fix::CHANGES),
-    resources: &[
-        ResourceKind {
-            asff_type: OPENSEARCH_TYPE,
-            words: "OpenSearch domain",
-            asff_listed: true,
-            console: Some(console),
-            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
-        },
-        ResourceKind {
-            asff_type: ELASTICSEARCH_TYPE,
-            words: "Elasticsearch domain",
-            asff_listed: true,
-            console: Some(console),
-            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
-        },
-    ],
     keys: KeyRole::Users("OpenSearch domain"),
-    delegated_admins: None,
-    summary: super::no_summary,
-    due_date: None,
+    ..Check::new(INFO, run, fix::remedy, RESOURCES)
 };
+
+/// The two engines' domains, as the outputs show them.
+const RESOURCES: &[ResourceKind] = &[
+    ResourceKind::listed(OPENSEARCH_TYPE, "OpenSearch domain", console, ("DOMAIN_NAME", Fill::Everywhere)),
+    ResourceKind::listed(ELASTICSEARCH_TYPE, "Elasticsearch domain", console, ("DOMAIN_NAME", Fill::Everywhere)),
+];
 
 /// The ASFF types of the two engines' domains.
 pub const OPENSEARCH_TYPE: &str = "AwsOpenSearchServiceDomain";
