@@ -239,8 +239,10 @@ impl ClassifyRetry for TooManyRequests {
     }
 }
 
-macro_rules! client {
-    ($name:ident, $krate:ident, $service:literal) => {
+/// One method per service, `name: sdk_crate => "retry partition name"`: the service's client on the shared
+/// configuration, with its own retry partition and every interceptor.
+macro_rules! clients {
+    ($($name:ident: $krate:ident => $service:literal,)*) => {$(
         pub fn $name(&self) -> $krate::Client {
             let mut b = $krate::config::Builder::from(&self.sdk)
                 .retry_partition(RetryPartition::new(format!("{}/{}", self.partition_key, $service)))
@@ -250,7 +252,7 @@ macro_rules! client {
             }
             $krate::Client::from_conf(b.build())
         }
-    };
+    )*};
 }
 
 impl Clients {
@@ -269,18 +271,20 @@ impl Clients {
         }
     }
 
-    client!(sts, aws_sdk_sts, "sts");
-    client!(account, aws_sdk_account, "account");
-    client!(organizations, aws_sdk_organizations, "organizations");
-    client!(opensearch, aws_sdk_opensearch, "opensearch");
-    client!(sagemaker, aws_sdk_sagemaker, "sagemaker");
-    client!(lambda, aws_sdk_lambda, "lambda");
-    client!(lambdaweb, aws_sdk_lambdaweb, "lambda-web");
-    client!(kms, aws_sdk_kms, "kms");
-    client!(guardduty, aws_sdk_guardduty, "guardduty");
-    client!(securityhub, aws_sdk_securityhub, "securityhub");
-    client!(s3, aws_sdk_s3, "s3");
-    client!(sns, aws_sdk_sns, "sns");
+    clients! {
+        sts: aws_sdk_sts => "sts",
+        account: aws_sdk_account => "account",
+        organizations: aws_sdk_organizations => "organizations",
+        opensearch: aws_sdk_opensearch => "opensearch",
+        sagemaker: aws_sdk_sagemaker => "sagemaker",
+        lambda: aws_sdk_lambda => "lambda",
+        lambdaweb: aws_sdk_lambdaweb => "lambda-web",
+        kms: aws_sdk_kms => "kms",
+        guardduty: aws_sdk_guardduty => "guardduty",
+        securityhub: aws_sdk_securityhub => "securityhub",
+        s3: aws_sdk_s3 => "s3",
+        sns: aws_sdk_sns => "sns",
+    }
 }
 
 /// The HTTP connector for what is not an AWS API (a notification webhook): the SDK's own hyper and rustls

@@ -25,6 +25,18 @@ pub struct ResourceKind {
     pub id_placeholder: Option<(&'static str, Fill)>,
 }
 
+impl ResourceKind {
+    /// A kind that ASFF lists and the console shows, whose id stands for `id_placeholder` in the commands.
+    pub const fn listed(
+        asff_type: &'static str,
+        words: &'static str,
+        console: fn(&str, &str) -> String,
+        id_placeholder: (&'static str, Fill),
+    ) -> Self {
+        ResourceKind { asff_type, words, asff_listed: true, console: Some(console), id_placeholder: Some(id_placeholder) }
+    }
+}
+
 /// Where an id placeholder is filled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fill {

@@ -7,6 +7,7 @@ use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::remedy::{Changes, OnlyAfter, PlanInput, Probe, Remedy, Step, Verdict, elsewhere, gone, in_scope, notes};
 use super::{Check, CheckContext, Described, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
@@ -52,13 +53,12 @@ pub struct KeyInfo {
 }
 
 /// ASFF `Resources[].Details.AwsKmsKey`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsKmsKeyDetails {
     pub key_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_manager: Option<String>,
 }
 
@@ -231,30 +231,14 @@ async fn read_aliases(cx: &CheckContext, evaluation: &mut Evaluation) -> Result<
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy,
-    changes: Some(&CHANGES),
-    resources: &[KEY_KIND],
-    keys: KeyRole::PendingDeletion,
-    delegated_admins: None,
-    summary: super::no_summary,
-    due_date: None,
-};
+pub static CHECK: Check =
+    Check { changes: Some(&CHANGES), keys: KeyRole::PendingDeletion, ..Check::new(INFO, run, remedy, &[KEY_KIND]) };
 
 /// The ASFF type of a KMS key.
 pub const KEY_TYPE: &str = "AwsKmsKey";
 
 /// A KMS key, as the outputs show it (another check on keys declares this same kind).
-pub const KEY_KIND: ResourceKind = ResourceKind {
-    asff_type: KEY_TYPE,
-    words: "KMS key",
-    asff_listed: true,
-    console: Some(|region, id| format!("kms/home?region={region}#/kms/keys/{id}")),
-    id_placeholder: Some(("KEY_ID", Fill::Everywhere)),
-};
+pub const KEY_KIND: ResourceKind = ResourceKind::listed(KEY_TYPE, "KMS key", |region, id| format!("kms/home?region={region}#/kms/keys/{id}"), ("KEY_ID", Fill::Everywhere));
 
 /// KMS `CancelKeyDeletion`: "When this operation succeeds, the key state of the KMS key is Disabled. To
 /// enable the KMS key, use EnableKey" (KMS API Reference, CancelKeyDeletion).

@@ -150,19 +150,26 @@ pub(crate) fn resource_level(e: &ScopeError) -> bool {
     !e.is_expired_token()
 }
 
+/// How a check collects and evaluates one target: [`Check::run`].
+pub type RunFn = for<'a> fn(&'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>>;
+/// What a check says about the scan as a whole: [`Check::notes`].
+pub type NotesFn = fn(&CheckSettings, DateTime<Utc>, &[Finding]) -> Vec<String>;
+/// What `orgscan fix` does with a check's FAIL: [`Check::remedy`].
+pub type RemedyFn = fn(&Finding, &PlanInput<'_>) -> Remedy;
+
 /// A check: what it declares about itself, and how it runs on one target (collect with the SDK, then a
 /// pure `evaluate`). Each check file holds one, as `CHECK`.
 pub struct Check {
     pub info: &'static CheckInfo,
     /// Collects and evaluates. An error covers the whole (check, target) scope: no finding of a scope that
     /// errored is reported, so a partial read never passes.
-    pub run: for<'a> fn(&'a CheckContext) -> BoxFuture<'a, Result<Evaluation, ScopeError>>,
+    pub run: RunFn,
     /// What the check has to say about the scan as a whole once every scope ran (the report's notes), e.g.
     /// that its data is stale: [`no_notes`] for most.
-    pub notes: fn(&CheckSettings, DateTime<Utc>, &[Finding]) -> Vec<String>,
+    pub notes: NotesFn,
     /// What `orgscan fix` does with one of its FAILs: the calls, or the manual steps ([`remedy::no_fix`]:
     /// the check's `remediation_cli`, by hand).
-    pub remedy: fn(&Finding, &PlanInput<'_>) -> Remedy,
+    pub remedy: RemedyFn,
     /// The changes orgscan makes itself, when `remedy` names any steps.
     pub changes: Option<&'static Changes>,
     /// The kinds of resource it reports, one per `CheckInfo::resource_types` entry, in that order.
@@ -185,6 +192,24 @@ pub fn no_notes(_: &CheckSettings, _: DateTime<Utc>, _: &[Finding]) -> Vec<Strin
 }
 
 impl Check {
+    /// A check with what most checks have: no notes or summary lines of its own, no changes orgscan makes
+    /// itself, no role towards KMS keys, no organization-level read and no due date. A check that has any of
+    /// them names it and takes the rest from here (`Check { keys: ..., ..Check::new(...) }`).
+    pub const fn new(info: &'static CheckInfo, run: RunFn, remedy: RemedyFn, resources: &'static [ResourceKind]) -> Self {
+        Check {
+            info,
+            run,
+            notes: no_notes,
+            remedy,
+            changes: None,
+            resources,
+            keys: KeyRole::None,
+            delegated_admins: None,
+            summary: no_summary,
+            due_date: None,
+        }
+    }
+
     pub fn info(&self) -> &'static CheckInfo {
         self.info
     }

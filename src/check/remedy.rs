@@ -236,12 +236,16 @@ mod tests {
 
     #[test]
     fn values_with_shell_characters_are_quoted() {
-        assert_eq!(sh("fn-deprecated"), "fn-deprecated");
-        assert_eq!(sh("arn:aws:kms:eu-west-1:1:key/x"), "arn:aws:kms:eu-west-1:1:key/x");
-        assert_eq!(sh("a b"), "'a b'");
-        assert_eq!(sh("x;rm -rf /"), "'x;rm -rf /'");
-        assert_eq!(sh("it's"), r"'it'\''s'");
-        assert_eq!(sh(""), "''");
+        for (value, quoted) in [
+            ("fn-deprecated", "fn-deprecated"),
+            ("arn:aws:kms:eu-west-1:1:key/x", "arn:aws:kms:eu-west-1:1:key/x"),
+            ("a b", "'a b'"),
+            ("x;rm -rf /", "'x;rm -rf /'"),
+            ("it's", r"'it'\''s'"),
+            ("", "''"),
+        ] {
+            assert_eq!(sh(value), quoted, "{value}");
+        }
     }
 
     #[test]

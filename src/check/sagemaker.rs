@@ -7,6 +7,7 @@
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::remedy::{PlanInput, Remedy, replacement, sh};
 use super::{Check, EvidenceKey, Fill, KeyRole, ResourceKind, CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
@@ -37,13 +38,12 @@ pub static INFO: &CheckInfo = &CheckInfo {
 };
 
 /// ASFF `Resources[].Details.AwsSageMakerNotebookInstance`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsSageMakerNotebookInstanceDetails {
     pub notebook_instance_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_internet_access: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
 }
 
@@ -171,24 +171,11 @@ async fn read_tags(cx: &CheckContext, notebook: Resource) -> Result<Tags, ScopeE
 }
 
 /// The check, as the registry lists it.
-pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy,
-    changes: None,
-    resources: &[ResourceKind {
-        asff_type: NOTEBOOK_TYPE,
-        words: "SageMaker notebook instance",
-        asff_listed: true,
-        console: Some(|region, id| format!("sagemaker/home?region={region}#/notebook-instances/{id}")),
-        id_placeholder: Some(("NOTEBOOK_INSTANCE_NAME", Fill::Everywhere)),
-    }],
-    keys: KeyRole::Users("SageMaker notebook instance"),
-    delegated_admins: None,
-    summary: super::no_summary,
-    due_date: None,
-};
+pub static CHECK: Check =
+    Check { keys: KeyRole::Users("SageMaker notebook instance"), ..Check::new(INFO, run, remedy, &[NOTEBOOK_KIND]) };
+
+/// A notebook instance, as the outputs show it.
+const NOTEBOOK_KIND: ResourceKind = ResourceKind::listed(NOTEBOOK_TYPE, "SageMaker notebook instance", |region, id| format!("sagemaker/home?region={region}#/notebook-instances/{id}"), ("NOTEBOOK_INSTANCE_NAME", Fill::Everywhere));
 
 /// The ASFF type of a notebook instance.
 pub const NOTEBOOK_TYPE: &str = "AwsSageMakerNotebookInstance";

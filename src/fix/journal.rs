@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_with::skip_serializing_none;
 
 use super::plan::Step;
 
@@ -36,6 +37,7 @@ pub enum StepResult {
 }
 
 /// One line of the journal.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -47,7 +49,6 @@ pub struct Entry {
     /// ([`super::plan::identity`]). Only an entry of the same plan stands for a step done: running the same
     /// command again resumes, a later remediation (another report, another selection) reads every resource
     /// again. Absent in journals written before it existed: such entries are history, never "done".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     pub account: String,
     pub region: String,
@@ -58,21 +59,16 @@ pub struct Entry {
     /// the report named, and `reason` says it was not read.
     pub resource: String,
     /// The resource as the report (or the scan) named it, when that differs from `resource`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_resource: Option<String>,
     /// The API operation (`CancelKeyDeletion`, ...).
     pub action: String,
     pub result: StepResult,
     /// Who made the call: a role ARN, or the caller's own credentials.
     pub credentials: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_after: Option<Value>,
     /// `<code>: <message>` of a failed call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

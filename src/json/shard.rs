@@ -4,6 +4,7 @@
 //! findings' ASFF details and tags). A merged report, like an unsharded one, has no `shard` section.
 
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 use crate::model::{CoverageStatus, ScanReport, ShardInfo};
 
@@ -46,39 +47,34 @@ pub struct JsonAccount {
     pub ous: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[skip_serializing_none]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonScope {
     pub check_id: String,
     pub account_id: String,
+    /// `null` for a scope that failed before its regions were known.
+    #[serialize_always]
     pub region: Option<String>,
     /// `evaluated`, `skipped`, `closed_by_policy` or `error`.
     pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_applicable: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_evaluable: Option<usize>,
     /// Why it was skipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The action a service control policy denied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
+#[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonFindingExtra {
     pub fingerprint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<crate::model::finding::ResourceDetails>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -120,14 +116,7 @@ fn scope(c: &crate::model::Coverage) -> JsonScope {
         check_id: c.check_id.to_owned(),
         account_id: c.account.to_string(),
         region: c.region.as_ref().map(|r| r.to_string()),
-        status: String::new(),
-        resources: None,
-        not_applicable: None,
-        not_evaluable: None,
-        reason: None,
-        action: None,
-        code: None,
-        message: None,
+        ..JsonScope::default()
     };
     match &c.status {
         CoverageStatus::Evaluated { resources, not_applicable, not_evaluable } => {

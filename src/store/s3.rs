@@ -217,11 +217,15 @@ mod tests {
 
     #[test]
     fn outputs_get_their_media_type() {
-        assert_eq!(content_type("a/orgscan.json"), "application/json");
-        assert_eq!(content_type("x.sarif"), "application/sarif+json");
-        assert_eq!(content_type("r.html"), "text/html; charset=utf-8");
-        assert_eq!(content_type("o.jsonl"), "application/x-ndjson");
-        assert_eq!(content_type("p/orgscan-1.parquet"), "application/octet-stream");
+        for (path, media_type) in [
+            ("a/orgscan.json", "application/json"),
+            ("x.sarif", "application/sarif+json"),
+            ("r.html", "text/html; charset=utf-8"),
+            ("o.jsonl", "application/x-ndjson"),
+            ("p/orgscan-1.parquet", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(path), media_type, "{path}");
+        }
     }
 
     #[test]

@@ -6,10 +6,11 @@
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 pub mod fix;
 
-use super::{Check, CheckContext, DelegatedAdmins, Fill, KeyRole, ResourceKind, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
+use super::{Check, CheckContext, DelegatedAdmins, Fill, ResourceKind, Evaluation, Tags, collect_findings, resource_level, with_fail_tags};
 use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
 
 pub static INFO: &CheckInfo = &CheckInfo {
@@ -43,10 +44,10 @@ pub static INFO: &CheckInfo = &CheckInfo {
 pub const SERVICE_PRINCIPAL: &str = "guardduty.amazonaws.com";
 
 /// ASFF `Resources[].Details.AwsGuardDutyDetector` (an account without a detector has no ASFF details).
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsGuardDutyDetectorDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
@@ -233,30 +234,20 @@ pub(crate) fn detector_arn(target: &Target, id: &str) -> String {
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy: fix::remedy,
     changes: Some(&fix::CHANGES),
-    resources: &[
-        ResourceKind { asff_type: ACCOUNT_TYPE, words: "AWS account", asff_listed: true, console: Some(console), id_placeholder: None },
-        ResourceKind {
-            asff_type: DETECTOR_TYPE,
-            words: "GuardDuty detector",
-            asff_listed: true,
-            console: Some(console),
-            id_placeholder: Some(("DETECTOR_ID", Fill::OwnKind)),
-        },
-    ],
-    keys: KeyRole::None,
     delegated_admins: Some(&DelegatedAdmins {
         service_principal: SERVICE_PRINCIPAL,
         service: "GuardDuty",
         unread_note: "GuardDuty's delegated administrator could not be read, so no finding says whether new accounts are enabled automatically",
     }),
-    summary: super::no_summary,
-    due_date: None,
+    ..Check::new(INFO, run, fix::remedy, RESOURCES)
 };
+
+/// The account (no detector in the region) and the detector, as the outputs show them.
+const RESOURCES: &[ResourceKind] = &[
+    ResourceKind { asff_type: ACCOUNT_TYPE, words: "AWS account", asff_listed: true, console: Some(console), id_placeholder: None },
+    ResourceKind::listed(DETECTOR_TYPE, "GuardDuty detector", console, ("DETECTOR_ID", Fill::OwnKind)),
+];
 
 fn console(region: &str, _: &str) -> String {
     format!("guardduty/home?region={region}#/summary")

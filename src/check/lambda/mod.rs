@@ -16,12 +16,13 @@ use aws_sdk_securityhub::types as sh;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 pub use self::runtimes::{RuntimeState, RuntimeTable, STALE_AFTER_DAYS};
 use self::evidence as ev;
 pub use self::summary::unknown_runtimes;
-use super::{Check, CheckContext, Fill, KeyRole, ResourceKind, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
-use crate::model::{AsffDetails, CheckInfo, Finding, Rate, Resource, ScopeError, Service, Severity, Target};
+use super::{Check, CheckContext, EvidenceKey, Fill, KeyRole, ResourceKind, Described, Evaluation, Tags, collect_findings, describe_each, resource_level, with_fail_tags};
+use crate::model::{AsffDetails, CheckInfo, Finding, FindingBuilder, Rate, Resource, ScopeError, Service, Severity, Target};
 
 /// `--lambda-warn-days` when not given, and the largest it may be.
 pub const DEFAULT_WARN_DAYS: u32 = 90;
@@ -72,11 +73,11 @@ pub static INFO: &CheckInfo = &CheckInfo {
 };
 
 /// ASFF `Resources[].Details.AwsLambdaFunction`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsLambdaFunctionDetails {
     pub function_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
 }
 
@@ -149,14 +150,34 @@ pub(crate) fn describe(runtime: &str, state: RuntimeState, table: &RuntimeTable)
     }
 }
 
-pub(crate) fn state_evidence(runtime: &str, state: RuntimeState) -> serde_json::Value {
+/// The evidence of one version or revision: its runtime, the runtime's state and date, then `more` (which
+/// version or revision it is, and what routes to it).
+pub(crate) fn state_evidence(runtime: &str, state: RuntimeState, more: [(EvidenceKey, serde_json::Value); 2]) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     m.insert(ev::RUNTIME.name().into(), runtime.into());
     m.insert(ev::RUNTIME_STATUS.name().into(), state.as_str().into());
     if let Some(d) = state.date() {
         m.insert(ev::DEPRECATION_DATE.name().into(), d.to_string().into());
     }
+    m.extend(more.map(|(k, v)| (k.name().to_owned(), v)));
     serde_json::Value::Object(m)
+}
+
+/// `'live', 'prod'`: the names that route to a version or revision, quoted, and the noun for them in the
+/// singular or plural (`alias`/`aliases`, `endpoint`/`endpoints`).
+pub(crate) fn quoted<'a>(names: &[String], one: &'a str, many: &'a str) -> (String, &'a str) {
+    let list = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    (list, if names.len() == 1 { one } else { many })
+}
+
+/// The finding's verdict from the worst runtime state: deprecated or unknown fails, deprecating warns,
+/// supported or newer than the table passes.
+pub(crate) fn verdict(b: FindingBuilder, worst: RuntimeState, message: String) -> FindingBuilder {
+    match worst {
+        RuntimeState::Newer | RuntimeState::Supported { .. } => b.pass(message),
+        RuntimeState::Deprecating { .. } => b.warn(message),
+        RuntimeState::Unknown | RuntimeState::Deprecated { .. } => b.fail(message),
+    }
 }
 
 /// Pure evaluation against the table on the scan date. A function is as bad as the worst of its `$LATEST`
@@ -199,9 +220,8 @@ pub fn evaluate(
         let mut message = format!("Lambda function {} uses {}", f.name, describe(runtime, latest, table));
         // The aliased versions worse than $LATEST are what an upgrade of $LATEST leaves running.
         for (a, r, s) in aliased.iter().filter(|(_, _, s)| *s > latest) {
-            let names = a.aliases.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
             // "alias 'prod' still routes", "aliases 'live', 'prod' still route".
-            let what = if a.aliases.len() == 1 { "alias" } else { "aliases" };
+            let (names, what) = quoted(&a.aliases, "alias", "aliases");
             let verb = if a.aliases.len() == 1 { "routes" } else { "route" };
             message.push_str(&format!("; {what} {names} still {verb} to version {} on {}", a.version.version, describe(r, *s, table)));
         }
@@ -217,22 +237,12 @@ pub fn evaluate(
             let versions: Vec<serde_json::Value> = aliased
                 .iter()
                 .map(|(a, r, s)| {
-                    let mut v = state_evidence(r, *s);
-                    if let serde_json::Value::Object(m) = &mut v {
-                        m.insert(ev::VERSION.name().into(), a.version.version.clone().into());
-                        m.insert(ev::ALIASES.name().into(), a.aliases.clone().into());
-                    }
-                    v
+                    state_evidence(r, *s, [(ev::VERSION, a.version.version.clone().into()), (ev::ALIASES, a.aliases.clone().into())])
                 })
                 .collect();
             b = b.evidence(ev::ALIASED_VERSIONS.name(), versions);
         }
-        let b = match worst {
-            RuntimeState::Newer | RuntimeState::Supported { .. } => b.pass(message),
-            RuntimeState::Deprecating { .. } => b.warn(message),
-            RuntimeState::Unknown | RuntimeState::Deprecated { .. } => b.fail(message),
-        };
-        results.push(b.build());
+        results.push(verdict(b, worst, message).build());
     }
     let mut e = Evaluation { not_applicable, ..Evaluation::of(collect_findings(results)?) }.with_unreadable(INFO, target, unreadable);
     for (resource, key) in uses {
@@ -402,26 +412,18 @@ async fn read_tags(cx: &CheckContext, function: Resource) -> Result<Tags, ScopeE
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check {
-    info: INFO,
-    run,
     notes: summary::notes,
-    remedy: fix::remedy,
-    changes: None,
-    resources: &[
-        ResourceKind {
-            asff_type: FUNCTION_TYPE,
-            words: "Lambda function",
-            asff_listed: true,
-            console: Some(|region, id| format!("lambda/home?region={region}#/functions/{id}")),
-            id_placeholder: Some(("FUNCTION_NAME", Fill::Everywhere)),
-        },
-        ResourceKind { asff_type: web::RESOURCE_TYPE, words: "Lambda Web Function", asff_listed: false, console: None, id_placeholder: None },
-    ],
     keys: KeyRole::Users("Lambda function"),
-    delegated_admins: None,
     summary: summary::summary,
     due_date: Some(ev::DEPRECATION_DATE),
+    ..Check::new(INFO, run, fix::remedy, RESOURCES)
 };
+
+/// Functions and Web Functions, as the outputs show them.
+const RESOURCES: &[ResourceKind] = &[
+    ResourceKind::listed(FUNCTION_TYPE, "Lambda function", |region, id| format!("lambda/home?region={region}#/functions/{id}"), ("FUNCTION_NAME", Fill::Everywhere)),
+    ResourceKind { asff_type: web::RESOURCE_TYPE, words: "Lambda Web Function", asff_listed: false, console: None, id_placeholder: None },
+];
 
 /// The ASFF type of a Lambda function.
 pub const FUNCTION_TYPE: &str = "AwsLambdaFunction";

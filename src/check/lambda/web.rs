@@ -19,10 +19,11 @@ use aws_sdk_lambdaweb::types::{EndpointState, FunctionState};
 use aws_sdk_securityhub::types as sh;
 use chrono::NaiveDate;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use super::evidence as ev;
 use super::runtimes::{RuntimeState, RuntimeTable};
-use super::{INFO, describe, state_evidence};
+use super::{INFO, describe, quoted, state_evidence, verdict};
 use crate::check::{CheckContext, Described, Evaluation, Tags, collect_findings, describe_each, resource_level};
 use crate::model::{AsffDetails, Finding, Resource, ScopeError, Service, Target};
 
@@ -63,6 +64,7 @@ impl WebFunctionInfo {
 /// to specify the details" ("Other object in ASFF", AWS Security Hub User Guide,
 /// <https://docs.aws.amazon.com/securityhub/latest/userguide/asff-resourcedetails-other.html>): a map of up to
 /// 50 string values, keys under 128 and values under 1,024 characters.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsLambdaWebFunctionDetails {
@@ -70,10 +72,8 @@ pub struct AwsLambdaWebFunctionDetails {
     pub resource_type: &'static str,
     pub function_name: String,
     /// The runtime of the worst served revision.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
     /// That revision's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub revision_id: Option<String>,
 }
 
@@ -129,22 +129,14 @@ pub fn evaluate(
         let parts: Vec<String> = judged
             .iter()
             .map(|(r, x, s)| {
-                let names = r.endpoints.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
-                let what = if r.endpoints.len() == 1 { "endpoint" } else { "endpoints" };
+                let (names, what) = quoted(&r.endpoints, "endpoint", "endpoints");
                 format!("revision {} (served by {what} {names}) uses {}", r.revision_id, describe(x, *s, table))
             })
             .collect();
         let message = format!("Lambda Web Function {}: {}", f.name, parts.join("; "));
         let revisions: Vec<serde_json::Value> = judged
             .iter()
-            .map(|(r, x, s)| {
-                let mut v = state_evidence(x, *s);
-                if let serde_json::Value::Object(m) = &mut v {
-                    m.insert(ev::REVISION.name().into(), r.revision_id.clone().into());
-                    m.insert(ev::ENDPOINTS.name().into(), r.endpoints.clone().into());
-                }
-                v
-            })
+            .map(|(r, x, s)| state_evidence(x, *s, [(ev::REVISION, r.revision_id.clone().into()), (ev::ENDPOINTS, r.endpoints.clone().into())]))
             .collect();
         let mut b = Finding::builder(INFO, target)
             .resource(resource.resource_type, &resource.id, &resource.arn)
@@ -160,12 +152,7 @@ pub fn evaluate(
             runtime: Some(worst_runtime.to_owned()),
             revision_id: Some(worst_rev.revision_id.clone()),
         });
-        let b = match worst {
-            RuntimeState::Newer | RuntimeState::Supported { .. } => b.pass(message),
-            RuntimeState::Deprecating { .. } => b.warn(message),
-            RuntimeState::Unknown | RuntimeState::Deprecated { .. } => b.fail(message),
-        };
-        results.push(b.build());
+        results.push(verdict(b, worst, message).build());
     }
     let mut e = Evaluation { not_applicable, ..Evaluation::of(collect_findings(results)?) };
     for (resource, key) in uses {

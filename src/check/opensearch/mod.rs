@@ -5,6 +5,7 @@
 use aws_sdk_securityhub::types as sh;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 pub mod fix;
 
@@ -57,35 +58,32 @@ pub struct DomainInfo {
 }
 
 /// ASFF `EncryptionAtRestOptions` of both domain types.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptionAtRestDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
 }
 
 /// ASFF `Resources[].Details.AwsOpenSearchServiceDomain`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsOpenSearchServiceDomainDetails {
     pub domain_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_at_rest_options: Option<EncryptionAtRestDetails>,
 }
 
 /// ASFF `Resources[].Details.AwsElasticsearchDomain`: the fields this check read.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AwsElasticsearchDomainDetails {
     pub domain_name: String,
     /// The version without its `Elasticsearch_` prefix, as ASFF spells it (`7.10`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub elasticsearch_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_at_rest_options: Option<EncryptionAtRestDetails>,
 }
 
@@ -259,32 +257,16 @@ async fn read_tags(cx: &CheckContext, domain: Resource) -> Result<Tags, ScopeErr
 
 /// The check, as the registry lists it.
 pub static CHECK: Check = Check {
-    info: INFO,
-    run,
-    notes: super::no_notes,
-    remedy: fix::remedy,
     changes: Some(&fix::CHANGES),
-    resources: &[
-        ResourceKind {
-            asff_type: OPENSEARCH_TYPE,
-            words: "OpenSearch domain",
-            asff_listed: true,
-            console: Some(console),
-            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
-        },
-        ResourceKind {
-            asff_type: ELASTICSEARCH_TYPE,
-            words: "Elasticsearch domain",
-            asff_listed: true,
-            console: Some(console),
-            id_placeholder: Some(("DOMAIN_NAME", Fill::Everywhere)),
-        },
-    ],
     keys: KeyRole::Users("OpenSearch domain"),
-    delegated_admins: None,
-    summary: super::no_summary,
-    due_date: None,
+    ..Check::new(INFO, run, fix::remedy, RESOURCES)
 };
+
+/// The two engines' domains, as the outputs show them.
+const RESOURCES: &[ResourceKind] = &[
+    ResourceKind::listed(OPENSEARCH_TYPE, "OpenSearch domain", console, ("DOMAIN_NAME", Fill::Everywhere)),
+    ResourceKind::listed(ELASTICSEARCH_TYPE, "Elasticsearch domain", console, ("DOMAIN_NAME", Fill::Everywhere)),
+];
 
 /// The ASFF types of the two engines' domains.
 pub const OPENSEARCH_TYPE: &str = "AwsOpenSearchServiceDomain";

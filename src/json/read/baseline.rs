@@ -58,7 +58,7 @@ impl Baseline {
         let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
             let reader = open().map_err(<serde_json::Error as serde::de::Error>::custom)?;
             let mut de = serde_json::Deserializer::from_reader(reader);
-            Body(sink).deserialize(&mut de)?;
+            (&mut de).deserialize_map(Body(sink))?;
             de.end()
         };
         Self::read(path, option, header, body)
@@ -72,7 +72,7 @@ impl Baseline {
         let header = serde_json::from_str(text);
         let body = |sink: &mut Sink| -> Result<(), serde_json::Error> {
             let mut de = serde_json::Deserializer::from_str(text);
-            Body(sink).deserialize(&mut de)?;
+            (&mut de).deserialize_map(Body(sink))?;
             de.end()
         };
         Self::read(path, option, header, body)
@@ -148,16 +148,9 @@ impl Sink {
     }
 }
 
-/// The report's top-level object: `started_at`, `findings` and `stale` (schema 2 on) are read, every other
-/// field is skipped without being allocated.
+/// The report's top-level object (the visitor of `deserialize_map`): `started_at`, `findings` and `stale`
+/// (schema 2 on) are read, every other field is skipped without being allocated.
 struct Body<'a>(&'a mut Sink);
-
-impl<'de> DeserializeSeed<'de> for Body<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for Body<'_> {
     type Value = ();

@@ -20,6 +20,7 @@ use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_with::skip_serializing_none;
 
 use crate::model::{CheckInfo, Finding, ScanReport, Subject, Verdict};
 use crate::securityhub::asff::FINDING_TYPE;
@@ -167,15 +168,13 @@ pub struct Account<'a> {
     pub kind: &'static str,
 }
 
+#[skip_serializing_none]
 #[derive(Debug, Serialize)]
 pub struct Organization<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<&'a str>,
     /// The OU the account is directly in.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ou_uid: Option<&'a str>,
     /// The OU path from the root (`Root/Prod/EU`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ou_name: Option<&'a str>,
 }
 
@@ -188,12 +187,11 @@ pub struct ResourceData<'a> {
 }
 
 /// `unmapped` in the JSON Lines output: orgscan's triage of the finding.
+#[skip_serializing_none]
 #[derive(Debug, Serialize)]
 pub struct Triage {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_state: Option<&'static str>,
     /// The suppression rule's reason, owner, expiry and position.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
 }
 
