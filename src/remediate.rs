@@ -319,8 +319,8 @@ fn by_scope(f: &model::Finding) -> bool {
 /// look-up rather than a pass over the whole report: a fix of many resources stays linear.
 struct Rescanned<'a> {
     /// Findings and resources not evaluable by fingerprint, computed once each.
-    findings: HashMap<String, &'a model::Finding>,
-    unread: HashMap<String, &'a model::NotEvaluable>,
+    findings: HashMap<model::Fingerprint, &'a model::Finding>,
+    unread: HashMap<model::Fingerprint, &'a model::NotEvaluable>,
     /// The first finding of each (check, target), for the checks whose changes declare `rescan_by_scope`.
     by_scope: HashMap<(&'static str, &'a model::Target), &'a model::Finding>,
     /// The first coverage entry of each (check, account, region).

@@ -9,6 +9,7 @@ use super::{ConfigError, ScanPlan, parse_all, role_arn_template};
 use crate::cli::FixArgs;
 use crate::files::check_writable;
 use crate::fix::{Filter, Journal, Options};
+use crate::model::Fingerprint;
 use crate::model::{AccountId, Region};
 use crate::org::AccessPlan;
 use crate::triage::Baseline;
@@ -37,16 +38,14 @@ pub struct FixPlan {
     pub base: ScanPlan,
 }
 
-/// A fingerprint as `--only` takes it: 64 hexadecimal digits (lower-cased).
-fn fingerprint(v: &str) -> Result<String, ConfigError> {
+/// A fingerprint as `--only` takes it: 64 hexadecimal digits, either case.
+fn fingerprint(v: &str) -> Result<Fingerprint, ConfigError> {
     let v = v.trim();
-    if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(v.to_ascii_lowercase())
-    } else {
-        Err(ConfigError(format!(
+    v.parse().map_err(|_| {
+        ConfigError(format!(
             "invalid --only '{v}': expected a finding's fingerprint, 64 hexadecimal digits (the JSON report's \"fingerprint\", also printed in the plan)"
-        )))
-    }
+        ))
+    })
 }
 
 impl FixPlan {
@@ -111,7 +110,7 @@ mod tests {
     #[test]
     fn fingerprints_are_64_hex_digits() {
         let fp = "42E19F61b1f06c95c15c46e25179bf135380294d821db7baab3bc538694e49ae";
-        assert_eq!(fingerprint(fp).unwrap(), fp.to_ascii_lowercase());
+        assert_eq!(fingerprint(fp).unwrap().to_string(), fp.to_ascii_lowercase());
         for bad in ["", "42e1", &"g".repeat(64), &"a".repeat(65)] {
             let e = fingerprint(bad).unwrap_err().0;
             assert!(e.contains(&format!("'{bad}'")) && e.contains("64 hexadecimal digits"), "{e}");

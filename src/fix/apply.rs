@@ -115,7 +115,7 @@ impl Record<'_> {
             account: f.target.account.to_string(),
             region: f.target.region.to_string(),
             check: f.check.id.to_owned(),
-            fingerprint: f.fingerprint(),
+            fingerprint: f.fingerprint().to_string(),
             resource: self.resource.clone(),
             reported_resource: (self.resource != f.resource.arn).then(|| f.resource.arn.clone()),
             action: step.as_str().to_owned(),
@@ -142,7 +142,7 @@ async fn apply_item(
 ) -> Result<Outcome, JournalFailed> {
     let f = &item.finding;
     let mut rec = Record { cx, finding: f, resource: f.resource.arn.clone() };
-    let fp = f.fingerprint();
+    let fp = f.fingerprint().to_string();
     let what = format!("[{n}] {} {} in {}", f.check.id, f.resource.id, f.target);
     let first_step = item.steps()[0];
     let config = match cx.accounts.get(&f.target.account) {

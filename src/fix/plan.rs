@@ -10,7 +10,7 @@ pub use crate::check::remedy::{Options, Remedy, Step};
 use crate::check::remedy::{PlanInput, no_fix};
 use crate::check::{self, CheckSettings};
 use crate::model::terminal::{safe, safe_lines};
-use crate::model::{AccountId, Finding, Region, Status};
+use crate::model::{AccountId, Finding, Fingerprint, Region, Status};
 
 /// `--checks`, `--accounts`, `--regions` and `--only`: a FAIL is kept when it matches every one given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,8 +19,8 @@ pub struct Filter {
     pub checks: Vec<&'static str>,
     pub accounts: Vec<AccountId>,
     pub regions: Vec<Region>,
-    /// Fingerprints (64 hex digits).
-    pub only: BTreeSet<String>,
+    /// `--only`: the findings named by their fingerprint.
+    pub only: BTreeSet<Fingerprint>,
 }
 
 impl Filter {
@@ -35,7 +35,7 @@ impl Filter {
     pub fn unmatched(&self, findings: &[Finding]) -> Vec<String> {
         self.only
             .iter()
-            .filter_map(|fp| match findings.iter().find(|f| &f.fingerprint() == fp).map(|f| f.status) {
+            .filter_map(|fp| match findings.iter().find(|f| f.fingerprint() == *fp).map(|f| f.status) {
                 Some(Status::Fail) => None,
                 Some(Status::Pass) => Some(format!("--only {fp}: that finding is a PASS, nothing to fix")),
                 Some(Status::Warn) => Some(format!("--only {fp}: that finding is a WARNING, not a FAIL: nothing to fix yet")),
@@ -96,7 +96,7 @@ pub fn identity(source: &str, items: &[Item]) -> String {
     field("orgscan-fix-plan-1");
     field(source);
     for i in items {
-        field(&i.finding.fingerprint());
+        field(&i.finding.fingerprint().to_string());
         field(&i.finding.resource.arn);
         for step in i.steps() {
             field(step.as_str());
@@ -292,7 +292,7 @@ mod tests {
         let only = Filter { checks: vec![kms::INFO.id, guardduty::INFO.id], ..Filter::default() };
         assert_eq!(build(&findings, &only, Options::default(), &table, today()).len(), 3);
         let fp = findings[0].fingerprint();
-        let one = Filter { only: BTreeSet::from([fp.clone(), "0".repeat(64)]), ..Filter::default() };
+        let one = Filter { only: BTreeSet::from([fp, "0".repeat(64).parse().unwrap()]), ..Filter::default() };
         let items = build(&findings, &one, Options::default(), &table, today());
         assert_eq!(items.len(), 1);
         assert_eq!(one.unmatched(&findings), [format!("--only {}: no finding of the selection has this fingerprint", "0".repeat(64))]);

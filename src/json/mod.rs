@@ -201,7 +201,7 @@ fn finding<'a>(r: &'a ScanReport, f: &'a Finding) -> JsonFinding<'a> {
         resource_arn: &f.resource.arn,
         title: f.check.title,
         message: &f.message,
-        fingerprint: f.fingerprint(),
+        fingerprint: f.fingerprint().to_string(),
         evidence: &f.evidence,
         baseline_state: f.triage.baseline.map(BaselineState::as_str),
         first_seen: f.triage.first_seen.as_ref().map(time),
@@ -303,7 +303,7 @@ impl<'a> ResourceRef<'a> {
             resource_type: resource.resource_type,
             resource_id: &resource.id,
             resource_arn: &resource.arn,
-            fingerprint: crate::model::finding::fingerprint(check_id, target, &resource.id),
+            fingerprint: crate::model::Fingerprint::of(check_id, target, &resource.id).to_string(),
         }
     }
 }

@@ -105,7 +105,11 @@ impl JsonShard {
                 .findings
                 .iter()
                 .filter(|f| f.details.is_some() || f.tags.is_some())
-                .map(|f| JsonFindingExtra { fingerprint: f.fingerprint(), details: f.details.clone(), tags: f.tags.as_deref().cloned() })
+                .map(|f| JsonFindingExtra {
+                    fingerprint: f.fingerprint().to_string(),
+                    details: f.details.clone(),
+                    tags: f.tags.as_deref().cloned(),
+                })
                 .collect(),
         }
     }

@@ -106,8 +106,8 @@ impl Finding {
 
     /// Stable identity of (check, partition, account, region, resource id): identical across runs, so it
     /// serves as the ASFF `Id` and the SARIF fingerprint. Never change the input layout: it is a contract.
-    pub fn fingerprint(&self) -> String {
-        fingerprint(self.check.id, &self.target, &self.resource.id)
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.check.id, &self.target, &self.resource.id)
     }
 
     /// Deterministic output order: check, account, region, resource.
@@ -116,17 +116,59 @@ impl Finding {
     }
 }
 
-/// The fingerprint of (check, partition, account, region, resource id), for a finding or a resource that
-/// could not be evaluated.
-pub fn fingerprint(check_id: &str, target: &Target, resource_id: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [check_id, target.partition.as_str(), target.account.as_str(), target.region.as_str(), resource_id] {
-        h.update(part.as_bytes());
-        // A separator that cannot occur in any part keeps ("a","bc") and ("ab","c") apart.
-        h.update([0u8]);
+/// The identity of a finding across runs: SHA-256 of (check, partition, account, region, resource id), for a
+/// finding or a resource that could not be evaluated. Kept as its 32 bytes (a copy, compared and hashed as
+/// bytes, ordered as its hex is); written as 64 lowercase hexadecimal digits wherever it is shown: the JSON
+/// report's `fingerprint`, the ASFF `Id`, SARIF's `primaryLocationLineHash`, the fix journal. A public
+/// contract: never change the input layout.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub fn of(check_id: &str, target: &Target, resource_id: &str) -> Self {
+        let mut h = Sha256::new();
+        for part in [check_id, target.partition.as_str(), target.account.as_str(), target.region.as_str(), resource_id] {
+            h.update(part.as_bytes());
+            // A separator that cannot occur in any part keeps ("a","bc") and ("ab","c") apart.
+            h.update([0u8]);
+        }
+        Self(h.finalize().into())
     }
-    let digest = h.finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = String;
+
+    /// 64 hexadecimal digits, either case; the error names the value (cut to 80 characters) and what is allowed.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{}' is not a fingerprint: expected 64 hexadecimal digits", s.chars().take(80).collect::<String>());
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -374,9 +416,9 @@ pub(crate) mod tests {
         let a = finding("k1");
         // Pinned value: the fingerprint is a public contract (ASFF Id, SARIF fingerprint) and must never drift.
         // sha256("kms-key-not-pending-deletion\0aws\0123456789012\0eu-west-1\0k1\0"), computed independently.
-        assert_eq!(a.fingerprint(), "42e19f61b1f06c95c15c46e25179bf135380294d821db7baab3bc538694e49ae");
+        assert_eq!(a.fingerprint().to_string(), "42e19f61b1f06c95c15c46e25179bf135380294d821db7baab3bc538694e49ae");
         assert_eq!(a.fingerprint(), finding("k1").fingerprint());
-        assert_eq!(a.fingerprint().len(), 64);
+        assert_eq!(a.fingerprint().to_string().parse(), Ok(a.fingerprint()), "its hex reads back");
         assert_ne!(a.fingerprint(), finding("k2").fingerprint());
         let mut moved = finding("k1");
         moved.target.region = "eu-west-2".parse().unwrap();

@@ -21,7 +21,7 @@ pub mod verdict;
 pub use check_info::CheckInfo;
 pub use error::ScopeError;
 pub use evidence::Evidence;
-pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Resource, ResourceDetails, Status};
+pub use finding::{AsffDetails, Finding, FindingBuilder, FindingError, Fingerprint, Resource, ResourceDetails, Status};
 pub use history::{Fixed, History, RuleUse, Stale, Suppressions};
 pub use keys::{KeyAlias, KeyRefs, KeyUse};
 pub use related::Related;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::check_info::CheckInfo;
 use super::error::ScopeError;
-use super::finding::{Finding, Resource, Status, fingerprint};
+use super::finding::{Finding, Fingerprint, Resource, Status};
 use super::history::{History, Suppressions};
 use super::import::ImportReport;
 use super::shard::ShardInfo;
@@ -92,8 +92,8 @@ pub struct NotEvaluable {
 
 impl NotEvaluable {
     /// The fingerprint the resource's finding has (or would have): see [`Finding::fingerprint`].
-    pub fn fingerprint(&self) -> String {
-        fingerprint(self.check_id, &self.target, &self.resource.id)
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.check_id, &self.target, &self.resource.id)
     }
 }
 

@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::check::{self, KeyRole, declare::type_words};
-use crate::model::{AccountId, CheckInfo, CoverageStatus, KeyRefs, KeyUse, Region, Related, ScanReport, Status, Target};
+use crate::model::{AccountId, CheckInfo, CoverageStatus, Fingerprint, KeyRefs, KeyUse, Region, Related, ScanReport, Status, Target};
 
 /// The checks whose resources can name a KMS key (each declares it, `KeyRole::Users`), with their resources in
 /// words, in registry order.
@@ -90,7 +90,7 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
         by_key.entry((&k.account, k.key_id.as_str())).or_default().push((u, k));
     }
     let gaps = Gaps::of(report, keys);
-    let fingerprints: HashMap<(&str, &Target, &str), String> =
+    let fingerprints: HashMap<(&str, &Target, &str), Fingerprint> =
         report.findings.iter().map(|f| ((f.check.id, &f.target, f.resource.id.as_str()), f.fingerprint())).collect();
     let mut links: Vec<(usize, Vec<Related>, Vec<String>)> = Vec::new();
     for (i, f) in report.findings.iter().enumerate().filter(|(_, f)| f.check.id == kms && f.status == Status::Fail) {
@@ -106,7 +106,7 @@ pub(super) fn link(report: &mut ScanReport, keys: &KeyRefs) {
                 resource_id: u.resource.id.clone(),
                 arn: u.resource.arn.clone(),
                 check_id: u.check_id.to_owned(),
-                finding: fingerprints.get(&(u.check_id, &u.target, u.resource.id.as_str())).cloned(),
+                finding: fingerprints.get(&(u.check_id, &u.target, u.resource.id.as_str())).map(ToString::to_string),
                 purpose: u.purpose.to_owned(),
             })
             .collect();

@@ -136,8 +136,8 @@ pub fn finding_id(f: &Finding) -> String {
     id_of(f.check.id, &f.fingerprint())
 }
 
-/// The ASFF `Id` of the finding of `check_id` with this fingerprint.
-pub fn id_of(check_id: &str, fingerprint: &str) -> String {
+/// The ASFF `Id` of the finding of `check_id` with this fingerprint (as a report spells it, or as computed).
+pub fn id_of(check_id: &str, fingerprint: &dyn std::fmt::Display) -> String {
     let id = format!("{GENERATOR_PREFIX}{check_id}/{fingerprint}");
     // Check ids are short constants, so this never triggers; the fingerprint alone still identifies the finding.
     if id.len() > MAX_ID { format!("{GENERATOR_PREFIX}{fingerprint}") } else { id }

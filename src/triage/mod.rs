@@ -21,7 +21,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use self::baseline::Baseline;
 pub use self::suppress::RuleSet;
 use crate::model::{
-    AccountId, BaselineState, CoverageStatus, Finding, Fixed, History, Note, Region, RuleUse, ScanReport, Stale, Status, Suppressions,
+    AccountId, BaselineState, CoverageStatus, Finding, Fingerprint, Fixed, History, Note, Region, RuleUse, ScanReport, Stale, Status,
+    Suppressions,
 };
 
 /// Compares `report` with `baseline`, then applies `rules` (both optional), as of `today` (the scan date,
@@ -60,7 +61,7 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
         });
     }
     // When each fingerprint was first seen, and the baseline's FAILs with when each was last read.
-    let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut first_seen: HashMap<Fingerprint, DateTime<Utc>> = HashMap::new();
     let mut fails: Vec<(&Finding, DateTime<Utc>)> = Vec::new();
     for f in &b.findings {
         first_seen.insert(f.fingerprint(), f.triage.first_seen.unwrap_or(b.started_at));
@@ -72,8 +73,8 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
         first_seen.entry(f.fingerprint()).or_insert(f.triage.first_seen.unwrap_or(*last_seen));
         fails.push((f, *last_seen));
     }
-    let was_failing: HashSet<String> = fails.iter().map(|(f, _)| f.fingerprint()).collect();
-    let mut now: HashMap<String, Status> = HashMap::new();
+    let was_failing: HashSet<Fingerprint> = fails.iter().map(|(f, _)| f.fingerprint()).collect();
+    let mut now: HashMap<Fingerprint, Status> = HashMap::new();
     for f in &mut report.findings {
         let fp = f.fingerprint();
         f.triage.first_seen = Some(first_seen.get(&fp).copied().unwrap_or(report.started_at));
@@ -84,13 +85,13 @@ fn compare(report: &mut ScanReport, b: &Baseline) {
     }
     let scopes: HashMap<(&str, &AccountId, Option<&Region>), &CoverageStatus> =
         report.coverage.iter().map(|c| ((c.check_id, &c.account, c.region.as_ref()), &c.status)).collect();
-    let unreadable: HashMap<String, &str> = report.not_evaluable.iter().map(|n| (n.fingerprint(), n.error.code.as_str())).collect();
+    let unreadable: HashMap<Fingerprint, &str> = report.not_evaluable.iter().map(|n| (n.fingerprint(), n.error.code.as_str())).collect();
     let checks: HashSet<&str> = report.checks.iter().map(|c| c.id).collect();
     let mut history = History { baseline_started_at: b.started_at, fixed: Vec::new(), stale: Vec::new(), out_of_selection: 0 };
     let mut seen = HashSet::new();
     for (f, last_seen) in fails {
         let fp = f.fingerprint();
-        if !seen.insert(fp.clone()) || now.get(&fp).is_some_and(|s| s.is_open()) {
+        if !seen.insert(fp) || now.get(&fp).is_some_and(|s| s.is_open()) {
             continue;
         }
         let t = &f.target;

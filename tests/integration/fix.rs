@@ -409,7 +409,7 @@ fn forged_kms_fail(report: &Value, account: &str, key_id: &str, message: &str) -
     f["resource_id"] = key_id.into();
     f["resource_arn"] = arn.into();
     f["message"] = message.into();
-    f["fingerprint"] = forged.fingerprint().into();
+    f["fingerprint"] = forged.fingerprint().to_string().into();
     f
 }
 

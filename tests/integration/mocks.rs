@@ -276,7 +276,7 @@ async fn a_listing_whose_pages_repeat_items_gives_one_finding_per_resource() {
     let f = factory(&moto, &creds, 2).with_interceptor(interceptor(&[&p1, &p2]));
     let report = scan_with(f, &["--this-account", "--regions", "ca-central-1", "--checks", "kms-key-not-pending-deletion"]).await;
     assert_eq!((p1.num_calls(), p2.num_calls()), (1, 1));
-    let mut fingerprints: Vec<String> = report.findings.iter().map(|f| f.fingerprint()).collect();
+    let mut fingerprints: Vec<String> = report.findings.iter().map(|f| f.fingerprint().to_string()).collect();
     let n = fingerprints.len();
     fingerprints.sort();
     fingerprints.dedup();

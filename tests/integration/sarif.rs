@@ -396,7 +396,7 @@ fn fixed_report_follows_github_ingestion_rules_and_passes_the_multitool() {
     let msg = kms["message"]["text"].as_str().unwrap();
     assert!(msg.contains("PendingDeletion") && msg.contains("account 222222222222") && msg.contains("region eu-west-1"), "{msg}");
     let fp = r.findings.iter().find(|f| f.resource.id.starts_with("1234abcd")).unwrap().fingerprint();
-    assert_eq!(kms["partialFingerprints"]["primaryLocationLineHash"], fp.as_str());
+    assert_eq!(kms["partialFingerprints"]["primaryLocationLineHash"], fp.to_string());
     assert_eq!(by_name("fn-deprecated")["level"], "warning");
 
     // The errored scope makes the run unsuccessful, with one notification naming it.

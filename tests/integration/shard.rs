@@ -446,7 +446,7 @@ async fn a_missing_shard_is_named_with_its_accounts_and_reports_of_another_scan_
         );
         f["account_id"] = "999999999999".into();
         (f["resource_id"], f["resource_arn"]) = ("d-outside".into(), "arn:aws:guardduty:eu-west-1:999999999999:detector/d-outside".into());
-        f["fingerprint"] = forged.pass("x").build().unwrap().fingerprint().into();
+        f["fingerprint"] = forged.pass("x").build().unwrap().fingerprint().to_string().into();
         v["findings"].as_array_mut().unwrap().push(f);
     });
     let theirs_index = (0..4u32).find(|&i| i != src && !of(i).is_empty()).unwrap();

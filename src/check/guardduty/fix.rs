@@ -86,7 +86,7 @@ fn call<'a>(cx: &'a CheckContext, finding: &'a Finding, step: Step, read: &'a Pr
                 .enable(true)
                 // The idempotency token (CreateDetector `clientToken`, up to 64 characters): the fingerprint,
                 // so a create retried after an interruption gives the detector it created, never a second one.
-                .client_token(finding.fingerprint())
+                .client_token(finding.fingerprint().to_string())
                 .send()
                 .await
                 .map(drop)

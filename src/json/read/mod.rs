@@ -141,7 +141,7 @@ impl Entry {
             b = b.evidence(k, v.clone());
         }
         let mut f = b.build().map_err(|e| e.to_string())?;
-        if f.fingerprint() != self.fingerprint {
+        if f.fingerprint().to_string() != self.fingerprint {
             return Err(format!("finding {} does not match its check, account, region and resource id", self.fingerprint));
         }
         f.triage.first_seen = self.first_seen.as_deref().and_then(time);

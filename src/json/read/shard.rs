@@ -214,7 +214,7 @@ fn parse(
     let own = findings.get_mut(first..).unwrap_or_default();
     if !extra.is_empty() {
         for f in own.iter_mut() {
-            if let Some(x) = extra.remove(&f.fingerprint()) {
+            if let Some(x) = extra.remove(&f.fingerprint().to_string()) {
                 (f.details, f.tags) = (x.details, x.tags.map(Box::new));
             }
         }

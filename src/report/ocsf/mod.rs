@@ -270,7 +270,7 @@ impl<'a> Scan<'a> {
                 profiles: ["cloud", "datetime"],
             },
             finding_info: FindingInfo {
-                uid: f.fingerprint(),
+                uid: f.fingerprint().to_string(),
                 title: check.title,
                 desc: check.description,
                 types: [FINDING_TYPE],
@@ -409,7 +409,7 @@ mod tests {
             (fail["class_uid"].as_u64(), fail["category_uid"].as_u64(), fail["type_uid"].as_u64()),
             (Some(2003), Some(2), Some(200301))
         );
-        assert_eq!(fail["finding_info"]["uid"], r.findings[0].fingerprint());
+        assert_eq!(fail["finding_info"]["uid"], r.findings[0].fingerprint().to_string());
         // A suppressed FAIL: critical, Fail, Suppressed; a PASS: informational, Pass, Resolved (as in ASFF).
         assert_eq!(
             (fail["severity_id"].as_u64(), fail["compliance"]["status_id"].as_u64(), fail["status_id"].as_u64()),

@@ -301,7 +301,7 @@ impl<'a> Renderer<'a> {
             .locations(vec![location])
             // GitHub matches alerts across uploads by this key; orgscan's fingerprint hashes (check, partition,
             // account, region, resource id), so the alert survives message changes and re-scans.
-            .partial_fingerprints(BTreeMap::from([("primaryLocationLineHash".to_owned(), f.fingerprint())]))
+            .partial_fingerprints(BTreeMap::from([("primaryLocationLineHash".to_owned(), f.fingerprint().to_string())]))
             .properties(PropertyBag::builder().additional_properties(properties).build())
             .build();
         r.rule_index = self.rule_index(info.id).and_then(|i| i64::try_from(i).ok());
