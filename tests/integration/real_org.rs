@@ -167,18 +167,8 @@ async fn keys_whose_key_policy_locks_the_reader_out_are_not_evaluable_and_the_ot
     // The check of the keys' deletion, and GuardDuty's: every other check that reads these keys would count
     // them again.
     let checks = "kms-key-not-pending-deletion,guardduty-enabled";
-    let args = [
-        "scan",
-        "--this-account",
-        "--regions",
-        GOVERNED,
-        "--checks",
-        checks,
-        "--json",
-        json.to_str().unwrap(),
-        "--sarif",
-        sarif.to_str().unwrap(),
-    ];
+    let (json_path, sarif_path) = (json.to_str().unwrap(), sarif.to_str().unwrap());
+    let args = ["scan", "--this-account", "--regions", GOVERNED, "--checks", checks, "--json", json_path, "--sarif", sarif_path];
     let o = orgscan_env(&p.endpoint, &creds, &args, &[]);
     let report = read_json(&json);
     assert_valid("report.schema.json", &report);
