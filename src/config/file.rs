@@ -7,84 +7,77 @@ use serde::{Deserialize, Serialize};
 use super::ConfigError;
 use crate::cli::ScanArgs;
 
-/// Declares a table of the configuration file: every key may be left out (`None`: the command line or the
-/// default decides), and a key the table does not know is refused with its line and column.
-macro_rules! file_table {
-    ($($(#[$doc:meta])* pub struct $name:ident { $($field:ident: $ty:ty,)* })*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            $(pub $field: Option<$ty>,)*
-        }
-    )*};
+/// The configuration file (`--config orgscan.toml`): every scan option, described by
+/// `schemas/config.schema.json`. Unknown keys and wrong types are refused with their line and column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub this_account: Option<bool>,
+    pub accounts: Option<Vec<String>>,
+    pub exclude_accounts: Option<Vec<String>>,
+    pub ous: Option<Vec<String>>,
+    pub exclude_ous: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub exclude_regions: Option<Vec<String>>,
+    pub scp_denied: Option<crate::cli::ScpDeniedArg>,
+    pub checks: Option<Vec<String>>,
+    pub lambda_runtimes: Option<PathBuf>,
+    pub lambda_warn_days: Option<u32>,
+    pub shallow: Option<bool>,
+    pub role_name: Option<String>,
+    pub role_arn_template: Option<String>,
+    pub external_id: Option<String>,
+    pub session_duration: Option<u64>,
+    pub concurrency: Option<usize>,
+    pub per_account_concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub call_timeout: Option<u64>,
+    pub outputs: Option<FileOutputs>,
+    pub security_hub: Option<FileSecurityHub>,
+    pub baseline: Option<PathBuf>,
+    pub history: Option<String>,
+    pub suppressions: Option<PathBuf>,
+    pub fail_on: Option<crate::cli::FailOnArg>,
+    pub fail_severity: Option<crate::cli::SeverityArg>,
+    pub fail_on_warning: Option<bool>,
+    pub notify: Option<FileNotify>,
 }
 
-file_table! {
-    /// The configuration file (`--config orgscan.toml`): every scan option, described by
-    /// `schemas/config.schema.json`. Unknown keys and wrong types are refused with their line and column.
-    pub struct FileConfig {
-        this_account: bool,
-        accounts: Vec<String>,
-        exclude_accounts: Vec<String>,
-        ous: Vec<String>,
-        exclude_ous: Vec<String>,
-        regions: Vec<String>,
-        exclude_regions: Vec<String>,
-        scp_denied: crate::cli::ScpDeniedArg,
-        checks: Vec<String>,
-        lambda_runtimes: PathBuf,
-        lambda_warn_days: u32,
-        shallow: bool,
-        role_name: String,
-        role_arn_template: String,
-        external_id: String,
-        session_duration: u64,
-        concurrency: usize,
-        per_account_concurrency: usize,
-        max_attempts: u32,
-        call_timeout: u64,
-        outputs: FileOutputs,
-        security_hub: FileSecurityHub,
-        baseline: PathBuf,
-        history: String,
-        suppressions: PathBuf,
-        fail_on: crate::cli::FailOnArg,
-        fail_severity: crate::cli::SeverityArg,
-        fail_on_warning: bool,
-        notify: FileNotify,
-    }
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutputs {
+    pub json: Option<PathBuf>,
+    pub sarif: Option<PathBuf>,
+    pub sarif_dir: Option<PathBuf>,
+    pub sarif_category: Option<String>,
+    pub sarif_suppressed: Option<crate::cli::SarifSuppressedArg>,
+    pub html: Option<PathBuf>,
+    pub asff_dir: Option<PathBuf>,
+    pub ocsf: Option<PathBuf>,
+    pub ocsf_dir: Option<PathBuf>,
+    pub s3_kms_key: Option<String>,
+    pub s3_bucket_owner: Option<String>,
+    pub s3_region: Option<String>,
+}
 
-    pub struct FileOutputs {
-        json: PathBuf,
-        sarif: PathBuf,
-        sarif_dir: PathBuf,
-        sarif_category: String,
-        sarif_suppressed: crate::cli::SarifSuppressedArg,
-        html: PathBuf,
-        asff_dir: PathBuf,
-        ocsf: PathBuf,
-        ocsf_dir: PathBuf,
-        s3_kms_key: String,
-        s3_bucket_owner: String,
-        s3_region: String,
-    }
+/// `[notify]`. The webhook URL itself never lives in the file: `webhook = true` reads ORGSCAN_WEBHOOK_URL,
+/// `webhook_file` names the file that holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNotify {
+    pub sns_topic: Option<String>,
+    pub webhook: Option<bool>,
+    pub webhook_file: Option<PathBuf>,
+    pub only_new: Option<bool>,
+    pub severity: Option<crate::cli::SeverityArg>,
+}
 
-    /// `[notify]`. The webhook URL itself never lives in the file: `webhook = true` reads ORGSCAN_WEBHOOK_URL,
-    /// `webhook_file` names the file that holds it.
-    pub struct FileNotify {
-        sns_topic: String,
-        webhook: bool,
-        webhook_file: PathBuf,
-        only_new: bool,
-        severity: crate::cli::SeverityArg,
-    }
-
-    pub struct FileSecurityHub {
-        import: bool,
-        only_failed: bool,
-        dry_run: bool,
-    }
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSecurityHub {
+    pub import: Option<bool>,
+    pub only_failed: Option<bool>,
+    pub dry_run: Option<bool>,
 }
 
 impl FileConfig {
