@@ -145,38 +145,30 @@ fn lists() -> Vec<Rule> {
 fn faulted_ops(f: &'static Fault) -> Vec<(&'static str, &'static str, &'static str, Rule)> {
     // (check, service, operation, the SDK operation): its rule answers with the fault.
     macro_rules! faulted {
-        ($check:literal, $service:literal, $op:literal, $($sdk_op:tt)+) => {
+        ($check:expr, $service:literal, $op:literal, $($sdk_op:tt)+) => {
             ($check, $service, $op, mock!($($sdk_op)+).then_http_response(http(f)))
         };
     }
+    let (kms, lambda, os, sm, gd) = (
+        "kms-key-not-pending-deletion",
+        "lambda-supported-runtime",
+        "opensearch-encryption-at-rest",
+        "sagemaker-notebook-no-direct-internet",
+        "guardduty-enabled",
+    );
     vec![
-        faulted!("kms-key-not-pending-deletion", "KMS", "ListKeys", aws_sdk_kms::Client::list_keys),
-        faulted!("kms-key-not-pending-deletion", "KMS", "DescribeKey", aws_sdk_kms::Client::describe_key),
-        faulted!("lambda-supported-runtime", "Lambda", "ListFunctions", aws_sdk_lambda::Client::list_functions),
-        faulted!("lambda-supported-runtime", "Lambda Web", "ListWebFunctions", aws_sdk_lambdaweb::Client::list_web_functions),
-        faulted!(
-            "lambda-supported-runtime",
-            "Lambda Web",
-            "ListWebFunctionEndpoints",
-            aws_sdk_lambdaweb::Client::list_web_function_endpoints
-        ),
-        faulted!("lambda-supported-runtime", "Lambda Web", "GetWebFunctionRevision", aws_sdk_lambdaweb::Client::get_web_function_revision),
-        faulted!("opensearch-encryption-at-rest", "OpenSearch", "ListDomainNames", aws_sdk_opensearch::Client::list_domain_names),
-        faulted!("opensearch-encryption-at-rest", "OpenSearch", "DescribeDomains", aws_sdk_opensearch::Client::describe_domains),
-        faulted!(
-            "sagemaker-notebook-no-direct-internet",
-            "SageMaker",
-            "ListNotebookInstances",
-            aws_sdk_sagemaker::Client::list_notebook_instances
-        ),
-        faulted!(
-            "sagemaker-notebook-no-direct-internet",
-            "SageMaker",
-            "DescribeNotebookInstance",
-            aws_sdk_sagemaker::Client::describe_notebook_instance
-        ),
-        faulted!("guardduty-enabled", "GuardDuty", "ListDetectors", aws_sdk_guardduty::Client::list_detectors),
-        faulted!("guardduty-enabled", "GuardDuty", "GetDetector", aws_sdk_guardduty::Client::get_detector),
+        faulted!(kms, "KMS", "ListKeys", aws_sdk_kms::Client::list_keys),
+        faulted!(kms, "KMS", "DescribeKey", aws_sdk_kms::Client::describe_key),
+        faulted!(lambda, "Lambda", "ListFunctions", aws_sdk_lambda::Client::list_functions),
+        faulted!(lambda, "Lambda Web", "ListWebFunctions", aws_sdk_lambdaweb::Client::list_web_functions),
+        faulted!(lambda, "Lambda Web", "ListWebFunctionEndpoints", aws_sdk_lambdaweb::Client::list_web_function_endpoints),
+        faulted!(lambda, "Lambda Web", "GetWebFunctionRevision", aws_sdk_lambdaweb::Client::get_web_function_revision),
+        faulted!(os, "OpenSearch", "ListDomainNames", aws_sdk_opensearch::Client::list_domain_names),
+        faulted!(os, "OpenSearch", "DescribeDomains", aws_sdk_opensearch::Client::describe_domains),
+        faulted!(sm, "SageMaker", "ListNotebookInstances", aws_sdk_sagemaker::Client::list_notebook_instances),
+        faulted!(sm, "SageMaker", "DescribeNotebookInstance", aws_sdk_sagemaker::Client::describe_notebook_instance),
+        faulted!(gd, "GuardDuty", "ListDetectors", aws_sdk_guardduty::Client::list_detectors),
+        faulted!(gd, "GuardDuty", "GetDetector", aws_sdk_guardduty::Client::get_detector),
     ]
 }
 
